@@ -1,0 +1,48 @@
+package helpline
+
+// Instance is a tenant, Connect's InstanceId: its contact flows and the API
+// keys that may sign StartChatContact and the other contact operations.
+type Instance struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Flows are the contact flows a chat may start in.
+	Flows []Flow `json:"flows"`
+	// AccessKeys verify SigV4 signatures (service "connect") on the
+	// instance's contact operations.
+	AccessKeys []AccessKey `json:"access_keys"`
+}
+
+// Flow says what happens to a new contact.
+type Flow struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Greeting, when set, is sent by the system as the contact's first
+	// message after the customer joins.
+	Greeting string `json:"greeting,omitempty"`
+}
+
+// AccessKey is an AWS-style access key pair.
+type AccessKey struct {
+	ID     string `json:"id"`
+	Secret string `json:"secret"`
+}
+
+// FindFlow returns the instance's flow with the given id, or nil.
+func (in *Instance) FindFlow(id string) *Flow {
+	for i := range in.Flows {
+		if in.Flows[i].ID == id {
+			return &in.Flows[i]
+		}
+	}
+	return nil
+}
+
+// FindAccessKey returns the instance's key with the given id, or nil.
+func (in *Instance) FindAccessKey(id string) *AccessKey {
+	for i := range in.AccessKeys {
+		if in.AccessKeys[i].ID == id {
+			return &in.AccessKeys[i]
+		}
+	}
+	return nil
+}

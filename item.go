@@ -1,0 +1,102 @@
+package helpline
+
+import "time"
+
+// Item types.
+const (
+	ItemMessage    = "MESSAGE"
+	ItemEvent      = "EVENT"
+	ItemAttachment = "ATTACHMENT"
+	ItemMetadata   = "MESSAGEMETADATA"
+)
+
+// Message content types.
+const (
+	ContentPlain               = "text/plain"
+	ContentMarkdown            = "text/markdown"
+	ContentJSON                = "application/json"
+	ContentInteractive         = "application/vnd.amazonaws.connect.message.interactive"
+	ContentInteractiveResponse = "application/vnd.amazonaws.connect.message.interactive.response"
+)
+
+// Event content types.
+const (
+	EventPrefix            = "application/vnd.amazonaws.connect.event."
+	EventTyping            = EventPrefix + "typing"
+	EventMessageRead       = EventPrefix + "message.read"
+	EventMessageDelivered  = EventPrefix + "message.delivered"
+	EventMessageMetadata   = EventPrefix + "message.metadata"
+	EventParticipantJoined = EventPrefix + "participant.joined"
+	EventParticipantLeft   = EventPrefix + "participant.left"
+	EventChatEnded         = EventPrefix + "chat.ended"
+)
+
+// Attachment statuses.
+const (
+	AttachmentApproved   = "APPROVED"
+	AttachmentRejected   = "REJECTED"
+	AttachmentInProgress = "IN_PROGRESS"
+)
+
+// Item is one transcript entry: a message, a persisted event, an attachment
+// or a receipt. Items of a contact are numbered by Seq, 1, 2, 3, ... in the
+// order they were stored; Seq 0 marks an ephemeral item (typing) that is
+// fanned out but never stored.
+type Item struct {
+	ContactID     string
+	Seq           int64
+	ID            string
+	Type          string
+	ContentType   string
+	Content       string
+	ParticipantID string
+	DisplayName   string
+	Role          string
+	Time          time.Time
+	// Attachments is set on ATTACHMENT items.
+	Attachments []AttachmentRef
+	// Metadata is set on MESSAGEMETADATA items.
+	Metadata *MessageMetadata
+	// ClientToken is the sender's idempotency token; empty if none.
+	ClientToken string
+}
+
+// Stored reports whether the item is part of the transcript.
+func (it *Item) Stored() bool { return it.Seq > 0 }
+
+// AttachmentRef is an attachment as an ATTACHMENT item carries it.
+type AttachmentRef struct {
+	ID          string
+	Name        string
+	ContentType string
+	Status      string
+}
+
+// MessageMetadata is a receipt on an earlier message.
+type MessageMetadata struct {
+	MessageID string
+	Receipts  []Receipt
+}
+
+// Receipt says one participant received or read a message.
+type Receipt struct {
+	RecipientParticipantID string
+	DeliveredAt            time.Time // zero if not reported
+	ReadAt                 time.Time // zero if not read
+}
+
+// Attachment is a file a participant uploads into a contact.
+type Attachment struct {
+	ID            string
+	ContactID     string
+	ParticipantID string
+	Name          string
+	ContentType   string
+	// Size is the declared size in bytes; the upload must match it.
+	Size        int64
+	Status      string // AttachmentInProgress until uploaded and completed
+	ClientToken string
+	CreatedAt   time.Time
+	// UploadedAt is set when the file's bytes are stored.
+	UploadedAt time.Time
+}

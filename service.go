@@ -1,0 +1,183 @@
+package helpline
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// ChatService is the engine as transports see it: the contact operations
+// (signed by an instance's keys), the participant operations (authorised by
+// participant and connection tokens) and the realtime feed. Package chat
+// implements it.
+type ChatService interface {
+	// StartChat creates a contact with its customer participant and returns
+	// the participant token. It is idempotent on (InstanceID, ClientToken).
+	// Errors: EINVALID, ENOTFOUND (instance or flow), EQUOTA (active chats).
+	StartChat(ctx context.Context, in StartChatInput) (*ChatStarted, error)
+	// AddParticipant adds an agent or bot to an active contact. It is
+	// idempotent on (ContactID, ClientToken). Errors: EINVALID, ENOTFOUND,
+	// ECONFLICT (contact ended).
+	AddParticipant(ctx context.Context, in AddParticipantInput) (*ParticipantAdded, error)
+	// FindInstance returns an instance, or ENOTFOUND (Resource INSTANCE).
+	FindInstance(ctx context.Context, id string) (*Instance, error)
+	// StopContact ends a contact (reason API). Stopping an ended contact is
+	// not an error.
+	StopContact(ctx context.Context, instanceID, contactID string) error
+	// FindContact returns a contact of the instance, or ENOTFOUND.
+	FindContact(ctx context.Context, instanceID, contactID string) (*Contact, error)
+	// UpdateContactAttributes merges attrs into the contact's attributes.
+	UpdateContactAttributes(ctx context.Context, instanceID, contactID string, attrs map[string]string) (*Contact, error)
+
+	// Authenticate resolves a participant or connection token to its
+	// session. Unknown, tampered, expired and ended tokens are EFORBIDDEN.
+	Authenticate(ctx context.Context, kind TokenKind, token string) (*Session, error)
+	// CreateConnection issues a connection token and a WebSocket token for
+	// a participant session (authenticated by its participant token). With
+	// connect set it marks the participant connected. It may be called any
+	// number of times during the participant's lifetime.
+	CreateConnection(ctx context.Context, s *Session, connect bool) (*Connection, error)
+	// SendMessage appends a message; idempotent on the session's
+	// participant and clientToken.
+	SendMessage(ctx context.Context, s *Session, contentType, content, clientToken string) (*Item, error)
+	// SendEvent fans a typing event out without storing it, or stores a
+	// read or delivered receipt as a MESSAGEMETADATA item.
+	SendEvent(ctx context.Context, s *Session, contentType, content, clientToken string) (*Item, error)
+	// Disconnect makes the participant leave; when the customer leaves the
+	// contact ends. Disconnecting twice is not an error.
+	Disconnect(ctx context.Context, s *Session) error
+	// Transcript returns one page of the contact's transcript.
+	Transcript(ctx context.Context, s *Session, q TranscriptQuery) (*TranscriptPage, error)
+	// StartAttachmentUpload registers an upload and returns its record and
+	// the token of its upload URL. Idempotent on (participant, clientToken).
+	StartAttachmentUpload(ctx context.Context, s *Session, in AttachmentUpload) (*Attachment, string, error)
+	// UploadAttachment stores the bytes of an upload named by its upload
+	// token. The body must be exactly the declared size.
+	UploadAttachment(ctx context.Context, uploadToken, contentType string, body io.Reader) error
+	// CompleteAttachmentUpload appends the uploaded attachment to the
+	// transcript as an ATTACHMENT item.
+	CompleteAttachmentUpload(ctx context.Context, s *Session, attachmentID, clientToken string) (*Item, error)
+	// GetAttachment returns a completed attachment of the session's contact
+	// and a download token valid for expiry.
+	GetAttachment(ctx context.Context, s *Session, attachmentID string, expiry time.Duration) (*Attachment, string, error)
+	// OpenAttachment opens the file a download token names.
+	OpenAttachment(ctx context.Context, downloadToken string) (*Attachment, io.ReadCloser, error)
+
+	// Watch delivers to sink every item of the session's contact with a
+	// Seq above from, in Seq order, then every later item (ephemeral ones
+	// such as typing included) as it happens, until the session ends or
+	// stop is called. See Sink for the rules.
+	Watch(ctx context.Context, s *Session, from int64, sink Sink) (stop func(), err error)
+}
+
+// Session is an authenticated participant of a contact.
+type Session struct {
+	Participant *Participant
+	Contact     *Contact
+	// Instance is the contact's instance.
+	Instance *Instance
+}
+
+// Sink receives a watched contact's items. Deliver is called from the
+// engine's fan-out and must not block: it returns false when the sink
+// cannot keep up, and the engine then drops it (calls End). End is called
+// once, after the last delivery: when the chat ends or the participant
+// leaves (after delivering chat.ended), or when the sink is dropped.
+type Sink interface {
+	Deliver(it *Item) bool
+	End()
+}
+
+// StartChatInput is a StartChatContact request.
+type StartChatInput struct {
+	InstanceID    string
+	ContactFlowID string
+	DisplayName   string
+	Attributes    map[string]string
+	// InitialMessage, when ContentType is set, is sent by the customer
+	// right after joining.
+	InitialMessage struct{ ContentType, Content string }
+	ClientToken    string
+	// ChatDuration is how long the chat may last; zero means the default.
+	ChatDuration time.Duration
+	// SupportedContentTypes must include text/plain when set; empty means
+	// text/plain only.
+	SupportedContentTypes []string
+	CustomerID            string
+	RelatedContactID      string
+}
+
+// ChatStarted is StartChat's result.
+type ChatStarted struct {
+	Contact          *Contact
+	Participant      *Participant
+	ParticipantToken string
+}
+
+// AddParticipantInput is a CreateParticipant request.
+type AddParticipantInput struct {
+	InstanceID  string
+	ContactID   string
+	Role        string // RoleBot or RoleAgent
+	DisplayName string
+	ClientToken string
+}
+
+// ParticipantAdded is AddParticipant's result.
+type ParticipantAdded struct {
+	Participant      *Participant
+	ParticipantToken string
+	// Expiry is when the participant token stops working.
+	Expiry time.Time
+}
+
+// Connection is CreateConnection's result.
+type Connection struct {
+	ConnectionToken  string
+	ConnectionExpiry time.Time
+	// WebSocketToken authorises one socket of the participant; it must be
+	// used before WebSocketExpiry.
+	WebSocketToken  string
+	WebSocketExpiry time.Time
+}
+
+// TranscriptQuery is a GetTranscript request.
+type TranscriptQuery struct {
+	// ContactID, when set, must be the session's contact or its initial
+	// contact.
+	ContactID  string
+	MaxResults int    // 0 means 10; at most 100
+	NextToken  string // from an earlier page with the same parameters
+	// ScanDirection is FORWARD or BACKWARD; empty means BACKWARD without a
+	// start position and FORWARD with one.
+	ScanDirection string
+	SortOrder     string // ASCENDING or DESCENDING (default)
+	StartID       string
+	StartTime     time.Time
+	MostRecent    int // 0 means unset
+}
+
+// TranscriptPage is GetTranscript's result.
+type TranscriptPage struct {
+	InitialContactID string
+	Items            []*Item
+	// NextToken is empty on the last page.
+	NextToken string
+}
+
+// AttachmentUpload is a StartAttachmentUpload request.
+type AttachmentUpload struct {
+	Name        string
+	ContentType string
+	Size        int64
+	ClientToken string
+}
+
+// BlobStore keeps attachment files.
+type BlobStore interface {
+	// Put stores exactly size bytes from r under key, replacing any
+	// earlier file; it fails with EINVALID if r holds more or fewer bytes.
+	Put(ctx context.Context, key string, size int64, r io.Reader) error
+	// Open returns the file stored under key, or ENOTFOUND.
+	Open(ctx context.Context, key string) (io.ReadCloser, error)
+}

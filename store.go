@@ -1,0 +1,124 @@
+package helpline
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the durable source of truth: instances, contacts, participants,
+// transcript items and attachments. Every method is safe for concurrent
+// use. Unless a method says otherwise, a missing row is ENOTFOUND.
+//
+// Every implementation passes the contract suite in package storetest.
+type Store interface {
+	// SaveInstance creates or replaces the instance with in.ID.
+	SaveInstance(ctx context.Context, in *Instance) error
+	// FindInstanceByID returns ENOTFOUND (Resource INSTANCE) if there is none.
+	FindInstanceByID(ctx context.Context, id string) (*Instance, error)
+	// FindInstances returns every instance, ordered by id.
+	FindInstances(ctx context.Context) ([]*Instance, error)
+
+	// Secret returns the secret stored under name. On first use it stores
+	// the value gen returns; callers racing on first use all get the one
+	// value that was stored.
+	Secret(ctx context.Context, name string, gen func() ([]byte, error)) ([]byte, error)
+
+	// CreateContact stores a new contact, its customer and its opening
+	// items (participant joined, initial message, ...) in one transaction,
+	// numbering the items from Seq 1 and setting Contact.LastSeq.
+	//
+	// It is idempotent on (InstanceID, ClientToken) when ClientToken is not
+	// empty: a retry writes nothing, fills nc.Contact and nc.Customer with
+	// the stored ones, sets nc.Items to nil and returns replayed=true.
+	//
+	// It returns EQUOTA if the instance already has nc.MaxActive or more
+	// active contacts (0 means no limit).
+	CreateContact(ctx context.Context, nc *NewContact) (replayed bool, err error)
+	// FindContactByID returns ENOTFOUND (Resource CONTACT) if there is none.
+	FindContactByID(ctx context.Context, id string) (*Contact, error)
+	// UpdateContactAttributes merges attrs into the contact's attributes and
+	// returns the updated contact. It works on ended contacts too.
+	UpdateContactAttributes(ctx context.Context, id string, attrs map[string]string) (*Contact, error)
+	// FindContactsToExpire returns up to limit active contacts whose
+	// ExpiresAt is at or before t, oldest first.
+	FindContactsToExpire(ctx context.Context, t time.Time, limit int) ([]*Contact, error)
+	// EndContact marks an active contact ended with reason at time at, marks
+	// its remaining participants left, and appends items, all in one
+	// transaction. It returns ended=false and writes nothing if the contact
+	// had already ended.
+	EndContact(ctx context.Context, id, reason string, at time.Time, items []*Item) (ended bool, err error)
+
+	// CreateParticipant adds p to an active contact and appends items
+	// (participant joined) in the same transaction. It is idempotent on
+	// (ContactID, ClientToken) when ClientToken is not empty: a retry fills
+	// *p with the stored participant, writes nothing and returns
+	// replayed=true. It returns ECONFLICT if the contact has ended.
+	CreateParticipant(ctx context.Context, p *Participant, items []*Item) (replayed bool, err error)
+	// FindParticipantByID returns ENOTFOUND (Resource PARTICIPANT) if there is none.
+	FindParticipantByID(ctx context.Context, id string) (*Participant, error)
+	// FindParticipants returns the participants of a contact in the order
+	// they joined.
+	FindParticipants(ctx context.Context, contactID string) ([]*Participant, error)
+	// MarkParticipantConnected sets ConnectedAt if it is not set yet.
+	MarkParticipantConnected(ctx context.Context, id string, at time.Time) error
+	// LeaveParticipant marks a participant of an active contact left at
+	// time at and appends items (participant left), in one transaction. It
+	// returns left=false and writes nothing if the participant had already
+	// left.
+	LeaveParticipant(ctx context.Context, id string, at time.Time, items []*Item) (left bool, err error)
+
+	// AppendItem stores it as the contact's next item: it sets it.Seq and
+	// advances Contact.LastSeq in one transaction. It keeps it.ID and
+	// it.Time as given.
+	//
+	// It is idempotent on (ContactID, ParticipantID, ClientToken) when
+	// ClientToken is not empty: a retry fills *it with the stored item and
+	// returns replayed=true. It returns ECONFLICT if the contact has ended.
+	AppendItem(ctx context.Context, it *Item) (replayed bool, err error)
+	// FindItemByID returns the contact's item with the given id, or
+	// ENOTFOUND (Resource ITEM).
+	FindItemByID(ctx context.Context, contactID, id string) (*Item, error)
+	// FindItems returns the contact's stored items that q selects, in scan
+	// order (ascending Seq forward, descending backward).
+	FindItems(ctx context.Context, contactID string, q ItemQuery) ([]*Item, error)
+
+	// CreateAttachment stores a new attachment record. It is idempotent on
+	// (ParticipantID, ClientToken): a retry fills *a with the stored record
+	// and returns replayed=true. It returns EQUOTA if the contact already
+	// has maxPerContact attachments (0 means no limit).
+	CreateAttachment(ctx context.Context, a *Attachment, maxPerContact int) (replayed bool, err error)
+	// FindAttachmentByID returns ENOTFOUND (Resource ATTACHMENT) if there is none.
+	FindAttachmentByID(ctx context.Context, id string) (*Attachment, error)
+	// MarkAttachmentUploaded records that the attachment's bytes are stored.
+	MarkAttachmentUploaded(ctx context.Context, id string, at time.Time) error
+	// CompleteAttachment sets the attachment's status to APPROVED and
+	// appends it (an ATTACHMENT item) in one transaction, with AppendItem's
+	// idempotency.
+	CompleteAttachment(ctx context.Context, id string, it *Item) (replayed bool, err error)
+
+	Close() error
+}
+
+// NewContact is what CreateContact stores.
+type NewContact struct {
+	Contact  *Contact
+	Customer *Participant
+	Items    []*Item
+	// MaxActive is the instance's active-contact quota; 0 means no limit.
+	MaxActive int
+}
+
+// ItemQuery selects a run of a contact's items.
+type ItemQuery struct {
+	// From is the first Seq to consider, inclusive. Zero means the end
+	// where the scan starts: the oldest item forward, the newest backward.
+	From int64
+	// FromTime, when From is zero and FromTime is set, starts a forward
+	// scan at the first item at or after it and a backward scan at the
+	// last item at or before it.
+	FromTime time.Time
+	// Backward scans from newer to older items.
+	Backward bool
+	// Limit caps the number of items; zero means no cap.
+	Limit int
+}

@@ -1,0 +1,230 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/helplinehq/helpline"
+)
+
+const contactColumns = `id, instance_id, flow_id, initial_contact_id, related_contact_id, customer_id,
+	state, end_reason, attributes, supported_content_types, client_token,
+	created_at, expires_at, ended_at, last_seq`
+
+// CreateContact stores a new contact, its customer and its opening items in
+// one transaction, numbering the items from Seq 1. It is idempotent on
+// (InstanceID, ClientToken) and returns EQUOTA when the instance has
+// nc.MaxActive active contacts; see helpline.Store.
+func (db *DB) CreateContact(ctx context.Context, nc *helpline.NewContact) (replayed bool, err error) {
+	c := nc.Contact
+	attrs, err := json.Marshal(nonNilMap(c.Attributes))
+	if err != nil {
+		return false, fmt.Errorf("sqlite: encode attributes: %w", err)
+	}
+	types, err := json.Marshal(nonNilSlice(c.SupportedContentTypes))
+	if err != nil {
+		return false, fmt.Errorf("sqlite: encode content types: %w", err)
+	}
+	err = db.write(ctx, func(tx *sql.Tx) error {
+		if c.ClientToken != "" {
+			stored, err := scanContact(tx.QueryRow(`SELECT `+contactColumns+` FROM contacts
+				WHERE instance_id = ? AND client_token = ?`, c.InstanceID, c.ClientToken))
+			if err == nil {
+				return replayContact(tx, nc, stored, &replayed)
+			} else if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
+		if nc.MaxActive > 0 {
+			var active int
+			if err := tx.QueryRow(`SELECT count(*) FROM contacts WHERE instance_id = ? AND state = ?`,
+				c.InstanceID, helpline.ContactActive).Scan(&active); err != nil {
+				return dbError("count active contacts", err)
+			}
+			if active >= nc.MaxActive {
+				return helpline.Errorf(helpline.EQUOTA, "The instance already has %d active chats, its limit.", active)
+			}
+		}
+		_, err := tx.Exec(`INSERT INTO contacts (`+contactColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
+			c.ID, c.InstanceID, c.FlowID, c.InitialContactID, c.RelatedContactID, c.CustomerID,
+			c.State, c.EndReason, attrs, types, c.ClientToken,
+			millis(c.CreatedAt), nullMillis(c.ExpiresAt), nullMillis(c.EndedAt))
+		if err != nil {
+			return dbError("create contact", err)
+		}
+		if p := nc.Customer; p != nil {
+			p.ContactID = c.ID
+			if err := insertParticipant(tx, p); err != nil {
+				return err
+			}
+		}
+		last, err := appendItems(tx, c.ID, 0, nc.Items)
+		if err != nil {
+			return err
+		}
+		c.LastSeq = last
+		return nil
+	})
+	return replayed, err
+}
+
+// replayContact fills nc with the stored contact and its customer for a
+// retried CreateContact.
+func replayContact(tx *sql.Tx, nc *helpline.NewContact, stored *helpline.Contact, replayed *bool) error {
+	if nc.Customer != nil {
+		p, err := scanParticipant(tx.QueryRow(`SELECT `+participantColumns+` FROM participants
+			WHERE contact_id = ? AND role = ? ORDER BY rowid LIMIT 1`, stored.ID, helpline.RoleCustomer))
+		if errors.Is(err, sql.ErrNoRows) {
+			return helpline.NotFound(helpline.ResourceParticipant, "customer of "+stored.ID)
+		} else if err != nil {
+			return err
+		}
+		*nc.Customer = *p
+	}
+	*nc.Contact = *stored
+	nc.Items = nil
+	*replayed = true
+	return nil
+}
+
+// FindContactByID returns ENOTFOUND (Resource CONTACT) if there is none.
+func (db *DB) FindContactByID(ctx context.Context, id string) (*helpline.Contact, error) {
+	return findContact(ctx, db.r, id)
+}
+
+func findContact(ctx context.Context, q querier, id string) (*helpline.Contact, error) {
+	c, err := scanContact(q.QueryRowContext(ctx, `SELECT `+contactColumns+` FROM contacts WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, helpline.NotFound(helpline.ResourceContact, id)
+	}
+	return c, err
+}
+
+// UpdateContactAttributes merges attrs into the contact's attributes and
+// returns the updated contact, active or ended.
+func (db *DB) UpdateContactAttributes(ctx context.Context, id string, attrs map[string]string) (*helpline.Contact, error) {
+	var c *helpline.Contact
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		if c, err = findContact(context.Background(), tx, id); err != nil {
+			return err
+		}
+		for k, v := range attrs {
+			c.Attributes[k] = v
+		}
+		data, err := json.Marshal(c.Attributes)
+		if err != nil {
+			return fmt.Errorf("sqlite: encode attributes: %w", err)
+		}
+		if _, err := tx.Exec(`UPDATE contacts SET attributes = ? WHERE id = ?`, data, id); err != nil {
+			return dbError("update attributes", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// FindContactsToExpire returns up to limit active contacts whose ExpiresAt
+// is at or before t, earliest ExpiresAt first. A limit of zero or less means
+// no limit. Contacts without an ExpiresAt never expire.
+func (db *DB) FindContactsToExpire(ctx context.Context, t time.Time, limit int) ([]*helpline.Contact, error) {
+	if limit <= 0 {
+		limit = -1
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT `+contactColumns+` FROM contacts
+		WHERE state = ? AND expires_at <= ? ORDER BY expires_at, created_at, id LIMIT ?`,
+		helpline.ContactActive, millis(t), limit)
+	if err != nil {
+		return nil, dbError("find contacts to expire", err)
+	}
+	defer rows.Close()
+	var cs []*helpline.Contact
+	for rows.Next() {
+		c, err := scanContact(rows)
+		if err != nil {
+			return nil, err
+		}
+		cs = append(cs, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbError("find contacts to expire", err)
+	}
+	return cs, nil
+}
+
+// EndContact marks an active contact ended, marks its remaining
+// participants left and appends items, in one transaction. It returns
+// ended=false and writes nothing if the contact had already ended.
+func (db *DB) EndContact(ctx context.Context, id, reason string, at time.Time, items []*helpline.Item) (ended bool, err error) {
+	err = db.write(ctx, func(tx *sql.Tx) error {
+		c, err := findContact(context.Background(), tx, id)
+		if err != nil {
+			return err
+		} else if c.Ended() {
+			return nil
+		}
+		if _, err := tx.Exec(`UPDATE contacts SET state = ?, end_reason = ?, ended_at = ? WHERE id = ?`,
+			helpline.ContactEnded, reason, millis(at), id); err != nil {
+			return dbError("end contact", err)
+		}
+		if _, err := tx.Exec(`UPDATE participants SET left_at = ? WHERE contact_id = ? AND left_at IS NULL`,
+			millis(at), id); err != nil {
+			return dbError("end contact", err)
+		}
+		if _, err := appendItems(tx, id, c.LastSeq, items); err != nil {
+			return err
+		}
+		ended = true
+		return nil
+	})
+	return ended, err
+}
+
+func scanContact(s scanner) (*helpline.Contact, error) {
+	var (
+		c              helpline.Contact
+		attrs, types   []byte
+		created        int64
+		expires, ended sql.NullInt64
+	)
+	err := s.Scan(&c.ID, &c.InstanceID, &c.FlowID, &c.InitialContactID, &c.RelatedContactID, &c.CustomerID,
+		&c.State, &c.EndReason, &attrs, &types, &c.ClientToken,
+		&created, &expires, &ended, &c.LastSeq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, err
+	} else if err != nil {
+		return nil, dbError("read contact", err)
+	}
+	if err := json.Unmarshal(attrs, &c.Attributes); err != nil {
+		return nil, fmt.Errorf("sqlite: decode attributes of contact %s: %w", c.ID, err)
+	}
+	if err := json.Unmarshal(types, &c.SupportedContentTypes); err != nil {
+		return nil, fmt.Errorf("sqlite: decode content types of contact %s: %w", c.ID, err)
+	}
+	c.Attributes = nonNilMap(c.Attributes)
+	c.CreatedAt = fromMillis(created)
+	c.ExpiresAt = fromNullMillis(expires)
+	c.EndedAt = fromNullMillis(ended)
+	return &c, nil
+}
+
+func nonNilMap(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+func nonNilSlice(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,268 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/helplinehq/helpline"
+)
+
+const itemColumns = `contact_id, seq, id, type, content_type, content, participant_id, display_name, role,
+	time, attachments, metadata, client_token`
+
+// AppendItem stores it as the contact's next item, setting it.Seq. It is
+// idempotent on (ContactID, ParticipantID, ClientToken) and returns
+// ECONFLICT if the contact has ended; see helpline.Store.
+func (db *DB) AppendItem(ctx context.Context, it *helpline.Item) (replayed bool, err error) {
+	err = db.write(ctx, func(tx *sql.Tx) error {
+		if it.ClientToken != "" {
+			stored, err := findItemByToken(tx, it)
+			if err == nil {
+				*it = *stored
+				replayed = true
+				return nil
+			} else if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
+		lastSeq, err := activeContactLastSeq(tx, it.ContactID)
+		if err != nil {
+			return err
+		}
+		_, err = appendItems(tx, it.ContactID, lastSeq, []*helpline.Item{it})
+		return err
+	})
+	return replayed, err
+}
+
+// activeContactLastSeq returns the LastSeq of an active contact, ENOTFOUND
+// for a missing one and ECONFLICT for an ended one.
+func activeContactLastSeq(tx *sql.Tx, contactID string) (int64, error) {
+	var state string
+	var lastSeq int64
+	err := tx.QueryRow(`SELECT state, last_seq FROM contacts WHERE id = ?`, contactID).Scan(&state, &lastSeq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, helpline.NotFound(helpline.ResourceContact, contactID)
+	} else if err != nil {
+		return 0, dbError("read contact", err)
+	} else if state == helpline.ContactEnded {
+		return 0, helpline.Errorf(helpline.ECONFLICT, "The contact has ended.")
+	}
+	return lastSeq, nil
+}
+
+// findItemByToken returns the stored item with it's idempotency key, or
+// sql.ErrNoRows.
+func findItemByToken(tx *sql.Tx, it *helpline.Item) (*helpline.Item, error) {
+	return scanItem(tx.QueryRow(`SELECT `+itemColumns+` FROM items
+		WHERE contact_id = ? AND participant_id = ? AND client_token = ?`, it.ContactID, it.ParticipantID, it.ClientToken))
+}
+
+// appendItems stores items as the contact's next items, numbering them
+// from lastSeq+1, sets their ContactID and Seq, and advances the contact's
+// last_seq. It returns the new last Seq.
+func appendItems(tx *sql.Tx, contactID string, lastSeq int64, items []*helpline.Item) (int64, error) {
+	if len(items) == 0 {
+		return lastSeq, nil
+	}
+	for _, it := range items {
+		attachments, metadata, err := encodeItemExtras(it)
+		if err != nil {
+			return 0, err
+		}
+		lastSeq++
+		_, err = tx.Exec(`INSERT INTO items (`+itemColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			contactID, lastSeq, it.ID, it.Type, it.ContentType, it.Content, it.ParticipantID, it.DisplayName, it.Role,
+			millis(it.Time), attachments, metadata, it.ClientToken)
+		if err != nil {
+			return 0, dbError("append item", err)
+		}
+		it.ContactID = contactID
+		it.Seq = lastSeq
+	}
+	if _, err := tx.Exec(`UPDATE contacts SET last_seq = ? WHERE id = ?`, lastSeq, contactID); err != nil {
+		return 0, dbError("append item", err)
+	}
+	return lastSeq, nil
+}
+
+// FindItemByID returns the contact's item with the given id, or ENOTFOUND
+// (Resource ITEM).
+func (db *DB) FindItemByID(ctx context.Context, contactID, id string) (*helpline.Item, error) {
+	it, err := scanItem(db.r.QueryRowContext(ctx, `SELECT `+itemColumns+` FROM items WHERE contact_id = ? AND id = ?`, contactID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, helpline.NotFound(helpline.ResourceItem, id)
+	}
+	return it, err
+}
+
+// FindItems returns the contact's items that q selects, in scan order.
+// With From set the scan starts at that Seq; otherwise, with FromTime set,
+// at the first item (lowest Seq) whose Time is at or after it going
+// forward, or at the last item (highest Seq) whose Time is at or before it
+// going backward. No item qualifying as the start means no items.
+func (db *DB) FindItems(ctx context.Context, contactID string, q helpline.ItemQuery) ([]*helpline.Item, error) {
+	query := `SELECT ` + itemColumns + ` FROM items WHERE contact_id = ?`
+	args := []any{contactID}
+	switch {
+	case q.From > 0 && !q.Backward:
+		query += ` AND seq >= ?`
+		args = append(args, q.From)
+	case q.From > 0:
+		query += ` AND seq <= ?`
+		args = append(args, q.From)
+	case !q.FromTime.IsZero() && !q.Backward:
+		query += ` AND seq >= (SELECT min(seq) FROM items WHERE contact_id = ? AND time >= ?)`
+		args = append(args, contactID, millis(q.FromTime))
+	case !q.FromTime.IsZero():
+		query += ` AND seq <= (SELECT max(seq) FROM items WHERE contact_id = ? AND time <= ?)`
+		args = append(args, contactID, millis(q.FromTime))
+	}
+	if q.Backward {
+		query += ` ORDER BY seq DESC`
+	} else {
+		query += ` ORDER BY seq`
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = -1
+	}
+	query += ` LIMIT ?`
+	args = append(args, limit)
+
+	rows, err := db.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, dbError("find items", err)
+	}
+	defer rows.Close()
+	var items []*helpline.Item
+	for rows.Next() {
+		it, err := scanItem(rows)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, it)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbError("find items", err)
+	}
+	return items, nil
+}
+
+func scanItem(s scanner) (*helpline.Item, error) {
+	var (
+		it                    helpline.Item
+		ms                    int64
+		attachments, metadata []byte
+	)
+	err := s.Scan(&it.ContactID, &it.Seq, &it.ID, &it.Type, &it.ContentType, &it.Content, &it.ParticipantID,
+		&it.DisplayName, &it.Role, &ms, &attachments, &metadata, &it.ClientToken)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, err
+	} else if err != nil {
+		return nil, dbError("read item", err)
+	}
+	it.Time = fromMillis(ms)
+	if err := decodeItemExtras(&it, attachments, metadata); err != nil {
+		return nil, fmt.Errorf("sqlite: decode item %s/%d: %w", it.ContactID, it.Seq, err)
+	}
+	return &it, nil
+}
+
+// The JSON forms of an item's attachments and metadata. They are the
+// storage format: renaming a Go field must not change them.
+type (
+	attachmentJSON struct {
+		ID          string `json:"id"`
+		Name        string `json:"name"`
+		ContentType string `json:"content_type"`
+		Status      string `json:"status"`
+	}
+	metadataJSON struct {
+		MessageID string        `json:"message_id"`
+		Receipts  []receiptJSON `json:"receipts,omitempty"`
+	}
+	// receiptJSON holds times as unix milliseconds; absent means not
+	// reported.
+	receiptJSON struct {
+		RecipientParticipantID string `json:"recipient_participant_id"`
+		DeliveredAt            *int64 `json:"delivered_at,omitempty"`
+		ReadAt                 *int64 `json:"read_at,omitempty"`
+	}
+)
+
+// encodeItemExtras returns the attachments and metadata columns of it,
+// each NULL when the item has none.
+func encodeItemExtras(it *helpline.Item) (attachments, metadata any, err error) {
+	if len(it.Attachments) > 0 {
+		refs := make([]attachmentJSON, len(it.Attachments))
+		for i, a := range it.Attachments {
+			refs[i] = attachmentJSON(a)
+		}
+		b, err := json.Marshal(refs)
+		if err != nil {
+			return nil, nil, fmt.Errorf("sqlite: encode attachments: %w", err)
+		}
+		attachments = b
+	}
+	if m := it.Metadata; m != nil {
+		mj := metadataJSON{MessageID: m.MessageID}
+		for _, r := range m.Receipts {
+			mj.Receipts = append(mj.Receipts, receiptJSON{
+				RecipientParticipantID: r.RecipientParticipantID,
+				DeliveredAt:            optionalMillis(r.DeliveredAt),
+				ReadAt:                 optionalMillis(r.ReadAt),
+			})
+		}
+		b, err := json.Marshal(mj)
+		if err != nil {
+			return nil, nil, fmt.Errorf("sqlite: encode metadata: %w", err)
+		}
+		metadata = b
+	}
+	return attachments, metadata, nil
+}
+
+func decodeItemExtras(it *helpline.Item, attachments, metadata []byte) error {
+	if attachments != nil {
+		var refs []attachmentJSON
+		if err := json.Unmarshal(attachments, &refs); err != nil {
+			return err
+		}
+		it.Attachments = make([]helpline.AttachmentRef, len(refs))
+		for i, r := range refs {
+			it.Attachments[i] = helpline.AttachmentRef(r)
+		}
+	}
+	if metadata != nil {
+		var mj metadataJSON
+		if err := json.Unmarshal(metadata, &mj); err != nil {
+			return err
+		}
+		m := &helpline.MessageMetadata{MessageID: mj.MessageID}
+		for _, r := range mj.Receipts {
+			rc := helpline.Receipt{RecipientParticipantID: r.RecipientParticipantID}
+			if r.DeliveredAt != nil {
+				rc.DeliveredAt = fromMillis(*r.DeliveredAt)
+			}
+			if r.ReadAt != nil {
+				rc.ReadAt = fromMillis(*r.ReadAt)
+			}
+			m.Receipts = append(m.Receipts, rc)
+		}
+		it.Metadata = m
+	}
+	return nil
+}
+
+func optionalMillis(t time.Time) *int64 {
+	if t.IsZero() {
+		return nil
+	}
+	ms := t.UnixMilli()
+	return &ms
+}

@@ -1,0 +1,346 @@
+// Package sqlite implements helpline.Store on one SQLite database file, the
+// embedded default store.
+//
+// The database runs in WAL mode with foreign keys on. Writes go through one
+// goroutine that applies them in batches, one transaction per batch (group
+// commit); reads use a separate pool of read-only connections and never
+// wait for the writer.
+//
+// Durability: by default the database uses synchronous=NORMAL. A write whose
+// call has returned survives a crash of the process; the last commits may
+// be lost if the operating system crashes or the machine loses power, and
+// the database stays consistent either way. SynchronousFull makes every
+// commit survive power loss too, at the cost of an fsync per batch.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/helplinehq/helpline"
+	"github.com/mattn/go-sqlite3"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// maxBatch caps the number of write operations committed in one
+// transaction, so that a long queue still commits (and answers its
+// callers) regularly.
+const maxBatch = 256
+
+// DB is a helpline.Store on one SQLite database file.
+//
+// Every write operation runs on the writer goroutine in its own savepoint
+// inside the current batch's transaction: an operation that fails is rolled
+// back alone and the others in the batch still commit. A write method
+// returns after its batch has committed; a read that starts afterwards sees
+// the write.
+type DB struct {
+	w *sql.DB // one connection, used by the writer goroutine only
+	r *sql.DB // read-only pool
+
+	// mu guards closed and sends on queue, so that Close never closes
+	// queue under a sender.
+	mu     sync.RWMutex
+	closed bool
+	queue  chan *writeOp
+	done   chan struct{} // closed when the writer goroutine has exited
+}
+
+var _ helpline.Store = (*DB)(nil)
+
+// Option configures Open.
+type Option func(*config)
+
+type config struct {
+	synchronous string
+}
+
+// SynchronousFull makes every commit durable across power loss
+// (synchronous=FULL) instead of across process crashes only.
+func SynchronousFull() Option {
+	return func(c *config) { c.synchronous = "FULL" }
+}
+
+// Open opens the database file at path, creating it and its directory if
+// they do not exist, and brings its schema up to date. path must name a
+// file: the writer and the readers use separate connections, so an
+// in-memory database does not work. Close it when done.
+func Open(path string, opts ...Option) (*DB, error) {
+	cfg := config{synchronous: "NORMAL"}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	w, err := sql.Open("sqlite3", dsn(path, "_journal_mode=WAL&_synchronous="+cfg.synchronous+"&_foreign_keys=on&_busy_timeout=5000&_txlock=immediate"))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	if err := migrate(w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite3", dsn(path, "mode=ro&_foreign_keys=on&_busy_timeout=5000"))
+	if err == nil {
+		err = r.Ping()
+	}
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
+	}
+	readers := max(4, runtime.NumCPU())
+	r.SetMaxOpenConns(readers)
+	r.SetMaxIdleConns(readers)
+	r.SetConnMaxLifetime(0)
+
+	db := &DB{w: w, r: r, queue: make(chan *writeOp, maxBatch), done: make(chan struct{})}
+	go db.writeLoop()
+	return db, nil
+}
+
+// dsn returns a SQLite URI filename for path with the given query.
+func dsn(path, query string) string {
+	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
+	return "file:" + esc.Replace(path) + "?" + query
+}
+
+// migrate applies, in name order, each embedded migration newer than the
+// database's schema version, each in its own transaction.
+func migrate(db *sql.DB) error {
+	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		return err
+	}
+	var current int
+	if err := db.QueryRow(`SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&current); err != nil {
+		return err
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		base := filepath.Base(name)
+		num, _, _ := strings.Cut(base, "_")
+		version, err := strconv.Atoi(num)
+		if err != nil {
+			return fmt.Errorf("migration %s: name must start with a number", base)
+		}
+		if version <= current {
+			continue
+		}
+		if err := applyMigration(db, name, version); err != nil {
+			return fmt.Errorf("migration %s: %w", base, err)
+		}
+	}
+	return nil
+}
+
+func applyMigration(db *sql.DB, name string, version int) error {
+	body, err := migrations.ReadFile(name)
+	if err != nil {
+		return err
+	}
+	tx, err := db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec(string(body)); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(`INSERT INTO schema_version (version) VALUES (?)`, version); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Close waits for the queued writes to commit, stops the writer and closes
+// the database. Later calls return nil; store methods called after Close
+// fail.
+func (db *DB) Close() error {
+	db.mu.Lock()
+	if db.closed {
+		db.mu.Unlock()
+		return nil
+	}
+	db.closed = true
+	close(db.queue)
+	db.mu.Unlock()
+	<-db.done
+	return errors.Join(db.r.Close(), db.w.Close())
+}
+
+// writeOp is one write operation waiting for the writer goroutine.
+type writeOp struct {
+	ctx context.Context
+	fn  func(tx *sql.Tx) error
+	err chan error // receives the outcome once the batch has committed
+}
+
+var errClosed = helpline.Errorf(helpline.EINTERNAL, "The store is closed.")
+
+// write runs fn on the writer goroutine inside a savepoint of the current
+// batch and returns its error once the batch has committed (or the commit's
+// error). fn must not keep tx, and must leave the caller's values alone
+// until it knows it succeeds or accept that they may be partly filled when
+// an error is returned.
+func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	op := &writeOp{ctx: ctx, fn: fn, err: make(chan error, 1)}
+	db.mu.RLock()
+	if db.closed {
+		db.mu.RUnlock()
+		return errClosed
+	}
+	select {
+	case db.queue <- op:
+	case <-ctx.Done():
+		db.mu.RUnlock()
+		return ctx.Err()
+	}
+	db.mu.RUnlock()
+	return <-op.err
+}
+
+// writeLoop applies queued operations in batches until the queue is closed
+// and drained. A batch takes whatever is queued, up to maxBatch operations,
+// while it runs; it commits as soon as the queue is empty.
+func (db *DB) writeLoop() {
+	defer close(db.done)
+	batch := make([]*writeOp, 0, maxBatch)
+	errs := make([]error, 0, maxBatch)
+	for first := range db.queue {
+		batch, errs = db.runBatch(first, batch[:0], errs[:0])
+		clear(batch) // drop references to finished operations
+	}
+}
+
+func (db *DB) runBatch(first *writeOp, batch []*writeOp, errs []error) ([]*writeOp, []error) {
+	fail := func(err error) {
+		for _, op := range batch {
+			op.err <- err
+		}
+	}
+	batch = append(batch, first)
+	tx, err := db.w.Begin()
+	if err != nil {
+		fail(fmt.Errorf("sqlite: begin: %w", err))
+		return batch, errs
+	}
+	op := first
+	for {
+		opErr, fatal := apply(tx, op)
+		if fatal != nil {
+			tx.Rollback()
+			fail(fmt.Errorf("sqlite: batch aborted: %w", fatal))
+			return batch, errs
+		}
+		errs = append(errs, opErr)
+		if len(batch) == maxBatch {
+			break
+		}
+		var ok bool
+		select {
+		case op, ok = <-db.queue:
+		default:
+		}
+		if !ok {
+			break
+		}
+		batch = append(batch, op)
+	}
+	if err := tx.Commit(); err != nil {
+		fail(fmt.Errorf("sqlite: commit: %w", err))
+		return batch, errs
+	}
+	for i, op := range batch {
+		op.err <- errs[i]
+	}
+	return batch, errs
+}
+
+// apply runs op in a savepoint of tx. opErr is op's own failure, after
+// which its changes are rolled back; fatal means tx itself is unusable.
+func apply(tx *sql.Tx, op *writeOp) (opErr, fatal error) {
+	if err := op.ctx.Err(); err != nil {
+		return err, nil
+	}
+	if _, err := tx.Exec(`SAVEPOINT op`); err != nil {
+		return nil, err
+	}
+	if err := op.fn(tx); err != nil {
+		if _, rerr := tx.Exec(`ROLLBACK TO op`); rerr != nil {
+			return nil, rerr
+		}
+		if _, rerr := tx.Exec(`RELEASE op`); rerr != nil {
+			return nil, rerr
+		}
+		return err, nil
+	}
+	if _, err := tx.Exec(`RELEASE op`); err != nil {
+		return nil, err
+	}
+	return nil, nil
+}
+
+// querier is what both the read pool and a write transaction offer.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+// millis returns t as unix milliseconds.
+func millis(t time.Time) int64 { return t.UnixMilli() }
+
+// nullMillis returns t as unix milliseconds, or NULL if t is zero.
+func nullMillis(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMilli()
+}
+
+// fromMillis returns unix milliseconds as a UTC time.
+func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+// fromNullMillis returns unix milliseconds as a UTC time, and NULL as the
+// zero time.
+func fromNullMillis(ms sql.NullInt64) time.Time {
+	if !ms.Valid {
+		return time.Time{}
+	}
+	return fromMillis(ms.Int64)
+}
+
+// dbError maps a driver error to a helpline error where it has a meaning
+// for the caller (a broken uniqueness rule), and wraps it otherwise.
+func dbError(what string, err error) error {
+	var se sqlite3.Error
+	if errors.As(err, &se) && (se.ExtendedCode == sqlite3.ErrConstraintUnique || se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey) {
+		return &helpline.Error{Code: helpline.ECONFLICT, Message: what + ": the id is already in use."}
+	}
+	return fmt.Errorf("sqlite: %s: %w", what, err)
+}

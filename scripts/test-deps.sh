@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs what the compatibility tests need, and nothing when it is already there:
+#   - Debian's chromium at /usr/bin/chromium (apt-get, when running as root);
+#   - the npm packages of compat/ (npm ci, when node_modules is missing or older
+#     than package-lock.json).
+# Safe to run any number of times.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+chromium=${CHROMIUM_PATH:-/usr/bin/chromium}
+
+if [ -x "$chromium" ]; then
+  echo "test-deps: chromium present: $("$chromium" --version 2>/dev/null | head -n 1)"
+elif [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "test-deps: installing Debian's chromium with apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  echo "test-deps: installed $("$chromium" --version 2>/dev/null | head -n 1)"
+else
+  cat >&2 <<MSG
+test-deps: $chromium is missing and cannot be installed from here (needs root and apt-get).
+  Install it with:  sudo apt-get install chromium
+  or point CHROMIUM_PATH at a Chromium or Chrome binary.
+  The chatjs browser tests will fail without it.
+MSG
+fi
+
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "test-deps: node and npm (Node.js 20 or newer) are required for compat/" >&2
+  exit 1
+fi
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 20 ]; then
+  echo "test-deps: Node.js $(node --version) is too old; compat/ needs 20 or newer" >&2
+  exit 1
+fi
+
+compat="$root/compat"
+stamp="$compat/node_modules/.package-lock.json"
+if [ ! -f "$stamp" ] || [ "$compat/package-lock.json" -nt "$stamp" ] || [ "$compat/package.json" -nt "$stamp" ]; then
+  echo "test-deps: npm ci in compat/"
+  (cd "$compat" && npm ci --no-audit --no-fund --loglevel=error)
+else
+  echo "test-deps: compat/node_modules is up to date"
+fi

@@ -1,0 +1,375 @@
+package chat
+
+import (
+	"context"
+	"time"
+
+	"github.com/helplinehq/helpline"
+)
+
+// SystemDisplayName is the DisplayName of items the system sends: the
+// flow's greeting and chat.ended.
+const SystemDisplayName = "SYSTEM_MESSAGE"
+
+// StartChat creates a contact in the instance's flow with its customer and
+// opening items, in this order: the customer's participant.joined event,
+// the flow's greeting (a SYSTEM message) if the flow has one, and the
+// initial message if one is given. It publishes them and returns a
+// participant token that expires with the chat.
+//
+// It is idempotent on (InstanceID, ClientToken): a retry returns the stored
+// contact and customer with a valid token and writes nothing. Errors:
+// EINVALID for any field outside the model's limits, ENOTFOUND (Resource
+// INSTANCE or CONTACT_FLOW, or CONTACT for an unknown RelatedContactID),
+// EQUOTA when the instance has Limits.MaxActiveChats active chats.
+func (s *Service) StartChat(ctx context.Context, in helpline.StartChatInput) (*helpline.ChatStarted, error) {
+	if err := checkStartChat(&in); err != nil {
+		return nil, err
+	}
+	inst, err := s.store.FindInstanceByID(ctx, in.InstanceID)
+	if err != nil {
+		return nil, err
+	}
+	flow := inst.FindFlow(in.ContactFlowID)
+	if flow == nil {
+		return nil, helpline.NotFound(helpline.ResourceContactFlow, in.ContactFlowID)
+	}
+	if in.RelatedContactID != "" {
+		if _, err := s.FindContact(ctx, in.InstanceID, in.RelatedContactID); err != nil {
+			return nil, err
+		}
+	}
+	duration := in.ChatDuration
+	if duration == 0 {
+		duration = s.limits.DefaultChatDuration
+	}
+	supported := in.SupportedContentTypes
+	if len(supported) == 0 {
+		supported = []string{helpline.ContentPlain}
+	}
+
+	now := s.now()
+	id := helpline.NewID()
+	c := &helpline.Contact{
+		ID:                    id,
+		InstanceID:            in.InstanceID,
+		FlowID:                in.ContactFlowID,
+		InitialContactID:      id,
+		RelatedContactID:      in.RelatedContactID,
+		CustomerID:            in.CustomerID,
+		State:                 helpline.ContactActive,
+		Attributes:            in.Attributes,
+		SupportedContentTypes: supported,
+		ClientToken:           in.ClientToken,
+		CreatedAt:             now,
+		ExpiresAt:             now.Add(duration),
+	}
+	if c.Attributes == nil {
+		c.Attributes = map[string]string{}
+	}
+	customer := &helpline.Participant{
+		ID:          helpline.NewID(),
+		ContactID:   id,
+		Role:        helpline.RoleCustomer,
+		DisplayName: in.DisplayName,
+		CreatedAt:   now,
+	}
+	items := []*helpline.Item{participantEvent(customer, helpline.EventParticipantJoined, now)}
+	if flow.Greeting != "" {
+		items = append(items, &helpline.Item{
+			ContactID: id, ID: helpline.NewID(), Type: helpline.ItemMessage,
+			ContentType: helpline.ContentPlain, Content: flow.Greeting,
+			ParticipantID: systemParticipantID(id), DisplayName: SystemDisplayName, Role: helpline.RoleSystem,
+			Time: now,
+		})
+	}
+	if in.InitialMessage.ContentType != "" {
+		items = append(items, &helpline.Item{
+			ContactID: id, ID: helpline.NewID(), Type: helpline.ItemMessage,
+			ContentType: in.InitialMessage.ContentType, Content: in.InitialMessage.Content,
+			ParticipantID: customer.ID, DisplayName: customer.DisplayName, Role: customer.Role,
+			Time: now,
+		})
+	}
+	nc := &helpline.NewContact{Contact: c, Customer: customer, Items: items, MaxActive: s.limits.MaxActiveChats}
+	replayed, err := s.store.CreateContact(ctx, nc)
+	if err != nil {
+		return nil, err
+	}
+	if !replayed {
+		s.publish(ctx, nc.Items...)
+	}
+	return &helpline.ChatStarted{
+		Contact:          nc.Contact,
+		Participant:      nc.Customer,
+		ParticipantToken: s.tokens.Sign(helpline.ParticipantToken, nc.Customer.ID, nc.Contact.ExpiresAt),
+	}, nil
+}
+
+func checkStartChat(in *helpline.StartChatInput) error {
+	if err := checkLen("InstanceId", in.InstanceID, 1, maxInstanceID); err != nil {
+		return err
+	}
+	if err := checkLen("ContactFlowId", in.ContactFlowID, 1, maxContactFlowID); err != nil {
+		return err
+	}
+	if err := checkLen("DisplayName", in.DisplayName, 1, maxDisplayName); err != nil {
+		return err
+	}
+	if err := checkLen("ClientToken", in.ClientToken, 0, maxClientToken); err != nil {
+		return err
+	}
+	if err := checkLen("CustomerId", in.CustomerID, 0, maxCustomerID); err != nil {
+		return err
+	}
+	if err := checkLen("RelatedContactId", in.RelatedContactID, 0, maxContactID); err != nil {
+		return err
+	}
+	if err := checkAttributes(in.Attributes); err != nil {
+		return err
+	}
+	if d := in.ChatDuration; d != 0 && (d < minChatMinutes*time.Minute || d > maxChatMinutes*time.Minute) {
+		return invalid("ChatDurationInMinutes must be %d to %d.", minChatMinutes, maxChatMinutes)
+	}
+	if len(in.SupportedContentTypes) > 0 {
+		seen := map[string]bool{}
+		var types []string
+		for _, t := range in.SupportedContentTypes {
+			if !supportableTypes[t] {
+				return invalid("SupportedMessagingContentTypes: %q is not supported.", t)
+			}
+			if !seen[t] {
+				seen[t] = true
+				types = append(types, t)
+			}
+		}
+		if !seen[helpline.ContentPlain] {
+			return invalid("SupportedMessagingContentTypes must include text/plain.")
+		}
+		in.SupportedContentTypes = types
+	}
+	im := in.InitialMessage
+	if im.ContentType == "" && im.Content != "" {
+		return invalid("InitialMessage.ContentType is required.")
+	}
+	if im.ContentType != "" {
+		if _, ok := messageTypes[im.ContentType]; !ok || im.ContentType == helpline.ContentInteractive {
+			return invalid("InitialMessage.ContentType %q is not supported.", im.ContentType)
+		}
+		if !contains(in.SupportedContentTypes, im.ContentType) && im.ContentType != helpline.ContentPlain {
+			return invalid("InitialMessage.ContentType %q is not in SupportedMessagingContentTypes.", im.ContentType)
+		}
+		if im.Content == "" {
+			return invalid("InitialMessage.Content is required.")
+		}
+		if len(im.Content) > maxInitialContent {
+			return invalid("InitialMessage.Content exceeds %d bytes.", maxInitialContent)
+		}
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// systemParticipantID is the ParticipantID of a contact's SYSTEM items (the
+// greeting, chat.ended). There is no system participant record; the id is
+// the contact's own, so it is stable and unique per contact.
+func systemParticipantID(contactID string) string { return contactID }
+
+// participantEvent returns a participant.joined or participant.left item of p.
+func participantEvent(p *helpline.Participant, contentType string, at time.Time) *helpline.Item {
+	return &helpline.Item{
+		ContactID: p.ContactID, ID: helpline.NewID(), Type: helpline.ItemEvent, ContentType: contentType,
+		ParticipantID: p.ID, DisplayName: p.DisplayName, Role: p.Role, Time: at,
+	}
+}
+
+// chatEnded returns a chat.ended item of the contact.
+func chatEnded(contactID string, at time.Time) *helpline.Item {
+	return &helpline.Item{
+		ContactID: contactID, ID: helpline.NewID(), Type: helpline.ItemEvent, ContentType: helpline.EventChatEnded,
+		ParticipantID: systemParticipantID(contactID), DisplayName: SystemDisplayName, Role: helpline.RoleSystem, Time: at,
+	}
+}
+
+// AddParticipant adds a bot (CUSTOM_BOT) or, as a Helpline extension, an
+// agent (AGENT) to an active contact, stores and publishes its
+// participant.joined item, and returns its participant token, which
+// expires with the chat. An empty DisplayName defaults to the role.
+//
+// It is idempotent on (ContactID, ClientToken). Errors: EINVALID,
+// ENOTFOUND (Resource CONTACT, also when the contact belongs to another
+// instance), ECONFLICT when the contact has ended.
+func (s *Service) AddParticipant(ctx context.Context, in helpline.AddParticipantInput) (*helpline.ParticipantAdded, error) {
+	if in.Role != helpline.RoleBot && in.Role != helpline.RoleAgent {
+		return nil, invalid("ParticipantRole must be CUSTOM_BOT or AGENT.")
+	}
+	if in.DisplayName == "" {
+		in.DisplayName = in.Role
+	}
+	if err := checkLen("DisplayName", in.DisplayName, 1, maxDisplayName); err != nil {
+		return nil, err
+	}
+	if err := checkLen("ClientToken", in.ClientToken, 0, maxClientToken); err != nil {
+		return nil, err
+	}
+	c, err := s.FindContact(ctx, in.InstanceID, in.ContactID)
+	if err != nil {
+		return nil, err
+	}
+	if c.Ended() {
+		return nil, helpline.Errorf(helpline.ECONFLICT, "Contact %s has ended.", c.ID)
+	}
+	now := s.now()
+	p := &helpline.Participant{
+		ID: helpline.NewID(), ContactID: c.ID, Role: in.Role, DisplayName: in.DisplayName,
+		ClientToken: in.ClientToken, CreatedAt: now,
+	}
+	joined := participantEvent(p, helpline.EventParticipantJoined, now)
+	replayed, err := s.store.CreateParticipant(ctx, p, []*helpline.Item{joined})
+	if err != nil {
+		return nil, err
+	}
+	if !replayed {
+		s.publish(ctx, joined)
+	}
+	return &helpline.ParticipantAdded{
+		Participant:      p,
+		ParticipantToken: s.tokens.Sign(helpline.ParticipantToken, p.ID, c.ExpiresAt),
+		Expiry:           c.ExpiresAt,
+	}, nil
+}
+
+// FindInstance returns an instance, or ENOTFOUND (Resource INSTANCE).
+func (s *Service) FindInstance(ctx context.Context, id string) (*helpline.Instance, error) {
+	return s.store.FindInstanceByID(ctx, id)
+}
+
+// FindContact returns a contact of the instance. A contact of another
+// instance is ENOTFOUND (Resource CONTACT), as an unknown one is.
+func (s *Service) FindContact(ctx context.Context, instanceID, contactID string) (*helpline.Contact, error) {
+	c, err := s.store.FindContactByID(ctx, contactID)
+	if err != nil {
+		return nil, err
+	}
+	if c.InstanceID != instanceID {
+		return nil, helpline.NotFound(helpline.ResourceContact, contactID)
+	}
+	return c, nil
+}
+
+// UpdateContactAttributes merges attrs into the contact's attributes; it
+// works on ended contacts too. Errors: EINVALID (names or size, see
+// StartChat), ENOTFOUND.
+func (s *Service) UpdateContactAttributes(ctx context.Context, instanceID, contactID string, attrs map[string]string) (*helpline.Contact, error) {
+	if err := checkAttributes(attrs); err != nil {
+		return nil, err
+	}
+	if _, err := s.FindContact(ctx, instanceID, contactID); err != nil {
+		return nil, err
+	}
+	c, err := s.store.UpdateContactAttributes(ctx, contactID, attrs)
+	if err != nil {
+		return nil, err
+	}
+	s.sessions.forgetContact(contactID)
+	return c, nil
+}
+
+// StopContact ends a contact with reason API. Stopping an ended contact is
+// not an error. Errors: ENOTFOUND.
+func (s *Service) StopContact(ctx context.Context, instanceID, contactID string) error {
+	c, err := s.FindContact(ctx, instanceID, contactID)
+	if err != nil {
+		return err
+	}
+	return s.endContact(ctx, c, helpline.EndAPI)
+}
+
+// ExpireDue ends, with reason EXPIRED, every active chat whose duration ran
+// out by now, and returns how many it ended. Run calls it periodically.
+func (s *Service) ExpireDue(ctx context.Context) (int, error) {
+	const batch = 100
+	ended := 0
+	for {
+		due, err := s.store.FindContactsToExpire(ctx, s.now(), batch)
+		if err != nil {
+			return ended, err
+		}
+		for _, c := range due {
+			if err := s.endContact(ctx, c, helpline.EndExpired); err != nil {
+				return ended, err
+			}
+			ended++
+		}
+		if len(due) < batch {
+			return ended, nil
+		}
+	}
+}
+
+// Disconnect makes the session's participant leave. When the customer
+// leaves, the contact ends (reason CUSTOMER_DISCONNECT); when an agent or
+// bot leaves, only its participant.left item is stored and the chat goes
+// on. Disconnecting twice is not an error.
+func (s *Service) Disconnect(ctx context.Context, sess *helpline.Session) error {
+	p := sess.Participant
+	if p.Role == helpline.RoleCustomer {
+		return s.endContact(ctx, sess.Contact, helpline.EndCustomerDisconnect)
+	}
+	left := participantEvent(p, helpline.EventParticipantLeft, s.now())
+	ok, err := s.store.LeaveParticipant(ctx, p.ID, left.Time, []*helpline.Item{left})
+	if err != nil {
+		return err
+	}
+	s.sessions.forgetParticipant(p.ID)
+	if ok {
+		s.publish(ctx, left)
+	}
+	return nil
+}
+
+// endContact ends c: it stores a participant.left item for every
+// participant still present (the customer last) and then chat.ended, and
+// publishes them. Ending an ended contact does nothing. A participant that
+// joins while the contact ends is marked left by the store without an item
+// of its own.
+func (s *Service) endContact(ctx context.Context, c *helpline.Contact, reason string) error {
+	if c.Ended() {
+		return nil
+	}
+	ps, err := s.store.FindParticipants(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	var items, customers []*helpline.Item
+	for _, p := range ps {
+		if p.Left() {
+			continue
+		}
+		left := participantEvent(p, helpline.EventParticipantLeft, now)
+		if p.Role == helpline.RoleCustomer {
+			customers = append(customers, left)
+		} else {
+			items = append(items, left)
+		}
+	}
+	items = append(append(items, customers...), chatEnded(c.ID, now))
+	ended, err := s.store.EndContact(ctx, c.ID, reason, now, items)
+	if err != nil {
+		return err
+	}
+	s.sessions.forgetContact(c.ID)
+	if ended {
+		s.publish(ctx, items...)
+	}
+	return nil
+}

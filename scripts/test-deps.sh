@@ -27,8 +27,15 @@ MSG
 fi
 
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  echo "test-deps: node and npm (Node.js 20 or newer) are required for compat/" >&2
-  exit 1
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "test-deps: installing Debian's nodejs and npm with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  else
+    echo "test-deps: node and npm (Node.js 20 or newer) are required for compat/" >&2
+    exit 1
+  fi
 fi
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 if [ "$node_major" -lt 20 ]; then

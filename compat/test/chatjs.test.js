@@ -28,7 +28,7 @@ after(async () => {
 // In the page: set chatjs up against helpline and record what its callbacks see.
 async function startCustomer({ endpoint, region, chatDetails }) {
   window.events = { message: [], typing: [], read: [], delivered: [], ended: [], established: [], lost: [], broken: [] };
-  connect.ChatSession.setGlobalConfig({ endpoint, region, loggerConfig: { level: connect.LogLevel.WARN } });
+  connect.ChatSession.setGlobalConfig({ endpoint, region, loggerConfig: { useDefaultLogger: true, level: connect.LogLevel.INFO } });
   const session = connect.ChatSession.create({ chatDetails, type: 'CUSTOMER', options: { region }, disableCSM: true });
   window.session = session;
   session.onMessage((e) => window.events.message.push(e.data));

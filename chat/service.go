@@ -148,6 +148,9 @@ func (s *Service) Run(ctx context.Context) error {
 
 	sub, err := s.bus.Subscribe(ctx, "")
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return err
 	}
 	defer sub.Close()

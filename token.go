@@ -77,3 +77,23 @@ func (t *Tokens) mac(payload string) []byte {
 	h.Write([]byte(payload))
 	return h.Sum(nil)[:20]
 }
+
+// TokenExpiry returns the expiry that token carries, without verifying it.
+// It lets a transport tell a client when a token it has just been issued
+// stops working; it must never be used to authorise anything.
+func TokenExpiry(token string) (time.Time, bool) {
+	enc, _, ok := strings.Cut(token, ".")
+	if !ok {
+		return time.Time{}, false
+	}
+	raw, err := tokenEncoding.DecodeString(enc)
+	if err != nil || len(raw) < 2 {
+		return time.Time{}, false
+	}
+	exp, _, ok := strings.Cut(string(raw[1:]), ".")
+	ms, err := strconv.ParseInt(exp, 36, 64)
+	if !ok || err != nil {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(ms).UTC(), true
+}

@@ -1,0 +1,111 @@
+package connectapi
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/helplinehq/helpline"
+)
+
+// readBody reads a JSON operation's body, refusing more than maxJSONBody
+// bytes with EINVALID.
+func readBody(r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxJSONBody+1))
+	if err != nil {
+		return nil, helpline.Errorf(helpline.EINVALID, "Could not read the request body.")
+	}
+	if len(b) > maxJSONBody {
+		return nil, helpline.Errorf(helpline.EINVALID, "The request body exceeds %d bytes.", maxJSONBody)
+	}
+	return b, nil
+}
+
+// decodeJSON decodes a request body into v. An empty body is an empty
+// object. Malformed JSON, trailing data and values of the wrong JSON type
+// are EINVALID; unknown keys are ignored, as the SDKs ignore them.
+func decodeJSON(body []byte, v any) error {
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return nil
+	}
+	err := json.Unmarshal(body, v)
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &typeErr):
+		if typeErr.Field == "" {
+			return helpline.Errorf(helpline.EINVALID, "The request body must be a JSON object.")
+		}
+		return helpline.Errorf(helpline.EINVALID, "%s must not be a JSON %s.", typeErr.Field, typeErr.Value)
+	default:
+		return helpline.Errorf(helpline.EINVALID, "The request body is not valid JSON.")
+	}
+}
+
+// check collects the first validation failure of a request. Lengths count
+// Unicode code points, as the model's length traits do.
+type check struct{ err error }
+
+func (c *check) fail(format string, args ...any) {
+	if c.err == nil {
+		c.err = helpline.Errorf(helpline.EINVALID, format, args...)
+	}
+}
+
+// required checks a required string member and its length.
+func (c *check) required(name, v string, min, max int) {
+	if v == "" {
+		c.fail("%s is required.", name)
+		return
+	}
+	c.length(name, v, min, max)
+}
+
+// optional checks an optional string member that, when present, must
+// satisfy min..max.
+func (c *check) optional(name string, v *string, min, max int) {
+	if v != nil {
+		c.length(name, *v, min, max)
+	}
+}
+
+func (c *check) length(name, v string, min, max int) {
+	if n := utf8.RuneCountInString(v); n < min || n > max {
+		if min == max {
+			c.fail("%s must be exactly %d characters long.", name, min)
+		} else {
+			c.fail("%s must be %d to %d characters long.", name, min, max)
+		}
+	}
+}
+
+// oneOf checks an enum member; empty means absent.
+func (c *check) oneOf(name, v string, allowed ...string) {
+	if v == "" {
+		return
+	}
+	for _, a := range allowed {
+		if v == a {
+			return
+		}
+	}
+	c.fail("%s must be one of %s.", name, strings.Join(allowed, ", "))
+}
+
+// between checks an optional integer member.
+func (c *check) between(name string, v *int64, min, max int64) {
+	if v != nil && (*v < min || *v > max) {
+		c.fail("%s must be between %d and %d.", name, min, max)
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

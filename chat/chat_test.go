@@ -86,6 +86,11 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.svc.Run(ctx) }()
+	select {
+	case <-e.svc.Ready():
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	}
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

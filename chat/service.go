@@ -98,6 +98,9 @@ type Service struct {
 	// runMu guards running.
 	runMu   sync.Mutex
 	running bool
+	// ready is closed once Run first holds its bus subscription.
+	ready     chan struct{}
+	readyOnce sync.Once
 }
 
 var _ helpline.ChatService = (*Service)(nil)
@@ -113,6 +116,7 @@ func New(cfg Config) *Service {
 		clock:    cfg.Now,
 		limits:   cfg.Limits.withDefaults(),
 		sessions: newSessionCache(defaultSessionCacheSize),
+		ready:    make(chan struct{}),
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -154,6 +158,7 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	defer sub.Close()
+	s.readyOnce.Do(func() { close(s.ready) })
 	// Whatever was published before the subscription existed is caught up
 	// from the store.
 	s.hub.refillAll()
@@ -168,6 +173,11 @@ func (s *Service) Run(ctx context.Context) error {
 	s.hub.endAll()
 	return err
 }
+
+// Ready is closed once Run has subscribed to the bus: from then on,
+// ephemeral items (typing) reach watching sinks too. Stored items reach
+// them in any case.
+func (s *Service) Ready() <-chan struct{} { return s.ready }
 
 // dispatch routes bus events to the session cache and the hub until ctx is
 // done or the subscription closes.

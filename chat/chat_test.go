@@ -72,7 +72,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	cfg := chat.Config{
 		Store:  db,
 		Blobs:  newBlobs(t),
-		Tokens: helpline.NewTokens([]byte("0123456789abcdef0123456789abcdef")),
+		Tokens: testTokens,
 		Now:    e.clock.Now,
 	}
 	var busOpts []inmem.Option
@@ -103,6 +103,9 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 }
 
 var ctx = context.Background()
+
+// testTokens signs and verifies every engine's tokens in these tests.
+var testTokens = helpline.NewTokens([]byte("0123456789abcdef0123456789abcdef"))
 
 // start starts a chat in flow-plain (no greeting) and returns the
 // customer's session.

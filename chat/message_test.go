@@ -38,7 +38,7 @@ func TestAuthenticate(t *testing.T) {
 		{"empty", helpline.ParticipantToken, ""},
 		{"page token kind", helpline.PageToken, started.ParticipantToken},
 		{"unknown participant", helpline.ParticipantToken,
-			helpline.NewTokens([]byte("0123456789abcdef0123456789abcdef")).Sign(helpline.ParticipantToken, "nobody", e.clock.Now().Add(time.Hour))},
+			testTokens.Sign(helpline.ParticipantToken, "nobody", e.clock.Now().Add(time.Hour))},
 	}
 	for _, tt := range bad {
 		_, err := e.svc.Authenticate(ctx, tt.kind, tt.token)

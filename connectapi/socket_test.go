@@ -1,0 +1,177 @@
+package connectapi_test
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/helplinehq/helpline"
+	"github.com/helplinehq/helpline/connectapi"
+)
+
+func TestChatOverWebSocket(t *testing.T) {
+	e := newEnv(t, nil)
+	cust := e.startChat(t)
+	agentPT := e.addAgent(t, cust.contactID)
+
+	cc := e.connect(t, cust.participantToken)
+	if !strings.HasPrefix(cc.Websocket.Url, "ws://127.0.0.1:") || cc.Websocket.ConnectionExpiry == "" ||
+		cc.ConnectionCredentials.ConnectionToken == "" || cc.ConnectionCredentials.Expiry == "" {
+		t.Fatalf("CreateParticipantConnection = %+v", cc)
+	}
+	var ac connection
+	e.ok(t, "/participant/connection", agentPT, `{"Type":["WEBSOCKET","CONNECTION_CREDENTIALS"],"ConnectParticipant":true}`, &ac)
+	custCT, agentCT := cc.ConnectionCredentials.ConnectionToken, ac.ConnectionCredentials.ConnectionToken
+
+	custWS := dial(t, cc.Websocket.Url)
+	agentWS := dial(t, ac.Websocket.Url)
+
+	// Keep-alives are answered before any subscription.
+	custWS.send(`{"topic":"aws/ping"}`)
+	if f := custWS.read(); f.Topic != "aws/ping" || f.StatusCode != 200 || f.StatusContent != "OK" {
+		t.Errorf("ping reply %+v", f)
+	}
+	custWS.send(`{"topic":"aws/heartbeat"}`)
+	if f := custWS.read(); f.Topic != "aws/heartbeat" {
+		t.Errorf("heartbeat reply %+v", f)
+	}
+
+	// A message sent before subscribing arrives after the ack, never
+	// before it.
+	early := e.sendMessage(t, custCT, "hello before subscribing")
+	custWS.subscribe()
+	if it := custWS.read().item(t); it.Id != early {
+		t.Errorf("first item after the ack is %+v, want the early message", it)
+	}
+	// The iOS SDK's subscribe frame has a stray ")".
+	agentWS.send(`{"topic": "aws/subscribe", "content": {"topics": ["aws/chat"]}})`)
+	if f := agentWS.read(); f.Topic != "aws/subscribe" || !strings.Contains(string(f.Content), `"success"`) {
+		t.Fatalf("subscribe ack for a frame with trailing garbage: %+v", f)
+	}
+
+	// Garbage frames get an error frame without a topic and the socket
+	// stays open.
+	for _, g := range []string{"not json", `{"topic":"aws/nope"}`, `[1,2]`, `{"topic":"aws/subscribe","content":{"topics":["other"]}}`} {
+		custWS.send(g)
+		f := custWS.read()
+		if g == `{"topic":"aws/subscribe","content":{"topics":["other"]}}` {
+			if f.Topic != "aws/subscribe" || !strings.Contains(string(f.Content), `"failure"`) {
+				t.Errorf("subscribe to another topic: %+v", f)
+			}
+			continue
+		}
+		if f.Topic != "" || f.Message == "" || f.ConnectionID == "" || f.RequestID == "" {
+			t.Errorf("frame %q answered %+v", g, f)
+		}
+	}
+	if err := custWS.conn.WriteMessage(websocket.BinaryMessage, []byte{1, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	if f := custWS.read(); f.Message == "" {
+		t.Errorf("binary frame answered %+v", f)
+	}
+
+	// A message reaches both participants, the sender included.
+	msgID := e.sendMessage(t, custCT, "Where is my parcel?")
+	for _, w := range []*ws{custWS, agentWS} {
+		it := w.nextItem(func(it item) bool { return it.Id == msgID })
+		if it.Type != "MESSAGE" || it.Content != "Where is my parcel?" || it.ParticipantRole != "CUSTOMER" ||
+			it.ParticipantId != cust.participantID || it.ContactId != cust.contactID || it.InitialContactId != cust.contactID ||
+			it.DisplayName != "Casey" || it.AbsoluteTime == "" {
+			t.Errorf("pushed message %+v", it)
+		}
+	}
+
+	// Typing is pushed, without content, and not stored.
+	e.ok(t, "/participant/event", agentCT, `{"ContentType":"application/vnd.amazonaws.connect.event.typing"}`, nil)
+	typing := custWS.nextItem(func(it item) bool { return it.ContentType == helpline.EventTyping })
+	if typing.Type != "EVENT" || typing.Content != "" || typing.ParticipantRole != "AGENT" || typing.InitialContactId != cust.contactID {
+		t.Errorf("typing item %+v", typing)
+	}
+
+	// A read receipt becomes a MESSAGEMETADATA item.
+	e.ok(t, "/participant/event", agentCT, `{"ContentType":"application/vnd.amazonaws.connect.event.message.read","Content":"{\"messageId\":\"`+msgID+`\"}"}`, nil)
+	receipt := custWS.nextItem(func(it item) bool { return it.Type == "MESSAGEMETADATA" })
+	if m := receipt.MessageMetadata; m == nil || m.MessageId != msgID || len(m.Receipts) != 1 || m.Receipts[0].ReadTimestamp == "" ||
+		m.Receipts[0].RecipientParticipantId == "" || m.Receipts[0].RecipientParticipantId == cust.participantID {
+		t.Errorf("receipt item %+v %+v", receipt, receipt.MessageMetadata)
+	}
+
+	// Reconnect: a new URL, a new socket, and the transcript has it all.
+	custWS.conn.Close()
+	cc2 := e.connect(t, cust.participantToken)
+	custWS = dial(t, cc2.Websocket.Url)
+	custWS.subscribe()
+	reply := e.sendMessage(t, agentCT, "Let me check.")
+	custWS.nextItem(func(it item) bool { return it.Id == reply })
+	items := e.transcriptAll(t, cc2.ConnectionCredentials.ConnectionToken)
+	for _, id := range []string{early, msgID, reply} {
+		if !hasItem(items, func(it item) bool { return it.Id == id }) {
+			t.Errorf("transcript lacks %s: %+v", id, items)
+		}
+	}
+	if hasItem(items, func(it item) bool { return it.ContentType == helpline.EventTyping }) {
+		t.Error("transcript holds a typing event")
+	}
+	if !hasItem(items, func(it item) bool { return it.Type == "MESSAGEMETADATA" && it.MessageMetadata != nil }) {
+		t.Error("transcript lacks the read receipt")
+	}
+
+	// The customer leaves: chat.ended reaches everyone, then the sockets
+	// close with 1000 and the tokens stop working.
+	e.ok(t, "/participant/disconnect", custCT, `{}`, nil)
+	for _, w := range []*ws{custWS, agentWS} {
+		w.nextItem(func(it item) bool { return it.ContentType == helpline.EventChatEnded })
+		w.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for {
+			_, _, err := w.conn.ReadMessage()
+			if err == nil {
+				continue
+			}
+			var ce *websocket.CloseError
+			if !errors.As(err, &ce) || ce.Code != websocket.CloseNormalClosure {
+				t.Errorf("socket ended with %v, want close 1000", err)
+			}
+			break
+		}
+	}
+	if r := e.do(t, http.MethodPost, "/participant/connection", cust.participantToken, `{"Type":["WEBSOCKET"]}`); r.status != 403 || r.errorType() != "AccessDeniedException" {
+		t.Errorf("CreateParticipantConnection after the end: %d %s", r.status, r.body)
+	}
+	if r := e.do(t, http.MethodPost, "/participant/message", agentCT, `{"ContentType":"text/plain","Content":"hi"}`); r.status != 403 {
+		t.Errorf("SendMessage after the end: %d %s", r.status, r.body)
+	}
+	wsURL := strings.Replace(cc2.Websocket.Url, "ws://", "http://", 1)
+	if r := e.do(t, http.MethodGet, strings.TrimPrefix(wsURL, e.srv.URL), "", ""); r.status != 403 {
+		t.Errorf("socket URL after the end: %d %s", r.status, r.body)
+	}
+}
+
+func TestWebSocketOrigin(t *testing.T) {
+	e := newEnv(t, func(c *connectapi.Config) { c.AllowedOrigins = []string{"https://shop.example.com"} })
+	cust := e.startChat(t)
+	url := e.connect(t, cust.participantToken).Websocket.Url
+
+	_, resp, err := websocket.DefaultDialer.Dial(url, http.Header{"Origin": {"https://evil.example.com"}})
+	if err == nil || resp == nil || resp.StatusCode != 403 {
+		t.Errorf("foreign origin: %v %v", err, resp)
+	}
+	w, _, err := websocket.DefaultDialer.Dial(url, http.Header{"Origin": {"https://shop.example.com"}})
+	if err != nil {
+		t.Fatalf("allowed origin: %v", err)
+	}
+	w.Close()
+}
+
+func TestWebSocketURLFromPublicURL(t *testing.T) {
+	e := newEnv(t, func(c *connectapi.Config) { c.PublicURL = "https://chat.example.com/connect" })
+	cust := e.startChat(t)
+	c := e.connect(t, cust.participantToken)
+	if !strings.HasPrefix(c.Websocket.Url, "wss://chat.example.com/connect/participant/ws?token=") {
+		t.Errorf("Websocket.Url = %s", c.Websocket.Url)
+	}
+}

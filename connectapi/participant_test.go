@@ -95,8 +95,8 @@ func TestBadInput(t *testing.T) {
 	long := func(n int) string { return strings.Repeat("x", n) }
 	tests := []struct {
 		name, method, path, token, body string
-		status                           int
-		errType                          string
+		status                          int
+		errType                         string
 	}{
 		{"malformed JSON", "POST", "/participant/message", ct, `{"ContentType":`, 400, "ValidationException"},
 		{"wrong JSON type", "POST", "/participant/message", ct, `{"ContentType":"text/plain","Content":5}`, 400, "ValidationException"},

@@ -7,7 +7,7 @@ import (
 	"github.com/helplinehq/helpline/blobfs"
 )
 
-func newBlobs(t *testing.T) helpline.BlobStore {
+func newBlobs(t testing.TB) helpline.BlobStore {
 	t.Helper()
 	b, err := blobfs.New(t.TempDir())
 	if err != nil {

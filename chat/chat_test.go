@@ -51,7 +51,7 @@ func withBusBuffers(perContact, all int) envOption {
 	return func(_ *chat.Config, o *[]inmem.Option) { *o = append(*o, inmem.WithBuffers(perContact, all)) }
 }
 
-func newEnv(t *testing.T, opts ...envOption) *env {
+func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
 	db, err := sqlite.Open(filepath.Join(t.TempDir(), "helpline.db"))
 	if err != nil {
@@ -109,7 +109,7 @@ var testTokens = helpline.NewTokens([]byte("0123456789abcdef0123456789abcdef"))
 
 // start starts a chat in flow-plain (no greeting) and returns the
 // customer's session.
-func (e *env) start(t *testing.T, in helpline.StartChatInput) (*helpline.ChatStarted, *helpline.Session) {
+func (e *env) start(t testing.TB, in helpline.StartChatInput) (*helpline.ChatStarted, *helpline.Session) {
 	t.Helper()
 	if in.InstanceID == "" {
 		in.InstanceID = e.inst.ID
@@ -127,7 +127,7 @@ func (e *env) start(t *testing.T, in helpline.StartChatInput) (*helpline.ChatSta
 	return started, e.auth(t, helpline.ParticipantToken, started.ParticipantToken)
 }
 
-func (e *env) auth(t *testing.T, kind helpline.TokenKind, token string) *helpline.Session {
+func (e *env) auth(t testing.TB, kind helpline.TokenKind, token string) *helpline.Session {
 	t.Helper()
 	sess, err := e.svc.Authenticate(ctx, kind, token)
 	if err != nil {

@@ -1,0 +1,505 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/connect"
+	"github.com/aws/aws-sdk-go-v2/service/connect/types"
+	"github.com/gorilla/websocket"
+)
+
+// runBench starts a Helpline server of its own (this same binary, on a
+// temporary data directory, with rate limits off) and measures:
+//
+//  1. sustained SendMessage throughput over many concurrent chats, each
+//     with a customer and an agent connected over WebSockets;
+//  2. latency from SendMessage to the other participant's socket at a
+//     fixed offered rate;
+//  3. the server's resident memory per idle WebSocket, on a fresh server.
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	chats := fs.Int("chats", 1000, "concurrent chats, each with a customer and an agent socket")
+	workers := fs.Int("workers", 128, "concurrent SendMessage callers in the throughput phase")
+	duration := fs.Duration("duration", 20*time.Second, "length of each measured phase")
+	rate := fs.Int("rate", 2000, "offered messages per second in the latency phase (0 skips it)")
+	idle := fs.Int("idle", 10000, "idle WebSockets in the memory phase (0 skips it)")
+	phases := fs.String("phases", "throughput,latency,memory", "phases to run")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	want := func(p string) bool { return slices.Contains(strings.Split(*phases, ","), p) }
+	fmt.Fprintf(stdout, "helpline bench: %d chats, %d workers, %s per phase\n", *chats, *workers, *duration)
+
+	if want("throughput") || want("latency") {
+		srv, err := startBenchServer(ctx, stderr, *chats+16)
+		if err != nil {
+			return err
+		}
+		b := &bench{srv: srv}
+		err = b.run(ctx, stdout, *chats, *workers, *duration, *rate, want)
+		srv.stop()
+		if err != nil {
+			return err
+		}
+	}
+	if want("memory") && *idle > 0 {
+		srv, err := startBenchServer(ctx, stderr, *idle/2+16)
+		if err != nil {
+			return err
+		}
+		b := &bench{srv: srv}
+		err = b.memory(ctx, stdout, *idle)
+		srv.stop()
+		return err
+	}
+	return nil
+}
+
+// benchServer is a `helpline serve` child process.
+type benchServer struct {
+	cmd                                    *exec.Cmd
+	dir                                    string
+	endpoint, instance, flow, akid, secret string
+}
+
+func startBenchServer(ctx context.Context, stderr io.Writer, maxChats int) (*benchServer, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "helpline-bench-")
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, exe, "serve", "--data", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0",
+		"--disable-rate-limits", "--max-active-chats", strconv.Itoa(maxChats))
+	cmd.Env = append(os.Environ(), "HELPLINE_ACCESS_KEY_ID=", "HELPLINE_SECRET_ACCESS_KEY=")
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &benchServer{cmd: cmd, dir: dir}
+	fields := map[string]*string{"Connect endpoint": &s.endpoint, "Instance id": &s.instance,
+		"Contact flow id": &s.flow, "Access key id": &s.akid, "Secret access key": &s.secret}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() && (s.endpoint == "" || s.secret == "") {
+		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && fields[strings.TrimSpace(k)] != nil {
+			*fields[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	go io.Copy(io.Discard, out)
+	if s.secret == "" {
+		s.stop()
+		return nil, fmt.Errorf("server did not start: %s", logs.String())
+	}
+	return s, nil
+}
+
+func (s *benchServer) stop() {
+	s.cmd.Process.Signal(os.Interrupt)
+	s.cmd.Wait()
+	os.RemoveAll(s.dir)
+}
+
+// rss returns the server's resident set size in bytes.
+func (s *benchServer) rss() (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb * 1024, err
+		}
+	}
+	return 0, errors.New("no VmRSS in /proc status")
+}
+
+type bench struct {
+	srv  *benchServer
+	http *http.Client
+
+	// Latencies of messages seen by the other participant, while recording.
+	mu        sync.Mutex
+	recording bool
+	latencies []time.Duration
+	delivered atomic.Int64
+}
+
+// benchChat is one chat with a connected customer and agent.
+type benchChat struct {
+	contactID string
+	parties   [2]*benchParty // customer, agent
+}
+
+type benchParty struct {
+	id, participantToken, connectionToken string
+	conn                                  *websocket.Conn
+}
+
+func (b *bench) connectClient() *connect.Client {
+	return connect.New(connect.Options{
+		BaseEndpoint: aws.String(b.srv.endpoint),
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider(b.srv.akid, b.srv.secret, ""),
+		HTTPClient:   b.http,
+	})
+}
+
+// setupChats starts n chats, each with a customer and an agent; with open
+// set it connects both over subscribed WebSockets, and with watch set it
+// also reads their sockets.
+func (b *bench) setupChats(ctx context.Context, n int, open, watch bool) ([]*benchChat, error) {
+	b.http = &http.Client{Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024}, Timeout: 30 * time.Second}
+	cc := b.connectClient()
+	out := make([]*benchChat, n)
+	errs := make(chan error, n)
+	sem := make(chan struct{}, 32)
+	var wg sync.WaitGroup
+	for i := range out {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			c, err := b.newChat(ctx, cc, i, open, watch)
+			if err != nil {
+				errs <- err
+				return
+			}
+			out[i] = c
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return out, <-errs
+}
+
+func (b *bench) newChat(ctx context.Context, cc *connect.Client, i int, open, watch bool) (*benchChat, error) {
+	started, err := cc.StartChatContact(ctx, &connect.StartChatContactInput{
+		InstanceId:         &b.srv.instance,
+		ContactFlowId:      &b.srv.flow,
+		ParticipantDetails: &types.ParticipantDetails{DisplayName: aws.String(fmt.Sprintf("customer %d", i))},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("StartChatContact: %w", err)
+	}
+	agent, err := cc.CreateParticipant(ctx, &connect.CreateParticipantInput{
+		InstanceId: &b.srv.instance, ContactId: started.ContactId,
+		ParticipantDetails: &types.ParticipantDetailsToAdd{ParticipantRole: types.ParticipantRoleAgent, DisplayName: aws.String("agent")},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("CreateParticipant: %w", err)
+	}
+	c := &benchChat{contactID: *started.ContactId}
+	tokens := [2]string{*started.ParticipantToken, *agent.ParticipantCredentials.ParticipantToken}
+	ids := [2]string{*started.ParticipantId, *agent.ParticipantId}
+	for k := range tokens {
+		c.parties[k] = &benchParty{id: ids[k], participantToken: tokens[k]}
+		if !open {
+			continue
+		}
+		if err := b.connectParty(ctx, c.parties[k], watch); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// connectParty creates a connection and opens a subscribed WebSocket.
+func (b *bench) connectParty(ctx context.Context, p *benchParty, watch bool) error {
+	var res struct {
+		Websocket             struct{ Url string }
+		ConnectionCredentials struct{ ConnectionToken string }
+	}
+	err := b.call(ctx, "/participant/connection", p.participantToken,
+		map[string]any{"Type": []string{"WEBSOCKET", "CONNECTION_CREDENTIALS"}, "ConnectParticipant": true}, &res)
+	if err != nil {
+		return fmt.Errorf("CreateParticipantConnection: %w", err)
+	}
+	d := websocket.Dialer{ReadBufferSize: 1024, WriteBufferSize: 1024, HandshakeTimeout: 30 * time.Second}
+	conn, _, err := d.DialContext(ctx, res.Websocket.Url, nil)
+	if err != nil {
+		return fmt.Errorf("websocket: %w", err)
+	}
+	if err := conn.WriteMessage(websocket.TextMessage, []byte(`{"topic":"aws/subscribe","content":{"topics":["aws/chat"]}}`)); err != nil {
+		return err
+	}
+	var ack struct {
+		Topic   string
+		Content struct{ Status string }
+	}
+	if err := conn.ReadJSON(&ack); err != nil || ack.Topic != "aws/subscribe" || ack.Content.Status != "success" {
+		return fmt.Errorf("subscribe: %+v %v", ack, err)
+	}
+	p.connectionToken, p.conn = res.ConnectionCredentials.ConnectionToken, conn
+	if watch {
+		go b.read(p)
+	}
+	return nil
+}
+
+// read records, for each message another participant sent, the time from
+// its SendMessage call (written in its content) to now.
+func (b *bench) read(p *benchParty) {
+	for {
+		_, data, err := p.conn.ReadMessage()
+		if err != nil {
+			return
+		}
+		now := time.Now()
+		var frame struct{ Topic, Content string }
+		if json.Unmarshal(data, &frame) != nil || frame.Topic != "aws/chat" {
+			continue
+		}
+		var it struct{ Type, Content, ParticipantId string }
+		if json.Unmarshal([]byte(frame.Content), &it) != nil || it.Type != "MESSAGE" || it.ParticipantId == p.id {
+			continue
+		}
+		sent, ok := strings.CutPrefix(it.Content, "bench ")
+		ns, err := strconv.ParseInt(sent, 10, 64)
+		if !ok || err != nil {
+			continue
+		}
+		b.delivered.Add(1)
+		b.mu.Lock()
+		if b.recording {
+			b.latencies = append(b.latencies, now.Sub(time.Unix(0, ns)))
+		}
+		b.mu.Unlock()
+	}
+}
+
+func (b *bench) call(ctx context.Context, path, token string, in, out any) error {
+	body, _ := json.Marshal(in)
+	req, err := http.NewRequestWithContext(ctx, "POST", b.srv.endpoint+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Amz-Bearer", token)
+	res, err := b.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 {
+		return fmt.Errorf("%s: %d %s", path, res.StatusCode, data)
+	}
+	if out != nil {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
+func (b *bench) send(ctx context.Context, p *benchParty) error {
+	return b.call(ctx, "/participant/message", p.connectionToken, map[string]string{
+		"ContentType": "text/plain", "Content": "bench " + strconv.FormatInt(time.Now().UnixNano(), 10),
+	}, nil)
+}
+
+func (b *bench) record(on bool) []time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.recording = on
+	lat := b.latencies
+	b.latencies = nil
+	return lat
+}
+
+func (b *bench) run(ctx context.Context, w io.Writer, n, workers int, d time.Duration, rate int, want func(string) bool) error {
+	t0 := time.Now()
+	chats, err := b.setupChats(ctx, n, true, true)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "set up %d chats (%d sockets) in %s\n", n, 2*n, time.Since(t0).Round(time.Millisecond))
+	var next atomic.Int64
+	pick := func() *benchParty {
+		i := next.Add(1)
+		return chats[int(i/2)%n].parties[i%2]
+	}
+
+	if want("throughput") {
+		// Warm up, then measure a closed loop of workers sending as fast
+		// as the server acknowledges.
+		b.closedLoop(ctx, workers, 2*time.Second, pick)
+		b.record(true)
+		base := b.delivered.Load()
+		sent, failed := b.closedLoop(ctx, workers, d, pick)
+		b.settle(base + sent)
+		lat := b.record(false)
+		got := b.delivered.Load() - base
+		fmt.Fprintf(w, "throughput: %d messages in %s = %.0f messages/s sustained (%d failed), delivered to the other socket: %d (%d missing); latency p50 %s p99 %s\n",
+			sent, d, float64(sent)/d.Seconds(), failed, got, sent-got, pct(lat, 50), pct(lat, 99))
+	}
+	if want("latency") && rate > 0 {
+		b.record(true)
+		base := b.delivered.Load()
+		sent, failed, behind := b.openLoop(ctx, rate, d, pick)
+		b.settle(base + sent)
+		lat := b.record(false)
+		got := b.delivered.Load() - base
+		fmt.Fprintf(w, "latency at %d messages/s offered: sent %d (%d failed, generator behind %d), delivered %d; SendMessage→other socket p50 %s p90 %s p99 %s max %s\n",
+			rate, sent, failed, behind, got, pct(lat, 50), pct(lat, 90), pct(lat, 99), pct(lat, 100))
+	}
+	for _, c := range chats {
+		for _, p := range c.parties {
+			p.conn.Close()
+		}
+	}
+	return nil
+}
+
+// settle waits up to 10 s for the sockets to receive want messages.
+func (b *bench) settle(want int64) {
+	for end := time.Now().Add(10 * time.Second); b.delivered.Load() < want && time.Now().Before(end); {
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (b *bench) closedLoop(ctx context.Context, workers int, d time.Duration, pick func() *benchParty) (sent, failed int64) {
+	var ok, bad atomic.Int64
+	end := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(end) && ctx.Err() == nil {
+				if err := b.send(ctx, pick()); err != nil {
+					bad.Add(1)
+				} else {
+					ok.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return ok.Load(), bad.Load()
+}
+
+// openLoop offers rate messages per second for d, whatever the latency:
+// a message is due every 1/rate seconds and is handed to an idle sender;
+// when none is idle the generator counts itself behind.
+func (b *bench) openLoop(ctx context.Context, rate int, d time.Duration, pick func() *benchParty) (sent, failed, behind int64) {
+	var ok, bad atomic.Int64
+	jobs := make(chan *benchParty, 64)
+	var wg sync.WaitGroup
+	for range 256 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range jobs {
+				if err := b.send(ctx, p); err != nil {
+					bad.Add(1)
+				} else {
+					ok.Add(1)
+				}
+			}
+		}()
+	}
+	start := time.Now()
+	interval := time.Second / time.Duration(rate)
+	for i := 0; ; i++ {
+		due := start.Add(time.Duration(i) * interval)
+		if due.Sub(start) >= d || ctx.Err() != nil {
+			break
+		}
+		if wait := time.Until(due); wait > 0 {
+			time.Sleep(wait)
+		}
+		select {
+		case jobs <- pick():
+		default:
+			behind++
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	return ok.Load(), bad.Load(), behind
+}
+
+// memory opens idle sockets (a customer and an agent per chat) on a fresh
+// server and reports the growth of its resident memory per socket.
+func (b *bench) memory(ctx context.Context, w io.Writer, sockets int) error {
+	// Chats first; the connections and sockets are what is measured.
+	chats, err := b.setupChats(ctx, sockets/2, false, false)
+	if err != nil {
+		return err
+	}
+	time.Sleep(2 * time.Second)
+	before, err := b.srv.rss()
+	if err != nil {
+		return err
+	}
+	var parties []*benchParty
+	for _, c := range chats {
+		parties = append(parties, c.parties[:]...)
+	}
+	errs := make(chan error, len(parties))
+	sem := make(chan struct{}, 32)
+	var wg sync.WaitGroup
+	for _, p := range parties {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := b.connectParty(ctx, p, false); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
+	}
+	time.Sleep(5 * time.Second)
+	after, err := b.srv.rss()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "memory: %d idle WebSockets; server RSS %.1f MiB before, %.1f MiB after: %.1f KB per idle WebSocket\n",
+		len(parties), float64(before)/(1<<20), float64(after)/(1<<20), float64(after-before)/float64(len(parties))/1000)
+	for _, p := range parties {
+		p.conn.Close()
+	}
+	return nil
+}
+
+// pct returns the p-th percentile of ds (p=100 is the maximum).
+func pct(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	i := int(float64(len(ds)-1) * p / 100)
+	return ds[i].Round(10 * time.Microsecond)
+}

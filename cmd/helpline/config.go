@@ -1,0 +1,163 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/helplinehq/helpline"
+	"github.com/helplinehq/helpline/connectapi"
+)
+
+// Config is the optional configuration file (YAML). Every field has a
+// default, so Helpline runs without one; command-line flags override it.
+type Config struct {
+	// Listen is the address to serve on (default 127.0.0.1:8080).
+	Listen string `yaml:"listen"`
+	// Data is the data directory (default ./helpline-data).
+	Data string `yaml:"data"`
+	// PublicURL is the URL clients reach Helpline at when it is behind a
+	// TLS proxy, e.g. https://chat.example.com; WebSocket and attachment
+	// URLs are built from it.
+	PublicURL string `yaml:"public_url"`
+	// Region is the AWS region accepted in SigV4 signatures; empty accepts
+	// any. It is also the region printed for clients (default us-east-1).
+	Region string `yaml:"region"`
+	// Log holds the log level (debug, info, warn, error) and format (text, json).
+	Log struct {
+		Level  string `yaml:"level"`
+		Format string `yaml:"format"`
+	} `yaml:"log"`
+	Limits    LimitsConfig     `yaml:"limits"`
+	Instances []InstanceConfig `yaml:"instances"`
+}
+
+// LimitsConfig overrides the per-instance quotas. Zero values keep
+// Amazon Connect's defaults.
+type LimitsConfig struct {
+	MaxActiveChats           int      `yaml:"max_active_chats"`
+	MaxAttachmentsPerContact int      `yaml:"max_attachments_per_contact"`
+	ChatDuration             Duration `yaml:"chat_duration"`
+	// DisableRateLimits turns the request-rate limits off altogether.
+	DisableRateLimits bool `yaml:"disable_rate_limits"`
+	// Rates overrides single operations' limits, keyed by operation name
+	// (SendMessage, StartChatContact, ...).
+	Rates map[string]RateConfig `yaml:"rates"`
+}
+
+// RateConfig is a token bucket: Rate requests per second, bursts of Burst.
+type RateConfig struct {
+	Rate  float64 `yaml:"rate"`
+	Burst int     `yaml:"burst"`
+}
+
+// InstanceConfig declares an instance beyond the default one.
+type InstanceConfig struct {
+	ID         string            `yaml:"id"`
+	Name       string            `yaml:"name"`
+	Flows      []helpline.Flow   `yaml:"flows"`
+	AccessKeys []AccessKeyConfig `yaml:"access_keys"`
+}
+
+// AccessKeyConfig is a signing key; the secret comes from the environment
+// variable SecretEnv so that it stays out of the file.
+type AccessKeyConfig struct {
+	ID        string `yaml:"id"`
+	SecretEnv string `yaml:"secret_env"`
+}
+
+// Duration is a time.Duration written as "25h" or "90m" in YAML.
+type Duration time.Duration
+
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// loadConfig reads and validates the file at path.
+func loadConfig(path string) (*Config, error) {
+	var cfg Config
+	if path == "" {
+		return &cfg, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	dec := yaml.NewDecoder(f)
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return &cfg, nil
+}
+
+func (cfg *Config) validate() error {
+	seen := map[string]bool{}
+	for i, in := range cfg.Instances {
+		if in.ID == "" {
+			return fmt.Errorf("instances[%d]: id is required", i)
+		} else if seen[in.ID] {
+			return fmt.Errorf("instances[%d]: duplicate id %q", i, in.ID)
+		} else if len(in.Flows) == 0 {
+			return fmt.Errorf("instance %s: at least one flow is required", in.ID)
+		} else if len(in.AccessKeys) == 0 {
+			return fmt.Errorf("instance %s: at least one access key is required", in.ID)
+		}
+		seen[in.ID] = true
+		for j, f := range in.Flows {
+			if f.ID == "" {
+				return fmt.Errorf("instance %s: flows[%d]: id is required", in.ID, j)
+			}
+		}
+		for j, k := range in.AccessKeys {
+			if k.ID == "" || k.SecretEnv == "" {
+				return fmt.Errorf("instance %s: access_keys[%d]: id and secret_env are required", in.ID, j)
+			}
+			if os.Getenv(k.SecretEnv) == "" {
+				return fmt.Errorf("instance %s: access key %s: environment variable %s is empty", in.ID, k.ID, k.SecretEnv)
+			}
+		}
+	}
+	known := connectapi.DefaultRateLimits().PerOperation
+	for op, r := range cfg.Limits.Rates {
+		if _, ok := known[op]; !ok {
+			return fmt.Errorf("limits.rates: unknown operation %q", op)
+		} else if r.Rate <= 0 || r.Burst <= 0 {
+			return fmt.Errorf("limits.rates.%s: rate and burst must be positive", op)
+		}
+	}
+	switch strings.ToLower(cfg.Log.Format) {
+	case "", "text", "json":
+	default:
+		return fmt.Errorf("log.format must be text or json")
+	}
+	return nil
+}
+
+// instances returns the configured instances with their secrets resolved.
+func (cfg *Config) instances() []*helpline.Instance {
+	var out []*helpline.Instance
+	for _, ic := range cfg.Instances {
+		in := &helpline.Instance{ID: ic.ID, Name: ic.Name, Flows: ic.Flows}
+		if in.Name == "" {
+			in.Name = ic.ID
+		}
+		for _, k := range ic.AccessKeys {
+			in.AccessKeys = append(in.AccessKeys, helpline.AccessKey{ID: k.ID, Secret: os.Getenv(k.SecretEnv)})
+		}
+		out = append(out, in)
+	}
+	return out
+}

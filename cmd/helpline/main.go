@@ -1,0 +1,65 @@
+// Command helpline is the Helpline chat gateway: one binary that serves the
+// Amazon Connect chat APIs on an embedded SQLite database, and the tools
+// that go with it.
+//
+//	helpline serve     run the server
+//	helpline bench     measure message throughput, latency and socket memory
+//	helpline version   print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(2)
+	} else if err != nil {
+		fmt.Fprintln(os.Stderr, "helpline:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `Usage: helpline <command> [flags]
+
+Commands:
+  serve     run the chat server (embedded SQLite, zero configuration)
+  bench     start a server and measure throughput, latency and memory
+  version   print the version
+
+Run "helpline <command> -h" for a command's flags.
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return flag.ErrHelp
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], stdout, stderr)
+	case "bench":
+		return runBench(ctx, args[1:], stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "helpline", version)
+		return nil
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprintf(stderr, "helpline: unknown command %q\n\n%s", args[0], usage)
+	return flag.ErrHelp
+}

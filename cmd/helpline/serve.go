@@ -1,0 +1,313 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/helplinehq/helpline"
+	"github.com/helplinehq/helpline/blobfs"
+	"github.com/helplinehq/helpline/chat"
+	"github.com/helplinehq/helpline/connectapi"
+	"github.com/helplinehq/helpline/inmem"
+	"github.com/helplinehq/helpline/sqlite"
+)
+
+// defaultRegion is the region printed for clients; SigV4 scopes of any
+// region are accepted unless the configuration names one.
+const defaultRegion = "us-east-1"
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "configuration file (YAML); optional")
+	listen := fs.String("listen", "", "address to listen on (default 127.0.0.1:8080)")
+	data := fs.String("data", "", "data directory (default ./helpline-data)")
+	publicURL := fs.String("public-url", "", "URL clients reach Helpline at, when behind a TLS proxy")
+	noRateLimits := fs.Bool("disable-rate-limits", false, "turn off the per-instance request-rate limits (load tests)")
+	maxActive := fs.Int("max-active-chats", 0, "active chats allowed per instance (default 500, as Amazon Connect)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*configPath)
+	if err != nil {
+		return err
+	}
+	override(&cfg.Listen, *listen, "127.0.0.1:8080")
+	override(&cfg.Data, *data, "./helpline-data")
+	override(&cfg.PublicURL, *publicURL, "")
+	if *noRateLimits {
+		cfg.Limits.DisableRateLimits = true
+	}
+	if *maxActive > 0 {
+		cfg.Limits.MaxActiveChats = *maxActive
+	}
+
+	logger, err := newLogger(stderr, cfg.Log.Level, cfg.Log.Format)
+	if err != nil {
+		return err
+	}
+	srv, err := openServer(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer srv.close()
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	endpoint := cfg.PublicURL
+	if endpoint == "" {
+		endpoint = "http://" + loopbackAddr(ln.Addr().(*net.TCPAddr))
+	}
+	region := cfg.Region
+	if region == "" {
+		region = defaultRegion
+	}
+	fmt.Fprintf(stdout, `Helpline is ready.
+  Connect endpoint:    %s
+  Region:              %s
+  Instance id:         %s
+  Contact flow id:     %s
+  Access key id:       %s
+  Secret access key:   %s
+  Data directory:      %s
+Point the AWS SDKs' endpoint option, or ChatJS's setGlobalConfig({endpoint}), at the Connect endpoint.
+`, endpoint, region, srv.identity.InstanceID, srv.identity.FlowID, srv.identity.AccessKeyID, srv.identity.SecretAccessKey, cfg.Data)
+	logger.Info("listening", "addr", ln.Addr().String(), "endpoint", endpoint, "data", cfg.Data)
+	return srv.serve(ctx, ln)
+}
+
+// override sets *dst to flag when the flag was given, and to def when
+// neither the flag nor the configuration set it.
+func override(dst *string, flag, def string) {
+	if flag != "" {
+		*dst = flag
+	} else if *dst == "" {
+		*dst = def
+	}
+}
+
+// loopbackAddr is the address to print for clients: an unspecified
+// listen address (0.0.0.0, ::) is reachable at 127.0.0.1.
+func loopbackAddr(a *net.TCPAddr) string {
+	if a.IP.IsUnspecified() {
+		return fmt.Sprintf("127.0.0.1:%d", a.Port)
+	}
+	return a.String()
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if level != "" {
+		if err := lv.UnmarshalText([]byte(level)); err != nil {
+			return nil, fmt.Errorf("log level: %w", err)
+		}
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	if strings.EqualFold(format, "json") {
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
+}
+
+// server is a wired Helpline: store, bus, engine and HTTP handlers.
+type server struct {
+	logger   *slog.Logger
+	store    helpline.Store
+	bus      helpline.Bus
+	engine   *chat.Service
+	api      http.Handler
+	identity *defaultIdentity
+}
+
+func openServer(ctx context.Context, cfg *Config, logger *slog.Logger) (*server, error) {
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return nil, err
+	}
+	store, err := sqlite.Open(filepath.Join(cfg.Data, "helpline.db"))
+	if err != nil {
+		return nil, err
+	}
+	s := &server{logger: logger, store: store}
+	if err := s.init(ctx, cfg); err != nil {
+		store.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *server) init(ctx context.Context, cfg *Config) error {
+	blobs, err := blobfs.New(filepath.Join(cfg.Data, "attachments"))
+	if err != nil {
+		return err
+	}
+	if s.identity, err = ensureDefaultInstance(ctx, s.store); err != nil {
+		return err
+	}
+	for _, in := range cfg.instances() {
+		if err := s.store.SaveInstance(ctx, in); err != nil {
+			return err
+		}
+	}
+	key, err := s.store.Secret(ctx, "token-signing-key", randomBytes(32))
+	if err != nil {
+		return err
+	}
+	s.bus = inmem.NewBus()
+	s.engine = chat.New(chat.Config{
+		Store:  s.store,
+		Bus:    s.bus,
+		Blobs:  blobs,
+		Tokens: helpline.NewTokens(key),
+		Logger: s.logger,
+		Limits: chat.Limits{
+			MaxActiveChats:           cfg.Limits.MaxActiveChats,
+			MaxAttachmentsPerContact: cfg.Limits.MaxAttachmentsPerContact,
+			DefaultChatDuration:      time.Duration(cfg.Limits.ChatDuration),
+		},
+	})
+	rates := connectapi.DefaultRateLimits()
+	rates.Disabled = cfg.Limits.DisableRateLimits
+	for op, r := range cfg.Limits.Rates {
+		rates.PerOperation[op] = connectapi.Rate{Rate: r.Rate, Burst: r.Burst}
+	}
+	s.api = connectapi.New(connectapi.Config{
+		Service:   s.engine,
+		Logger:    s.logger,
+		PublicURL: cfg.PublicURL,
+		Region:    cfg.Region,
+		Limits:    rates,
+	})
+	return nil
+}
+
+// serve runs until ctx is done, then shuts down: in-flight requests
+// finish, sockets close, the engine stops and the store is closed by close.
+func (s *server) serve(ctx context.Context, ln net.Listener) error {
+	mux := http.NewServeMux()
+	mux.Handle("/", s.api)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
+	})
+	mux.Handle("GET /metrics", promhttp.Handler())
+	hs := &http.Server{
+		Handler:           connectapi.LogRequests(s.logger, mux),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+
+	engineCtx, stopEngine := context.WithCancel(context.Background())
+	engineDone := make(chan error, 1)
+	go func() { engineDone <- s.engine.Run(engineCtx) }()
+	serveDone := make(chan error, 1)
+	go func() { serveDone <- hs.Serve(ln) }()
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-serveDone:
+	}
+	s.logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if e := hs.Shutdown(shutdownCtx); e != nil {
+		s.logger.Warn("http shutdown", "err", e)
+	}
+	// Stopping the engine ends every watched socket (close 1000).
+	stopEngine()
+	if e := <-engineDone; e != nil && !errors.Is(e, context.Canceled) {
+		s.logger.Warn("engine stopped", "err", e)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+func (s *server) close() {
+	if s.bus != nil {
+		s.bus.Close()
+	}
+	if err := s.store.Close(); err != nil {
+		s.logger.Error("closing the store", "err", err)
+	}
+	s.logger.Info("stopped")
+}
+
+// defaultIdentity is the instance, flow and signing key Helpline creates on
+// first start, kept in the data directory's database.
+type defaultIdentity struct {
+	InstanceID      string `json:"instance_id"`
+	FlowID          string `json:"flow_id"`
+	AccessKeyID     string `json:"access_key_id"`
+	SecretAccessKey string `json:"secret_access_key"`
+}
+
+// ensureDefaultInstance creates the default instance on first start and
+// saves it on every start, with the signing key taken from
+// HELPLINE_ACCESS_KEY_ID and HELPLINE_SECRET_ACCESS_KEY when they are set.
+func ensureDefaultInstance(ctx context.Context, store helpline.Store) (*defaultIdentity, error) {
+	raw, err := store.Secret(ctx, "default-instance", func() ([]byte, error) {
+		return json.Marshal(defaultIdentity{
+			InstanceID:      helpline.NewID(),
+			FlowID:          helpline.NewID(),
+			AccessKeyID:     "HL" + randomString(18, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"),
+			SecretAccessKey: randomString(40, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"),
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	var id defaultIdentity
+	if err := json.Unmarshal(raw, &id); err != nil {
+		return nil, fmt.Errorf("default instance: %w", err)
+	}
+	akid, secret := os.Getenv("HELPLINE_ACCESS_KEY_ID"), os.Getenv("HELPLINE_SECRET_ACCESS_KEY")
+	if (akid == "") != (secret == "") {
+		return nil, errors.New("set both HELPLINE_ACCESS_KEY_ID and HELPLINE_SECRET_ACCESS_KEY, or neither")
+	} else if akid != "" {
+		id.AccessKeyID, id.SecretAccessKey = akid, secret
+	}
+	err = store.SaveInstance(ctx, &helpline.Instance{
+		ID:         id.InstanceID,
+		Name:       "default",
+		Flows:      []helpline.Flow{{ID: id.FlowID, Name: "Default flow"}},
+		AccessKeys: []helpline.AccessKey{{ID: id.AccessKeyID, Secret: id.SecretAccessKey}},
+	})
+	return &id, err
+}
+
+func randomBytes(n int) func() ([]byte, error) {
+	return func() ([]byte, error) {
+		b := make([]byte, n)
+		_, err := rand.Read(b)
+		return b, err
+	}
+}
+
+// randomString returns n characters drawn uniformly from alphabet, whose
+// length must divide 256.
+func randomString(n int, alphabet string) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}

@@ -1,0 +1,242 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/connect"
+	"github.com/aws/aws-sdk-go-v2/service/connect/types"
+	"github.com/gorilla/websocket"
+)
+
+// testServer is `helpline serve` running in-process.
+type testServer struct {
+	banner map[string]string
+	stop   context.CancelFunc
+	done   chan error
+	logs   *bytes.Buffer
+}
+
+func startServe(t *testing.T, args ...string) *testServer {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	s := &testServer{banner: map[string]string{}, stop: cancel, done: make(chan error, 1), logs: &bytes.Buffer{}}
+	go func() {
+		s.done <- run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...), pw, s.logs)
+		pw.Close()
+	}()
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() && !strings.HasPrefix(sc.Text(), "Point ") {
+		if k, v, ok := strings.Cut(sc.Text(), ":"); ok {
+			s.banner[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	if s.banner["Connect endpoint"] == "" {
+		cancel()
+		t.Fatalf("server did not start: %v\n%s", <-s.done, s.logs)
+	}
+	t.Cleanup(func() { s.shutdown(t) })
+	return s
+}
+
+// shutdown stops the server as SIGTERM does and waits for it to finish.
+func (s *testServer) shutdown(t *testing.T) {
+	t.Helper()
+	if s.stop == nil {
+		return
+	}
+	s.stop()
+	s.stop = nil
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Errorf("serve returned %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop within 20 s")
+	}
+}
+
+func (s *testServer) url() string { return s.banner["Connect endpoint"] }
+
+func (s *testServer) connect() *connect.Client {
+	return connect.New(connect.Options{
+		BaseEndpoint: aws.String(s.url()),
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider(s.banner["Access key id"], s.banner["Secret access key"], ""),
+	})
+}
+
+func participantCall(t *testing.T, base, path, token string, in, out any) int {
+	t.Helper()
+	body, _ := json.Marshal(in)
+	req, _ := http.NewRequest("POST", base+path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Amz-Bearer", token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
+	if out != nil && res.StatusCode == 200 {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("%s: %v: %s", path, err, data)
+		}
+	}
+	return res.StatusCode
+}
+
+// A fresh data directory gets a default instance that signs; a graceful
+// stop closes sockets; a restart keeps the identity and every acknowledged
+// item.
+func TestServeRestartKeepsEverything(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	s := startServe(t, "--data", data, "--disable-rate-limits")
+	for _, k := range []string{"Instance id", "Contact flow id", "Access key id", "Secret access key", "Region"} {
+		if s.banner[k] == "" {
+			t.Fatalf("banner lacks %q: %v", k, s.banner)
+		}
+	}
+	if !strings.HasPrefix(s.url(), "http://127.0.0.1:") {
+		t.Fatalf("endpoint %q", s.url())
+	}
+	res, err := http.Get(s.url() + "/healthz")
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("healthz: %v %v", res, err)
+	}
+
+	ctx := context.Background()
+	started, err := s.connect().StartChatContact(ctx, &connect.StartChatContactInput{
+		InstanceId:         aws.String(s.banner["Instance id"]),
+		ContactFlowId:      aws.String(s.banner["Contact flow id"]),
+		ParticipantDetails: &types.ParticipantDetails{DisplayName: aws.String("Ada")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conn struct {
+		Websocket             struct{ Url string }
+		ConnectionCredentials struct{ ConnectionToken string }
+	}
+	if code := participantCall(t, s.url(), "/participant/connection", *started.ParticipantToken,
+		map[string]any{"Type": []string{"WEBSOCKET", "CONNECTION_CREDENTIALS"}}, &conn); code != 200 {
+		t.Fatalf("CreateParticipantConnection: %d", code)
+	}
+	ws, _, err := websocket.DefaultDialer.Dial(conn.Websocket.Url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws.WriteMessage(websocket.TextMessage, []byte(`{"topic":"aws/subscribe","content":{"topics":["aws/chat"]}}`))
+
+	var ids []string
+	for i := range 40 {
+		var sent struct{ Id string }
+		if code := participantCall(t, s.url(), "/participant/message", conn.ConnectionCredentials.ConnectionToken,
+			map[string]string{"ContentType": "text/plain", "Content": fmt.Sprintf("line %d", i)}, &sent); code != 200 {
+			t.Fatalf("SendMessage %d: %d", i, code)
+		}
+		ids = append(ids, sent.Id)
+	}
+
+	s.shutdown(t)
+	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		if _, _, err := ws.ReadMessage(); err != nil {
+			if _, ok := err.(*websocket.CloseError); !ok && strings.Contains(err.Error(), "timeout") {
+				t.Fatalf("socket still open after shutdown: %v", err)
+			}
+			break
+		}
+	}
+
+	again := startServe(t, "--data", data)
+	for _, k := range []string{"Instance id", "Contact flow id", "Access key id", "Secret access key"} {
+		if again.banner[k] != s.banner[k] {
+			t.Errorf("%s changed across restart: %q → %q", k, s.banner[k], again.banner[k])
+		}
+	}
+	var page struct {
+		Transcript []struct{ Id, Type, Content string }
+		NextToken  string
+	}
+	if code := participantCall(t, again.url(), "/participant/transcript", conn.ConnectionCredentials.ConnectionToken,
+		map[string]any{"MaxResults": 100, "ScanDirection": "FORWARD", "SortOrder": "ASCENDING", "StartPosition": map[string]any{"MostRecent": 100}}, &page); code != 200 {
+		t.Fatalf("GetTranscript after restart: %d", code)
+	}
+	var got []string
+	for _, it := range page.Transcript {
+		if it.Type == "MESSAGE" {
+			got = append(got, it.Id)
+		}
+	}
+	if strings.Join(got, ",") != strings.Join(ids, ",") {
+		t.Fatalf("after restart the transcript holds %d of %d messages, or out of order", len(got), len(ids))
+	}
+}
+
+// HELPLINE_ACCESS_KEY_ID and HELPLINE_SECRET_ACCESS_KEY replace the
+// generated key, and the replaced one no longer signs.
+func TestServeKeyFromEnvironment(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	first := startServe(t, "--data", data)
+	generated := first.connect()
+	first.shutdown(t)
+
+	t.Setenv("HELPLINE_ACCESS_KEY_ID", "AKIDTESTENV000000001")
+	t.Setenv("HELPLINE_SECRET_ACCESS_KEY", "env-secret-env-secret-env-secret-000001")
+	s := startServe(t, "--data", data)
+	if s.banner["Access key id"] != "AKIDTESTENV000000001" {
+		t.Fatalf("banner key %q", s.banner["Access key id"])
+	}
+	in := &connect.StartChatContactInput{
+		InstanceId:         aws.String(s.banner["Instance id"]),
+		ContactFlowId:      aws.String(s.banner["Contact flow id"]),
+		ParticipantDetails: &types.ParticipantDetails{DisplayName: aws.String("Ada")},
+	}
+	if _, err := s.connect().StartChatContact(context.Background(), in); err != nil {
+		t.Fatalf("env key refused: %v", err)
+	}
+	generated = connect.New(generated.Options(), func(o *connect.Options) { o.BaseEndpoint = aws.String(s.url()) })
+	if _, err := generated.StartChatContact(context.Background(), in); err == nil {
+		t.Fatal("the replaced generated key still signs")
+	}
+}
+
+func TestServeRejectsBadConfig(t *testing.T) {
+	dir := t.TempDir()
+	cases := map[string]string{
+		"unknown key":    "listen: 127.0.0.1:0\nbogus: 1\n",
+		"instance no id": "instances:\n  - name: x\n",
+		"missing secret": "instances:\n  - id: a\n    flows: [{id: f}]\n    access_keys: [{id: K, secret_env: HELPLINE_TEST_UNSET_SECRET}]\n",
+		"bad duration":   "limits:\n  chat_duration: soon\n",
+		"bad rate":       "limits:\n  rates:\n    SendMessage: {rate: 0, burst: 1}\n",
+		"bad log format": "log: {format: xml}\n",
+		"no access keys": "instances:\n  - id: a\n    flows: [{id: f}]\n    access_keys: []\n",
+	}
+	for name, body := range cases {
+		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".yaml")
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var out, errs bytes.Buffer
+		err := run(context.Background(), []string{"serve", "--config", path, "--data", filepath.Join(dir, "d")}, &out, &errs)
+		if err == nil || !strings.Contains(err.Error(), "config") {
+			t.Errorf("%s: err = %v, want a config error", name, err)
+		}
+	}
+}

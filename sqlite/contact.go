@@ -11,9 +11,15 @@ import (
 	"github.com/helplinehq/helpline"
 )
 
-const contactColumns = `id, instance_id, flow_id, initial_contact_id, related_contact_id, customer_id,
+// contactColumns are the stored columns of a contact; selectContact adds
+// its LastSeq, which the items table holds.
+const (
+	contactColumns = `id, instance_id, flow_id, initial_contact_id, related_contact_id, customer_id,
 	state, end_reason, attributes, supported_content_types, client_token,
-	created_at, expires_at, ended_at, last_seq`
+	created_at, expires_at, ended_at`
+	selectContact = `SELECT ` + contactColumns + `,
+	(SELECT coalesce(max(seq), 0) FROM items WHERE items.contact_id = contacts.id) FROM contacts`
+)
 
 // CreateContact stores a new contact, its customer and its opening items in
 // one transaction, numbering the items from Seq 1. It is idempotent on
@@ -31,8 +37,8 @@ func (db *DB) CreateContact(ctx context.Context, nc *helpline.NewContact) (repla
 	}
 	err = db.write(ctx, func(tx *sql.Tx) error {
 		if c.ClientToken != "" {
-			stored, err := scanContact(tx.QueryRow(`SELECT `+contactColumns+` FROM contacts
-				WHERE instance_id = ? AND client_token = ?`, c.InstanceID, c.ClientToken))
+			stored, err := scanContact(tx.QueryRow(selectContact+` WHERE instance_id = ? AND client_token = ?`,
+				c.InstanceID, c.ClientToken))
 			if err == nil {
 				return replayContact(tx, nc, stored, &replayed)
 			} else if !errors.Is(err, sql.ErrNoRows) {
@@ -49,7 +55,7 @@ func (db *DB) CreateContact(ctx context.Context, nc *helpline.NewContact) (repla
 				return helpline.Errorf(helpline.EQUOTA, "The instance already has %d active chats, its limit.", active)
 			}
 		}
-		_, err := tx.Exec(`INSERT INTO contacts (`+contactColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
+		_, err := tx.Exec(`INSERT INTO contacts (`+contactColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			c.ID, c.InstanceID, c.FlowID, c.InitialContactID, c.RelatedContactID, c.CustomerID,
 			c.State, c.EndReason, attrs, types, c.ClientToken,
 			millis(c.CreatedAt), nullMillis(c.ExpiresAt), nullMillis(c.EndedAt))
@@ -97,7 +103,7 @@ func (db *DB) FindContactByID(ctx context.Context, id string) (*helpline.Contact
 }
 
 func findContact(ctx context.Context, q querier, id string) (*helpline.Contact, error) {
-	c, err := scanContact(q.QueryRowContext(ctx, `SELECT `+contactColumns+` FROM contacts WHERE id = ?`, id))
+	c, err := scanContact(q.QueryRowContext(ctx, selectContact+` WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, helpline.NotFound(helpline.ResourceContact, id)
 	}
@@ -138,7 +144,7 @@ func (db *DB) FindContactsToExpire(ctx context.Context, t time.Time, limit int) 
 	if limit <= 0 {
 		limit = -1
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT `+contactColumns+` FROM contacts
+	rows, err := db.r.QueryContext(ctx, selectContact+`
 		WHERE state = ? AND expires_at <= ? ORDER BY expires_at, created_at, id LIMIT ?`,
 		helpline.ContactActive, millis(t), limit)
 	if err != nil {

@@ -44,7 +44,8 @@ func (db *DB) AppendItem(ctx context.Context, it *helpline.Item) (replayed bool,
 func activeContactLastSeq(tx *sql.Tx, contactID string) (int64, error) {
 	var state string
 	var lastSeq int64
-	err := tx.QueryRow(`SELECT state, last_seq FROM contacts WHERE id = ?`, contactID).Scan(&state, &lastSeq)
+	err := tx.QueryRow(`SELECT state, (SELECT coalesce(max(seq), 0) FROM items WHERE contact_id = ?)
+		FROM contacts WHERE id = ?`, contactID, contactID).Scan(&state, &lastSeq)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, helpline.NotFound(helpline.ResourceContact, contactID)
 	} else if err != nil {
@@ -63,12 +64,9 @@ func findItemByToken(tx *sql.Tx, it *helpline.Item) (*helpline.Item, error) {
 }
 
 // appendItems stores items as the contact's next items, numbering them
-// from lastSeq+1, sets their ContactID and Seq, and advances the contact's
-// last_seq. It returns the new last Seq.
+// from lastSeq+1, and sets their ContactID and Seq. It returns the new last
+// Seq.
 func appendItems(tx *sql.Tx, contactID string, lastSeq int64, items []*helpline.Item) (int64, error) {
-	if len(items) == 0 {
-		return lastSeq, nil
-	}
 	for _, it := range items {
 		attachments, metadata, err := encodeItemExtras(it)
 		if err != nil {
@@ -83,9 +81,6 @@ func appendItems(tx *sql.Tx, contactID string, lastSeq int64, items []*helpline.
 		}
 		it.ContactID = contactID
 		it.Seq = lastSeq
-	}
-	if _, err := tx.Exec(`UPDATE contacts SET last_seq = ? WHERE id = ?`, lastSeq, contactID); err != nil {
-		return 0, dbError("append item", err)
 	}
 	return lastSeq, nil
 }
@@ -116,10 +111,10 @@ func (db *DB) FindItems(ctx context.Context, contactID string, q helpline.ItemQu
 		query += ` AND seq <= ?`
 		args = append(args, q.From)
 	case !q.FromTime.IsZero() && !q.Backward:
-		query += ` AND seq >= (SELECT min(seq) FROM items WHERE contact_id = ? AND time >= ?)`
+		query += ` AND seq >= (SELECT seq FROM items WHERE contact_id = ? AND time >= ? ORDER BY seq LIMIT 1)`
 		args = append(args, contactID, millis(q.FromTime))
 	case !q.FromTime.IsZero():
-		query += ` AND seq <= (SELECT max(seq) FROM items WHERE contact_id = ? AND time <= ?)`
+		query += ` AND seq <= (SELECT seq FROM items WHERE contact_id = ? AND time <= ? ORDER BY seq DESC LIMIT 1)`
 		args = append(args, contactID, millis(q.FromTime))
 	}
 	if q.Backward {

@@ -16,10 +16,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -41,6 +43,11 @@ var migrations embed.FS
 // callers) regularly.
 const maxBatch = 256
 
+// checkpointEvery is how many committed write operations make the
+// checkpointer copy the write-ahead log back into the database file. Its
+// cost (copying pages, fsync) stays off the writer's path.
+const checkpointEvery = 512
+
 // DB is a helpline.Store on one SQLite database file.
 //
 // Every write operation runs on the writer goroutine in its own savepoint
@@ -49,8 +56,10 @@ const maxBatch = 256
 // returns after its batch has committed; a read that starts afterwards sees
 // the write.
 type DB struct {
-	w *sql.DB // one connection, used by the writer goroutine only
-	r *sql.DB // read-only pool
+	w   *sql.DB // one connection, used by the writer goroutine only
+	r   *sql.DB // read-only pool
+	ckw *sql.DB // one connection, used by the checkpointer only
+	log *slog.Logger
 
 	// mu guards closed and sends on queue, so that Close never closes
 	// queue under a sender.
@@ -58,6 +67,12 @@ type DB struct {
 	closed bool
 	queue  chan *writeOp
 	done   chan struct{} // closed when the writer goroutine has exited
+
+	// sinceCheckpoint counts operations committed since the checkpointer
+	// was last woken; the writer goroutine alone uses it.
+	sinceCheckpoint int
+	checkpoint      chan struct{} // wakes the checkpointer; closed by Close
+	checkpointDone  chan struct{} // closed when the checkpointer has exited
 }
 
 var _ helpline.Store = (*DB)(nil)
@@ -67,6 +82,7 @@ type Option func(*config)
 
 type config struct {
 	synchronous string
+	log         *slog.Logger
 }
 
 // SynchronousFull makes every commit durable across power loss
@@ -75,45 +91,114 @@ func SynchronousFull() Option {
 	return func(c *config) { c.synchronous = "FULL" }
 }
 
+// WithLogger sets the logger for failures no caller sees (a background
+// checkpoint that fails). The default is slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) { c.log = l }
+}
+
 // Open opens the database file at path, creating it and its directory if
 // they do not exist, and brings its schema up to date. path must name a
 // file: the writer and the readers use separate connections, so an
 // in-memory database does not work. Close it when done.
 func Open(path string, opts ...Option) (*DB, error) {
-	cfg := config{synchronous: "NORMAL"}
+	cfg := config{synchronous: "NORMAL", log: slog.Default()}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
-	w, err := sql.Open("sqlite3", dsn(path, "_journal_mode=WAL&_synchronous="+cfg.synchronous+"&_foreign_keys=on&_busy_timeout=5000&_txlock=immediate"))
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
-	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxLifetime(0)
+	// The writer leaves checkpoints to the checkpointer; a 64 MiB page
+	// cache keeps the hot pages of many contacts' items in memory.
+	w := sql.OpenDB(connector{
+		dsn:   dsn(path, "_journal_mode=WAL&_synchronous="+cfg.synchronous+"&_foreign_keys=on&_busy_timeout=5000&_txlock=immediate&_stmt_cache_size=64&_cache_size=-65536"),
+		setup: "PRAGMA wal_autocheckpoint = 0",
+	})
+	single(w)
 	if err := migrate(w); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
 	}
-	r, err := sql.Open("sqlite3", dsn(path, "mode=ro&_foreign_keys=on&_busy_timeout=5000"))
-	if err == nil {
-		err = r.Ping()
-	}
-	if err != nil {
-		w.Close()
-		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
-	}
+	r := sql.OpenDB(connector{dsn: dsn(path, "mode=ro&_foreign_keys=on&_busy_timeout=5000&_stmt_cache_size=64")})
 	readers := max(4, runtime.NumCPU())
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
 	r.SetConnMaxLifetime(0)
+	ckw := sql.OpenDB(connector{dsn: dsn(path, "_synchronous="+cfg.synchronous+"&_busy_timeout=5000")})
+	single(ckw)
+	for _, c := range []*sql.DB{r, ckw} {
+		if err := c.Ping(); err != nil {
+			r.Close()
+			ckw.Close()
+			w.Close()
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
+	}
 
-	db := &DB{w: w, r: r, queue: make(chan *writeOp, maxBatch), done: make(chan struct{})}
+	db := &DB{
+		w: w, r: r, ckw: ckw, log: cfg.log,
+		queue: make(chan *writeOp, maxBatch), done: make(chan struct{}),
+		checkpoint: make(chan struct{}, 1), checkpointDone: make(chan struct{}),
+	}
 	go db.writeLoop()
+	go db.checkpointLoop()
 	return db, nil
+}
+
+// single makes db keep exactly one connection for good.
+func single(db *sql.DB) {
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+}
+
+// connector opens mattn/go-sqlite3 connections to dsn and runs setup, if
+// set, on each new one.
+type connector struct {
+	dsn   string
+	setup string
+}
+
+func (c connector) Connect(context.Context) (driver.Conn, error) {
+	return c.Driver().Open(c.dsn)
+}
+
+func (c connector) Driver() driver.Driver {
+	d := &sqlite3.SQLiteDriver{}
+	if c.setup != "" {
+		d.ConnectHook = func(conn *sqlite3.SQLiteConn) error {
+			_, err := conn.Exec(c.setup, nil)
+			return err
+		}
+	}
+	return d
+}
+
+// checkpointLoop copies the write-ahead log into the database file each
+// time the writer asks, until Close. A PASSIVE checkpoint never blocks the
+// writer or the readers; what it cannot copy yet is copied next time.
+func (db *DB) checkpointLoop() {
+	defer close(db.checkpointDone)
+	for range db.checkpoint {
+		if _, err := db.ckw.Exec(`PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
+			db.log.Error("sqlite: checkpoint failed", "err", err)
+		}
+	}
+}
+
+// committed wakes the checkpointer once every checkpointEvery committed
+// operations.
+func (db *DB) committed(n int) {
+	db.sinceCheckpoint += n
+	if db.sinceCheckpoint < checkpointEvery {
+		return
+	}
+	db.sinceCheckpoint = 0
+	select {
+	case db.checkpoint <- struct{}{}:
+	default: // a checkpoint is pending already
+	}
 }
 
 // dsn returns a SQLite URI filename for path with the given query.
@@ -186,7 +271,11 @@ func (db *DB) Close() error {
 	close(db.queue)
 	db.mu.Unlock()
 	<-db.done
-	return errors.Join(db.r.Close(), db.w.Close())
+	close(db.checkpoint)
+	<-db.checkpointDone
+	// The writer's connection closes last: closing the last connection
+	// checkpoints the whole log and removes it.
+	return errors.Join(db.r.Close(), db.ckw.Close(), db.w.Close())
 }
 
 // writeOp is one write operation waiting for the writer goroutine.
@@ -271,6 +360,7 @@ func (db *DB) runBatch(first *writeOp, batch []*writeOp, errs []error) ([]*write
 		fail(fmt.Errorf("sqlite: commit: %w", err))
 		return batch, errs
 	}
+	db.committed(len(batch))
 	for i, op := range batch {
 		op.err <- errs[i]
 	}

@@ -24,8 +24,8 @@ CREATE TABLE contacts (
 	client_token            TEXT NOT NULL,
 	created_at              INTEGER NOT NULL,
 	expires_at              INTEGER,
-	ended_at                INTEGER,
-	last_seq                INTEGER NOT NULL
+	ended_at                INTEGER
+	-- A contact's LastSeq is the highest seq of its items.
 );
 CREATE UNIQUE INDEX contacts_client_token ON contacts (instance_id, client_token) WHERE client_token != '';
 CREATE INDEX contacts_active ON contacts (instance_id) WHERE state = 'CONNECTED';
@@ -61,7 +61,6 @@ CREATE TABLE items (
 	PRIMARY KEY (contact_id, seq)
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX items_id ON items (contact_id, id);
-CREATE INDEX items_time ON items (contact_id, time);
 CREATE UNIQUE INDEX items_client_token ON items (contact_id, participant_id, client_token) WHERE client_token != '';
 
 CREATE TABLE attachments (

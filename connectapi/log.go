@@ -14,7 +14,7 @@ import (
 // LogRequests assigns every request an id, sends it as x-amzn-RequestId on
 // the response (New's handler keeps it), and logs one line per request at
 // Info with the method, path, status, duration, request id and response
-// bytes. A WebSocket is logged when it closes, with status 101.
+// bytes. A WebSocket is logged once upgraded, with status 101.
 func LogRequests(logger *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()

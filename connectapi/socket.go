@@ -106,12 +106,14 @@ func (s *server) serveSocket(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader has answered
 	}
 	c := &socket{cfg: s.sockets, ws: ws, sess: sess, id: id, from: sess.Contact.LastSeq}
-	c.run(r.Context())
+	// The reader gets a goroutine of its own so that this handler
+	// returns and the HTTP server's per-connection buffers are freed.
+	// Watch uses its context only for the call itself.
+	go c.run(context.Background())
 }
 
-// socket is one participant WebSocket. Its reader runs in the HTTP
-// handler's goroutine; a writer goroutine exists only while frames are
-// queued. It is the engine's helpline.Sink for the socket's Watch.
+// socket is one participant WebSocket. One goroutine reads it; a writer
+// goroutine exists only while frames are queued. It is the engine's helpline.Sink for the socket's Watch.
 type socket struct {
 	cfg  *socketConfig
 	ws   *websocket.Conn

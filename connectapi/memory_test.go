@@ -1,0 +1,53 @@
+package connectapi_test
+
+import (
+	"runtime"
+	"testing"
+
+	"github.com/gorilla/websocket"
+)
+
+// TestIdleSocketMemory opens subscribed, idle sockets and checks what each
+// costs in heap and goroutine stacks, server and test client together:
+// the server must hold 10,000 idle sockets at 20 KB each or less.
+func TestIdleSocketMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens hundreds of sockets")
+	}
+	const n = 400
+	e := newEnv(t, nil)
+	cust := e.startChat(t)
+	dialer := websocket.Dialer{ReadBufferSize: 512, WriteBufferSize: 512}
+	measure := func() uint64 {
+		runtime.GC()
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapInuse + m.StackInuse
+	}
+	// Warm up pools and the engine's room for this contact.
+	urls := make([]string, n)
+	for i := range urls {
+		urls[i] = e.connect(t, cust.participantToken).Websocket.Url
+	}
+	before := measure()
+	conns := make([]*websocket.Conn, n)
+	for i, url := range urls {
+		c, _, err := dialer.Dial(url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns[i] = c
+		w := &ws{t, c}
+		w.subscribe()
+	}
+	after := measure()
+	per := (int64(after) - int64(before)) / n
+	t.Logf("%d bytes per idle socket, server and client", per)
+	for _, c := range conns {
+		c.Close()
+	}
+	if per > 24<<10 {
+		t.Errorf("an idle socket costs %d bytes, server and client together; want at most 24 KiB", per)
+	}
+}

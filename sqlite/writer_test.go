@@ -1,0 +1,155 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/helplinehq/helpline"
+)
+
+func openTest(t *testing.T, path string) *DB {
+	t.Helper()
+	db, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// TestBatchIsolation runs writes that fail after writing in the same batch
+// as writes that succeed: only the failed ones must be rolled back, and
+// each caller must get its own outcome.
+func TestBatchIsolation(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, filepath.Join(t.TempDir(), "h.db"))
+	const n = 100
+	errBoom := errors.New("boom")
+
+	// The first write holds the writer until the others are queued, so
+	// that they all land in one batch.
+	started, release := make(chan struct{}), make(chan struct{})
+	firstDone := make(chan error, 1)
+	go func() {
+		firstDone <- db.write(ctx, func(tx *sql.Tx) error {
+			close(started)
+			<-release
+			_, err := tx.Exec(`INSERT INTO secrets (name, value) VALUES ('first', x'00')`)
+			return err
+		})
+	}()
+	<-started
+
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = db.write(ctx, func(tx *sql.Tx) error {
+				if _, err := tx.Exec(`INSERT INTO secrets (name, value) VALUES (?, x'01')`, fmt.Sprint("k", i)); err != nil {
+					return err
+				}
+				if i%2 == 1 {
+					return fmt.Errorf("write %d: %w", i, errBoom)
+				}
+				return nil
+			})
+		}()
+	}
+	for len(db.queue) != n {
+		runtime.Gosched()
+	}
+	close(release)
+	wg.Wait()
+	if err := <-firstDone; err != nil {
+		t.Fatalf("first write: %v", err)
+	}
+
+	for i := range n {
+		var count int
+		if err := db.r.QueryRow(`SELECT count(*) FROM secrets WHERE name = ?`, fmt.Sprint("k", i)).Scan(&count); err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 1 {
+			if !errors.Is(errs[i], errBoom) || count != 0 {
+				t.Errorf("failing write %d: error %v, %d rows; want its own error and no row", i, errs[i], count)
+			}
+		} else if errs[i] != nil || count != 1 {
+			t.Errorf("write %d: error %v, %d rows; want success and its row", i, errs[i], count)
+		}
+	}
+}
+
+// TestCloseDrains closes the store while writes are in flight: every write
+// that reported success must be there after a reopen, and writes after
+// Close fail.
+func TestCloseDrains(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "h.db")
+	db := openTest(t, path)
+
+	const n = 400
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = db.Secret(ctx, fmt.Sprint("k", i), func() ([]byte, error) { return []byte{1}, nil })
+		}()
+	}
+	for len(db.queue) == 0 {
+		runtime.Gosched()
+	}
+	if err := db.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	wg.Wait()
+	if _, err := db.Secret(ctx, "late", func() ([]byte, error) { return []byte{1}, nil }); helpline.ErrorCode(err) != helpline.EINTERNAL {
+		t.Errorf("write after Close = %v, want an internal error", err)
+	}
+
+	db = openTest(t, path)
+	stored := 0
+	for i := range n {
+		var count int
+		if err := db.r.QueryRow(`SELECT count(*) FROM secrets WHERE name = ?`, fmt.Sprint("k", i)).Scan(&count); err != nil {
+			t.Fatal(err)
+		}
+		if errs[i] == nil && count != 1 {
+			t.Errorf("write %d succeeded but is missing after reopen", i)
+		}
+		stored += count
+	}
+	if stored == 0 {
+		t.Error("no write made it before Close; the test proves nothing")
+	}
+}
+
+// TestCanceledBeforeRun skips a write whose context ended while it was
+// queued.
+func TestCanceledBeforeRun(t *testing.T) {
+	db := openTest(t, filepath.Join(t.TempDir(), "h.db"))
+	started, release := make(chan struct{}), make(chan struct{})
+	go db.write(context.Background(), func(*sql.Tx) error { close(started); <-release; return nil })
+	<-started
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := false
+	done := make(chan error, 1)
+	go func() { done <- db.write(ctx, func(*sql.Tx) error { ran = true; return nil }) }()
+	for len(db.queue) != 1 {
+		runtime.Gosched()
+	}
+	cancel()
+	close(release)
+	if err := <-done; !errors.Is(err, context.Canceled) || ran {
+		t.Errorf("canceled write: error %v, ran %v; want context.Canceled without running", err, ran)
+	}
+}

@@ -19,6 +19,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -146,7 +147,8 @@ func wantCode(t *testing.T, what string, err error, code string) {
 func wantNotFound(t *testing.T, what string, err error, resource, id string) {
 	t.Helper()
 	wantCode(t, what, err, helpline.ENOTFOUND)
-	e := err.(*helpline.Error)
+	var e *helpline.Error
+	errors.As(err, &e)
 	if e.Resource != resource || e.ResourceID != id {
 		t.Fatalf("%s: Resource %q ResourceID %q, want %q %q", what, e.Resource, e.ResourceID, resource, id)
 	}

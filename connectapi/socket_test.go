@@ -175,3 +175,25 @@ func TestWebSocketURLFromPublicURL(t *testing.T) {
 		t.Errorf("Websocket.Url = %s", c.Websocket.Url)
 	}
 }
+
+func TestIdleSocketClosed(t *testing.T) {
+	e := newEnv(t, func(c *connectapi.Config) { c.SocketIdleTimeout = 300 * time.Millisecond })
+	cust := e.startChat(t)
+	w := dial(t, e.connect(t, cust.participantToken).Websocket.Url)
+	w.subscribe()
+	// Frames keep the socket open past the timeout...
+	for range 3 {
+		time.Sleep(150 * time.Millisecond) // the client's heartbeat interval, not a wait for the server
+		w.send(`{"topic":"aws/heartbeat"}`)
+		if f := w.read(); f.Topic != "aws/heartbeat" {
+			t.Fatalf("heartbeat reply %+v", f)
+		}
+	}
+	// ...and silence closes it.
+	w.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, _, err := w.conn.ReadMessage(); err == nil {
+		t.Fatal("idle socket still open")
+	} else if ne, ok := err.(interface{ Timeout() bool }); ok && ne.Timeout() {
+		t.Fatal("server did not close the idle socket")
+	}
+}

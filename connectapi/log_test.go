@@ -1,0 +1,63 @@
+package connectapi_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+
+	"github.com/helplinehq/helpline/connectapi"
+)
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func TestLogRequests(t *testing.T) {
+	var out syncBuffer
+	logger := slog.New(slog.NewJSONHandler(&out, nil))
+	h := connectapi.LogRequests(logger, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusTeapot)
+		w.Write([]byte("short and stout"))
+	}))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+"/participant/message", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	id := resp.Header.Get("x-amzn-RequestId")
+
+	out.mu.Lock()
+	lines := bytes.Split(bytes.TrimSpace(out.b.Bytes()), []byte("\n"))
+	out.mu.Unlock()
+	if len(lines) != 1 {
+		t.Fatalf("%d log lines: %s", len(lines), out.b.String())
+	}
+	var rec struct {
+		Method, Path string
+		Status       int
+		RequestID    string `json:"request_id"`
+		Bytes        int
+		Duration     *int64
+	}
+	if err := json.Unmarshal(lines[0], &rec); err != nil {
+		t.Fatal(err)
+	}
+	if id == "" || rec.RequestID != id || rec.Method != "POST" || rec.Path != "/participant/message" ||
+		rec.Status != http.StatusTeapot || rec.Bytes != len("short and stout") || rec.Duration == nil {
+		t.Errorf("log line %s for request id %q", lines[0], id)
+	}
+}

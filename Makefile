@@ -8,7 +8,7 @@
 #   HELPLINE_TEST_POSTGRES=postgres://...  HELPLINE_TEST_NATS=nats://...
 
 GO ?= go
-GOTESTFLAGS ?= -timeout 15m
+GOTESTFLAGS ?= -timeout 10m
 NPM ?= npm
 
 .PHONY: test test-deps vet test-go test-compat run

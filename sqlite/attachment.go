@@ -9,8 +9,12 @@ import (
 	"github.com/helplinehq/helpline"
 )
 
-const attachmentColumns = `id, contact_id, participant_id, name, content_type, size, status, client_token,
+const (
+	attachmentColumns = `id, contact_id, participant_id, name, content_type, size, status, client_token,
 	created_at, uploaded_at`
+	selectAttachmentByToken = `SELECT ` + attachmentColumns + ` FROM attachments
+	WHERE participant_id = ? AND client_token = ? AND client_token != ''`
+)
 
 // CreateAttachment stores a new attachment record of an existing contact.
 // It is idempotent on (ParticipantID, ClientToken) and returns EQUOTA when
@@ -18,8 +22,7 @@ const attachmentColumns = `id, contact_id, participant_id, name, content_type, s
 func (db *DB) CreateAttachment(ctx context.Context, a *helpline.Attachment, maxPerContact int) (replayed bool, err error) {
 	err = db.write(ctx, func(tx *sql.Tx) error {
 		if a.ClientToken != "" {
-			stored, err := scanAttachment(tx.QueryRow(`SELECT `+attachmentColumns+` FROM attachments
-				WHERE participant_id = ? AND client_token = ?`, a.ParticipantID, a.ClientToken))
+			stored, err := scanAttachment(tx.QueryRow(selectAttachmentByToken, a.ParticipantID, a.ClientToken))
 			if err == nil {
 				*a = *stored
 				replayed = true

@@ -19,6 +19,15 @@ const (
 	created_at, expires_at, ended_at`
 	selectContact = `SELECT ` + contactColumns + `,
 	(SELECT coalesce(max(seq), 0) FROM items WHERE items.contact_id = contacts.id) FROM contacts`
+
+	// isActive selects active contacts. It is a literal, not a parameter,
+	// so that SQLite can use the partial indexes on active contacts.
+	isActive = `state = '` + helpline.ContactActive + `'`
+
+	selectContactByToken   = selectContact + ` WHERE instance_id = ? AND client_token = ? AND client_token != ''`
+	countActiveContacts    = `SELECT count(*) FROM contacts WHERE instance_id = ? AND ` + isActive
+	selectContactsToExpire = selectContact + ` WHERE ` + isActive + ` AND expires_at <= ?
+	ORDER BY expires_at, created_at, id LIMIT ?`
 )
 
 // CreateContact stores a new contact, its customer and its opening items in
@@ -37,8 +46,7 @@ func (db *DB) CreateContact(ctx context.Context, nc *helpline.NewContact) (repla
 	}
 	err = db.write(ctx, func(tx *sql.Tx) error {
 		if c.ClientToken != "" {
-			stored, err := scanContact(tx.QueryRow(selectContact+` WHERE instance_id = ? AND client_token = ?`,
-				c.InstanceID, c.ClientToken))
+			stored, err := scanContact(tx.QueryRow(selectContactByToken, c.InstanceID, c.ClientToken))
 			if err == nil {
 				return replayContact(tx, nc, stored, &replayed)
 			} else if !errors.Is(err, sql.ErrNoRows) {
@@ -47,8 +55,7 @@ func (db *DB) CreateContact(ctx context.Context, nc *helpline.NewContact) (repla
 		}
 		if nc.MaxActive > 0 {
 			var active int
-			if err := tx.QueryRow(`SELECT count(*) FROM contacts WHERE instance_id = ? AND state = ?`,
-				c.InstanceID, helpline.ContactActive).Scan(&active); err != nil {
+			if err := tx.QueryRow(countActiveContacts, c.InstanceID).Scan(&active); err != nil {
 				return dbError("count active contacts", err)
 			}
 			if active >= nc.MaxActive {
@@ -144,9 +151,7 @@ func (db *DB) FindContactsToExpire(ctx context.Context, t time.Time, limit int) 
 	if limit <= 0 {
 		limit = -1
 	}
-	rows, err := db.r.QueryContext(ctx, selectContact+`
-		WHERE state = ? AND expires_at <= ? ORDER BY expires_at, created_at, id LIMIT ?`,
-		helpline.ContactActive, millis(t), limit)
+	rows, err := db.r.QueryContext(ctx, selectContactsToExpire, millis(t), limit)
 	if err != nil {
 		return nil, dbError("find contacts to expire", err)
 	}

@@ -11,8 +11,14 @@ import (
 	"github.com/helplinehq/helpline"
 )
 
-const itemColumns = `contact_id, seq, id, type, content_type, content, participant_id, display_name, role,
+const (
+	itemColumns = `contact_id, seq, id, type, content_type, content, participant_id, display_name, role,
 	time, attachments, metadata, client_token`
+	selectItemByToken = `SELECT ` + itemColumns + ` FROM items
+	WHERE contact_id = ? AND participant_id = ? AND client_token = ? AND client_token != ''`
+	selectContactStateLastSeq = `SELECT state, (SELECT coalesce(max(seq), 0) FROM items WHERE contact_id = ?)
+	FROM contacts WHERE id = ?`
+)
 
 // AppendItem stores it as the contact's next item, setting it.Seq. It is
 // idempotent on (ContactID, ParticipantID, ClientToken) and returns
@@ -44,8 +50,7 @@ func (db *DB) AppendItem(ctx context.Context, it *helpline.Item) (replayed bool,
 func activeContactLastSeq(tx *sql.Tx, contactID string) (int64, error) {
 	var state string
 	var lastSeq int64
-	err := tx.QueryRow(`SELECT state, (SELECT coalesce(max(seq), 0) FROM items WHERE contact_id = ?)
-		FROM contacts WHERE id = ?`, contactID, contactID).Scan(&state, &lastSeq)
+	err := tx.QueryRow(selectContactStateLastSeq, contactID, contactID).Scan(&state, &lastSeq)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, helpline.NotFound(helpline.ResourceContact, contactID)
 	} else if err != nil {
@@ -59,8 +64,7 @@ func activeContactLastSeq(tx *sql.Tx, contactID string) (int64, error) {
 // findItemByToken returns the stored item with it's idempotency key, or
 // sql.ErrNoRows.
 func findItemByToken(tx *sql.Tx, it *helpline.Item) (*helpline.Item, error) {
-	return scanItem(tx.QueryRow(`SELECT `+itemColumns+` FROM items
-		WHERE contact_id = ? AND participant_id = ? AND client_token = ?`, it.ContactID, it.ParticipantID, it.ClientToken))
+	return scanItem(tx.QueryRow(selectItemByToken, it.ContactID, it.ParticipantID, it.ClientToken))
 }
 
 // appendItems stores items as the contact's next items, numbering them

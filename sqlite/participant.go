@@ -9,7 +9,11 @@ import (
 	"github.com/helplinehq/helpline"
 )
 
-const participantColumns = `id, contact_id, role, display_name, client_token, created_at, connected_at, left_at`
+const (
+	participantColumns       = `id, contact_id, role, display_name, client_token, created_at, connected_at, left_at`
+	selectParticipantByToken = `SELECT ` + participantColumns + ` FROM participants
+	WHERE contact_id = ? AND client_token = ? AND client_token != ''`
+)
 
 // CreateParticipant adds p to an active contact and appends items in the
 // same transaction. It is idempotent on (ContactID, ClientToken) and
@@ -17,8 +21,7 @@ const participantColumns = `id, contact_id, role, display_name, client_token, cr
 func (db *DB) CreateParticipant(ctx context.Context, p *helpline.Participant, items []*helpline.Item) (replayed bool, err error) {
 	err = db.write(ctx, func(tx *sql.Tx) error {
 		if p.ClientToken != "" {
-			stored, err := scanParticipant(tx.QueryRow(`SELECT `+participantColumns+` FROM participants
-				WHERE contact_id = ? AND client_token = ?`, p.ContactID, p.ClientToken))
+			stored, err := scanParticipant(tx.QueryRow(selectParticipantByToken, p.ContactID, p.ClientToken))
 			if err == nil {
 				*p = *stored
 				replayed = true

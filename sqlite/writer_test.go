@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 
@@ -95,6 +96,10 @@ func TestCloseDrains(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "h.db")
 	db := openTest(t, path)
 
+	started, release := make(chan struct{}), make(chan struct{})
+	go db.write(ctx, func(*sql.Tx) error { close(started); <-release; return nil })
+	<-started
+
 	const n = 400
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -105,9 +110,10 @@ func TestCloseDrains(t *testing.T) {
 			_, errs[i] = db.Secret(ctx, fmt.Sprint("k", i), func() ([]byte, error) { return []byte{1}, nil })
 		}()
 	}
-	for len(db.queue) == 0 {
+	for len(db.queue) < 100 {
 		runtime.Gosched()
 	}
+	close(release)
 	if err := db.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -151,5 +157,39 @@ func TestCanceledBeforeRun(t *testing.T) {
 	close(release)
 	if err := <-done; !errors.Is(err, context.Canceled) || ran {
 		t.Errorf("canceled write: error %v, ran %v; want context.Canceled without running", err, ran)
+	}
+}
+
+// TestQueryPlans checks that the lookups made by writes use the index
+// meant for them.
+func TestQueryPlans(t *testing.T) {
+	db := openTest(t, filepath.Join(t.TempDir(), "h.db"))
+	for _, tc := range []struct{ name, query, index string }{
+		{"selectContactByToken", selectContactByToken, "contacts_client_token"},
+		{"countActiveContacts", countActiveContacts, "contacts_active"},
+		{"selectContactsToExpire", selectContactsToExpire, "contacts_expiry"},
+		{"selectParticipantByToken", selectParticipantByToken, "participants_client_token"},
+		{"selectItemByToken", selectItemByToken, "items_client_token"},
+		{"selectContactStateLastSeq", selectContactStateLastSeq, "PRIMARY KEY (contact_id=?)"},
+		{"selectAttachmentByToken", selectAttachmentByToken, "attachments_client_token"},
+	} {
+		args := make([]any, strings.Count(tc.query, "?"))
+		rows, err := db.r.Query(`EXPLAIN QUERY PLAN `+tc.query, args...)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		if joined := strings.Join(plan, "; "); strings.Contains(joined, "SCAN ") || !strings.Contains(joined, tc.index) {
+			t.Errorf("%s: plan %q, want a search using %s", tc.name, joined, tc.index)
+		}
 	}
 }

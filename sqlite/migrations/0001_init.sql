@@ -1,4 +1,6 @@
 -- Times are integer unix milliseconds, UTC. A NULL time is one not set yet.
+-- Queries repeat the WHERE terms of the partial indexes literally
+-- (client_token != '', state = 'CONNECTED') so that SQLite uses them.
 
 CREATE TABLE instances (
 	id   TEXT PRIMARY KEY,

@@ -193,3 +193,28 @@ func TestQueryPlans(t *testing.T) {
 		}
 	}
 }
+
+func TestSynchronous(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		opts []Option
+		want int // PRAGMA synchronous: 1 NORMAL, 2 FULL
+	}{
+		{"Default", nil, 1},
+		{"Full", []Option{SynchronousFull()}, 2},
+	} {
+		db, err := Open(filepath.Join(dir, tc.name+".db"), tc.opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got int
+		if err := db.w.QueryRow(`PRAGMA synchronous`).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("%s: synchronous = %d, want %d", tc.name, got, tc.want)
+		}
+		db.Close()
+	}
+}

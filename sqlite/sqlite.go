@@ -222,21 +222,28 @@ func migrate(db *sql.DB) error {
 		return err
 	}
 	sort.Strings(names)
+	if latest := migrationVersion(names[len(names)-1]); current > latest {
+		return fmt.Errorf("the database has schema version %d; this program knows versions up to %d", current, latest)
+	}
 	for _, name := range names {
-		base := filepath.Base(name)
-		num, _, _ := strings.Cut(base, "_")
-		version, err := strconv.Atoi(num)
-		if err != nil {
-			return fmt.Errorf("migration %s: name must start with a number", base)
-		}
+		version := migrationVersion(name)
 		if version <= current {
 			continue
 		}
 		if err := applyMigration(db, name, version); err != nil {
-			return fmt.Errorf("migration %s: %w", base, err)
+			return fmt.Errorf("migration %s: %w", filepath.Base(name), err)
 		}
 	}
 	return nil
+}
+
+// migrationVersion returns the number a migration's file name starts
+// with. The files are embedded, so a malformed name cannot reach a
+// release: TestMigrationNames checks them.
+func migrationVersion(name string) int {
+	num, _, _ := strings.Cut(filepath.Base(name), "_")
+	v, _ := strconv.Atoi(num)
+	return v
 }
 
 func applyMigration(db *sql.DB, name string, version int) error {
@@ -288,10 +295,11 @@ type writeOp struct {
 var errClosed = helpline.Errorf(helpline.EINTERNAL, "The store is closed.")
 
 // write runs fn on the writer goroutine inside a savepoint of the current
-// batch and returns its error once the batch has committed (or the commit's
-// error). fn must not keep tx, and must leave the caller's values alone
-// until it knows it succeeds or accept that they may be partly filled when
-// an error is returned.
+// batch and returns fn's error once the batch has committed, or the error
+// that stopped the batch from committing. fn must not keep tx. fn may fill
+// the caller's values as it goes: after an error they may be partly filled.
+// A write whose ctx ends while it waits in the queue is skipped and returns
+// ctx's error; once fn has run, write waits for the outcome.
 func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	op := &writeOp{ctx: ctx, fn: fn, err: make(chan error, 1)}
 	db.mu.RLock()

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -216,5 +217,33 @@ func TestSynchronous(t *testing.T) {
 			t.Errorf("%s: synchronous = %d, want %d", tc.name, got, tc.want)
 		}
 		db.Close()
+	}
+}
+
+func TestMigrationNames(t *testing.T) {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil || len(names) == 0 {
+		t.Fatalf("no migrations: %v", err)
+	}
+	for i, name := range names {
+		if got := migrationVersion(name); got != i+1 {
+			t.Errorf("%s has version %d, want %d: migrations are numbered 0001, 0002, ... without gaps", name, got, i+1)
+		}
+	}
+}
+
+func TestNewerSchemaRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "h.db")
+	db, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.w.Exec(`INSERT INTO schema_version (version) VALUES (999)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if db, err := Open(path); err == nil {
+		db.Close()
+		t.Fatal("Open of a database with a newer schema succeeded")
 	}
 }

@@ -46,7 +46,7 @@ const maxBatch = 256
 // checkpointEvery is how many committed write operations make the
 // checkpointer copy the write-ahead log back into the database file. Its
 // cost (copying pages, fsync) stays off the writer's path.
-const checkpointEvery = 512
+const checkpointEvery = 4096
 
 // DB is a helpline.Store on one SQLite database file.
 //
@@ -318,68 +318,99 @@ func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 }
 
 // writeLoop applies queued operations in batches until the queue is closed
-// and drained. A batch takes whatever is queued, up to maxBatch operations,
-// while it runs; it commits as soon as the queue is empty.
+// and drained. A batch is whatever is queued when the writer comes round,
+// up to maxBatch operations, committed in one transaction.
 func (db *DB) writeLoop() {
 	defer close(db.done)
 	batch := make([]*writeOp, 0, maxBatch)
-	errs := make([]error, 0, maxBatch)
+	errs := make([]error, maxBatch)
 	for first := range db.queue {
-		batch, errs = db.runBatch(first, batch[:0], errs[:0])
+		batch = db.gather(append(batch[:0], first))
+		if len(batch) > 1 && len(batch) < maxBatch {
+			// Writes are arriving concurrently: give the others a moment
+			// to join. A commit's cost grows much slower than its size, so
+			// under load this buys throughput for a millisecond of latency;
+			// a lone write is committed at once.
+			time.Sleep(gatherWindow)
+			batch = db.gather(batch)
+		}
+		// Operations rarely fail, so a batch first runs without a savepoint
+		// per operation; if one fails, the batch is rolled back and run
+		// again with savepoints, so that the failure is undone alone.
+		if db.runBatch(batch, errs, false) == errOpFailed {
+			db.runBatch(batch, errs, true)
+		}
 		clear(batch) // drop references to finished operations
 	}
 }
 
-func (db *DB) runBatch(first *writeOp, batch []*writeOp, errs []error) ([]*writeOp, []error) {
-	fail := func(err error) {
+// gatherWindow is how long the writer waits for more writes to join a
+// batch once it sees several arriving together.
+const gatherWindow = time.Millisecond
+
+// gather appends to batch the operations already queued, up to maxBatch.
+func (db *DB) gather(batch []*writeOp) []*writeOp {
+	for len(batch) < maxBatch {
+		select {
+		case op, ok := <-db.queue:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, op)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// errOpFailed stops a batch run without savepoints when an operation fails.
+var errOpFailed = errors.New("sqlite: an operation failed")
+
+// runBatch applies batch in one transaction and hands each operation its
+// outcome once committed. Without savepoints it returns errOpFailed, having
+// rolled back and told no one, as soon as an operation fails.
+func (db *DB) runBatch(batch []*writeOp, errs []error, savepoints bool) error {
+	fail := func(err error) error {
 		for _, op := range batch {
 			op.err <- err
 		}
+		return err
 	}
-	batch = append(batch, first)
 	tx, err := db.w.Begin()
 	if err != nil {
-		fail(fmt.Errorf("sqlite: begin: %w", err))
-		return batch, errs
+		return fail(fmt.Errorf("sqlite: begin: %w", err))
 	}
-	op := first
-	for {
-		opErr, fatal := apply(tx, op)
+	for i, op := range batch {
+		if errs[i] = op.ctx.Err(); errs[i] != nil {
+			continue // the caller gave up waiting: skip it
+		}
+		opErr, fatal := apply(tx, op, savepoints)
 		if fatal != nil {
 			tx.Rollback()
-			fail(fmt.Errorf("sqlite: batch aborted: %w", fatal))
-			return batch, errs
+			return fail(fmt.Errorf("sqlite: batch aborted: %w", fatal))
+		} else if opErr != nil && !savepoints {
+			tx.Rollback()
+			return errOpFailed
 		}
-		errs = append(errs, opErr)
-		if len(batch) == maxBatch {
-			break
-		}
-		var ok bool
-		select {
-		case op, ok = <-db.queue:
-		default:
-		}
-		if !ok {
-			break
-		}
-		batch = append(batch, op)
+		errs[i] = opErr
 	}
 	if err := tx.Commit(); err != nil {
-		fail(fmt.Errorf("sqlite: commit: %w", err))
-		return batch, errs
+		return fail(fmt.Errorf("sqlite: commit: %w", err))
 	}
 	db.committed(len(batch))
 	for i, op := range batch {
 		op.err <- errs[i]
 	}
-	return batch, errs
+	return nil
 }
 
-// apply runs op in a savepoint of tx. opErr is op's own failure, after
-// which its changes are rolled back; fatal means tx itself is unusable.
-func apply(tx *sql.Tx, op *writeOp) (opErr, fatal error) {
-	if err := op.ctx.Err(); err != nil {
-		return err, nil
+// apply runs op in tx, in a savepoint when asked. opErr is op's own
+// failure, after which its changes are rolled back if it had a savepoint;
+// fatal means tx itself is unusable.
+func apply(tx *sql.Tx, op *writeOp, savepoint bool) (opErr, fatal error) {
+	if !savepoint {
+		return op.fn(tx), nil
 	}
 	if _, err := tx.Exec(`SAVEPOINT op`); err != nil {
 		return nil, err

@@ -46,6 +46,37 @@ type socketConfig struct {
 	srv      *server
 	upgrader websocket.Upgrader
 	idle     time.Duration
+	frames   frameCache
+}
+
+// frameCache remembers the frame of the item delivered last: the engine
+// hands one item to every socket of its contact in turn, so each item is
+// encoded once rather than once per socket.
+type frameCache struct {
+	mu      sync.Mutex // guards the fields below
+	item    *helpline.Item
+	initial string // the InitialContactId the frame carries
+	frame   []byte // shared by the sockets' queues; never modified
+}
+
+// encode returns the aws/chat frame of it as seen by a contact whose
+// initial contact is initial.
+func (fc *frameCache) encode(it *helpline.Item, initial string) ([]byte, error) {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	if fc.item == it && fc.initial == initial {
+		return fc.frame, nil
+	}
+	item, err := json.Marshal(toWireItem(it, initial))
+	if err != nil {
+		return nil, err
+	}
+	frame, err := json.Marshal(chatFrame{"aws/chat", "application/json", string(item)})
+	if err != nil {
+		return nil, err
+	}
+	fc.item, fc.initial, fc.frame = it, initial, frame
+	return frame, nil
 }
 
 func newSocketConfig(s *server, idle time.Duration) *socketConfig {
@@ -55,7 +86,7 @@ func newSocketConfig(s *server, idle time.Duration) *socketConfig {
 	sc := &socketConfig{srv: s, idle: idle}
 	sc.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
-		ReadBufferSize:   1024,
+		ReadBufferSize:   512,
 		WriteBufferSize:  4096,
 		WriteBufferPool:  &sync.Pool{},
 		// serveSocket checks the Origin itself, before upgrading, so that
@@ -266,15 +297,8 @@ type chatFrame struct {
 // Deliver queues it as an aws/chat frame. It never blocks: a socket whose
 // queue is full is dropped (closed at once) and Deliver returns false.
 func (c *socket) Deliver(it *helpline.Item) bool {
-	item, err := json.Marshal(toWireItem(it, c.sess.Contact.InitialContactID))
-	if err != nil {
-		return false
-	}
-	frame, err := json.Marshal(chatFrame{"aws/chat", "application/json", string(item)})
-	if err != nil {
-		return false
-	}
-	if !c.enqueue(frame) {
+	frame, err := c.cfg.frames.encode(it, c.sess.Contact.InitialContactID)
+	if err != nil || !c.enqueue(frame) {
 		return false
 	}
 	if it.Seq > c.delivered.Load() {

@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -44,6 +45,13 @@ Run "helpline <command> -h" for a command's flags.
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if os.Getenv("GOGC") == "" {
+		// A chat server's live heap is small (tens of MB for thousands of
+		// chats), so letting it grow threefold between collections costs
+		// little memory and saves a tenth of the CPU under load (helpline
+		// bench). GOGC still overrides it.
+		debug.SetGCPercent(200)
+	}
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return flag.ErrHelp

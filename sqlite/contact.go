@@ -151,23 +151,7 @@ func (db *DB) FindContactsToExpire(ctx context.Context, t time.Time, limit int) 
 	if limit <= 0 {
 		limit = -1
 	}
-	rows, err := db.r.QueryContext(ctx, selectContactsToExpire, millis(t), limit)
-	if err != nil {
-		return nil, dbError("find contacts to expire", err)
-	}
-	defer rows.Close()
-	var cs []*helpline.Contact
-	for rows.Next() {
-		c, err := scanContact(rows)
-		if err != nil {
-			return nil, err
-		}
-		cs = append(cs, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, dbError("find contacts to expire", err)
-	}
-	return cs, nil
+	return queryAll(ctx, db.r, "find contacts to expire", scanContact, selectContactsToExpire, millis(t), limit)
 }
 
 // EndContact marks an active contact ended, marks its remaining

@@ -37,23 +37,7 @@ func (db *DB) FindInstanceByID(ctx context.Context, id string) (*helpline.Instan
 
 // FindInstances returns every instance, ordered by id.
 func (db *DB) FindInstances(ctx context.Context) ([]*helpline.Instance, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT data FROM instances ORDER BY id`)
-	if err != nil {
-		return nil, dbError("find instances", err)
-	}
-	defer rows.Close()
-	var ins []*helpline.Instance
-	for rows.Next() {
-		in, err := scanInstance(rows)
-		if err != nil {
-			return nil, err
-		}
-		ins = append(ins, in)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, dbError("find instances", err)
-	}
-	return ins, nil
+	return queryAll(ctx, db.r, "find instances", scanInstance, `SELECT data FROM instances ORDER BY id`)
 }
 
 func scanInstance(s scanner) (*helpline.Instance, error) {

@@ -133,23 +133,7 @@ func (db *DB) FindItems(ctx context.Context, contactID string, q helpline.ItemQu
 	query += ` LIMIT ?`
 	args = append(args, limit)
 
-	rows, err := db.r.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, dbError("find items", err)
-	}
-	defer rows.Close()
-	var items []*helpline.Item
-	for rows.Next() {
-		it, err := scanItem(rows)
-		if err != nil {
-			return nil, err
-		}
-		items = append(items, it)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, dbError("find items", err)
-	}
-	return items, nil
+	return queryAll(ctx, db.r, "find items", scanItem, query, args...)
 }
 
 func scanItem(s scanner) (*helpline.Item, error) {

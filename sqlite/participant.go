@@ -71,24 +71,8 @@ func findParticipant(ctx context.Context, q querier, id string) (*helpline.Parti
 // FindParticipants returns the participants of a contact in the order they
 // joined; none (and no error) for an unknown contact.
 func (db *DB) FindParticipants(ctx context.Context, contactID string) ([]*helpline.Participant, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+participantColumns+` FROM participants
+	return queryAll(ctx, db.r, "find participants", scanParticipant, `SELECT `+participantColumns+` FROM participants
 		WHERE contact_id = ? ORDER BY rowid`, contactID)
-	if err != nil {
-		return nil, dbError("find participants", err)
-	}
-	defer rows.Close()
-	var ps []*helpline.Participant
-	for rows.Next() {
-		p, err := scanParticipant(rows)
-		if err != nil {
-			return nil, err
-		}
-		ps = append(ps, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, dbError("find participants", err)
-	}
-	return ps, nil
 }
 
 // MarkParticipantConnected sets ConnectedAt if it is not set yet.

@@ -441,6 +441,28 @@ type scanner interface {
 	Scan(dest ...any) error
 }
 
+// queryAll runs query on q and scans every row with scan; what names the
+// lookup in errors.
+func queryAll[T any](ctx context.Context, q querier, what string, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, dbError(what, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbError(what, err)
+	}
+	return out, nil
+}
+
 // millis returns t as unix milliseconds.
 func millis(t time.Time) int64 { return t.UnixMilli() }
 

@@ -59,6 +59,10 @@ type Item struct {
 	Metadata *MessageMetadata
 	// ClientToken is the sender's idempotency token; empty if none.
 	ClientToken string
+	// Origin names the connector an item came in through (an agent reply
+	// typed in a helpdesk); empty for items sent to Helpline directly.
+	// A connector does not mirror items of its own origin back.
+	Origin string
 }
 
 // Stored reports whether the item is part of the transcript.

@@ -1,0 +1,79 @@
+package helpline
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+)
+
+// ConnectorKind builds a connector of one kind (zendesk, webhook, ...)
+// from its configuration section. Kinds register themselves from their
+// package's init, so adding one touches no core package.
+type ConnectorKind func(cfg ConnectorConfig) (Connector, error)
+
+// ConnectorConfig is what a ConnectorKind is built from.
+type ConnectorConfig struct {
+	// Name is the connector's configured name.
+	Name string
+	// Decode fills v, a pointer to the kind's own settings struct, from
+	// the connector's configuration section; unknown keys are an error.
+	Decode func(v any) error
+	// Getenv reads secrets named by the configuration.
+	Getenv func(string) string
+	Logger *slog.Logger
+	Now    func() time.Time
+	// Chat is the engine, for inbound replies; Mirrors maps outside
+	// references (a ticket id) back to contacts.
+	Chat    ChatService
+	Mirrors MirrorStore
+}
+
+// InboundConnector is a connector that also takes requests from its
+// outside system (webhooks), served at /connectors/{name}/ with that
+// prefix stripped.
+type InboundConnector interface {
+	Connector
+	http.Handler
+}
+
+var (
+	kindsMu sync.Mutex // guards kinds
+	kinds   = map[string]ConnectorKind{}
+)
+
+// RegisterConnectorKind makes a kind available to the configuration. It
+// panics if the kind is registered twice.
+func RegisterConnectorKind(kind string, f ConnectorKind) {
+	kindsMu.Lock()
+	defer kindsMu.Unlock()
+	if _, dup := kinds[kind]; dup {
+		panic("helpline: connector kind registered twice: " + kind)
+	}
+	kinds[kind] = f
+}
+
+// NewConnector builds a connector of a registered kind.
+func NewConnector(kind string, cfg ConnectorConfig) (Connector, error) {
+	kindsMu.Lock()
+	f := kinds[kind]
+	kindsMu.Unlock()
+	if f == nil {
+		return nil, fmt.Errorf("unknown connector kind %q (known: %v)", kind, ConnectorKinds())
+	}
+	return f(cfg)
+}
+
+// ConnectorKinds lists the registered kinds, sorted.
+func ConnectorKinds() []string {
+	kindsMu.Lock()
+	defer kindsMu.Unlock()
+	var out []string
+	for k := range kinds {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,150 @@
+package helpline
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Connector mirrors contacts' transcripts into one outside system (a
+// helpdesk, a CRM, a webhook receiver). The mirror dispatcher calls Mirror
+// with one contact's items at a time, in Seq order, never two calls for
+// the same contact at once, and records what was delivered; a connector
+// holds no delivery state of its own beyond the references it returns.
+type Connector interface {
+	// Name is the connector's configured name, unique in a Helpline.
+	Name() string
+	// Mirror delivers b.Items, which follow the pair's cursor, to the
+	// outside system. It returns how many of them (a prefix) landed and
+	// the pair's references afterwards (ticket id, lead id, ...), which
+	// the dispatcher stores with the new cursor.
+	//
+	// Effects must happen once: after an uncertain outcome (a timeout, or
+	// a crash between the call and the cursor commit) the same items come
+	// again with Attempt > 0, and the connector checks what landed before
+	// sending again, where the outside API allows it.
+	//
+	// A failure is a *MirrorError when the connector can classify it; any
+	// other error counts as retryable. Delivered may be non-zero together
+	// with an error: the landed prefix is kept.
+	Mirror(ctx context.Context, b *MirrorBatch) (MirrorResult, error)
+}
+
+// MirrorBatch is what the dispatcher hands a connector.
+type MirrorBatch struct {
+	Contact *Contact
+	// Participants are the contact's participants, for authors' names and
+	// roles.
+	Participants []*Participant
+	// Items follow the pair's cursor, in ascending Seq; at most the
+	// connector's batch size.
+	Items []*Item
+	// Refs are the references the connector returned last time; empty on
+	// the first delivery of a contact. The connector must not modify it.
+	Refs map[string]string
+	// Attempt counts earlier failed tries of these items; 0 on the first.
+	Attempt int
+}
+
+// MirrorResult is the outcome of a Mirror call.
+type MirrorResult struct {
+	// Delivered is how many of the batch's items landed, from the first.
+	Delivered int
+	// Refs are the pair's references after the call; nil keeps the old ones.
+	Refs map[string]string
+	// Wait, when set, asks the dispatcher not to hand this contact to the
+	// connector again before it has passed, even if items are waiting: it
+	// paces per-object limits (Zendesk's updates per ticket) without
+	// counting as a failure.
+	Wait time.Duration
+}
+
+// MirrorError is a classified delivery failure.
+type MirrorError struct {
+	// Permanent failures (a 4xx other than 429, bad credentials) park the
+	// pair until an operator resumes it; others are retried with backoff.
+	Permanent bool
+	// RetryAfter, when set, is the least time to wait before the next try
+	// (Retry-After, rate-limit reset headers).
+	RetryAfter time.Duration
+	Err        error
+}
+
+func (e *MirrorError) Error() string {
+	kind := "retryable"
+	if e.Permanent {
+		kind = "permanent"
+	}
+	return fmt.Sprintf("%s mirror failure: %v", kind, e.Err)
+}
+
+func (e *MirrorError) Unwrap() error { return e.Err }
+
+// Mirror pair states.
+const (
+	MirrorActive = "active" // items are delivered as they come
+	MirrorParked = "parked" // a permanent failure stopped delivery; see LastError
+	MirrorDone   = "done"   // the contact ended and everything was delivered
+)
+
+// MirrorPair is the durable state of one (connector, contact) pair.
+type MirrorPair struct {
+	Connector string
+	ContactID string
+	// Cursor is the Seq of the last item delivered.
+	Cursor int64
+	// Refs are the connector's references (ticket id, ...).
+	Refs  map[string]string
+	State string
+	// Attempts counts consecutive failed deliveries.
+	Attempts int
+	// NextAttempt is when the pair may be delivered again.
+	NextAttempt time.Time
+	// LastError is the reason of the last failure, kept while parked.
+	LastError string
+	// LeaseOwner holds the pair until LeaseUntil; empty when free.
+	LeaseOwner string
+	LeaseUntil time.Time
+	// LastSeq is the contact's newest Seq when the pair was read.
+	LastSeq   int64
+	UpdatedAt time.Time
+}
+
+// MirrorStore keeps mirror pairs. Leases make one worker, on any node,
+// deliver a pair at a time; every Store implements it and passes storetest.
+type MirrorStore interface {
+	// CreateMirrorPairs adds a pair with cursor 0 for each connector not
+	// yet paired with the contact. It is idempotent.
+	CreateMirrorPairs(ctx context.Context, contactID string, connectors []string, now time.Time) error
+	// ClaimMirrorPairs leases to owner, until now+lease, up to limit pairs
+	// of connector that are active, due (NextAttempt ≤ now), free (no
+	// lease, or an expired one) and behind (the contact has items after
+	// the cursor); with contactID set, only that contact's pair. Each
+	// claimed pair is returned with LastSeq filled. On PostgreSQL this is a
+	// SKIP LOCKED claim; two owners never hold one pair at once.
+	ClaimMirrorPairs(ctx context.Context, connector, contactID, owner string, now time.Time, lease time.Duration, limit int) ([]*MirrorPair, error)
+	// SaveMirrorPair stores p's Cursor, Refs, State, Attempts,
+	// NextAttempt and LastError and releases the lease, provided owner
+	// still holds it; otherwise it returns ECONFLICT and stores nothing.
+	SaveMirrorPair(ctx context.Context, p *MirrorPair, owner string, now time.Time) error
+	// ResumeMirrorPairs makes parked pairs active and due at now, with
+	// their attempts reset; an empty connector or contactID matches all.
+	// It returns how many it resumed.
+	ResumeMirrorPairs(ctx context.Context, connector, contactID string, now time.Time) (int, error)
+	// FindMirrorPairs returns the pairs f selects, with LastSeq filled,
+	// ordered by connector and contact.
+	FindMirrorPairs(ctx context.Context, f MirrorPairFilter) ([]*MirrorPair, error)
+	// FindMirrorPairByRef returns the pair of connector whose Refs map key
+	// to value (the ticket a webhook names), or ENOTFOUND.
+	FindMirrorPairByRef(ctx context.Context, connector, key, value string) (*MirrorPair, error)
+}
+
+// MirrorPairFilter selects mirror pairs; empty fields match all.
+type MirrorPairFilter struct {
+	Connector string
+	ContactID string
+	State     string
+	// Behind keeps only pairs whose contact has items after the cursor.
+	Behind bool
+	Limit  int
+}

@@ -63,6 +63,14 @@ type ChatService interface {
 	// OpenAttachment opens the file a download token names.
 	OpenAttachment(ctx context.Context, downloadToken string) (*Attachment, io.ReadCloser, error)
 
+	// PostExternalMessage appends a message that came in through a
+	// connector (an agent reply typed in a helpdesk, a message of a chat
+	// mirrored from elsewhere) and publishes it like any other. It is
+	// idempotent on (ContactID, Origin, ExternalID): a retry returns the
+	// stored item and publishes nothing. Errors: EINVALID, ENOTFOUND
+	// (Resource CONTACT), EFORBIDDEN if the contact has ended.
+	PostExternalMessage(ctx context.Context, in ExternalMessage) (*Item, error)
+
 	// Watch delivers to sink every item of the session's contact with a
 	// Seq above from, in Seq order, then every later item (ephemeral ones
 	// such as typing included) as it happens, until the session ends or
@@ -105,6 +113,22 @@ type StartChatInput struct {
 	SupportedContentTypes []string
 	CustomerID            string
 	RelatedContactID      string
+}
+
+// ExternalMessage is a message that came in through connector Origin.
+type ExternalMessage struct {
+	ContactID string
+	// Origin is the connector's name; the item's Origin is set to it.
+	Origin string
+	// Role is RoleAgent, for a participant of that role named AuthorName
+	// (joined on first use, the same one afterwards), or RoleCustomer, for
+	// the contact's customer.
+	Role       string
+	AuthorName string
+	// ExternalID identifies the message in the outside system.
+	ExternalID  string
+	ContentType string
+	Content     string
 }
 
 // ChatStarted is StartChat's result.

@@ -106,6 +106,10 @@ type NewContact struct {
 	Items    []*Item
 	// MaxActive is the instance's active-contact quota; 0 means no limit.
 	MaxActive int
+	// Mirrors are the connectors that mirror this contact: a pair with
+	// cursor 0 is created for each in the same transaction. A replayed
+	// CreateContact creates none.
+	Mirrors []string
 }
 
 // ItemQuery selects a run of a contact's items.

@@ -15,7 +15,8 @@ const SystemDisplayName = "SYSTEM_MESSAGE"
 // opening items, in this order: the customer's participant.joined event,
 // the flow's greeting (a SYSTEM message) if the flow has one, and the
 // initial message if one is given. It publishes them and returns a
-// participant token that expires with the chat.
+// participant token that expires with the chat. The store creates a mirror
+// pair for each of Config.Mirrors in the contact's transaction.
 //
 // It is idempotent on (InstanceID, ClientToken): a retry returns the stored
 // contact and customer with a valid token and writes nothing. Errors:
@@ -91,7 +92,10 @@ func (s *Service) StartChat(ctx context.Context, in helpline.StartChatInput) (*h
 			Time: now,
 		})
 	}
-	nc := &helpline.NewContact{Contact: c, Customer: customer, Items: items, MaxActive: s.limits.MaxActiveChats}
+	nc := &helpline.NewContact{
+		Contact: c, Customer: customer, Items: items,
+		MaxActive: s.limits.MaxActiveChats, Mirrors: s.mirrors,
+	}
 	replayed, err := s.store.CreateContact(ctx, nc)
 	if err != nil {
 		return nil, err

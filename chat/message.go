@@ -34,7 +34,7 @@ func (s *Service) SendMessage(ctx context.Context, sess *helpline.Session, conte
 	}
 	it := s.newItem(sess, helpline.ItemMessage, contentType, clientToken)
 	it.Content = content
-	return s.append(ctx, sess, it)
+	return s.append(ctx, it)
 }
 
 // SendEvent handles the events a participant may send:
@@ -102,7 +102,7 @@ func (s *Service) sendReceipt(ctx context.Context, sess *helpline.Session, conte
 		receipt.DeliveredAt = it.Time
 	}
 	it.Metadata = &helpline.MessageMetadata{MessageID: msg.ID, Receipts: []helpline.Receipt{receipt}}
-	return s.append(ctx, sess, it)
+	return s.append(ctx, it)
 }
 
 // newItem returns an item of the session's participant, stamped now.
@@ -116,10 +116,10 @@ func (s *Service) newItem(sess *helpline.Session, typ, contentType, clientToken 
 
 // append stores it and publishes it unless it was a replay. A contact that
 // ended meanwhile is EFORBIDDEN, as Authenticate would have said.
-func (s *Service) append(ctx context.Context, sess *helpline.Session, it *helpline.Item) (*helpline.Item, error) {
+func (s *Service) append(ctx context.Context, it *helpline.Item) (*helpline.Item, error) {
 	replayed, err := s.store.AppendItem(ctx, it)
 	if helpline.ErrorCode(err) == helpline.ECONFLICT {
-		s.sessions.forgetContact(sess.Contact.ID)
+		s.sessions.forgetContact(it.ContactID)
 		return nil, &helpline.Error{Code: helpline.EFORBIDDEN, Message: "The chat has ended."}
 	} else if err != nil {
 		return nil, err

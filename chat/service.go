@@ -79,6 +79,9 @@ type Config struct {
 	// Now defaults to helpline.Now; results are truncated to milliseconds.
 	Now    func() time.Time
 	Limits Limits
+	// Mirrors are the connectors that mirror every contact: StartChat
+	// creates a mirror pair for each together with the contact.
+	Mirrors []string
 }
 
 // Service is the chat engine. It implements helpline.ChatService; Run must
@@ -91,6 +94,8 @@ type Service struct {
 	log    *slog.Logger
 	clock  func() time.Time
 	limits Limits
+	// mirrors are Config.Mirrors.
+	mirrors []string
 
 	sessions *sessionCache
 	hub      *hub
@@ -115,6 +120,7 @@ func New(cfg Config) *Service {
 		log:      cfg.Logger,
 		clock:    cfg.Now,
 		limits:   cfg.Limits.withDefaults(),
+		mirrors:  cfg.Mirrors,
 		sessions: newSessionCache(defaultSessionCacheSize),
 		ready:    make(chan struct{}),
 	}

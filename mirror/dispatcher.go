@@ -1,0 +1,477 @@
+// Package mirror is the mirror dispatcher: it delivers every contact's
+// transcript items to each configured connector, in order and once, from a
+// durable per-(connector, contact) cursor kept in the store.
+//
+// A pair is delivered only by the worker holding its lease, so items of one
+// contact reach a connector in Seq order and never two batches at once, on
+// one node or several. Workers wake on bus events and, as a backstop for
+// lost events and restarts, poll the store for pairs that are due and
+// behind. Failures are retried with exponential backoff and full jitter,
+// never sooner than the connector's Retry-After; permanent failures park
+// the pair with the reason until an operator resumes it.
+package mirror
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/helplinehq/helpline"
+)
+
+// Defaults of Config's zero values.
+const (
+	DefaultLease        = 30 * time.Second
+	DefaultWorkers      = 8
+	DefaultPollInterval = time.Second
+	DefaultBackoffBase  = time.Second
+	DefaultBackoffMax   = 5 * time.Minute
+	DefaultBatchSize    = 100
+)
+
+// Store is what the dispatcher reads and writes; helpline.Store satisfies it.
+type Store interface {
+	helpline.MirrorStore
+	FindContactByID(ctx context.Context, id string) (*helpline.Contact, error)
+	FindParticipants(ctx context.Context, contactID string) ([]*helpline.Participant, error)
+	FindItems(ctx context.Context, contactID string, q helpline.ItemQuery) ([]*helpline.Item, error)
+}
+
+// Config configures a Dispatcher.
+type Config struct {
+	Store      Store
+	Bus        helpline.Bus
+	Connectors []helpline.Connector
+	// Owner names this node in leases; it must differ between nodes.
+	// Empty means a random id.
+	Owner  string
+	Logger *slog.Logger
+	// Now defaults to helpline.Now.
+	Now func() time.Time
+	// Lease is how long a claimed pair stays with this node. A delivery
+	// gets two thirds of it; a node that dies loses its pairs to others
+	// when it runs out.
+	Lease time.Duration
+	// Workers is how many pairs of one connector are delivered at once.
+	Workers int
+	// PollInterval is how often the store is scanned for due pairs, the
+	// backstop for lost bus events, retries coming due and restarts.
+	PollInterval time.Duration
+	// BackoffBase and BackoffMax bound the retry delay: attempt n waits a
+	// random time in [0, min(BackoffMax, BackoffBase·2ⁿ⁻¹)).
+	BackoffBase, BackoffMax time.Duration
+	// Registerer receives the metrics; nil registers none.
+	Registerer prometheus.Registerer
+	// Jitter returns a number in [0, 1); it defaults to math/rand.
+	Jitter func() float64
+}
+
+// Dispatcher delivers mirror pairs. Run drives it.
+type Dispatcher struct {
+	store   Store
+	bus     helpline.Bus
+	owner   string
+	log     *slog.Logger
+	now     func() time.Time
+	lease   time.Duration
+	workers int
+	poll    time.Duration
+	base    time.Duration
+	max     time.Duration
+	jitter  func() float64
+	metrics *metrics
+	lanes   []*lane
+}
+
+// lane is one connector's queue of contacts to deliver.
+type lane struct {
+	conn  helpline.Connector
+	batch int
+	// wake carries contacts whose pair may be behind; claimed carries
+	// pairs the poller already leased.
+	wake    chan string
+	claimed chan *helpline.MirrorPair
+	// kick asks the poller to scan at once (wake overflowed).
+	kick chan struct{}
+
+	// mu guards state: a contact absent from it is idle.
+	mu    sync.Mutex
+	state map[string]contactState
+}
+
+type contactState uint8
+
+const (
+	queued contactState = iota + 1 // in wake, no worker on it yet
+	busy                           // a worker delivers it
+	dirty                          // busy, and new items came meanwhile
+)
+
+// New returns a dispatcher; Run starts it.
+func New(cfg Config) *Dispatcher {
+	d := &Dispatcher{
+		store:   cfg.Store,
+		bus:     cfg.Bus,
+		owner:   cfg.Owner,
+		log:     cfg.Logger,
+		now:     cfg.Now,
+		lease:   cfg.Lease,
+		workers: cfg.Workers,
+		poll:    cfg.PollInterval,
+		base:    cfg.BackoffBase,
+		max:     cfg.BackoffMax,
+		jitter:  cfg.Jitter,
+	}
+	if d.owner == "" {
+		d.owner = "node-" + helpline.NewID()
+	}
+	if d.log == nil {
+		d.log = slog.Default()
+	}
+	if d.now == nil {
+		d.now = helpline.Now
+	}
+	if d.lease <= 0 {
+		d.lease = DefaultLease
+	}
+	if d.workers <= 0 {
+		d.workers = DefaultWorkers
+	}
+	if d.poll <= 0 {
+		d.poll = DefaultPollInterval
+	}
+	if d.base <= 0 {
+		d.base = DefaultBackoffBase
+	}
+	if d.max <= 0 {
+		d.max = DefaultBackoffMax
+	}
+	if d.jitter == nil {
+		d.jitter = rand.Float64
+	}
+	var names []string
+	for _, c := range cfg.Connectors {
+		batch := DefaultBatchSize
+		if b, ok := c.(interface{ BatchSize() int }); ok && b.BatchSize() > 0 {
+			batch = b.BatchSize()
+		}
+		d.lanes = append(d.lanes, &lane{
+			conn:    c,
+			batch:   batch,
+			wake:    make(chan string, 4096),
+			claimed: make(chan *helpline.MirrorPair),
+			kick:    make(chan struct{}, 1),
+			state:   make(map[string]contactState),
+		})
+		names = append(names, c.Name())
+	}
+	d.metrics = newMetrics(cfg.Registerer, cfg.Store, names)
+	return d
+}
+
+// Run delivers until ctx is done, then waits for deliveries in flight and
+// returns ctx's error. Pairs it held are released when their leases run out.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	if len(d.lanes) == 0 {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	sub, err := d.bus.Subscribe(ctx, "")
+	if err != nil {
+		return fmt.Errorf("mirror: subscribing to the bus: %w", err)
+	}
+	defer sub.Close()
+	var wg sync.WaitGroup
+	for _, l := range d.lanes {
+		wg.Add(1 + d.workers)
+		go func() { defer wg.Done(); d.pollLoop(ctx, l) }()
+		for range d.workers {
+			go func() { defer wg.Done(); d.work(ctx, l) }()
+		}
+	}
+	d.listen(ctx, sub)
+	wg.Wait()
+	return ctx.Err()
+}
+
+// listen turns stored items on the bus into wake-ups, and lost events into
+// an immediate scan.
+func (d *Dispatcher) listen(ctx context.Context, sub helpline.Subscription) {
+	var lost uint64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-sub.Events():
+			if !ok {
+				<-ctx.Done()
+				return
+			}
+			if ev.Item == nil || !ev.Item.Stored() {
+				continue
+			}
+			for _, l := range d.lanes {
+				l.notify(ev.ContactID)
+			}
+			if n := sub.Lost(); n != lost {
+				lost = n
+				for _, l := range d.lanes {
+					l.scanNow()
+				}
+			}
+		}
+	}
+}
+
+// notify queues contact c unless it is already queued; a contact being
+// delivered is marked dirty so that its worker looks again.
+func (l *lane) notify(c string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch l.state[c] {
+	case queued, dirty:
+		return
+	case busy:
+		l.state[c] = dirty
+		return
+	}
+	select {
+	case l.wake <- c:
+		l.state[c] = queued
+	default:
+		l.scanNow()
+	}
+}
+
+func (l *lane) scanNow() {
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
+}
+
+// begin marks c busy; it returns false if another worker has it (which
+// then looks again).
+func (l *lane) begin(c string, force bool) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if st := l.state[c]; (st == busy || st == dirty) && !force {
+		l.state[c] = dirty
+		return false
+	}
+	l.state[c] = busy
+	return true
+}
+
+// finish marks c idle, or reports that new items came while it was busy.
+func (l *lane) finish(c string) (again bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.state[c] == dirty {
+		l.state[c] = busy
+		return true
+	}
+	delete(l.state, c)
+	return false
+}
+
+// pollLoop leases due pairs every PollInterval (or at once when kicked)
+// and hands them to the workers; a full claim is followed by another.
+func (d *Dispatcher) pollLoop(ctx context.Context, l *lane) {
+	t := time.NewTicker(d.poll)
+	defer t.Stop()
+	for {
+		for {
+			pairs, err := d.store.ClaimMirrorPairs(ctx, l.conn.Name(), "", d.owner, d.now(), d.lease, d.workers)
+			if err != nil {
+				if ctx.Err() == nil {
+					d.log.Error("mirror: claiming pairs", "connector", l.conn.Name(), "err", err)
+				}
+				break
+			}
+			for _, p := range pairs {
+				select {
+				case l.claimed <- p:
+				case <-ctx.Done():
+					return
+				}
+			}
+			if len(pairs) < d.workers {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-l.kick:
+		}
+	}
+}
+
+func (d *Dispatcher) work(ctx context.Context, l *lane) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case c := <-l.wake:
+			if l.begin(c, false) {
+				d.drain(ctx, l, c, nil)
+			}
+		case p := <-l.claimed:
+			l.begin(p.ContactID, true)
+			d.drain(ctx, l, p.ContactID, p)
+		}
+	}
+}
+
+// drain delivers contact c's pair until it is caught up, waiting, or
+// another node holds it. p is the pair when already claimed.
+func (d *Dispatcher) drain(ctx context.Context, l *lane, c string, p *helpline.MirrorPair) {
+	for ctx.Err() == nil {
+		if p == nil {
+			pairs, err := d.store.ClaimMirrorPairs(ctx, l.conn.Name(), c, d.owner, d.now(), d.lease, 1)
+			if err != nil {
+				if ctx.Err() == nil {
+					d.log.Error("mirror: claiming a pair", "connector", l.conn.Name(), "contact", c, "err", err)
+				}
+				break
+			}
+			if len(pairs) == 0 {
+				if l.finish(c) {
+					continue
+				}
+				return
+			}
+			p = pairs[0]
+		}
+		more := d.deliver(ctx, l, p)
+		p = nil
+		if !more && !l.finish(c) {
+			return
+		}
+	}
+	l.finish(c)
+}
+
+// deliver hands the items after p's cursor to the connector and saves the
+// outcome. It reports whether the pair has more items due now.
+func (d *Dispatcher) deliver(ctx context.Context, l *lane, p *helpline.MirrorPair) (more bool) {
+	name := l.conn.Name()
+	log := d.log.With("connector", name, "contact", p.ContactID)
+	contact, err := d.store.FindContactByID(ctx, p.ContactID)
+	var parts []*helpline.Participant
+	var items []*helpline.Item
+	if err == nil {
+		parts, err = d.store.FindParticipants(ctx, p.ContactID)
+	}
+	if err == nil {
+		items, err = d.store.FindItems(ctx, p.ContactID, helpline.ItemQuery{From: p.Cursor + 1, Limit: l.batch})
+	}
+	if err != nil {
+		// The pair's lease runs out and it is tried again.
+		if ctx.Err() == nil {
+			log.Error("mirror: reading the contact", "err", err)
+		}
+		return false
+	}
+
+	// Items that came from this connector's system are not sent back; the
+	// cursor moves past them.
+	batch := make([]*helpline.Item, 0, len(items))
+	for _, it := range items {
+		if it.Origin != name {
+			batch = append(batch, it)
+		}
+	}
+	var res helpline.MirrorResult
+	if len(batch) > 0 {
+		mctx, cancel := context.WithTimeout(ctx, d.lease*2/3)
+		started := time.Now()
+		res, err = l.conn.Mirror(mctx, &helpline.MirrorBatch{
+			Contact:      contact,
+			Participants: parts,
+			Items:        batch,
+			Refs:         p.Refs,
+			Attempt:      p.Attempts,
+		})
+		cancel()
+		d.metrics.duration.WithLabelValues(name).Observe(time.Since(started).Seconds())
+		res.Delivered = min(max(res.Delivered, 0), len(batch))
+	}
+	saveCtx := ctx
+	if ctx.Err() != nil {
+		// Shutting down mid-delivery: record the outcome anyway, so that
+		// an uncertain one comes back with Attempt > 0.
+		var cancel context.CancelFunc
+		saveCtx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+	}
+
+	now := d.now()
+	switch {
+	case len(batch) == 0 || res.Delivered == len(batch):
+		p.Cursor = items[len(items)-1].Seq
+	case res.Delivered > 0:
+		p.Cursor = batch[res.Delivered].Seq - 1
+	default:
+		p.Cursor = batch[0].Seq - 1
+	}
+	if res.Refs != nil {
+		p.Refs = res.Refs
+	}
+	for _, it := range batch[:res.Delivered] {
+		d.metrics.lag.WithLabelValues(name).Observe(now.Sub(it.Time).Seconds())
+	}
+	d.metrics.items.WithLabelValues(name).Add(float64(res.Delivered))
+
+	var merr *helpline.MirrorError
+	switch {
+	case err == nil:
+		p.Attempts, p.LastError = 0, ""
+		p.NextAttempt = now.Add(res.Wait)
+		if contact.Ended() && p.Cursor >= contact.LastSeq {
+			p.State = helpline.MirrorDone
+		}
+		d.metrics.deliveries.WithLabelValues(name, "ok").Inc()
+	case errors.As(err, &merr) && merr.Permanent:
+		p.State, p.LastError = helpline.MirrorParked, err.Error()
+		d.metrics.deliveries.WithLabelValues(name, "parked").Inc()
+		log.Warn("mirror: pair parked", "cursor", p.Cursor, "err", err)
+	default:
+		if res.Delivered > 0 {
+			p.Attempts = 0
+		}
+		p.Attempts++
+		p.LastError = err.Error()
+		wait := d.backoff(p.Attempts)
+		if merr != nil && merr.RetryAfter > wait {
+			wait = merr.RetryAfter
+		}
+		p.NextAttempt = now.Add(wait)
+		d.metrics.deliveries.WithLabelValues(name, "retry").Inc()
+		d.metrics.retries.WithLabelValues(name).Inc()
+		log.Info("mirror: delivery failed; retrying", "attempt", p.Attempts, "in", wait, "err", err)
+	}
+	if serr := d.store.SaveMirrorPair(saveCtx, p, d.owner, now); serr != nil {
+		log.Warn("mirror: saving the pair", "err", serr)
+		return false
+	}
+	return err == nil && res.Wait <= 0 && p.State == helpline.MirrorActive && p.Cursor < p.LastSeq
+}
+
+// backoff is the full-jitter delay before attempt n (n ≥ 1).
+func (d *Dispatcher) backoff(n int) time.Duration {
+	ceil := d.base
+	for i := 1; i < n && ceil < d.max; i++ {
+		ceil *= 2
+	}
+	ceil = min(ceil, d.max)
+	return time.Duration(d.jitter() * float64(ceil))
+}

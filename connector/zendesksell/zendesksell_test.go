@@ -1,0 +1,359 @@
+package zendesksell_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/helplinehq/helpline"
+	"github.com/helplinehq/helpline/connector/zendesksell"
+	"github.com/helplinehq/helpline/connector/zendesksell/zendeskselltest"
+)
+
+var ctx = context.Background()
+
+const token = "sell-token"
+
+// newConnector builds a connector of kind zendesksell against fake with
+// the YAML settings given (base_url and token_env are added).
+func newConnector(t *testing.T, fake *zendeskselltest.Server, settings string) *zendesksell.Connector {
+	t.Helper()
+	conf := fmt.Sprintf("base_url: %s\ntoken_env: SELL_TOKEN\nrequests_per_second: 1000\n%s", fake.URL, settings)
+	c, err := helpline.NewConnector("zendesksell", config(conf, map[string]string{"SELL_TOKEN": token}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.(*zendesksell.Connector)
+}
+
+func config(conf string, env map[string]string) helpline.ConnectorConfig {
+	return helpline.ConnectorConfig{
+		Name: "sell",
+		Decode: func(v any) error {
+			dec := yaml.NewDecoder(strings.NewReader(conf))
+			dec.KnownFields(true)
+			return dec.Decode(v)
+		},
+		Getenv: func(k string) string { return env[k] },
+	}
+}
+
+var t0 = time.Date(2025, 3, 1, 10, 42, 7, 0, time.UTC)
+
+// chat is a contact with a customer and an agent whose messages are
+// numbered from 1.
+type chat struct {
+	contact *helpline.Contact
+	parts   []*helpline.Participant
+	refs    map[string]string
+	seq     int64
+}
+
+func newChat(id string, attrs map[string]string) *chat {
+	return &chat{
+		contact: &helpline.Contact{ID: id, Attributes: attrs},
+		parts: []*helpline.Participant{
+			{ID: id + "-c", Role: helpline.RoleCustomer, DisplayName: "Ada Lovelace"},
+			{ID: id + "-a", Role: helpline.RoleAgent, DisplayName: "Grace"},
+		},
+	}
+}
+
+// batch returns the next n messages, customer and agent alternating.
+func (c *chat) batch(n int) *helpline.MirrorBatch {
+	b := &helpline.MirrorBatch{Contact: c.contact, Participants: c.parts, Refs: c.refs}
+	for i := 0; i < n; i++ {
+		c.seq++
+		p := c.parts[c.seq%2]
+		b.Items = append(b.Items, &helpline.Item{
+			ContactID: c.contact.ID, Seq: c.seq, Type: helpline.ItemMessage, ContentType: helpline.ContentPlain,
+			Content: fmt.Sprintf("%s line %d", c.contact.ID, c.seq), ParticipantID: p.ID, DisplayName: p.DisplayName,
+			Role: p.Role, Time: t0.Add(time.Duration(c.seq) * time.Second),
+		})
+	}
+	return b
+}
+
+// deliver mirrors b and takes the refs, failing on any error.
+func (c *chat) deliver(t *testing.T, conn helpline.Connector, b *helpline.MirrorBatch) {
+	t.Helper()
+	res, err := conn.Mirror(ctx, b)
+	if err != nil {
+		t.Fatalf("Mirror %s: %v", c.contact.ID, err)
+	}
+	if res.Delivered != len(b.Items) {
+		t.Fatalf("Delivered = %d, want %d", res.Delivered, len(b.Items))
+	}
+	c.refs = res.Refs
+}
+
+func leadOf(t *testing.T, c *chat) int64 {
+	t.Helper()
+	id, err := strconv.ParseInt(c.refs[zendesksell.RefLeadID], 10, 64)
+	if err != nil {
+		t.Fatalf("refs %v: %v", c.refs, err)
+	}
+	return id
+}
+
+func TestNotesModeCreatesLeadAndOneNotePerBatch(t *testing.T) {
+	fake := zendeskselltest.NewServer(token)
+	defer fake.Close()
+	conn := newConnector(t, fake, "")
+	c := newChat("c1", map[string]string{"email": "ada@example.com"})
+	for i := 0; i < 3; i++ {
+		c.deliver(t, conn, c.batch(2))
+	}
+	leads := fake.Leads()
+	if len(leads) != 1 || leads[0].Email != "ada@example.com" || leads[0].FirstName != "Ada" || leads[0].LastName != "Lovelace" {
+		t.Fatalf("leads = %+v", leads)
+	}
+	notes := fake.Notes(leadOf(t, c))
+	if len(notes) != 3 {
+		t.Fatalf("%d notes, want 3", len(notes))
+	}
+	want := "[10:42:08] Grace (agent): c1 line 1\n[10:42:09] Ada Lovelace (customer): c1 line 2\n— helpline c1 seq 1-2"
+	if notes[0].Content != want {
+		t.Errorf("first note:\n%s\nwant:\n%s", notes[0].Content, want)
+	}
+	if !strings.HasSuffix(notes[2].Content, "c1 line 6\n— helpline c1 seq 5-6") {
+		t.Errorf("last note:\n%s", notes[2].Content)
+	}
+}
+
+func TestFindsLeadByEmailOrAttribute(t *testing.T) {
+	fake := zendeskselltest.NewServer(token)
+	defer fake.Close()
+	known := fake.AddLead(zendeskselltest.Lead{LastName: "Known", Email: "known@example.com"})
+	chosen := fake.AddLead(zendeskselltest.Lead{OrganizationName: "Acme"})
+	conn := newConnector(t, fake, "lead_attribute: sell_lead")
+
+	byEmail := newChat("c1", map[string]string{"email": "known@example.com"})
+	byEmail.deliver(t, conn, byEmail.batch(1))
+	byAttr := newChat("c2", map[string]string{"email": "known@example.com", "sell_lead": strconv.FormatInt(chosen, 10)})
+	byAttr.deliver(t, conn, byAttr.batch(1))
+	if got := leadOf(t, byEmail); got != known {
+		t.Errorf("by email: lead %d, want %d", got, known)
+	}
+	if got := leadOf(t, byAttr); got != chosen {
+		t.Errorf("by attribute: lead %d, want %d", got, chosen)
+	}
+	if n := len(fake.Leads()); n != 2 {
+		t.Errorf("%d leads, want the 2 that existed", n)
+	}
+}
+
+func TestContactsOfOneEmailShareOneLead(t *testing.T) {
+	fake := zendeskselltest.NewServer(token)
+	defer fake.Close()
+	fake.SetDelay(5 * time.Millisecond)
+	conn := newConnector(t, fake, "")
+	var wg sync.WaitGroup
+	for i := 0; i < 10; i++ {
+		c := newChat(fmt.Sprintf("c%d", i), map[string]string{"email": "same@example.com"})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.deliver(t, conn, c.batch(1))
+		}()
+	}
+	wg.Wait()
+	if leads := fake.Leads(); len(leads) != 1 {
+		t.Fatalf("%d leads, want 1", len(leads))
+	}
+}
+
+func TestRetryAfterLandedNoteWritesNothingTwice(t *testing.T) {
+	fake := zendeskselltest.NewServer(token)
+	defer fake.Close()
+	conn := newConnector(t, fake, "")
+	c := newChat("c1", map[string]string{"email": "ada@example.com"})
+	first := c.batch(3)
+	c.deliver(t, conn, first)
+	// The note landed but the cursor was not committed: the same items
+	// come again, with one more that arrived since.
+	retry := &helpline.MirrorBatch{Contact: c.contact, Participants: c.parts, Refs: c.refs, Attempt: 1, Items: append(first.Items, c.batch(1).Items...)}
+	res, err := conn.Mirror(ctx, retry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Delivered != 3 {
+		t.Fatalf("Delivered = %d, want the 3 that landed", res.Delivered)
+	}
+	if n := len(fake.Notes(leadOf(t, c))); n != 1 {
+		t.Fatalf("%d notes, want 1", n)
+	}
+	// The fourth item comes alone next; a retry of a batch that never
+	// landed is written.
+	rest := &helpline.MirrorBatch{Contact: c.contact, Participants: c.parts, Refs: c.refs, Attempt: 2, Items: retry.Items[3:]}
+	if res, err := conn.Mirror(ctx, rest); err != nil || res.Delivered != 1 {
+		t.Fatalf("Mirror = %+v, %v", res, err)
+	}
+	notes := fake.Notes(leadOf(t, c))
+	if len(notes) != 2 || !strings.HasSuffix(notes[1].Content, "seq 4-4") {
+		t.Fatalf("notes = %+v", notes)
+	}
+}
+
+// Fifty contacts of one lead deliver twenty batches each at the same
+// time; the fake's lead update is a plain overwrite, so any unserialised
+// read-modify-write would lose lines.
+func TestDescriptionModeLosesNoLineUnderConcurrency(t *testing.T) {
+	fake := zendeskselltest.NewServer(token)
+	defer fake.Close()
+	fake.SetDelay(time.Millisecond)
+	leadID := fake.AddLead(zendeskselltest.Lead{LastName: "Shared"})
+	conn := newConnector(t, fake, "mode: description\nlead_attribute: lead")
+	const contacts, batches, perBatch = 50, 20, 2
+	var wg sync.WaitGroup
+	for i := 0; i < contacts; i++ {
+		c := newChat(fmt.Sprintf("k%02d", i), map[string]string{"lead": strconv.FormatInt(leadID, 10)})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < batches; j++ {
+				c.deliver(t, conn, c.batch(perBatch))
+			}
+		}()
+	}
+	wg.Wait()
+	l, _ := fake.Lead(leadID)
+	for i := 0; i < contacts; i++ {
+		id := fmt.Sprintf("k%02d", i)
+		last := -1
+		for s := 1; s <= batches*perBatch; s++ {
+			line := fmt.Sprintf(": %s line %d\n", id, s)
+			if n := strings.Count(l.Description, line); n != 1 {
+				t.Fatalf("%q appears %d times", line, n)
+			}
+			at := strings.Index(l.Description, line)
+			if at < last {
+				t.Fatalf("%q out of order", line)
+			}
+			last = at
+		}
+	}
+}
+
+func TestDescriptionModeRetryFindsMarker(t *testing.T) {
+	fake := zendeskselltest.NewServer(token)
+	defer fake.Close()
+	leadID := fake.AddLead(zendeskselltest.Lead{LastName: "L", Description: "Met at the fair."})
+	conn := newConnector(t, fake, "mode: description\nlead_attribute: lead")
+	c := newChat("c1", map[string]string{"lead": strconv.FormatInt(leadID, 10)})
+	b := c.batch(2)
+	c.deliver(t, conn, b)
+	b.Attempt = 1
+	c.deliver(t, conn, b)
+	l, _ := fake.Lead(leadID)
+	want := "Met at the fair.\n\n[10:42:08] Grace (agent): c1 line 1\n[10:42:09] Ada Lovelace (customer): c1 line 2\n— helpline c1 seq 1-2"
+	if l.Description != want {
+		t.Fatalf("description:\n%s\nwant:\n%s", l.Description, want)
+	}
+}
+
+func mirrorErr(t *testing.T, err error) *helpline.MirrorError {
+	t.Helper()
+	var me *helpline.MirrorError
+	if !errors.As(err, &me) {
+		t.Fatalf("error %v is not a *MirrorError", err)
+	}
+	return me
+}
+
+func TestOutagesAreRetryableAndDeliverAfterwards(t *testing.T) {
+	for _, status := range []int{500, 503, 429} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			fake := zendeskselltest.NewServer(token)
+			defer fake.Close()
+			conn := newConnector(t, fake, "")
+			c := newChat("c1", map[string]string{"email": "ada@example.com"})
+			b := c.batch(2)
+			fake.SetOutage(status)
+			res, err := conn.Mirror(ctx, b)
+			if me := mirrorErr(t, err); me.Permanent || me.RetryAfter != 0 {
+				t.Fatalf("error %v: want retryable without RetryAfter", me)
+			}
+			if res.Delivered != 0 {
+				t.Fatalf("Delivered = %d during outage", res.Delivered)
+			}
+			fake.SetOutage(0)
+			b.Attempt = 1
+			c.deliver(t, conn, b)
+			if n := len(fake.Notes(leadOf(t, c))); n != 1 {
+				t.Fatalf("%d notes, want 1", n)
+			}
+		})
+	}
+}
+
+func TestRateLimitedFakeThrottlesAndConnectorRetries(t *testing.T) {
+	fake := zendeskselltest.NewServer(token)
+	defer fake.Close()
+	fake.SetRateLimit(1)
+	conn := newConnector(t, fake, "")
+	c := newChat("c1", map[string]string{"email": "ada@example.com"})
+	// Finding the lead, creating it and adding the note take three
+	// requests in one second; the second is refused.
+	_, err := conn.Mirror(ctx, c.batch(1))
+	if me := mirrorErr(t, err); me.Permanent {
+		t.Fatalf("429 counted permanent: %v", me)
+	}
+	if _, throttled := fake.Requests(); throttled == 0 {
+		t.Fatal("fake throttled nothing")
+	}
+}
+
+func TestPermanentFailures(t *testing.T) {
+	fake := zendeskselltest.NewServer(token)
+	defer fake.Close()
+	conn := newConnector(t, fake, "lead_attribute: lead")
+
+	fake.SetOutage(422)
+	c := newChat("c1", map[string]string{"email": "ada@example.com"})
+	_, err := conn.Mirror(ctx, c.batch(1))
+	if me := mirrorErr(t, err); !me.Permanent || !strings.Contains(me.Error(), "422") {
+		t.Fatalf("422: %v", me)
+	}
+	fake.SetOutage(0)
+
+	gone := newChat("c2", map[string]string{"lead": "999"})
+	_, err = conn.Mirror(ctx, gone.batch(1))
+	if me := mirrorErr(t, err); !me.Permanent || !strings.Contains(me.Error(), "resource_id") {
+		t.Fatalf("unknown lead: %v", me)
+	}
+
+	bad, err := helpline.NewConnector("zendesksell", config(fmt.Sprintf("base_url: %s\ntoken_env: T", fake.URL), map[string]string{"T": "wrong"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = bad.Mirror(ctx, newChat("c3", map[string]string{"email": "x@example.com"}).batch(1))
+	if me := mirrorErr(t, err); !me.Permanent || !strings.Contains(me.Error(), "401") {
+		t.Fatalf("bad token: %v", me)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	env := map[string]string{"T": "x"}
+	for conf, want := range map[string]string{
+		"token_env: T\nmode: diary":             "mode",
+		"base_url: ftp://x\ntoken_env: T":       "base_url",
+		"mode: notes":                           "token_env is required",
+		"token_env: EMPTY":                      "EMPTY",
+		"token_env: T\nbatch_size: -1":          "batch_size",
+		"token_env: T\nsecret: 1":               "secret",
+		"token_env: T\nrequests_per_second: -2": "requests_per_second",
+	} {
+		_, err := helpline.NewConnector("zendesksell", config(conf, env))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: error %v, want one mentioning %q", conf, err, want)
+		}
+	}
+}

@@ -11,6 +11,8 @@ import (
 //
 // Every implementation passes the contract suite in package storetest.
 type Store interface {
+	MirrorStore
+
 	// SaveInstance creates or replaces the instance with in.ID.
 	SaveInstance(ctx context.Context, in *Instance) error
 	// FindInstanceByID returns ENOTFOUND (Resource INSTANCE) if there is none.

@@ -30,8 +30,9 @@ const (
 	ORDER BY expires_at, created_at, id LIMIT ?`
 )
 
-// CreateContact stores a new contact, its customer and its opening items in
-// one transaction, numbering the items from Seq 1. It is idempotent on
+// CreateContact stores a new contact, its customer, its opening items and
+// a mirror pair for each of nc.Mirrors in one transaction, numbering the
+// items from Seq 1. It is idempotent on
 // (InstanceID, ClientToken) and returns EQUOTA when the instance has
 // nc.MaxActive active contacts; see helpline.Store.
 func (db *DB) CreateContact(ctx context.Context, nc *helpline.NewContact) (replayed bool, err error) {
@@ -80,7 +81,7 @@ func (db *DB) CreateContact(ctx context.Context, nc *helpline.NewContact) (repla
 			return err
 		}
 		c.LastSeq = last
-		return nil
+		return insertMirrorPairs(tx, c.ID, nc.Mirrors, c.CreatedAt)
 	})
 	return replayed, err
 }

@@ -13,7 +13,7 @@ import (
 
 const (
 	itemColumns = `contact_id, seq, id, type, content_type, content, participant_id, display_name, role,
-	time, attachments, metadata, client_token`
+	time, attachments, metadata, client_token, origin`
 	selectItemByToken = `SELECT ` + itemColumns + ` FROM items
 	WHERE contact_id = ? AND participant_id = ? AND client_token = ? AND client_token != ''`
 	selectContactStateLastSeq = `SELECT state, (SELECT coalesce(max(seq), 0) FROM items WHERE contact_id = ?)
@@ -77,9 +77,9 @@ func appendItems(tx *sql.Tx, contactID string, lastSeq int64, items []*helpline.
 			return 0, err
 		}
 		lastSeq++
-		_, err = tx.Exec(`INSERT INTO items (`+itemColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err = tx.Exec(`INSERT INTO items (`+itemColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			contactID, lastSeq, it.ID, it.Type, it.ContentType, it.Content, it.ParticipantID, it.DisplayName, it.Role,
-			millis(it.Time), attachments, metadata, it.ClientToken)
+			millis(it.Time), attachments, metadata, it.ClientToken, it.Origin)
 		if err != nil {
 			return 0, dbError("append item", err)
 		}
@@ -143,7 +143,7 @@ func scanItem(s scanner) (*helpline.Item, error) {
 		attachments, metadata []byte
 	)
 	err := s.Scan(&it.ContactID, &it.Seq, &it.ID, &it.Type, &it.ContentType, &it.Content, &it.ParticipantID,
-		&it.DisplayName, &it.Role, &ms, &attachments, &metadata, &it.ClientToken)
+		&it.DisplayName, &it.Role, &ms, &attachments, &metadata, &it.ClientToken, &it.Origin)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, err
 	} else if err != nil {

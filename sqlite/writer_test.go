@@ -173,6 +173,8 @@ func TestQueryPlans(t *testing.T) {
 		{"selectItemByToken", selectItemByToken, "items_client_token"},
 		{"selectContactStateLastSeq", selectContactStateLastSeq, "PRIMARY KEY (contact_id=?)"},
 		{"selectAttachmentByToken", selectAttachmentByToken, "attachments_client_token"},
+		{"claimMirrorPairs", claimMirrorPairs, "mirror_pairs_due"},
+		{"selectMirrorPairByRef", selectMirrorPairByRef, "SEARCH r USING PRIMARY KEY (connector=? AND key=? AND value=?)"},
 	} {
 		args := make([]any, strings.Count(tc.query, "?"))
 		rows, err := db.r.Query(`EXPLAIN QUERY PLAN `+tc.query, args...)

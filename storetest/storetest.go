@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) helpline.Store) {
 	t.Run("AppendItem", func(t *testing.T) { testAppendItem(t, open) })
 	t.Run("FindItems", func(t *testing.T) { testFindItems(t, open) })
 	t.Run("Attachment", func(t *testing.T) { testAttachment(t, open) })
+	t.Run("Mirror", func(t *testing.T) { testMirror(t, open) })
 }
 
 // base is the suite's reference time: UTC, whole milliseconds.

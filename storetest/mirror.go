@@ -1,0 +1,450 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/helplinehq/helpline"
+)
+
+func testMirror(t *testing.T, open func(t *testing.T) helpline.Store) {
+	ctx := context.Background()
+	const lease = time.Minute
+
+	// mirrored creates a contact paired with the connectors, and appends n
+	// messages after its participant-joined item.
+	mirrored := func(t *testing.T, s helpline.Store, n int, connectors ...string) *helpline.NewContact {
+		t.Helper()
+		nc := newContact("i1")
+		nc.Mirrors = connectors
+		mustCreateContact(t, s, nc)
+		for i := range n {
+			mustAppend(t, s, message(nc.Customer, fmt.Sprint("line ", i), "", at(time.Duration(i)*time.Second)))
+		}
+		return nc
+	}
+	claim := func(t *testing.T, s helpline.Store, connector, contactID, owner string, now time.Time, limit int) []*helpline.MirrorPair {
+		t.Helper()
+		pairs, err := s.ClaimMirrorPairs(ctx, connector, contactID, owner, now, lease, limit)
+		if err != nil {
+			t.Fatalf("ClaimMirrorPairs(%s, %q, %s): %v", connector, contactID, owner, err)
+		}
+		return pairs
+	}
+	find := func(t *testing.T, s helpline.Store, f helpline.MirrorPairFilter) []*helpline.MirrorPair {
+		t.Helper()
+		pairs, err := s.FindMirrorPairs(ctx, f)
+		if err != nil {
+			t.Fatalf("FindMirrorPairs(%+v): %v", f, err)
+		}
+		return pairs
+	}
+	findOne := func(t *testing.T, s helpline.Store, connector, contactID string) *helpline.MirrorPair {
+		t.Helper()
+		pairs := find(t, s, helpline.MirrorPairFilter{Connector: connector, ContactID: contactID})
+		if len(pairs) != 1 {
+			t.Fatalf("%d pairs of %s/%s, want 1", len(pairs), connector, contactID)
+		}
+		return pairs[0]
+	}
+	save := func(t *testing.T, s helpline.Store, p *helpline.MirrorPair, owner string, now time.Time) {
+		t.Helper()
+		if err := s.SaveMirrorPair(ctx, p, owner, now); err != nil {
+			t.Fatalf("SaveMirrorPair(%s/%s by %s): %v", p.Connector, p.ContactID, owner, err)
+		}
+	}
+
+	t.Run("CreateContactWithMirrors", func(t *testing.T) {
+		s := open(t)
+		nc := mirrored(t, s, 2, "hooks", "zendesk")
+		pairs := find(t, s, helpline.MirrorPairFilter{ContactID: nc.Contact.ID})
+		if len(pairs) != 2 {
+			t.Fatalf("%d pairs, want 2", len(pairs))
+		}
+		for i, name := range []string{"hooks", "zendesk"} {
+			p := pairs[i]
+			want := helpline.MirrorPair{
+				Connector: name, ContactID: nc.Contact.ID, Refs: map[string]string{}, State: helpline.MirrorActive,
+				NextAttempt: base, LastSeq: 3, UpdatedAt: base,
+			}
+			if !reflect.DeepEqual(*p, want) {
+				t.Errorf("pair %d\n got %+v\nwant %+v", i, *p, want)
+			}
+		}
+		// A replayed CreateContact creates no pairs of its own.
+		nc2 := newContact("i1")
+		nc2.Contact.ClientToken = "start-1"
+		nc2.Mirrors = []string{"hooks"}
+		mustCreateContact(t, s, nc2)
+		retry := newContact("i1")
+		retry.Contact.ClientToken = "start-1"
+		retry.Mirrors = []string{"zendesk"}
+		if replayed, err := s.CreateContact(ctx, retry); err != nil || !replayed {
+			t.Fatalf("retried CreateContact: replayed %v, %v", replayed, err)
+		}
+		if got := find(t, s, helpline.MirrorPairFilter{ContactID: nc2.Contact.ID}); len(got) != 1 || got[0].Connector != "hooks" {
+			t.Errorf("pairs after a replay: %+v, want only hooks", got)
+		}
+		// Without Mirrors, no pairs.
+		plain := mirrored(t, s, 0)
+		if got := find(t, s, helpline.MirrorPairFilter{ContactID: plain.Contact.ID}); len(got) != 0 {
+			t.Errorf("contact without mirrors has %d pairs", len(got))
+		}
+	})
+
+	t.Run("CreateMirrorPairsIdempotent", func(t *testing.T) {
+		s := open(t)
+		nc := mirrored(t, s, 1, "hooks")
+		p := claim(t, s, "hooks", "", "w1", at(time.Second), 10)[0]
+		p.Cursor, p.Refs = 2, map[string]string{"id": "7"}
+		save(t, s, p, "w1", at(2*time.Second))
+		for range 2 {
+			if err := s.CreateMirrorPairs(ctx, nc.Contact.ID, []string{"hooks", "zendesk"}, at(time.Hour)); err != nil {
+				t.Fatalf("CreateMirrorPairs: %v", err)
+			}
+		}
+		pairs := find(t, s, helpline.MirrorPairFilter{ContactID: nc.Contact.ID})
+		if len(pairs) != 2 {
+			t.Fatalf("%d pairs, want 2", len(pairs))
+		}
+		if h := pairs[0]; h.Cursor != 2 || h.Refs["id"] != "7" {
+			t.Errorf("existing pair changed: %+v", h)
+		}
+		if z := pairs[1]; z.Cursor != 0 || z.State != helpline.MirrorActive || !z.NextAttempt.Equal(at(time.Hour)) {
+			t.Errorf("new pair %+v, want cursor 0, active, due at the given time", z)
+		}
+		err := s.CreateMirrorPairs(ctx, "no-such-contact", []string{"hooks"}, base)
+		wantCode(t, "CreateMirrorPairs of an unknown contact", err, helpline.ENOTFOUND)
+	})
+
+	t.Run("ClaimOnlyDueActiveBehindFree", func(t *testing.T) {
+		s := open(t)
+		now := at(time.Hour)
+		behind := mirrored(t, s, 2, "hooks")
+		caughtUp := mirrored(t, s, 0, "hooks")
+		notDue := mirrored(t, s, 1, "hooks")
+		parked := mirrored(t, s, 1, "hooks")
+		done := mirrored(t, s, 1, "hooks")
+		leased := mirrored(t, s, 1, "hooks")
+		other := mirrored(t, s, 1, "zendesk")
+
+		// Move the pairs into their states through the store's own API.
+		all := claim(t, s, "hooks", "", "setup", base, 100)
+		if len(all) != 6 {
+			t.Fatalf("setup claimed %d pairs, want 6", len(all))
+		}
+		for _, p := range all {
+			switch p.ContactID {
+			case caughtUp.Contact.ID:
+				p.Cursor = p.LastSeq
+			case notDue.Contact.ID:
+				p.NextAttempt = now.Add(time.Second)
+			case parked.Contact.ID:
+				p.State, p.LastError = helpline.MirrorParked, "HTTP 403"
+			case done.Contact.ID:
+				p.State = helpline.MirrorDone
+			}
+			save(t, s, p, "setup", base)
+		}
+		// leased is held by another owner whose lease runs past now.
+		if got := claim(t, s, "hooks", leased.Contact.ID, "holder", now.Add(-time.Second), 1); len(got) != 1 {
+			t.Fatalf("claiming the leased pair: %d pairs", len(got))
+		}
+
+		got := claim(t, s, "hooks", "", "w1", now, 100)
+		if len(got) != 1 || got[0].ContactID != behind.Contact.ID {
+			t.Fatalf("claimed %+v, want only the pair that is due, active, free and behind", got)
+		}
+		p := got[0]
+		if p.LastSeq != 3 || p.Cursor != 0 || p.LeaseOwner != "w1" || !p.LeaseUntil.Equal(now.Add(lease)) {
+			t.Errorf("claimed pair %+v, want LastSeq 3, cursor 0, leased to w1 until now+lease", *p)
+		}
+		if got := claim(t, s, "zendesk", "", "w1", now, 100); len(got) != 1 || got[0].ContactID != other.Contact.ID {
+			t.Errorf("zendesk claim got %+v, want the zendesk pair only", got)
+		}
+		// Once due, the not-due pair is claimable.
+		if got := claim(t, s, "hooks", "", "w2", now.Add(time.Second), 100); len(got) != 1 || got[0].ContactID != notDue.Contact.ID {
+			t.Errorf("claim once due got %+v, want the formerly not-due pair", got)
+		}
+	})
+
+	t.Run("ClaimLimitAndContact", func(t *testing.T) {
+		s := open(t)
+		var ids []string
+		for range 5 {
+			ids = append(ids, mirrored(t, s, 1, "hooks").Contact.ID)
+		}
+		if got := claim(t, s, "hooks", ids[3], "w1", base, 10); len(got) != 1 || got[0].ContactID != ids[3] {
+			t.Fatalf("claim of one contact got %+v", got)
+		}
+		if got := claim(t, s, "hooks", "", "w1", base, 2); len(got) != 2 {
+			t.Fatalf("claim with limit 2 got %d pairs", len(got))
+		}
+		if got := claim(t, s, "hooks", "", "w1", base, 0); len(got) != 0 {
+			t.Fatalf("claim with limit 0 got %d pairs", len(got))
+		}
+		if got := claim(t, s, "hooks", "", "w2", base, 10); len(got) != 2 {
+			t.Fatalf("claim of the rest got %d pairs, want 2", len(got))
+		}
+	})
+
+	t.Run("ClaimBehindAfterCursor", func(t *testing.T) {
+		s := open(t)
+		nc := mirrored(t, s, 2, "hooks")
+		p := claim(t, s, "hooks", "", "w1", base, 10)[0]
+		p.Cursor = p.LastSeq
+		save(t, s, p, "w1", base)
+		if got := claim(t, s, "hooks", "", "w1", base, 10); len(got) != 0 {
+			t.Fatalf("a caught-up pair was claimed: %+v", got[0])
+		}
+		mustAppend(t, s, message(nc.Customer, "one more", "", at(time.Minute)))
+		got := claim(t, s, "hooks", "", "w1", base, 10)
+		if len(got) != 1 || got[0].Cursor != 3 || got[0].LastSeq != 4 {
+			t.Fatalf("after a new item claimed %+v, want the pair with cursor 3, LastSeq 4", got)
+		}
+	})
+
+	t.Run("ClaimRace", func(t *testing.T) {
+		s := open(t)
+		for range 20 {
+			mirrored(t, s, 1, "hooks")
+		}
+		const owners = 8
+		var wg sync.WaitGroup
+		claimed := make([][]*helpline.MirrorPair, owners)
+		for i := range owners {
+			wg.Go(func() {
+				pairs, err := s.ClaimMirrorPairs(ctx, "hooks", "", fmt.Sprint("w", i), base, lease, 5)
+				if err != nil {
+					t.Errorf("owner %d: %v", i, err)
+				}
+				claimed[i] = pairs
+			})
+		}
+		wg.Wait()
+		holder := map[string]int{}
+		for i, pairs := range claimed {
+			for _, p := range pairs {
+				if j, ok := holder[p.ContactID]; ok {
+					t.Errorf("pair %s claimed by owners %d and %d", p.ContactID, j, i)
+				}
+				holder[p.ContactID] = i
+			}
+		}
+		if len(holder) != 20 {
+			t.Errorf("%d pairs claimed in all, want 20", len(holder))
+		}
+	})
+
+	t.Run("ExpiredLease", func(t *testing.T) {
+		s := open(t)
+		mirrored(t, s, 1, "hooks")
+		first := claim(t, s, "hooks", "", "w1", base, 10)
+		if len(first) != 1 {
+			t.Fatalf("first claim: %d pairs", len(first))
+		}
+		if got := claim(t, s, "hooks", "", "w2", base.Add(lease-time.Millisecond), 10); len(got) != 0 {
+			t.Fatal("a pair was claimed while its lease runs")
+		}
+		again := claim(t, s, "hooks", "", "w2", base.Add(lease), 10)
+		if len(again) != 1 || again[0].LeaseOwner != "w2" {
+			t.Fatalf("claim after the lease expired: %+v", again)
+		}
+		// w1 lost the pair: its save is refused and stores nothing.
+		p := *first[0]
+		p.Cursor = 2
+		err := s.SaveMirrorPair(ctx, &p, "w1", base.Add(lease))
+		wantCode(t, "SaveMirrorPair by the former owner", err, helpline.ECONFLICT)
+		if got := findOne(t, s, "hooks", p.ContactID); got.Cursor != 0 || got.LeaseOwner != "w2" {
+			t.Errorf("after a refused save: %+v", got)
+		}
+	})
+
+	t.Run("SaveMirrorPair", func(t *testing.T) {
+		s := open(t)
+		nc := mirrored(t, s, 3, "hooks")
+		p := claim(t, s, "hooks", "", "w1", base, 10)[0]
+
+		err := s.SaveMirrorPair(ctx, p, "w2", base)
+		wantCode(t, "SaveMirrorPair by a non-owner", err, helpline.ECONFLICT)
+		err = s.SaveMirrorPair(ctx, p, "", base)
+		wantCode(t, "SaveMirrorPair without an owner", err, helpline.ECONFLICT)
+
+		saved := *p
+		saved.Cursor = 2
+		saved.Refs = map[string]string{"ticket_id": "42", "requester_id": "9"}
+		saved.Attempts = 3
+		saved.NextAttempt = at(time.Minute)
+		saved.LastError = "HTTP 503"
+		save(t, s, &saved, "w1", at(time.Second))
+		got := findOne(t, s, "hooks", nc.Contact.ID)
+		want := helpline.MirrorPair{
+			Connector: "hooks", ContactID: nc.Contact.ID, Cursor: 2, Refs: saved.Refs, State: helpline.MirrorActive,
+			Attempts: 3, NextAttempt: at(time.Minute), LastError: "HTTP 503", LastSeq: 4, UpdatedAt: at(time.Second),
+		}
+		if !reflect.DeepEqual(*got, want) {
+			t.Errorf("saved pair\n got %+v\nwant %+v", *got, want)
+		}
+		// The lease is released: saving again needs a new claim.
+		err = s.SaveMirrorPair(ctx, &saved, "w1", at(time.Second))
+		wantCode(t, "SaveMirrorPair after the lease was released", err, helpline.ECONFLICT)
+
+		err = s.SaveMirrorPair(ctx, &helpline.MirrorPair{Connector: "hooks", ContactID: "nope", State: helpline.MirrorActive}, "w1", base)
+		wantCode(t, "SaveMirrorPair of an unknown pair", err, helpline.ENOTFOUND)
+	})
+
+	t.Run("Resume", func(t *testing.T) {
+		s := open(t)
+		a := mirrored(t, s, 1, "hooks", "zendesk")
+		b := mirrored(t, s, 1, "hooks")
+		for _, name := range []string{"hooks", "zendesk"} {
+			for _, p := range claim(t, s, name, "", "w1", base, 10) {
+				p.State, p.Attempts, p.LastError = helpline.MirrorParked, 4, "HTTP 422: invalid requester"
+				save(t, s, p, "w1", base)
+			}
+		}
+		if got := find(t, s, helpline.MirrorPairFilter{State: helpline.MirrorParked}); len(got) != 3 {
+			t.Fatalf("%d parked pairs, want 3", len(got))
+		}
+		if got := claim(t, s, "hooks", "", "w1", at(time.Hour), 10); len(got) != 0 {
+			t.Fatal("a parked pair was claimed")
+		}
+		n, err := s.ResumeMirrorPairs(ctx, "hooks", a.Contact.ID, at(time.Minute))
+		if err != nil || n != 1 {
+			t.Fatalf("resume one pair: %d, %v", n, err)
+		}
+		p := findOne(t, s, "hooks", a.Contact.ID)
+		if p.State != helpline.MirrorActive || p.Attempts != 0 || p.LastError != "" || !p.NextAttempt.Equal(at(time.Minute)) {
+			t.Errorf("resumed pair %+v, want active, attempts 0, no error, due at the resume time", p)
+		}
+		if z := findOne(t, s, "zendesk", a.Contact.ID); z.State != helpline.MirrorParked || z.LastError == "" {
+			t.Errorf("the other connector's pair was resumed too: %+v", z)
+		}
+		if got := claim(t, s, "hooks", "", "w1", at(time.Minute), 10); len(got) != 1 || got[0].ContactID != a.Contact.ID {
+			t.Errorf("after resume claimed %+v, want the resumed pair", got)
+		}
+		n, err = s.ResumeMirrorPairs(ctx, "", "", at(time.Minute))
+		if err != nil || n != 2 {
+			t.Fatalf("resume all: %d, %v; want 2", n, err)
+		}
+		if got := findOne(t, s, "hooks", b.Contact.ID); got.State != helpline.MirrorActive {
+			t.Errorf("pair of b after resume all: %+v", got)
+		}
+		// Resuming touches no active or done pair.
+		if n, err := s.ResumeMirrorPairs(ctx, "", "", at(time.Hour)); err != nil || n != 0 {
+			t.Errorf("resume with nothing parked: %d, %v", n, err)
+		}
+	})
+
+	t.Run("FindMirrorPairs", func(t *testing.T) {
+		s := open(t)
+		a := mirrored(t, s, 2, "zendesk", "hooks")
+		b := mirrored(t, s, 0, "hooks")
+		p := claim(t, s, "zendesk", a.Contact.ID, "w1", base, 1)[0]
+		p.State, p.Cursor = helpline.MirrorParked, 1
+		save(t, s, p, "w1", base)
+		p = claim(t, s, "hooks", b.Contact.ID, "w1", base, 1)[0]
+		p.Cursor = p.LastSeq
+		save(t, s, p, "w1", base)
+
+		key := func(pairs []*helpline.MirrorPair) []string {
+			var out []string
+			for _, p := range pairs {
+				who := "a"
+				if p.ContactID == b.Contact.ID {
+					who = "b"
+				}
+				out = append(out, p.Connector+"/"+who)
+			}
+			return out
+		}
+		ordered := []string{"hooks/a", "hooks/b", "zendesk/a"}
+		if a.Contact.ID > b.Contact.ID {
+			ordered = []string{"hooks/b", "hooks/a", "zendesk/a"}
+		}
+		for _, c := range []struct {
+			f    helpline.MirrorPairFilter
+			want []string
+		}{
+			{helpline.MirrorPairFilter{}, ordered},
+			{helpline.MirrorPairFilter{Limit: 1}, ordered[:1]},
+			{helpline.MirrorPairFilter{Connector: "zendesk"}, []string{"zendesk/a"}},
+			{helpline.MirrorPairFilter{ContactID: b.Contact.ID}, []string{"hooks/b"}},
+			{helpline.MirrorPairFilter{State: helpline.MirrorParked}, []string{"zendesk/a"}},
+			{helpline.MirrorPairFilter{Connector: "hooks", State: helpline.MirrorActive, Behind: true}, []string{"hooks/a"}},
+			{helpline.MirrorPairFilter{Connector: "nobody"}, nil},
+		} {
+			if got := key(find(t, s, c.f)); !reflect.DeepEqual(got, c.want) {
+				t.Errorf("FindMirrorPairs(%+v) = %v, want %v", c.f, got, c.want)
+			}
+		}
+		if got := findOne(t, s, "zendesk", a.Contact.ID); got.LastSeq != 3 {
+			t.Errorf("LastSeq %d, want 3", got.LastSeq)
+		}
+	})
+
+	t.Run("FindMirrorPairByRef", func(t *testing.T) {
+		s := open(t)
+		older := mirrored(t, s, 1, "zendesk", "sell")
+		newer := newContact("i1")
+		newer.Contact.CreatedAt = at(time.Hour)
+		newer.Mirrors = []string{"sell"}
+		mustCreateContact(t, s, newer)
+		mustAppend(t, s, message(newer.Customer, "hi", "", at(time.Hour)))
+
+		setRefs := func(connector, contactID string, refs map[string]string) {
+			t.Helper()
+			p := claim(t, s, connector, contactID, "w1", at(2*time.Hour), 1)[0]
+			p.Refs = refs
+			save(t, s, p, "w1", at(2*time.Hour))
+		}
+		setRefs("zendesk", older.Contact.ID, map[string]string{"ticket_id": "42"})
+		setRefs("sell", older.Contact.ID, map[string]string{"lead_id": "7"})
+		setRefs("sell", newer.Contact.ID, map[string]string{"lead_id": "7"})
+
+		p, err := s.FindMirrorPairByRef(ctx, "zendesk", "ticket_id", "42")
+		if err != nil || p.ContactID != older.Contact.ID || p.Connector != "zendesk" || p.Refs["ticket_id"] != "42" {
+			t.Fatalf("FindMirrorPairByRef(ticket 42) = %+v, %v", p, err)
+		}
+		if p, err := s.FindMirrorPairByRef(ctx, "sell", "lead_id", "7"); err != nil || p.ContactID != newer.Contact.ID {
+			t.Errorf("a shared reference: %+v, %v; want the newest contact's pair", p, err)
+		}
+		for _, q := range [][3]string{{"zendesk", "ticket_id", "43"}, {"sell", "ticket_id", "42"}, {"zendesk", "lead_id", "42"}} {
+			_, err := s.FindMirrorPairByRef(ctx, q[0], q[1], q[2])
+			wantCode(t, fmt.Sprint("FindMirrorPairByRef", q), err, helpline.ENOTFOUND)
+		}
+		// New refs replace the old ones for lookups.
+		mustAppend(t, s, message(older.Customer, "again", "", at(3*time.Hour)))
+		setRefs("zendesk", older.Contact.ID, map[string]string{"ticket_id": "44"})
+		_, err = s.FindMirrorPairByRef(ctx, "zendesk", "ticket_id", "42")
+		wantCode(t, "FindMirrorPairByRef of a replaced ref", err, helpline.ENOTFOUND)
+		if p, err := s.FindMirrorPairByRef(ctx, "zendesk", "ticket_id", "44"); err != nil || p.ContactID != older.Contact.ID {
+			t.Errorf("FindMirrorPairByRef(ticket 44) = %+v, %v", p, err)
+		}
+	})
+
+	t.Run("ItemOrigin", func(t *testing.T) {
+		s := open(t)
+		nc := mirrored(t, s, 0, "zendesk")
+		it := message(nc.Customer, "from the helpdesk", "zendesk:c-1", at(time.Second))
+		it.Origin = "zendesk"
+		mustAppend(t, s, it)
+		got, err := s.FindItemByID(ctx, nc.Contact.ID, it.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameItem(t, got, it)
+		retry := message(nc.Customer, "from the helpdesk", "zendesk:c-1", at(time.Minute))
+		if replayed, err := s.AppendItem(ctx, retry); err != nil || !replayed || retry.Origin != "zendesk" {
+			t.Errorf("replayed append: replayed %v, Origin %q, %v", replayed, retry.Origin, err)
+		}
+		plain := mustFindItems(t, s, nc.Contact.ID, helpline.ItemQuery{})[0]
+		if plain.Origin != "" {
+			t.Errorf("an item sent directly has Origin %q", plain.Origin)
+		}
+	})
+}

@@ -1,0 +1,460 @@
+package zendesk
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/helplinehq/helpline"
+)
+
+// Refs keys the connector returns.
+const (
+	RefTicketID    = "ticket_id"
+	RefRequesterID = "requester_id"
+)
+
+// Per-ticket pacing: Zendesk allows 30 updates per ticket per 10 minutes.
+// A bucket of ticketBurst refilled every ticketEvery lets at most
+// ticketBurst + 10min/ticketEvery = 5 + 25 = 30 updates into any ten
+// minutes, and lets a quiet ticket take a short burst at once.
+const (
+	ticketBurst = 5
+	ticketEvery = 24 * time.Second
+)
+
+// Mirror delivers a batch into the contact's ticket.
+//
+// The first delivery creates or updates the requester from the customer
+// and creates the ticket, once: Idempotency-Key is derived from the
+// contact id and external_id is the contact id (on a retry without a
+// ticket reference the ticket is first looked up by external_id). Each
+// later call makes at most two ticket updates: one public comment with
+// the customer's and agents' lines and one internal note with the bot's,
+// the system's and the join/leave events, each line stamped with its time,
+// author and role, and each comment ending with a footer naming the chat
+// and the item range it holds. On a retry (Attempt > 0) the ticket's
+// latest comments are read and ranges whose footer is already there are
+// not sent again. When the chat ends, the last update also sets the
+// configured status.
+//
+// Updates of one ticket are paced under Zendesk's 30 per 10 minutes: when
+// the ticket has no budget left Mirror delivers nothing and asks for a
+// Wait; everything that arrives meanwhile goes into the next update.
+func (c *Connector) Mirror(ctx context.Context, b *helpline.MirrorBatch) (helpline.MirrorResult, error) {
+	refs := make(map[string]string, len(b.Refs)+2)
+	for k, v := range b.Refs {
+		refs[k] = v
+	}
+	lines, ended := c.lines(b)
+	if len(lines) == 0 {
+		return helpline.MirrorResult{Delivered: len(b.Items), Refs: refs}, nil
+	}
+	if refs[RefTicketID] == "" {
+		ticketID, requesterID, err := c.ensureTicket(ctx, b)
+		if err != nil {
+			return helpline.MirrorResult{}, mirrorError(err)
+		}
+		refs[RefTicketID], refs[RefRequesterID] = ticketID, requesterID
+	}
+	ticketID := refs[RefTicketID]
+	if b.Attempt > 0 {
+		landed, err := c.landed(ctx, ticketID, b.Contact.ID)
+		if err != nil {
+			return helpline.MirrorResult{Refs: refs}, mirrorError(err)
+		}
+		lines = unsent(lines, landed)
+	}
+	var comments []comment
+	if len(lines) > 0 {
+		comments = group(b.Contact.ID, lines, refs[RefRequesterID])
+	}
+	if wait := c.pace.take(ticketID, len(comments), c.now()); wait > 0 {
+		return helpline.MirrorResult{Refs: refs, Wait: wait}, nil
+	}
+	for i, cm := range comments {
+		upd := ticketUpdate{Comment: &commentOut{Body: cm.body(), Public: cm.public, AuthorID: cm.authorID}}
+		if ended && i == len(comments)-1 && c.set.StatusOnEnd != "none" {
+			upd.Status = c.set.StatusOnEnd
+		}
+		if err := c.api.do(ctx, http.MethodPut, "/tickets/"+ticketID, nil, ticketEnvelope{upd}, nil); err != nil {
+			// Updates land whole; the dispatcher keeps nothing of a
+			// partly sent batch and the footers stop the landed
+			// comment from being sent twice.
+			return helpline.MirrorResult{Refs: refs}, mirrorError(err)
+		}
+	}
+	if ended {
+		c.pace.forget(ticketID)
+	}
+	return helpline.MirrorResult{Delivered: len(b.Items), Refs: refs, Wait: c.pace.next(ticketID, c.now())}, nil
+}
+
+// line is one rendered transcript line.
+type line struct {
+	seq      int64
+	public   bool // a customer's or agent's words, for the public comment
+	customer bool
+	text     string
+}
+
+// lines renders the batch's items that belong in the ticket and reports
+// whether the chat ended. Items of this connector's origin (replies typed
+// in Zendesk), typing, receipts and other events are left out.
+func (c *Connector) lines(b *helpline.MirrorBatch) ([]line, bool) {
+	names := map[string]*helpline.Participant{}
+	for _, p := range b.Participants {
+		names[p.ID] = p
+	}
+	var out []line
+	ended := false
+	for _, it := range b.Items {
+		if !it.Stored() || it.Origin == c.name {
+			continue
+		}
+		name, role := it.DisplayName, it.Role
+		if p := names[it.ParticipantID]; p != nil {
+			if name == "" {
+				name = p.DisplayName
+			}
+			if role == "" {
+				role = p.Role
+			}
+		}
+		l := line{seq: it.Seq, public: role == helpline.RoleCustomer || role == helpline.RoleAgent, customer: role == helpline.RoleCustomer}
+		who := fmt.Sprintf("%s (%s)", orDefault(name, "Unknown"), roleWord(role))
+		stamp := "[" + it.Time.UTC().Format("15:04:05") + "] "
+		switch it.Type {
+		case helpline.ItemMessage:
+			l.text = stamp + who + ": " + it.Content
+		case helpline.ItemAttachment:
+			var files []string
+			for _, a := range it.Attachments {
+				files = append(files, a.Name)
+			}
+			l.text = stamp + who + " sent " + strings.Join(files, ", ")
+		case helpline.ItemEvent:
+			l.public, l.customer = false, false
+			switch it.ContentType {
+			case helpline.EventParticipantJoined:
+				l.text = stamp + who + " joined the chat"
+			case helpline.EventParticipantLeft:
+				l.text = stamp + who + " left the chat"
+			case helpline.EventChatEnded:
+				l.text = stamp + "The chat ended"
+				ended = true
+			default:
+				continue
+			}
+		default:
+			continue
+		}
+		out = append(out, l)
+	}
+	return out, ended
+}
+
+func roleWord(role string) string {
+	switch role {
+	case helpline.RoleCustomer:
+		return "customer"
+	case helpline.RoleAgent:
+		return "agent"
+	case helpline.RoleBot:
+		return "bot"
+	case helpline.RoleSupervisor:
+		return "supervisor"
+	}
+	return "system"
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// comment is one comment Mirror sends.
+type comment struct {
+	public   bool
+	authorID *int64
+	lines    []string
+	footer   string
+}
+
+// footerRE matches the footer that marks which items a comment holds.
+var footerRE = regexp.MustCompile(`\(Helpline chat (\S+), items (\d+)-(\d+)\)\s*$`)
+
+func (cm comment) body() string { return strings.Join(cm.lines, "\n") + "\n\n" + cm.footer }
+
+// group splits lines into the public comment and the internal note, in
+// the order their first lines came. The public comment is the
+// requester's own when only the customer speaks in it, the integration
+// user's otherwise.
+func group(contactID string, lines []line, requesterID string) []comment {
+	var out []comment
+	for _, public := range []bool{lines[0].public, !lines[0].public} {
+		cm := comment{public: public}
+		var first, last int64
+		customerOnly := true
+		for _, l := range lines {
+			if l.public != public {
+				continue
+			}
+			if first == 0 {
+				first = l.seq
+			}
+			last = l.seq
+			customerOnly = customerOnly && l.customer
+			cm.lines = append(cm.lines, l.text)
+		}
+		if len(cm.lines) == 0 {
+			continue
+		}
+		if public && customerOnly {
+			if n, err := strconv.ParseInt(requesterID, 10, 64); err == nil {
+				cm.authorID = &n
+			}
+		}
+		cm.footer = fmt.Sprintf("(Helpline chat %s, items %d-%d)", contactID, first, last)
+		out = append(out, cm)
+	}
+	return out
+}
+
+// span is the item range of a comment that landed, read from its footer.
+type span struct {
+	public      bool
+	first, last int64
+}
+
+// unsent drops the lines a landed comment of their kind already holds.
+func unsent(lines []line, landed []span) []line {
+	var out []line
+	for _, l := range lines {
+		held := false
+		for _, s := range landed {
+			held = held || (s.public == l.public && s.first <= l.seq && l.seq <= s.last)
+		}
+		if !held {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// landed returns the item ranges of the contact's comments among the
+// ticket's latest hundred.
+func (c *Connector) landed(ctx context.Context, ticketID, contactID string) ([]span, error) {
+	var page commentPage
+	if err := c.api.do(ctx, http.MethodGet, "/tickets/"+ticketID+"/comments?sort=-created_at&page%5Bsize%5D=100", nil, nil, &page); err != nil {
+		return nil, err
+	}
+	var out []span
+	for _, cm := range page.Comments {
+		if m := footerRE.FindStringSubmatch(cm.Body); m != nil && m[1] == contactID {
+			first, _ := strconv.ParseInt(m[2], 10, 64)
+			last, _ := strconv.ParseInt(m[3], 10, 64)
+			out = append(out, span{public: cm.Public, first: first, last: last})
+		}
+	}
+	return out, nil
+}
+
+// ensureTicket returns the contact's ticket, creating its requester and
+// it if need be.
+func (c *Connector) ensureTicket(ctx context.Context, b *helpline.MirrorBatch) (ticketID, requesterID string, err error) {
+	if b.Attempt > 0 {
+		var res struct {
+			Results []ticketIn `json:"results"`
+		}
+		q := url.Values{"query": {"type:ticket external_id:" + b.Contact.ID}}
+		if err := c.api.do(ctx, http.MethodGet, "/search.json?"+q.Encode(), nil, nil, &res); err != nil {
+			return "", "", err
+		}
+		if len(res.Results) > 0 {
+			t := res.Results[0]
+			return id(t.ID), id(t.RequesterID), nil
+		}
+	}
+	customer := customerOf(b)
+	var user struct {
+		User struct {
+			ID int64 `json:"id"`
+		} `json:"user"`
+	}
+	if err := c.api.do(ctx, http.MethodPost, "/users/create_or_update", nil, userEnvelope{customer}, &user); err != nil {
+		return "", "", err
+	}
+	started := b.Contact.CreatedAt.UTC().Format("2006-01-02 15:04:05 UTC")
+	create := ticketEnvelope{ticketUpdate{
+		Subject:     "Chat with " + customer.Name,
+		Comment:     &commentOut{Body: fmt.Sprintf("Chat %s with %s started at %s. The transcript follows in comments.", b.Contact.ID, customer.Name, started), Public: false},
+		RequesterID: user.User.ID,
+		ExternalID:  b.Contact.ID,
+		Tags:        c.set.TicketTags,
+		GroupID:     c.set.GroupID,
+	}}
+	var created struct {
+		Ticket ticketIn `json:"ticket"`
+	}
+	key := sha256.Sum256([]byte("helpline:" + b.Contact.ID))
+	h := http.Header{"Idempotency-Key": {"helpline-" + hex.EncodeToString(key[:20])}}
+	if err := c.api.do(ctx, http.MethodPost, "/tickets", h, create, &created); err != nil {
+		return "", "", err
+	}
+	return id(created.Ticket.ID), id(user.User.ID), nil
+}
+
+// customerOf is the requester made from the contact's customer. Email and
+// phone come from the contact attributes "email" or "customerEmail" and
+// "phone" or "customerPhone"; external_id is the contact's CustomerID,
+// or "helpline:<contact id>" when the chat names no customer.
+func customerOf(b *helpline.MirrorBatch) userOut {
+	u := userOut{Name: "Chat customer"}
+	for _, p := range b.Participants {
+		if p.Role == helpline.RoleCustomer && p.DisplayName != "" {
+			u.Name = p.DisplayName
+			break
+		}
+	}
+	attrs := b.Contact.Attributes
+	u.Email = orDefault(attrs["email"], attrs["customerEmail"])
+	u.Phone = orDefault(attrs["phone"], attrs["customerPhone"])
+	u.ExternalID = orDefault(b.Contact.CustomerID, "helpline:"+b.Contact.ID)
+	return u
+}
+
+// Wire shapes.
+
+type ticketEnvelope struct {
+	Ticket ticketUpdate `json:"ticket"`
+}
+
+type ticketUpdate struct {
+	Subject     string      `json:"subject,omitempty"`
+	Comment     *commentOut `json:"comment,omitempty"`
+	RequesterID int64       `json:"requester_id,omitempty"`
+	ExternalID  string      `json:"external_id,omitempty"`
+	Status      string      `json:"status,omitempty"`
+	AssigneeID  int64       `json:"assignee_id,omitempty"`
+	GroupID     int64       `json:"group_id,omitempty"`
+	Tags        []string    `json:"tags,omitempty"`
+}
+
+type commentOut struct {
+	Body     string `json:"body"`
+	Public   bool   `json:"public"`
+	AuthorID *int64 `json:"author_id,omitempty"`
+}
+
+type userEnvelope struct {
+	User userOut `json:"user"`
+}
+
+type userOut struct {
+	Name       string `json:"name"`
+	Email      string `json:"email,omitempty"`
+	Phone      string `json:"phone,omitempty"`
+	ExternalID string `json:"external_id,omitempty"`
+}
+
+// ticketIn is a ticket as Zendesk answers it.
+type ticketIn struct {
+	ID          int64     `json:"id"`
+	URL         string    `json:"url"`
+	Subject     string    `json:"subject"`
+	Status      string    `json:"status"`
+	RequesterID int64     `json:"requester_id"`
+	AssigneeID  *int64    `json:"assignee_id"`
+	GroupID     *int64    `json:"group_id"`
+	Tags        []string  `json:"tags"`
+	ExternalID  string    `json:"external_id"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// commentIn is a comment as Zendesk answers it.
+type commentIn struct {
+	ID        int64     `json:"id"`
+	Body      string    `json:"body"`
+	PlainBody string    `json:"plain_body"`
+	Public    bool      `json:"public"`
+	AuthorID  int64     `json:"author_id"`
+	CreatedAt time.Time `json:"created_at"`
+	Via       struct {
+		Channel string `json:"channel"`
+	} `json:"via"`
+}
+
+type commentPage struct {
+	Comments []commentIn `json:"comments"`
+	Users    []struct {
+		ID   int64  `json:"id"`
+		Name string `json:"name"`
+		Role string `json:"role"`
+	} `json:"users"`
+}
+
+// ticketPacer keeps each ticket's update budget. It is memory only: after
+// a restart the helpdesk's 429 and Retry-After pace the first updates.
+type ticketPacer struct {
+	mu      sync.Mutex // guards tickets
+	tickets map[string]*rate.Limiter
+}
+
+func newTicketPacer() *ticketPacer { return &ticketPacer{tickets: map[string]*rate.Limiter{}} }
+
+func (p *ticketPacer) limiter(ticketID string) *rate.Limiter {
+	l := p.tickets[ticketID]
+	if l == nil {
+		l = rate.NewLimiter(rate.Every(ticketEvery), ticketBurst)
+		p.tickets[ticketID] = l
+	}
+	return l
+}
+
+// take spends n updates of the ticket's budget at now, or spends nothing
+// and returns how long until n are available.
+func (p *ticketPacer) take(ticketID string, n int, now time.Time) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	l := p.limiter(ticketID)
+	if l.AllowN(now, n) {
+		return 0
+	}
+	missing := float64(n) - l.TokensAt(now)
+	return time.Duration(missing * float64(ticketEvery))
+}
+
+// next is how long until the ticket has one update to spend; the
+// dispatcher gathers the items that arrive meanwhile into one batch.
+func (p *ticketPacer) next(ticketID string, now time.Time) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	l, ok := p.tickets[ticketID]
+	if !ok {
+		return 0
+	}
+	if tokens := l.TokensAt(now); tokens < 1 {
+		return time.Duration((1 - tokens) * float64(ticketEvery))
+	}
+	return 0
+}
+
+// forget drops an ended chat's ticket.
+func (p *ticketPacer) forget(ticketID string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.tickets, ticketID)
+}

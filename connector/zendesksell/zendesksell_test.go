@@ -25,7 +25,7 @@ const token = "sell-token"
 // the YAML settings given (base_url and token_env are added).
 func newConnector(t *testing.T, fake *zendeskselltest.Server, settings string) *zendesksell.Connector {
 	t.Helper()
-	conf := fmt.Sprintf("base_url: %s\ntoken_env: SELL_TOKEN\nrequests_per_second: 1000\n%s", fake.URL, settings)
+	conf := fmt.Sprintf("base_url: %s\ntoken_env: SELL_TOKEN\nrequests_per_second: 100000\n%s", fake.URL, settings)
 	c, err := helpline.NewConnector("zendesksell", config(conf, map[string]string{"SELL_TOKEN": token}))
 	if err != nil {
 		t.Fatal(err)
@@ -208,7 +208,6 @@ func TestRetryAfterLandedNoteWritesNothingTwice(t *testing.T) {
 func TestDescriptionModeLosesNoLineUnderConcurrency(t *testing.T) {
 	fake := zendeskselltest.NewServer(token)
 	defer fake.Close()
-	fake.SetDelay(time.Millisecond)
 	leadID := fake.AddLead(zendeskselltest.Lead{LastName: "Shared"})
 	conn := newConnector(t, fake, "mode: description\nlead_attribute: lead")
 	const contacts, batches, perBatch = 50, 20, 2

@@ -1,0 +1,433 @@
+package zendesk_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/helplinehq/helpline"
+	"github.com/helplinehq/helpline/connector/zendesk"
+	"github.com/helplinehq/helpline/connector/zendesk/zendesktest"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+var ctx = context.Background()
+
+// clock is a settable clock shared by the fake, the connector and the
+// engine.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// recorder sits between the connector and the fake and keeps every
+// request it forwards, for golden files.
+type recorder struct {
+	mu   sync.Mutex
+	reqs []string
+}
+
+func (r *recorder) handler(target string) http.Handler {
+	u, _ := url.Parse(target)
+	proxy := httputil.NewSingleHostReverseProxy(u)
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		line := req.Method + " " + req.URL.RequestURI()
+		if k := req.Header.Get("Idempotency-Key"); k != "" {
+			line += "\nIdempotency-Key: " + k
+		}
+		if len(body) > 0 {
+			line += "\n" + string(body)
+		}
+		r.mu.Lock()
+		r.reqs = append(r.reqs, strings.TrimSpace(line))
+		r.mu.Unlock()
+		proxy.ServeHTTP(w, req)
+	})
+}
+
+func (r *recorder) String() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return strings.Join(r.reqs, "\n\n") + "\n"
+}
+
+func assertGolden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the golden file:\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+// fixture is a fake Zendesk and a connector pointed at it through a
+// recorder.
+type fixture struct {
+	fake  *zendesktest.Server
+	conn  *zendesk.Connector
+	clock *clock
+	rec   *recorder
+}
+
+func newFixture(t *testing.T, opts zendesktest.Options, set zendesk.Settings, cfg helpline.ConnectorConfig) *fixture {
+	t.Helper()
+	f := &fixture{clock: &clock{t: time.Date(2025, 3, 1, 10, 42, 0, 0, time.UTC)}, rec: &recorder{}}
+	if opts.Now == nil {
+		opts.Now = f.clock.Now
+	}
+	f.fake = zendesktest.NewServer(opts)
+	t.Cleanup(f.fake.Close)
+	front := httptest.NewServer(f.rec.handler(f.fake.URL))
+	t.Cleanup(front.Close)
+	if set.BaseURL == "" {
+		set.BaseURL = front.URL
+	}
+	if set.Email == "" {
+		set.Email = "bot@example.com"
+	}
+	if set.TokenEnv == "" {
+		set.TokenEnv = "ZENDESK_TOKEN"
+	}
+	if set.RequestsPerMinute == 0 {
+		set.RequestsPerMinute = 60000 // the fake's clock is not the limiter's
+	}
+	if set.UpdatesPerMinute == 0 {
+		set.UpdatesPerMinute = 60000
+	}
+	if set.TimeoutSeconds == 0 {
+		set.TimeoutSeconds = 2
+	}
+	if cfg.Name == "" {
+		cfg.Name = "zendesk"
+	}
+	cfg.Decode = func(v any) error { *v.(*zendesk.Settings) = set; return nil }
+	cfg.Getenv = func(k string) string {
+		return map[string]string{"ZENDESK_TOKEN": "zd-token", "ZENDESK_WEBHOOK_SECRET": "whsec"}[k]
+	}
+	if cfg.Now == nil {
+		cfg.Now = f.clock.Now
+	}
+	c, err := helpline.NewConnector("zendesk", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.conn = c.(*zendesk.Connector)
+	return f
+}
+
+// chatLog builds hand-made batches of one contact.
+type chatLog struct {
+	contact *helpline.Contact
+	parts   []*helpline.Participant
+	items   []*helpline.Item
+	at      time.Time
+}
+
+func newChatLog(contactID string) *chatLog {
+	start := time.Date(2025, 3, 1, 10, 42, 0, 0, time.UTC)
+	return &chatLog{
+		contact: &helpline.Contact{ID: contactID, State: helpline.ContactActive, CreatedAt: start,
+			Attributes: map[string]string{"customerEmail": "ada@example.com"}},
+		parts: []*helpline.Participant{
+			{ID: "p-cust", Role: helpline.RoleCustomer, DisplayName: "Ada"},
+			{ID: "p-bot", Role: helpline.RoleBot, DisplayName: "Shopbot"},
+			{ID: "p-agent", Role: helpline.RoleAgent, DisplayName: "Grace"},
+		},
+		at: start,
+	}
+}
+
+// add appends an item by participant pid and returns it.
+func (l *chatLog) add(pid, typ, contentType, content string) *helpline.Item {
+	l.at = l.at.Add(7 * time.Second)
+	it := &helpline.Item{ContactID: l.contact.ID, Seq: int64(len(l.items) + 1), ID: fmt.Sprintf("item-%d", len(l.items)+1),
+		Type: typ, ContentType: contentType, Content: content, ParticipantID: pid, Time: l.at}
+	for _, p := range l.parts {
+		if p.ID == pid {
+			it.Role, it.DisplayName = p.Role, p.DisplayName
+		}
+	}
+	l.items = append(l.items, it)
+	return it
+}
+
+func (l *chatLog) say(pid, text string) *helpline.Item {
+	return l.add(pid, helpline.ItemMessage, helpline.ContentPlain, text)
+}
+
+// batch is the items after cursor.
+func (l *chatLog) batch(cursor int64, refs map[string]string, attempt int) *helpline.MirrorBatch {
+	return &helpline.MirrorBatch{Contact: l.contact, Participants: l.parts, Items: l.items[cursor:], Refs: refs, Attempt: attempt}
+}
+
+func mirror(t *testing.T, c *zendesk.Connector, b *helpline.MirrorBatch) helpline.MirrorResult {
+	t.Helper()
+	res, err := c.Mirror(ctx, b)
+	if err != nil {
+		t.Fatalf("Mirror: %v", err)
+	}
+	return res
+}
+
+func commentBodies(tk zendesktest.Ticket) []string {
+	var out []string
+	for _, c := range tk.Comments {
+		kind := "public"
+		if !c.Public {
+			kind = "note"
+		}
+		out = append(out, kind+": "+c.Body)
+	}
+	return out
+}
+
+func TestMirrorCreatesTicketAndComments(t *testing.T) {
+	f := newFixture(t, zendesktest.Options{}, zendesk.Settings{TicketTags: []string{"chat"}, GroupID: 77}, helpline.ConnectorConfig{})
+	l := newChatLog("contact-1")
+	l.add("p-cust", helpline.ItemEvent, helpline.EventParticipantJoined, "")
+	l.say("p-cust", "Where is my order?")
+	l.say("p-bot", "Let me check order 1234.")
+	l.say("p-cust", "Thanks")
+	l.add("p-cust", helpline.ItemMetadata, "", "") // a receipt: not mirrored
+	res := mirror(t, f.conn, l.batch(0, nil, 0))
+	if res.Delivered != 5 || res.Refs["ticket_id"] == "" || res.Refs["requester_id"] == "" {
+		t.Fatalf("result = %+v", res)
+	}
+
+	l.say("p-agent", "It ships today.")
+	l.add("p-agent", helpline.ItemAttachment, "", "").Attachments = []helpline.AttachmentRef{{ID: "a1", Name: "label.pdf"}}
+	l.say("p-cust", "Great")
+	l.add("p-cust", helpline.ItemEvent, helpline.EventChatEnded, "")
+	res2 := mirror(t, f.conn, l.batch(5, res.Refs, 0))
+	if res2.Delivered != 4 || res2.Refs["ticket_id"] != res.Refs["ticket_id"] {
+		t.Fatalf("second result = %+v", res2)
+	}
+
+	tickets := f.fake.Tickets()
+	if len(tickets) != 1 {
+		t.Fatalf("%d tickets, want 1", len(tickets))
+	}
+	tk := tickets[0]
+	if tk.ExternalID != "contact-1" || tk.Status != "solved" || tk.Subject != "Chat with Ada" || fmt.Sprint(tk.Tags) != "[chat]" || tk.GroupID == nil || *tk.GroupID != 77 {
+		t.Errorf("ticket = %+v", tk)
+	}
+	var requester zendesktest.User
+	for _, u := range f.fake.Users() {
+		if fmt.Sprint(u.ID) == res.Refs["requester_id"] {
+			requester = u
+		}
+	}
+	if requester.Email != "ada@example.com" || requester.Name != "Ada" || tk.RequesterID != requester.ID {
+		t.Errorf("requester = %+v, ticket requester %d", requester, tk.RequesterID)
+	}
+	want := []string{
+		"note: Chat contact-1 with Ada started at 2025-03-01 10:42:00 UTC. The transcript follows in comments.",
+		"note: [10:42:07] Ada (customer) joined the chat\n[10:42:21] Shopbot (bot): Let me check order 1234.\n\n(Helpline chat contact-1, items 1-3)",
+		"public: [10:42:14] Ada (customer): Where is my order?\n[10:42:28] Ada (customer): Thanks\n\n(Helpline chat contact-1, items 2-4)",
+		"public: [10:42:42] Grace (agent): It ships today.\n[10:42:49] Grace (agent) sent label.pdf\n[10:42:56] Ada (customer): Great\n\n(Helpline chat contact-1, items 6-8)",
+		"note: [10:43:03] The chat ended\n\n(Helpline chat contact-1, items 9-9)",
+	}
+	if got := commentBodies(tk); strings.Join(got, "\n|\n") != strings.Join(want, "\n|\n") {
+		t.Errorf("comments:\n%s\nwant:\n%s", strings.Join(got, "\n|\n"), strings.Join(want, "\n|\n"))
+	}
+	// A customer-only public comment is the requester's; a mixed one the
+	// integration user's.
+	if tk.Comments[2].AuthorID != requester.ID || tk.Comments[3].AuthorID != f.fake.AgentID {
+		t.Errorf("authors %d, %d; want requester %d then integration user %d", tk.Comments[2].AuthorID, tk.Comments[3].AuthorID, requester.ID, f.fake.AgentID)
+	}
+	assertGolden(t, "mirror_requests", f.rec.String())
+}
+
+func TestMirrorRetryCreatesOneTicketAndNoDuplicateComments(t *testing.T) {
+	f := newFixture(t, zendesktest.Options{}, zendesk.Settings{}, helpline.ConnectorConfig{})
+	l := newChatLog("contact-2")
+	l.say("p-cust", "Hello")
+	l.say("p-bot", "Hi, how can I help?")
+
+	// The first try landed but its outcome was lost; the retry carries
+	// one more item and no refs.
+	mirror(t, f.conn, l.batch(0, nil, 0))
+	l.say("p-cust", "My parcel is late")
+	res := mirror(t, f.conn, l.batch(0, nil, 1))
+	if res.Delivered != 3 {
+		t.Fatalf("Delivered = %d, want 3", res.Delivered)
+	}
+	// A plain repeat of the create (Attempt 0, no refs) is an
+	// Idempotency-Key hit.
+	l2 := newChatLog("contact-2")
+	l2.say("p-cust", "Hello")
+	mirror(t, f.conn, l2.batch(0, nil, 0))
+
+	tickets := f.fake.Tickets()
+	if len(tickets) != 1 || f.fake.Stats().TicketCreates != 1 {
+		t.Fatalf("%d tickets, %d creates; want 1 and 1", len(tickets), f.fake.Stats().TicketCreates)
+	}
+	// The last Mirror call above sends "Hello" once more on purpose
+	// (Attempt 0 trusts the cursor); count up to it.
+	comments := commentBodies(tickets[0])
+	before := strings.Join(comments[:len(comments)-1], "\n")
+	for _, line := range []string{"Ada (customer): Hello", "Shopbot (bot): Hi, how can I help?", "Ada (customer): My parcel is late"} {
+		if n := strings.Count(before, line); n != 1 {
+			t.Errorf("%q appears %d times, want once:\n%s", line, n, before)
+		}
+	}
+}
+
+// A customer typing a line a second for two minutes: the connector
+// spends its per-ticket budget and then asks to wait, so the lines that
+// arrive meanwhile share one comment; the fake never refuses an update.
+func TestMirrorPacesTicketUpdates(t *testing.T) {
+	f := newFixture(t, zendesktest.Options{}, zendesk.Settings{}, helpline.ConnectorConfig{})
+	l := newChatLog("contact-3")
+	var refs map[string]string
+	var cursor int64
+	var notBefore time.Time
+	deliver := func() {
+		if f.clock.Now().Before(notBefore) || cursor == int64(len(l.items)) {
+			return
+		}
+		res := mirror(t, f.conn, l.batch(cursor, refs, 0))
+		refs = res.Refs
+		cursor += int64(res.Delivered)
+		notBefore = f.clock.Now().Add(res.Wait)
+	}
+	const lines = 120
+	for i := 0; i < lines; i++ {
+		l.say("p-cust", fmt.Sprintf("line %d", i))
+		deliver()
+		f.clock.Advance(time.Second)
+	}
+	for cursor < int64(len(l.items)) {
+		f.clock.Advance(time.Second)
+		deliver()
+	}
+	st := f.fake.Stats()
+	if st.TooMany != 0 {
+		t.Errorf("the fake answered %d 429s; the pacer should keep under the per-ticket limit", st.TooMany)
+	}
+	// 5 at once, then one per 24 s over about two minutes.
+	if st.TicketUpdates > 12 {
+		t.Errorf("%d updates for %d lines a second apart; want them batched", st.TicketUpdates, lines)
+	}
+	all := strings.Join(commentBodies(f.fake.Tickets()[0]), "\n")
+	last := -1
+	for i := 0; i < lines; i++ {
+		at := strings.Index(all, fmt.Sprintf("): line %d\n", i))
+		if at < 0 || at < last || strings.Count(all, fmt.Sprintf("): line %d\n", i)) != 1 {
+			t.Fatalf("line %d missing, doubled or out of order in\n%s", i, all)
+		}
+		last = at
+	}
+}
+
+func TestMirrorErrorClasses(t *testing.T) {
+	l := newChatLog("contact-4")
+	l.say("p-cust", "Hello")
+
+	t.Run("503 retryable", func(t *testing.T) {
+		f := newFixture(t, zendesktest.Options{}, zendesk.Settings{}, helpline.ConnectorConfig{})
+		f.fake.SetOutage(true)
+		_, err := f.conn.Mirror(ctx, l.batch(0, nil, 0))
+		assertMirrorError(t, err, false, 0)
+	})
+	t.Run("timeout retryable", func(t *testing.T) {
+		f := newFixture(t, zendesktest.Options{}, zendesk.Settings{TimeoutSeconds: 1}, helpline.ConnectorConfig{})
+		f.fake.SetDelay(1500 * time.Millisecond)
+		_, err := f.conn.Mirror(ctx, l.batch(0, nil, 0))
+		assertMirrorError(t, err, false, 0)
+	})
+	t.Run("401 permanent", func(t *testing.T) {
+		f := newFixture(t, zendesktest.Options{Token: "other"}, zendesk.Settings{}, helpline.ConnectorConfig{})
+		_, err := f.conn.Mirror(ctx, l.batch(0, nil, 0))
+		assertMirrorError(t, err, true, 0)
+	})
+	t.Run("429 carries Retry-After", func(t *testing.T) {
+		f := newFixture(t, zendesktest.Options{TicketUpdatesPer10Min: 1}, zendesk.Settings{}, helpline.ConnectorConfig{})
+		res := mirror(t, f.conn, l.batch(0, nil, 0))
+		l2 := newChatLog("contact-4")
+		l2.say("p-cust", "Hello")
+		l2.say("p-cust", "Anyone?")
+		_, err := f.conn.Mirror(ctx, l2.batch(1, res.Refs, 0))
+		assertMirrorError(t, err, false, 10*time.Minute)
+	})
+	t.Run("422 comment cap permanent", func(t *testing.T) {
+		f := newFixture(t, zendesktest.Options{MaxComments: 1}, zendesk.Settings{}, helpline.ConnectorConfig{})
+		_, err := f.conn.Mirror(ctx, l.batch(0, nil, 0))
+		assertMirrorError(t, err, true, 0)
+		if !strings.Contains(err.Error(), "maximum of 1 comments") {
+			t.Errorf("reason %q does not carry Zendesk's answer", err)
+		}
+	})
+}
+
+func assertMirrorError(t *testing.T, err error, permanent bool, retryAfter time.Duration) {
+	t.Helper()
+	var me *helpline.MirrorError
+	if !errors.As(err, &me) {
+		t.Fatalf("err = %v, want a *MirrorError", err)
+	}
+	if me.Permanent != permanent || me.RetryAfter != retryAfter {
+		t.Errorf("err = %v (permanent %v, retry after %v); want permanent %v, retry after %v", err, me.Permanent, me.RetryAfter, permanent, retryAfter)
+	}
+}
+
+func TestNewValidatesSettings(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		set  zendesk.Settings
+		want string
+	}{
+		{"no address", zendesk.Settings{Email: "a@b.c", TokenEnv: "ZENDESK_TOKEN"}, "subdomain or base_url"},
+		{"no email", zendesk.Settings{Subdomain: "acme", TokenEnv: "ZENDESK_TOKEN"}, "email"},
+		{"empty token", zendesk.Settings{Subdomain: "acme", Email: "a@b.c", TokenEnv: "UNSET"}, "UNSET"},
+		{"bad status", zendesk.Settings{Subdomain: "acme", Email: "a@b.c", TokenEnv: "ZENDESK_TOKEN", StatusOnEnd: "gone"}, "status_on_end"},
+	} {
+		_, err := helpline.NewConnector("zendesk", helpline.ConnectorConfig{
+			Name:   "zd",
+			Decode: func(v any) error { *v.(*zendesk.Settings) = tc.set; return nil },
+			Getenv: func(k string) string { return map[string]string{"ZENDESK_TOKEN": "x"}[k] },
+		})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want one mentioning %q", tc.name, err, tc.want)
+		}
+	}
+}

@@ -365,14 +365,16 @@ func (d *Dispatcher) drain(ctx context.Context, l *lane, c string, p *helpline.M
 func (d *Dispatcher) deliver(ctx context.Context, l *lane, p *helpline.MirrorPair) (more bool) {
 	name := l.conn.Name()
 	log := d.log.With("connector", name, "contact", p.ContactID)
-	contact, err := d.store.FindContactByID(ctx, p.ContactID)
+	// Items first: the contact and participants read after them know
+	// every item's author, and an ended contact's LastSeq is final.
+	items, err := d.store.FindItems(ctx, p.ContactID, helpline.ItemQuery{From: p.Cursor + 1, Limit: l.batch})
+	var contact *helpline.Contact
 	var parts []*helpline.Participant
-	var items []*helpline.Item
 	if err == nil {
-		parts, err = d.store.FindParticipants(ctx, p.ContactID)
+		contact, err = d.store.FindContactByID(ctx, p.ContactID)
 	}
 	if err == nil {
-		items, err = d.store.FindItems(ctx, p.ContactID, helpline.ItemQuery{From: p.Cursor + 1, Limit: l.batch})
+		parts, err = d.store.FindParticipants(ctx, p.ContactID)
 	}
 	if err != nil {
 		// The pair's lease runs out and it is tried again.
@@ -416,6 +418,7 @@ func (d *Dispatcher) deliver(ctx context.Context, l *lane, p *helpline.MirrorPai
 
 	now := d.now()
 	switch {
+	case len(items) == 0:
 	case len(batch) == 0 || res.Delivered == len(batch):
 		p.Cursor = items[len(items)-1].Seq
 	case res.Delivered > 0:

@@ -1,0 +1,374 @@
+package mirror_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/helplinehq/helpline"
+	"github.com/helplinehq/helpline/connector/webhook"
+	"github.com/helplinehq/helpline/connector/webhook/webhooktest"
+	"github.com/helplinehq/helpline/inmem"
+	"github.com/helplinehq/helpline/mirror"
+	"github.com/helplinehq/helpline/sqlite"
+)
+
+const connector = "hooks"
+
+// clock is a fake clock shared by the dispatcher, the connector and the
+// receiver.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+type harness struct {
+	t     *testing.T
+	store *sqlite.DB
+	bus   *inmem.Bus
+	clock *clock
+	recv  *webhooktest.Receiver
+	conn  helpline.Connector
+	reg   *prometheus.Registry
+	cfg   mirror.Config
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	store, err := sqlite.Open(filepath.Join(t.TempDir(), "helpline.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	if err := store.SaveInstance(context.Background(), &helpline.Instance{ID: "i1", Name: "i1"}); err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, store: store, bus: inmem.NewBus(), clock: &clock{t: time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)}}
+	t.Cleanup(func() { h.bus.Close() })
+	h.recv = webhooktest.NewReceiver("hook-secret")
+	h.recv.Now = h.clock.Now
+	t.Cleanup(h.recv.Close)
+	h.conn, err = webhook.New(helpline.ConnectorConfig{
+		Name: connector,
+		Decode: func(v any) error {
+			*v.(*webhook.Settings) = webhook.Settings{URLs: []string{h.recv.URL}, SecretEnv: "HOOK_SECRET", Timeout: 2 * time.Second, BatchSize: 10}
+			return nil
+		},
+		Getenv: func(string) string { return "hook-secret" },
+		Now:    h.clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.reg = prometheus.NewRegistry()
+	h.cfg = mirror.Config{
+		Store:        store,
+		Bus:          h.bus,
+		Connectors:   []helpline.Connector{h.conn},
+		Owner:        "node-1",
+		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Now:          h.clock.Now,
+		PollInterval: 5 * time.Millisecond,
+		Registerer:   h.reg,
+		Jitter:       func() float64 { return 0.5 },
+	}
+	return h
+}
+
+// start runs a dispatcher until the test ends.
+func (h *harness) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mirror.New(h.cfg).Run(ctx) }()
+	h.t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != context.Canceled {
+			h.t.Errorf("Run returned %v", err)
+		}
+	})
+}
+
+// chat is a contact mirrored to the webhook.
+type chat struct {
+	contact  *helpline.Contact
+	customer *helpline.Participant
+}
+
+func (h *harness) newChat() *chat {
+	h.t.Helper()
+	id := helpline.NewID()
+	cust := &helpline.Participant{ID: helpline.NewID(), ContactID: id, Role: helpline.RoleCustomer, DisplayName: "Ada", CreatedAt: h.clock.Now()}
+	nc := &helpline.NewContact{
+		Contact: &helpline.Contact{
+			ID: id, InstanceID: "i1", FlowID: "f1", InitialContactID: id, State: helpline.ContactActive,
+			SupportedContentTypes: []string{helpline.ContentPlain}, CreatedAt: h.clock.Now(), ExpiresAt: h.clock.Now().Add(25 * time.Hour),
+		},
+		Customer: cust,
+		Mirrors:  []string{connector},
+	}
+	if _, err := h.store.CreateContact(context.Background(), nc); err != nil {
+		h.t.Fatal(err)
+	}
+	return &chat{contact: nc.Contact, customer: cust}
+}
+
+// say appends a message, as the engine does: store, then publish.
+func (h *harness) say(c *chat, text, origin string) *helpline.Item {
+	h.t.Helper()
+	it := &helpline.Item{
+		ContactID: c.contact.ID, ID: helpline.NewID(), Type: helpline.ItemMessage, ContentType: helpline.ContentPlain,
+		Content: text, ParticipantID: c.customer.ID, DisplayName: "Ada", Role: helpline.RoleCustomer, Time: h.clock.Now(), Origin: origin,
+	}
+	if _, err := h.store.AppendItem(context.Background(), it); err != nil {
+		h.t.Fatal(err)
+	}
+	h.bus.Publish(context.Background(), helpline.Event{ContactID: c.contact.ID, Item: it})
+	return it
+}
+
+func (h *harness) pair(c *chat) *helpline.MirrorPair {
+	h.t.Helper()
+	ps, err := h.store.FindMirrorPairs(context.Background(), helpline.MirrorPairFilter{Connector: connector, ContactID: c.contact.ID})
+	if err != nil || len(ps) != 1 {
+		h.t.Fatalf("pair of %s: %v, %v", c.contact.ID, ps, err)
+	}
+	return ps[0]
+}
+
+// eventually waits up to 10s for cond.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// contents returns the contents of c's messages the receiver got, once per
+// delivery id, in arrival order.
+func (h *harness) contents(c *chat) []string {
+	var out []string
+	for _, d := range h.recv.Unique() {
+		if d.ContactID == c.contact.ID && d.Type == helpline.ItemMessage {
+			out = append(out, d.Content)
+		}
+	}
+	return out
+}
+
+func lines(prefix string, n int) []string {
+	var out []string
+	for i := range n {
+		out = append(out, fmt.Sprintf("%s %d", prefix, i))
+	}
+	return out
+}
+
+func TestOrderAndExactlyOnce(t *testing.T) {
+	h := newHarness(t)
+	h.start()
+	const chats, msgs = 20, 30
+	cs := make([]*chat, chats)
+	for i := range cs {
+		cs[i] = h.newChat()
+	}
+	var wg sync.WaitGroup
+	for _, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, l := range lines("line", msgs) {
+				h.say(c, l, "")
+			}
+		}()
+	}
+	wg.Wait()
+	eventually(t, "every message", func() bool { return len(h.recv.Unique()) == chats*msgs })
+	if all := h.recv.Deliveries(); len(all) != chats*msgs {
+		t.Errorf("%d deliveries for %d items: duplicates without failures", len(all), chats*msgs)
+	}
+	want := strings.Join(lines("line", msgs), "|")
+	for _, c := range cs {
+		if got := strings.Join(h.contents(c), "|"); got != want {
+			t.Errorf("contact %s got\n%s\nwant\n%s", c.contact.ID, got, want)
+		}
+	}
+	eventually(t, "cursors at the end", func() bool {
+		for _, c := range cs {
+			if p := h.pair(c); p.Cursor != p.LastSeq || p.LeaseOwner != "" {
+				return false
+			}
+		}
+		return true
+	})
+	if n := metric(t, h.reg, "helpline_mirror_items_total"); n != chats*msgs {
+		t.Errorf("helpline_mirror_items_total = %v, want %d", n, chats*msgs)
+	}
+}
+
+// metric sums a gathered counter or gauge family's series.
+func metric(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+			}
+		}
+	}
+	return sum
+}
+
+func TestOutageThenRecovery(t *testing.T) {
+	h := newHarness(t)
+	h.recv.Fail(webhooktest.Failure{Count: -1, Status: 503})
+	h.start()
+	c := h.newChat()
+	for _, l := range lines("down", 5) {
+		h.say(c, l, "")
+	}
+	eventually(t, "a failed attempt", func() bool { return h.pair(c).Attempts >= 1 })
+	p := h.pair(c)
+	// Attempt 1 waits half (the jitter) of the 1s base.
+	if p.State != helpline.MirrorActive || p.Cursor != 0 || !p.NextAttempt.Equal(h.clock.Now().Add(500*time.Millisecond)) || !strings.Contains(p.LastError, "503") {
+		t.Fatalf("after a 503: %+v", p)
+	}
+	// More attempts back off further; no time passes, so none is due.
+	h.clock.Advance(time.Second)
+	eventually(t, "a second failed attempt", func() bool { return h.pair(c).Attempts >= 2 })
+	if p := h.pair(c); !p.NextAttempt.Equal(h.clock.Now().Add(time.Second)) {
+		t.Errorf("attempt 2 due at %v, want now+1s (%v)", p.NextAttempt, h.clock.Now())
+	}
+	h.recv.Fail(webhooktest.Failure{})
+	for _, l := range lines("later", 3) {
+		h.say(c, l, "")
+	}
+	h.clock.Advance(time.Minute)
+	want := append(lines("down", 5), lines("later", 3)...)
+	eventually(t, "delivery after the outage", func() bool { return len(h.contents(c)) == len(want) })
+	if got := h.contents(c); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	for _, d := range h.recv.Deliveries() {
+		if d.Attempt < 3 {
+			t.Errorf("delivery %s came with attempt %d, after two failures", d.ID, d.Attempt)
+			break
+		}
+	}
+	eventually(t, "attempts reset", func() bool { p := h.pair(c); return p.Attempts == 0 && p.LastError == "" })
+}
+
+func TestRetryAfterIsHonoured(t *testing.T) {
+	h := newHarness(t)
+	h.recv.Fail(webhooktest.Failure{Count: 1, Status: 429, RetryAfter: "120"})
+	h.start()
+	c := h.newChat()
+	h.say(c, "hello", "")
+	eventually(t, "the 429", func() bool { return h.pair(c).Attempts == 1 })
+	if p := h.pair(c); !p.NextAttempt.Equal(h.clock.Now().Add(120 * time.Second)) {
+		t.Fatalf("next attempt at %v, want now+120s", p.NextAttempt)
+	}
+	h.clock.Advance(119 * time.Second)
+	h.say(c, "still there?", "")
+	h.clock.Advance(time.Second)
+	eventually(t, "delivery after Retry-After", func() bool { return len(h.contents(c)) == 2 })
+	if n := metric(t, h.reg, "helpline_mirror_retries_total"); n != 1 {
+		t.Errorf("retries = %v, want 1", n)
+	}
+}
+
+func TestPermanentFailureParksUntilResumed(t *testing.T) {
+	h := newHarness(t)
+	h.recv.Fail(webhooktest.Failure{Count: -1, Status: 410})
+	h.start()
+	c := h.newChat()
+	h.say(c, "one", "")
+	h.say(c, "two", "")
+	eventually(t, "the pair parked", func() bool { return h.pair(c).State == helpline.MirrorParked })
+	if p := h.pair(c); !strings.Contains(p.LastError, "410") || p.Cursor != 0 {
+		t.Fatalf("parked pair: %+v", p)
+	}
+	if n := metric(t, h.reg, "helpline_mirror_parked_pairs"); n != 1 {
+		t.Errorf("parked pairs gauge = %v, want 1", n)
+	}
+	// A parked pair stays parked as items come.
+	h.say(c, "three", "")
+	h.recv.Fail(webhooktest.Failure{})
+	h.clock.Advance(time.Hour)
+	if n, err := h.store.ResumeMirrorPairs(context.Background(), connector, c.contact.ID, h.clock.Now()); err != nil || n != 1 {
+		t.Fatalf("resume: %d, %v", n, err)
+	}
+	eventually(t, "delivery after resume", func() bool { return len(h.contents(c)) == 3 })
+	if got := h.contents(c); strings.Join(got, "|") != "one|two|three" {
+		t.Errorf("got %v", got)
+	}
+}
+
+func TestExpiredLeaseOfACrashedWorkerIsTakenOver(t *testing.T) {
+	h := newHarness(t)
+	c := h.newChat()
+	h.say(c, "before the crash", "")
+	// Another node claimed the pair and died.
+	if ps, err := h.store.ClaimMirrorPairs(context.Background(), connector, c.contact.ID, "dead-node", h.clock.Now(), 30*time.Second, 1); err != nil || len(ps) != 1 {
+		t.Fatalf("claim: %v %v", ps, err)
+	}
+	h.start()
+	h.say(c, "after the crash", "")
+	h.clock.Advance(29 * time.Second)
+	h.say(c, "nearly there", "")
+	if got := h.contents(c); len(got) != 0 {
+		t.Fatalf("delivered %v while another node held the lease", got)
+	}
+	h.clock.Advance(time.Second)
+	eventually(t, "delivery after the lease ran out", func() bool { return len(h.contents(c)) == 3 })
+}
+
+func TestOwnOriginSkippedAndDone(t *testing.T) {
+	h := newHarness(t)
+	h.start()
+	c := h.newChat()
+	h.say(c, "from the customer", "")
+	h.say(c, "typed in the helpdesk", connector)
+	h.say(c, "typed elsewhere", "other")
+	// The end is stored, not published: the poll finds it.
+	end := &helpline.Item{
+		ContactID: c.contact.ID, ID: helpline.NewID(), Type: helpline.ItemEvent, ContentType: helpline.EventChatEnded,
+		Role: helpline.RoleSystem, Time: h.clock.Now(),
+	}
+	ended, err := h.store.EndContact(context.Background(), c.contact.ID, helpline.EndAPI, h.clock.Now(), []*helpline.Item{end})
+	if err != nil || !ended {
+		t.Fatal(ended, err)
+	}
+	eventually(t, "the pair done", func() bool { return h.pair(c).State == helpline.MirrorDone })
+	if got := h.contents(c); strings.Join(got, "|") != "from the customer|typed elsewhere" {
+		t.Errorf("got %v", got)
+	}
+}

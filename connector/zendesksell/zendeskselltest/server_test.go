@@ -1,0 +1,67 @@
+package zendeskselltest_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/helplinehq/helpline/connector/zendesksell/zendeskselltest"
+)
+
+func do(t *testing.T, s *zendeskselltest.Server, method, path, body string, headers map[string]string) (*http.Response, map[string]any) {
+	t.Helper()
+	r, _ := http.NewRequest(method, s.URL+path, strings.NewReader(body))
+	r.Header.Set("User-Agent", "test")
+	r.Header.Set("Authorization", "Bearer tok")
+	for k, v := range headers {
+		r.Header.Set(k, v) // an empty User-Agent is not sent
+	}
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	json.Unmarshal(raw, &out)
+	return resp, out
+}
+
+func errorCode(body map[string]any) string {
+	errs, _ := body["errors"].([]any)
+	if len(errs) == 0 {
+		return ""
+	}
+	e := errs[0].(map[string]any)["error"].(map[string]any)
+	return e["code"].(string)
+}
+
+func TestEnvelopesAuthAndErrors(t *testing.T) {
+	s := zendeskselltest.NewServer("tok")
+	defer s.Close()
+	if resp, body := do(t, s, "GET", "/v2/leads", "", map[string]string{"User-Agent": ""}); resp.StatusCode != 400 || errorCode(body) != "invalid_user_agent" {
+		t.Errorf("no User-Agent: %d %v", resp.StatusCode, body)
+	}
+	if resp, body := do(t, s, "GET", "/v2/leads", "", map[string]string{"Authorization": "Bearer nope"}); resp.StatusCode != 401 || errorCode(body) != "unauthorized" {
+		t.Errorf("bad token: %d %v", resp.StatusCode, body)
+	}
+	if resp, body := do(t, s, "POST", "/v2/leads", `{"data":{"first_name":"Ada"}}`, nil); resp.StatusCode != 422 || errorCode(body) != "blank" {
+		t.Errorf("lead without last name: %d %v", resp.StatusCode, body)
+	}
+	resp, body := do(t, s, "POST", "/v2/leads", `{"data":{"last_name":"Lovelace","email":"ada@example.com"}}`, nil)
+	if resp.StatusCode != 200 || body["meta"].(map[string]any)["type"] != "lead" {
+		t.Fatalf("create lead: %d %v", resp.StatusCode, body)
+	}
+	_, list := do(t, s, "GET", "/v2/leads?email=ADA@example.com", "", nil)
+	if items := list["items"].([]any); len(items) != 1 || list["meta"].(map[string]any)["type"] != "collection" {
+		t.Errorf("search by email: %v", list)
+	}
+	s.SetRateLimit(1)
+	do(t, s, "GET", "/v2/leads", "", nil)
+	resp, body = do(t, s, "GET", "/v2/leads", "", nil)
+	if resp.StatusCode != 429 || errorCode(body) != "rate_limit_exceeded" || resp.Header.Get("Retry-After") != "" {
+		t.Errorf("over the limit: %d %v %v", resp.StatusCode, body, resp.Header)
+	}
+}

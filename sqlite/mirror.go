@@ -71,7 +71,9 @@ func insertMirrorPairs(tx *sql.Tx, contactID string, connectors []string, now ti
 // ClaimMirrorPairs leases to owner, until now+lease, up to limit pairs of
 // connector that are active, due, free and behind, those due longest
 // first; with contactID set, only that contact's pair. The claim runs on
-// the single writer, so two owners never hold one pair at once.
+// the single writer, so two owners never hold one pair at once. A limit of
+// zero or less claims nothing; an empty owner or a lease that is not
+// positive is EINVALID.
 func (db *DB) ClaimMirrorPairs(ctx context.Context, connector, contactID, owner string, now time.Time, lease time.Duration, limit int) ([]*helpline.MirrorPair, error) {
 	if owner == "" || lease <= 0 {
 		return nil, helpline.Errorf(helpline.EINVALID, "A claim needs an owner and a positive lease.")
@@ -107,7 +109,8 @@ func (db *DB) ClaimMirrorPairs(ctx context.Context, connector, contactID, owner 
 // LastError and releases the lease, provided owner holds it: the pair's
 // lease is owner's, even if it has expired, as long as no one else has
 // claimed the pair since. Otherwise it returns ECONFLICT and stores
-// nothing. A missing pair is ENOTFOUND.
+// nothing. A missing pair is ENOTFOUND, a State other than active, parked
+// or done EINVALID.
 func (db *DB) SaveMirrorPair(ctx context.Context, p *helpline.MirrorPair, owner string, now time.Time) error {
 	switch p.State {
 	case helpline.MirrorActive, helpline.MirrorParked, helpline.MirrorDone:

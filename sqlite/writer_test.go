@@ -249,3 +249,38 @@ func TestNewerSchemaRefused(t *testing.T) {
 		t.Fatal("Open of a database with a newer schema succeeded")
 	}
 }
+
+// TestMigrateMirror opens a database written before mirroring existed: its
+// items get an empty Origin and its contacts can be paired.
+func TestMigrateMirror(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "h.db")
+	old := sql.OpenDB(connector{dsn: dsn(path, "_journal_mode=WAL&_foreign_keys=on")})
+	if _, err := old.Exec(`CREATE TABLE schema_version (version INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := applyMigration(old, "migrations/0001_init.sql", 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO contacts VALUES ('c1', 'i1', 'f1', 'c1', '', '', 'CONNECTED', '', '{}', '["text/plain"]', '', 1, NULL, NULL)`,
+		`INSERT INTO items VALUES ('c1', 1, 'it1', 'MESSAGE', 'text/plain', 'hi', 'p1', 'Casey', 'CUSTOMER', 1, NULL, NULL, '')`,
+	} {
+		if _, err := old.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old.Close()
+
+	db := openTest(t, path)
+	items, err := db.FindItems(context.Background(), "c1", helpline.ItemQuery{})
+	if err != nil || len(items) != 1 || items[0].Origin != "" || items[0].Content != "hi" {
+		t.Fatalf("items after migrating: %+v, %v", items, err)
+	}
+	if err := db.CreateMirrorPairs(context.Background(), "c1", []string{"hooks"}, fromMillis(1)); err != nil {
+		t.Fatal(err)
+	}
+	pairs, err := db.FindMirrorPairs(context.Background(), helpline.MirrorPairFilter{Behind: true})
+	if err != nil || len(pairs) != 1 || pairs[0].LastSeq != 1 {
+		t.Fatalf("pairs after migrating: %+v, %v", pairs, err)
+	}
+}

@@ -33,6 +33,28 @@ type Config struct {
 	} `yaml:"log"`
 	Limits    LimitsConfig     `yaml:"limits"`
 	Instances []InstanceConfig `yaml:"instances"`
+	// Connectors are the outside systems contacts are mirrored into (or,
+	// for sources, come from); see ConnectorEntry.
+	Connectors []ConnectorEntry `yaml:"connectors"`
+	// Mirror tunes the mirror dispatcher.
+	Mirror MirrorConfig `yaml:"mirror"`
+	// APITokenEnv names the environment variable holding the token of the
+	// /admin and /api endpoints (default HELPLINE_API_TOKEN); with no token
+	// those endpoints answer 404.
+	APITokenEnv string `yaml:"api_token_env"`
+}
+
+// MirrorConfig tunes the mirror dispatcher; zero values keep its defaults.
+type MirrorConfig struct {
+	// Lease is how long a node holds a pair it delivers; after a crash,
+	// its pairs wait this long before delivery resumes (default 30s).
+	Lease Duration `yaml:"lease"`
+	// Workers is how many contacts per connector are delivered at once
+	// (default 8).
+	Workers int `yaml:"workers"`
+	// PollInterval is how often the store is scanned for pairs due for
+	// delivery or retry (default 1s).
+	PollInterval Duration `yaml:"poll_interval"`
 }
 
 // LimitsConfig overrides the per-instance quotas. Zero values keep
@@ -129,6 +151,20 @@ func (cfg *Config) validate() error {
 				return fmt.Errorf("instance %s: access key %s: environment variable %s is empty", in.ID, k.ID, k.SecretEnv)
 			}
 		}
+	}
+	names := map[string]bool{}
+	for i, c := range cfg.Connectors {
+		if !validConnectorName(c.Name) {
+			return fmt.Errorf("connectors[%d]: name %q must be 1-64 lower-case letters, digits, - or _", i, c.Name)
+		} else if names[c.Name] {
+			return fmt.Errorf("connectors[%d]: duplicate name %q", i, c.Name)
+		} else if c.Kind == "" {
+			return fmt.Errorf("connector %s: kind is required", c.Name)
+		}
+		names[c.Name] = true
+	}
+	if cfg.Mirror.Lease < 0 || cfg.Mirror.Workers < 0 || cfg.Mirror.PollInterval < 0 {
+		return fmt.Errorf("mirror: lease, workers and poll_interval must not be negative")
 	}
 	known := connectapi.DefaultRateLimits().PerOperation
 	for op, r := range cfg.Limits.Rates {

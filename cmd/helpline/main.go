@@ -4,6 +4,7 @@
 //
 //	helpline serve     run the server
 //	helpline bench     measure message throughput, latency and socket memory
+//	helpline replay    resume mirror pairs parked by a permanent failure
 //	helpline version   print the version
 package main
 
@@ -39,6 +40,7 @@ const usage = `Usage: helpline <command> [flags]
 Commands:
   serve     run the chat server (embedded SQLite, zero configuration)
   bench     start a server and measure throughput, latency and memory
+  replay    resume mirror deliveries parked by a permanent failure
   version   print the version
 
 Run "helpline <command> -h" for a command's flags.
@@ -61,6 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runServe(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return runBench(ctx, args[1:], stdout, stderr)
+	case "replay":
+		return runReplay(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "helpline", version)
 		return nil

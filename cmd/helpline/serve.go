@@ -16,13 +16,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/helplinehq/helpline"
 	"github.com/helplinehq/helpline/blobfs"
 	"github.com/helplinehq/helpline/chat"
 	"github.com/helplinehq/helpline/connectapi"
+	"github.com/helplinehq/helpline/httpapi"
 	"github.com/helplinehq/helpline/inmem"
+	"github.com/helplinehq/helpline/mirror"
 	"github.com/helplinehq/helpline/sqlite"
 )
 
@@ -133,6 +136,11 @@ type server struct {
 	engine   *chat.Service
 	api      http.Handler
 	identity *defaultIdentity
+	// mirrors delivers transcripts to the connectors; inbound are the
+	// connectors taking webhooks, by name; admin serves /admin and /api.
+	mirrors *mirror.Dispatcher
+	inbound map[string]helpline.InboundConnector
+	admin   http.Handler
 }
 
 func openServer(ctx context.Context, cfg *Config, logger *slog.Logger) (*server, error) {
@@ -169,6 +177,27 @@ func (s *server) init(ctx context.Context, cfg *Config) error {
 		return err
 	}
 	s.bus = inmem.NewBus()
+	late := &lateChat{}
+	conns, err := buildConnectors(cfg, late, s.store, s.logger)
+	if err != nil {
+		return err
+	}
+	var mirrors []helpline.Connector
+	var names []string
+	desks := map[string]helpline.TicketDesk{}
+	s.inbound = map[string]helpline.InboundConnector{}
+	for _, c := range conns {
+		if !isSource(c) {
+			mirrors = append(mirrors, c)
+			names = append(names, c.Name())
+		}
+		if d, ok := c.(helpline.TicketDesk); ok {
+			desks[c.Name()] = d
+		}
+		if in, ok := c.(helpline.InboundConnector); ok {
+			s.inbound[c.Name()] = in
+		}
+	}
 	s.engine = chat.New(chat.Config{
 		Store:  s.store,
 		Bus:    s.bus,
@@ -180,7 +209,24 @@ func (s *server) init(ctx context.Context, cfg *Config) error {
 			MaxAttachmentsPerContact: cfg.Limits.MaxAttachmentsPerContact,
 			DefaultChatDuration:      time.Duration(cfg.Limits.ChatDuration),
 		},
+		Mirrors: names,
 	})
+	late.ChatService = s.engine
+	s.mirrors = mirror.New(mirror.Config{
+		Store:        s.store,
+		Bus:          s.bus,
+		Connectors:   mirrors,
+		Logger:       s.logger,
+		Lease:        time.Duration(cfg.Mirror.Lease),
+		Workers:      cfg.Mirror.Workers,
+		PollInterval: time.Duration(cfg.Mirror.PollInterval),
+		Registerer:   prometheus.DefaultRegisterer,
+	})
+	tokenEnv := cfg.APITokenEnv
+	if tokenEnv == "" {
+		tokenEnv = "HELPLINE_API_TOKEN"
+	}
+	s.admin = httpapi.New(httpapi.Config{Mirrors: s.store, Desks: desks, Token: os.Getenv(tokenEnv), Logger: s.logger})
 	rates := connectapi.DefaultRateLimits()
 	rates.Disabled = cfg.Limits.DisableRateLimits
 	for op, r := range cfg.Limits.Rates {
@@ -206,6 +252,11 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 		io.WriteString(w, "ok\n")
 	})
 	mux.Handle("GET /metrics", promhttp.Handler())
+	mux.Handle("/admin/", s.admin)
+	mux.Handle("/api/", s.admin)
+	for name, c := range s.inbound {
+		mux.Handle("/connectors/"+name+"/", http.StripPrefix("/connectors/"+name, c))
+	}
 	hs := &http.Server{
 		Handler:           connectapi.LogRequests(s.logger, mux),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -215,6 +266,8 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 	engineCtx, stopEngine := context.WithCancel(context.Background())
 	engineDone := make(chan error, 1)
 	go func() { engineDone <- s.engine.Run(engineCtx) }()
+	mirrorsDone := make(chan error, 1)
+	go func() { mirrorsDone <- s.mirrors.Run(engineCtx) }()
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- hs.Serve(ln) }()
 
@@ -233,6 +286,9 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 	stopEngine()
 	if e := <-engineDone; e != nil && !errors.Is(e, context.Canceled) {
 		s.logger.Warn("engine stopped", "err", e)
+	}
+	if e := <-mirrorsDone; e != nil && !errors.Is(e, context.Canceled) {
+		s.logger.Warn("mirror dispatcher stopped", "err", e)
 	}
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil

@@ -19,12 +19,16 @@ import (
 const webhookWindow = 5 * time.Minute
 
 // WebhookPayload is the JSON body of the trigger webhook (README shows
-// the trigger): the ticket's id, its external id and the id of the user
-// whose update fired the trigger.
+// the trigger): the ticket's id, its external id, the id of the user
+// whose update fired the trigger and the latest public comment. Only
+// TicketID is used: the comments are read back through the API; the
+// comment text makes two deliveries for one ticket within a second
+// differ, so that the second is not refused as a replay.
 type WebhookPayload struct {
 	TicketID      string `json:"ticket_id"`
 	ExternalID    string `json:"external_id"`
 	CurrentUserID string `json:"current_user_id"`
+	Comment       string `json:"comment"`
 }
 
 // ServeHTTP serves POST /webhook, the target of the Zendesk trigger that

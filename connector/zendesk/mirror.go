@@ -319,16 +319,22 @@ func (c *Connector) ensureTicket(ctx context.Context, b *helpline.MirrorBatch) (
 
 // customerOf is the requester made from the contact's customer. Email and
 // phone come from the contact attributes "email" or "customerEmail" and
-// "phone" or "customerPhone"; external_id is the contact's CustomerID,
+// "phone" or "customerPhone"; the name is the customer participant's, or
+// failing that the one on the customer's items; external_id is the contact's CustomerID,
 // or "helpline:<contact id>" when the chat names no customer.
 func customerOf(b *helpline.MirrorBatch) userOut {
-	u := userOut{Name: "Chat customer"}
+	var u userOut
 	for _, p := range b.Participants {
-		if p.Role == helpline.RoleCustomer && p.DisplayName != "" {
+		if p.Role == helpline.RoleCustomer && u.Name == "" {
 			u.Name = p.DisplayName
-			break
 		}
 	}
+	for _, it := range b.Items {
+		if it.Role == helpline.RoleCustomer && u.Name == "" {
+			u.Name = it.DisplayName
+		}
+	}
+	u.Name = orDefault(u.Name, "Chat customer")
 	attrs := b.Contact.Attributes
 	u.Email = orDefault(attrs["email"], attrs["customerEmail"])
 	u.Phone = orDefault(attrs["phone"], attrs["customerPhone"])

@@ -110,7 +110,12 @@ type fixture struct {
 
 func newFixture(t *testing.T, opts zendesktest.Options, set zendesk.Settings, cfg helpline.ConnectorConfig) *fixture {
 	t.Helper()
-	f := &fixture{clock: &clock{t: time.Date(2025, 3, 1, 10, 42, 0, 0, time.UTC)}, rec: &recorder{}}
+	return newFixtureClock(t, &clock{t: time.Date(2025, 3, 1, 10, 42, 0, 0, time.UTC)}, opts, set, cfg)
+}
+
+func newFixtureClock(t *testing.T, c *clock, opts zendesktest.Options, set zendesk.Settings, cfg helpline.ConnectorConfig) *fixture {
+	t.Helper()
+	f := &fixture{clock: c, rec: &recorder{}}
 	if opts.Now == nil {
 		opts.Now = f.clock.Now
 	}
@@ -146,11 +151,11 @@ func newFixture(t *testing.T, opts zendesktest.Options, set zendesk.Settings, cf
 	if cfg.Now == nil {
 		cfg.Now = f.clock.Now
 	}
-	c, err := helpline.NewConnector("zendesk", cfg)
+	conn, err := helpline.NewConnector("zendesk", cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.conn = c.(*zendesk.Connector)
+	f.conn = conn.(*zendesk.Connector)
 	return f
 }
 

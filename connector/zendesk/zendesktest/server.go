@@ -223,6 +223,14 @@ func (s *Server) SetDelay(d time.Duration) {
 	s.delay = d
 }
 
+// SetWebhookURL changes where the trigger webhook goes; empty turns it
+// off.
+func (s *Server) SetWebhookURL(u string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.WebhookURL = u
+}
+
 // AddAgent adds an agent user and returns it.
 func (s *Server) AddAgent(name, email string) User {
 	s.mu.Lock()
@@ -306,6 +314,9 @@ type WebhookPayload struct {
 	TicketID      string `json:"ticket_id"`
 	ExternalID    string `json:"external_id"`
 	CurrentUserID string `json:"current_user_id"`
+	// Comment is the latest public comment: it makes two deliveries for
+	// one ticket within a second differ, so that neither looks a replay.
+	Comment string `json:"comment"`
 }
 
 // AgentReply plays an agent typing a public reply in Zendesk's agent
@@ -325,10 +336,11 @@ func (s *Server) AgentReply(ticketID, agentID int64, body string) (Comment, int,
 		TicketID:      strconv.FormatInt(t.ID, 10),
 		ExternalID:    t.ExternalID,
 		CurrentUserID: strconv.FormatInt(agentID, 10),
+		Comment:       body,
 	})
-	now := s.opts.Now()
+	now, hook := s.opts.Now(), s.opts.WebhookURL
 	s.mu.Unlock()
-	if s.opts.WebhookURL == "" {
+	if hook == "" {
 		return c, 0, nil
 	}
 	status, err := s.PostWebhook(payload, now)
@@ -340,7 +352,10 @@ func (s *Server) AgentReply(ticketID, agentID int64, body string) (Comment, int,
 // base64(HMAC-SHA256(secret, timestamp + body)). Tests use it to replay.
 func (s *Server) PostWebhook(body []byte, at time.Time) (int, error) {
 	ts := at.UTC().Format(time.RFC3339)
-	req, err := http.NewRequest(http.MethodPost, s.opts.WebhookURL, bytes.NewReader(body))
+	s.mu.Lock()
+	hook := s.opts.WebhookURL
+	s.mu.Unlock()
+	req, err := http.NewRequest(http.MethodPost, hook, bytes.NewReader(body))
 	if err != nil {
 		return 0, err
 	}

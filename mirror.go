@@ -105,6 +105,15 @@ type MirrorPair struct {
 	// LeaseOwner holds the pair until LeaseUntil; empty when free.
 	LeaseOwner string
 	LeaseUntil time.Time
+	// Reclaimed is set by ClaimMirrorPairs when the pair still carried a
+	// lease that was never released by SaveMirrorPair: its previous holder
+	// died (a crash, a kill) or overran its lease, possibly after the
+	// connector delivered items it could not record. The items after the
+	// cursor may have landed already, so the dispatcher hands them over
+	// as a retry (Attempt ≥ 1) and the connector checks what landed. It
+	// stays set on every claim until a holder saves the pair; other reads
+	// leave it false.
+	Reclaimed bool
 	// LastSeq is the contact's newest Seq when the pair was read.
 	LastSeq   int64
 	UpdatedAt time.Time
@@ -120,13 +129,24 @@ type MirrorStore interface {
 	// of connector that are active, due (NextAttempt ≤ now), free (no
 	// lease, or an expired one) and behind (the contact has items after
 	// the cursor); with contactID set, only that contact's pair. Each
-	// claimed pair is returned with LastSeq filled. On PostgreSQL this is a
+	// claimed pair is returned with LastSeq filled, and Reclaimed set when
+	// its previous lease, expired or released by ReleaseMirrorLeases, was
+	// never released by a save. On PostgreSQL this is a
 	// SKIP LOCKED claim; two owners never hold one pair at once.
 	ClaimMirrorPairs(ctx context.Context, connector, contactID, owner string, now time.Time, lease time.Duration, limit int) ([]*MirrorPair, error)
 	// SaveMirrorPair stores p's Cursor, Refs, State, Attempts,
 	// NextAttempt and LastError and releases the lease, provided owner
 	// still holds it; otherwise it returns ECONFLICT and stores nothing.
 	SaveMirrorPair(ctx context.Context, p *MirrorPair, owner string, now time.Time) error
+	// ReleaseMirrorLeases expires, at now, every lease owner holds that
+	// runs past now, and returns how many. A node calls it when it starts,
+	// with the owner id it kept across restarts, so that pairs its
+	// previous process held (killed mid-delivery) are delivered at once
+	// rather than after their leases run out. The pairs stay marked as
+	// unreleased: their next claim is Reclaimed. Owner ids are per node
+	// (two running processes never share one), so this never takes a pair
+	// from a live holder.
+	ReleaseMirrorLeases(ctx context.Context, owner string, now time.Time) (int, error)
 	// ResumeMirrorPairs makes parked pairs active and due at now, with
 	// their attempts reset; an empty connector or contactID matches all.
 	// It returns how many it resumed.

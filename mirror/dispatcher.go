@@ -9,6 +9,12 @@
 // behind. Failures are retried with exponential backoff and full jitter,
 // never sooner than the connector's Retry-After; permanent failures park
 // the pair with the reason until an operator resumes it.
+//
+// A process killed between a delivery and the save of its outcome leaves
+// the pair leased. The next claim of such a pair is Reclaimed and its
+// items go to the connector as a retry (Attempt ≥ 1), so that the
+// connector checks what already landed; a restarted node with the same
+// Owner releases its old leases at once rather than waiting them out.
 package mirror
 
 import (
@@ -48,8 +54,13 @@ type Config struct {
 	Store      Store
 	Bus        helpline.Bus
 	Connectors []helpline.Connector
-	// Owner names this node in leases; it must differ between nodes.
-	// Empty means a random id.
+	// Owner names this node in leases. It must differ between nodes and
+	// between processes running at once, and should stay the same across
+	// restarts of one node (helpline serve keeps it in the data
+	// directory): Run then releases the leases its killed predecessor
+	// held, and their pairs are delivered at once instead of after the
+	// leases run out. With a shared database each node still has its
+	// own id. Empty means a random id, which releases nothing.
 	Owner  string
 	Logger *slog.Logger
 	// Now defaults to helpline.Now.
@@ -176,11 +187,23 @@ func New(cfg Config) *Dispatcher {
 }
 
 // Run delivers until ctx is done, then waits for deliveries in flight and
-// returns ctx's error. Pairs it held are released when their leases run out.
+// returns ctx's error.
+//
+// It starts by releasing the leases a previous process with the same
+// Owner held (ReleaseMirrorLeases): that process died, possibly between
+// a connector's delivery and the save of its outcome, so those pairs come
+// back Reclaimed and their items are handed over as a retry (Attempt ≥ 1)
+// for the connector to check what landed. A failure to release is logged;
+// the leases then run out on their own.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	if len(d.lanes) == 0 {
 		<-ctx.Done()
 		return ctx.Err()
+	}
+	if n, err := d.store.ReleaseMirrorLeases(ctx, d.owner, d.now()); err != nil {
+		d.log.Error("mirror: releasing the leases of a previous run", "owner", d.owner, "err", err)
+	} else if n > 0 {
+		d.log.Info("mirror: released the leases of a previous run", "owner", d.owner, "pairs", n)
 	}
 	sub, err := d.bus.Subscribe(ctx, "")
 	if err != nil {
@@ -394,6 +417,12 @@ func (d *Dispatcher) deliver(ctx context.Context, l *lane, p *helpline.MirrorPai
 	}
 	var res helpline.MirrorResult
 	if len(batch) > 0 {
+		attempt := p.Attempts
+		if p.Reclaimed {
+			// The previous holder may have delivered these items without
+			// recording it: the connector must check before sending.
+			attempt = max(attempt, 1)
+		}
 		mctx, cancel := context.WithTimeout(ctx, d.lease*2/3)
 		started := time.Now()
 		res, err = l.conn.Mirror(mctx, &helpline.MirrorBatch{
@@ -401,7 +430,7 @@ func (d *Dispatcher) deliver(ctx context.Context, l *lane, p *helpline.MirrorPai
 			Participants: parts,
 			Items:        batch,
 			Refs:         p.Refs,
-			Attempt:      p.Attempts,
+			Attempt:      attempt,
 		})
 		cancel()
 		d.metrics.duration.WithLabelValues(name).Observe(time.Since(started).Seconds())

@@ -349,6 +349,54 @@ func TestExpiredLeaseOfACrashedWorkerIsTakenOver(t *testing.T) {
 	}
 	h.clock.Advance(time.Second)
 	eventually(t, "delivery after the lease ran out", func() bool { return len(h.contents(c)) == 3 })
+	// The dead node may have sent the items: they come as a retry, which
+	// the connector checks (the webhook says attempt 2).
+	if d := h.recv.Deliveries()[0]; d.Content != "before the crash" || d.Attempt != 2 {
+		t.Errorf("first delivery after a takeover: %q attempt %d, want attempt 2", d.Content, d.Attempt)
+	}
+}
+
+// A node restarted with its owner id releases the leases its killed
+// predecessor held: delivery resumes at once, without waiting for them to
+// run out, as a retry; another node's lease is left alone.
+func TestRestartReleasesItsOwnLeases(t *testing.T) {
+	h := newHarness(t)
+	mine, theirs := h.newChat(), h.newChat()
+	h.say(mine, "sent before the kill", "")
+	h.say(theirs, "held by a live node", "")
+	ctx := context.Background()
+	for _, c := range []struct {
+		chat  *chat
+		owner string
+	}{{mine, h.cfg.Owner}, {theirs, "node-2"}} {
+		if ps, err := h.store.ClaimMirrorPairs(ctx, connector, c.chat.contact.ID, c.owner, h.clock.Now(), 30*time.Second, 1); err != nil || len(ps) != 1 {
+			t.Fatalf("claim by %s: %v %v", c.owner, ps, err)
+		}
+	}
+	h.say(mine, "not sent yet", "")
+	h.say(theirs, "waits for node-2", "")
+	h.start()
+	eventually(t, "delivery without the lease running out", func() bool { return len(h.contents(mine)) == 2 })
+	if got := h.contents(mine); strings.Join(got, "|") != "sent before the kill|not sent yet" {
+		t.Errorf("got %v", got)
+	}
+	for _, d := range h.recv.Deliveries() {
+		if d.ContactID != mine.contact.ID {
+			t.Fatalf("delivered %q while node-2 holds its pair", d.Content)
+		}
+		if d.Attempt != 2 {
+			t.Errorf("%q came with attempt %d, want 2 (a retry of what the killed process may have sent)", d.Content, d.Attempt)
+		}
+	}
+	eventually(t, "the pair saved", func() bool { p := h.pair(mine); return p.LeaseOwner == "" && p.Attempts == 0 })
+	// Once saved, new items are first attempts again.
+	h.say(mine, "later", "")
+	eventually(t, "a later delivery", func() bool { return len(h.contents(mine)) == 3 })
+	if d := h.recv.Deliveries()[2]; d.Attempt != 1 {
+		t.Errorf("a delivery after the save came with attempt %d, want 1", d.Attempt)
+	}
+	h.clock.Advance(30 * time.Second)
+	eventually(t, "node-2's pair after its lease", func() bool { return len(h.contents(theirs)) == 2 })
 }
 
 func TestOwnOriginSkippedAndDone(t *testing.T) {

@@ -70,10 +70,11 @@ func insertMirrorPairs(tx *sql.Tx, contactID string, connectors []string, now ti
 
 // ClaimMirrorPairs leases to owner, until now+lease, up to limit pairs of
 // connector that are active, due, free and behind, those due longest
-// first; with contactID set, only that contact's pair. The claim runs on
-// the single writer, so two owners never hold one pair at once. A limit of
-// zero or less claims nothing; an empty owner or a lease that is not
-// positive is EINVALID.
+// first; with contactID set, only that contact's pair. A pair whose
+// expired lease still names an owner (SaveMirrorPair clears it) comes back
+// Reclaimed. The claim runs on the single writer, so two owners never hold
+// one pair at once. A limit of zero or less claims nothing; an empty owner
+// or a lease that is not positive is EINVALID.
 func (db *DB) ClaimMirrorPairs(ctx context.Context, connector, contactID, owner string, now time.Time, lease time.Duration, limit int) ([]*helpline.MirrorPair, error) {
 	if owner == "" || lease <= 0 {
 		return nil, helpline.Errorf(helpline.EINVALID, "A claim needs an owner and a positive lease.")
@@ -95,6 +96,7 @@ func (db *DB) ClaimMirrorPairs(ctx context.Context, connector, contactID, owner 
 				owner, millis(until), p.Connector, p.ContactID); err != nil {
 				return dbError("claim mirror pair", err)
 			}
+			p.Reclaimed = p.LeaseOwner != ""
 			p.LeaseOwner, p.LeaseUntil = owner, fromMillis(millis(until))
 		}
 		return nil
@@ -159,6 +161,28 @@ func saveMirrorRefs(tx *sql.Tx, connector, contactID string, refs map[string]str
 		}
 	}
 	return nil
+}
+
+// ReleaseMirrorLeases sets the end of every lease owner holds that runs
+// past now to now, keeping the owner's name on the pair so that its next
+// claim is Reclaimed, and returns how many it cut short. It scans every
+// pair, which is fine for a call made once at start. An empty owner is
+// EINVALID.
+func (db *DB) ReleaseMirrorLeases(ctx context.Context, owner string, now time.Time) (int, error) {
+	if owner == "" {
+		return 0, helpline.Errorf(helpline.EINVALID, "Releasing leases needs an owner.")
+	}
+	var n int64
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.Exec(`UPDATE mirror_pairs SET lease_until = ? WHERE lease_owner = ? AND lease_until > ?`,
+			millis(now), owner, millis(now))
+		if err != nil {
+			return dbError("release mirror leases", err)
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
 }
 
 // ResumeMirrorPairs makes parked pairs active and due at now, with their

@@ -264,6 +264,92 @@ func testMirror(t *testing.T, open func(t *testing.T) helpline.Store) {
 		}
 	})
 
+	t.Run("Reclaimed", func(t *testing.T) {
+		s := open(t)
+		nc := mirrored(t, s, 2, "hooks")
+		first := claim(t, s, "hooks", "", "w1", base, 10)
+		if len(first) != 1 || first[0].Reclaimed {
+			t.Fatalf("first claim %+v, want one pair, not reclaimed", first)
+		}
+		// w1 saves: its lease is released and the next claim is a plain one.
+		save(t, s, first[0], "w1", base)
+		p := claim(t, s, "hooks", "", "w2", base, 10)
+		if len(p) != 1 || p[0].Reclaimed {
+			t.Fatalf("claim after a save %+v, want not reclaimed", p)
+		}
+		// w2 dies holding it: the claim after its lease ran out says so,
+		// and so does the one after w3 dies too.
+		p = claim(t, s, "hooks", "", "w3", base.Add(lease), 10)
+		if len(p) != 1 || !p[0].Reclaimed || p[0].LeaseOwner != "w3" {
+			t.Fatalf("claim after an expired lease %+v, want reclaimed by w3", p)
+		}
+		p = claim(t, s, "hooks", "", "w4", base.Add(2*lease), 10)
+		if len(p) != 1 || !p[0].Reclaimed {
+			t.Fatalf("claim after a second expired lease %+v, want reclaimed", p)
+		}
+		if got := findOne(t, s, "hooks", nc.Contact.ID); got.Reclaimed {
+			t.Errorf("FindMirrorPairs reports Reclaimed: %+v", got)
+		}
+		// w4 saves a failure: the next claim is not reclaimed.
+		p[0].Attempts, p[0].LastError = 1, "HTTP 503"
+		save(t, s, p[0], "w4", base.Add(2*lease))
+		p = claim(t, s, "hooks", "", "w5", base.Add(3*lease), 10)
+		if len(p) != 1 || p[0].Reclaimed || p[0].Attempts != 1 {
+			t.Fatalf("claim after a saved failure %+v, want attempts 1, not reclaimed", p)
+		}
+	})
+
+	t.Run("ReleaseMirrorLeases", func(t *testing.T) {
+		s := open(t)
+		a := mirrored(t, s, 1, "hooks", "zendesk")
+		b := mirrored(t, s, 1, "hooks")
+		c := mirrored(t, s, 1, "hooks")
+		d := mirrored(t, s, 1, "hooks")
+		now := at(time.Minute)
+		// w1 holds a's two pairs, and b's with a lease that runs out at
+		// now; it saved d's; w2 holds c's.
+		claim(t, s, "hooks", b.Contact.ID, "w1", now.Add(-lease), 1)
+		claim(t, s, "hooks", a.Contact.ID, "w1", now, 1)
+		claim(t, s, "zendesk", a.Contact.ID, "w1", now, 1)
+		save(t, s, claim(t, s, "hooks", d.Contact.ID, "w1", now, 1)[0], "w1", now)
+		claim(t, s, "hooks", c.Contact.ID, "w2", now, 1)
+		mustAppend(t, s, message(d.Customer, "after the save", "", now))
+		// w1 restarts a second later.
+		restart := now.Add(time.Second)
+		n, err := s.ReleaseMirrorLeases(ctx, "w1", restart)
+		if err != nil || n != 2 {
+			t.Fatalf("ReleaseMirrorLeases(w1) = %d, %v; want the 2 leases running past now", n, err)
+		}
+		if p := findOne(t, s, "zendesk", a.Contact.ID); p.LeaseOwner != "w1" || !p.LeaseUntil.Equal(restart) {
+			t.Errorf("released pair %+v, want w1's name kept and the lease ending at the release", p)
+		}
+		if n, err := s.ReleaseMirrorLeases(ctx, "w1", restart); err != nil || n != 0 {
+			t.Errorf("second ReleaseMirrorLeases(w1) = %d, %v; want 0", n, err)
+		}
+		if n, err := s.ReleaseMirrorLeases(ctx, "nobody", restart); err != nil || n != 0 {
+			t.Errorf("ReleaseMirrorLeases(nobody) = %d, %v; want 0", n, err)
+		}
+		_, err = s.ReleaseMirrorLeases(ctx, "", restart)
+		wantCode(t, "ReleaseMirrorLeases without an owner", err, helpline.EINVALID)
+
+		// At once, a's and b's pairs are claimable and reclaimed; d's was
+		// saved, so it is a plain claim; c's stays with w2.
+		got := map[string]bool{}
+		for _, p := range claim(t, s, "hooks", "", "w1", restart, 10) {
+			got[p.ContactID] = p.Reclaimed
+		}
+		want := map[string]bool{a.Contact.ID: true, b.Contact.ID: true, d.Contact.ID: false}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("hooks claim after the release: reclaimed by contact %v, want %v", got, want)
+		}
+		if p := claim(t, s, "zendesk", "", "w1", restart, 10); len(p) != 1 || !p[0].Reclaimed {
+			t.Errorf("zendesk claim after the release: %+v, want a's pair, reclaimed", p)
+		}
+		if p := findOne(t, s, "hooks", c.Contact.ID); p.LeaseOwner != "w2" || !p.LeaseUntil.Equal(now.Add(lease)) {
+			t.Errorf("another owner's lease changed: %+v", p)
+		}
+	})
+
 	t.Run("SaveMirrorPair", func(t *testing.T) {
 		s := open(t)
 		nc := mirrored(t, s, 3, "hooks")

@@ -176,6 +176,16 @@ func (s *server) init(ctx context.Context, cfg *Config) error {
 	if err != nil {
 		return err
 	}
+	// The mirror dispatcher's lease owner id stays the same across
+	// restarts, so that a restarted process takes back at once the pairs
+	// it held when killed. It is kept in the data directory's database,
+	// which is this node's alone; with a database shared by several nodes
+	// it must be kept per node instead (a file in the data directory), as
+	// every node needs its own id.
+	node, err := s.store.Secret(ctx, "mirror-node-id", func() ([]byte, error) { return []byte("node-" + helpline.NewID()), nil })
+	if err != nil {
+		return err
+	}
 	s.bus = inmem.NewBus()
 	late := &lateChat{}
 	conns, err := buildConnectors(cfg, late, s.store, s.logger)
@@ -216,6 +226,7 @@ func (s *server) init(ctx context.Context, cfg *Config) error {
 		Store:        s.store,
 		Bus:          s.bus,
 		Connectors:   mirrors,
+		Owner:        string(node),
 		Logger:       s.logger,
 		Lease:        time.Duration(cfg.Mirror.Lease),
 		Workers:      cfg.Mirror.Workers,

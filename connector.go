@@ -1,7 +1,9 @@
 package helpline
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"sort"
@@ -29,6 +31,12 @@ type ConnectorConfig struct {
 	// references (a ticket id) back to contacts.
 	Chat    ChatService
 	Mirrors MirrorStore
+	// OpenAttachment opens the file of a completed attachment that an
+	// ATTACHMENT item names, for connectors that copy files into their
+	// system; the caller closes the reader. It returns ENOTFOUND when the
+	// attachment or its file is gone. Nil when files are not available:
+	// connectors then mirror attachments by name only.
+	OpenAttachment func(ctx context.Context, id string) (*Attachment, io.ReadCloser, error)
 }
 
 // InboundConnector is a connector that also takes requests from its

@@ -167,3 +167,25 @@ func (s *Service) OpenAttachment(ctx context.Context, downloadToken string) (*he
 	}
 	return a, r, nil
 }
+
+// AttachmentOpener returns a function that opens a completed attachment's
+// file by id from store and blobs, where the engine keeps it, in the form
+// helpline.ConnectorConfig.OpenAttachment takes. Errors: ENOTFOUND
+// (Resource ATTACHMENT) for an unknown attachment or a missing file,
+// ECONFLICT for one not completed yet.
+func AttachmentOpener(store helpline.Store, blobs helpline.BlobStore) func(ctx context.Context, id string) (*helpline.Attachment, io.ReadCloser, error) {
+	return func(ctx context.Context, id string) (*helpline.Attachment, io.ReadCloser, error) {
+		a, err := store.FindAttachmentByID(ctx, id)
+		if err != nil {
+			return nil, nil, err
+		}
+		if a.Status != helpline.AttachmentApproved {
+			return nil, nil, helpline.Errorf(helpline.ECONFLICT, "Attachment %s is not complete.", id)
+		}
+		r, err := blobs.Open(ctx, a.ID) // files are kept under the attachment id
+		if err != nil {
+			return nil, nil, err
+		}
+		return a, r, nil
+	}
+}

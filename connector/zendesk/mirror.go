@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -48,6 +49,15 @@ const (
 // not sent again. When the chat ends, the last update also sets the
 // configured status.
 //
+// An attachment's files are uploaded (POST /uploads) just before the
+// comment holding its line and referenced by their upload tokens in the
+// comment's uploads, so they land with it, once. A retried upload only
+// leaves an unused token, which Zendesk drops when it expires. A file
+// over MaxUploadMB, gone from the file store, or refused by Zendesk
+// (413, 422: too large, or a file type the account does not allow) is
+// mirrored by name with a note saying why; without an OpenAttachment in
+// the configuration files are mirrored by name only.
+//
 // Updates of one ticket are paced under Zendesk's 30 per 10 minutes: when
 // the ticket has no budget left Mirror delivers nothing and asks for a
 // Wait; everything that arrives meanwhile goes into the next update.
@@ -83,7 +93,11 @@ func (c *Connector) Mirror(ctx context.Context, b *helpline.MirrorBatch) (helpli
 		return helpline.MirrorResult{Refs: refs, Wait: wait}, nil
 	}
 	for i, cm := range comments {
-		upd := ticketUpdate{Comment: &commentOut{Body: cm.body(), Public: cm.public, AuthorID: cm.authorID}}
+		uploads, err := c.attach(ctx, cm.lines)
+		if err != nil {
+			return helpline.MirrorResult{Refs: refs}, mirrorError(err)
+		}
+		upd := ticketUpdate{Comment: &commentOut{Body: cm.body(), Public: cm.public, AuthorID: cm.authorID, Uploads: uploads}}
 		if ended && i == len(comments)-1 && c.set.StatusOnEnd != "none" {
 			upd.Status = c.set.StatusOnEnd
 		}
@@ -106,6 +120,8 @@ type line struct {
 	public   bool // a customer's or agent's words, for the public comment
 	customer bool
 	text     string
+	// files are an ATTACHMENT item's files, uploaded with the comment.
+	files []helpline.AttachmentRef
 }
 
 // lines renders the batch's items that belong in the ticket and reports
@@ -143,6 +159,7 @@ func (c *Connector) lines(b *helpline.MirrorBatch) ([]line, bool) {
 				files = append(files, a.Name)
 			}
 			l.text = stamp + who + " sent " + strings.Join(files, ", ")
+			l.files = it.Attachments
 		case helpline.ItemEvent:
 			l.public, l.customer = false, false
 			switch it.ContentType {
@@ -189,14 +206,20 @@ func orDefault(s, def string) string {
 type comment struct {
 	public   bool
 	authorID *int64
-	lines    []string
+	lines    []*line
 	footer   string
 }
 
 // footerRE matches the footer that marks which items a comment holds.
 var footerRE = regexp.MustCompile(`\(Helpline chat (\S+), items (\d+)-(\d+)\)\s*$`)
 
-func (cm comment) body() string { return strings.Join(cm.lines, "\n") + "\n\n" + cm.footer }
+func (cm comment) body() string {
+	var b strings.Builder
+	for _, l := range cm.lines {
+		b.WriteString(l.text + "\n")
+	}
+	return b.String() + "\n" + cm.footer
+}
 
 // group splits lines into the public comment and the internal note, in
 // the order their first lines came. The public comment is the
@@ -208,7 +231,7 @@ func group(contactID string, lines []line, requesterID string) []comment {
 		cm := comment{public: public}
 		var first, last int64
 		customerOnly := true
-		for _, l := range lines {
+		for i, l := range lines {
 			if l.public != public {
 				continue
 			}
@@ -217,7 +240,7 @@ func group(contactID string, lines []line, requesterID string) []comment {
 			}
 			last = l.seq
 			customerOnly = customerOnly && l.customer
-			cm.lines = append(cm.lines, l.text)
+			cm.lines = append(cm.lines, &lines[i])
 		}
 		if len(cm.lines) == 0 {
 			continue
@@ -231,6 +254,51 @@ func group(contactID string, lines []line, requesterID string) []comment {
 		out = append(out, cm)
 	}
 	return out
+}
+
+// attach uploads the files of lines and returns their upload tokens. A
+// file that cannot go into the ticket gets a note on its line instead; a
+// failure that may pass (the file store, a 429, a 5xx) is returned.
+func (c *Connector) attach(ctx context.Context, lines []*line) ([]string, error) {
+	if c.open == nil {
+		return nil, nil
+	}
+	var tokens []string
+	for _, l := range lines {
+		for _, f := range l.files {
+			tok, note, err := c.upload(ctx, f)
+			if err != nil {
+				return nil, err
+			}
+			if tok != "" {
+				tokens = append(tokens, tok)
+			} else {
+				l.text += fmt.Sprintf(" (%s not attached: %s)", f.Name, note)
+			}
+		}
+	}
+	return tokens, nil
+}
+
+// upload uploads one file and returns its token, or a note saying why it
+// stays out of the ticket.
+func (c *Connector) upload(ctx context.Context, f helpline.AttachmentRef) (token, note string, err error) {
+	a, r, err := c.open(ctx, f.ID)
+	if helpline.ErrorCode(err) == helpline.ENOTFOUND {
+		return "", "the file is no longer stored", nil
+	} else if err != nil {
+		return "", "", fmt.Errorf("zendesk: opening attachment %s: %w", f.ID, err)
+	}
+	defer r.Close()
+	if limit := int64(c.set.MaxUploadMB) << 20; a.Size > limit {
+		return "", fmt.Sprintf("%.1f MB is over the %d MB upload limit", float64(a.Size)/(1<<20), c.set.MaxUploadMB), nil
+	}
+	tok, err := c.api.upload(ctx, orDefault(f.Name, a.Name), orDefault(a.ContentType, "application/binary"), a.Size, r)
+	var e *apiError
+	if errors.As(err, &e) && (e.Status == http.StatusRequestEntityTooLarge || e.Status == http.StatusUnprocessableEntity) {
+		return "", fmt.Sprintf("Zendesk refused the file (HTTP %d)", e.Status), nil
+	}
+	return tok, "", err
 }
 
 // span is the item range of a comment that landed, read from its footer.
@@ -360,9 +428,10 @@ type ticketUpdate struct {
 }
 
 type commentOut struct {
-	Body     string `json:"body"`
-	Public   bool   `json:"public"`
-	AuthorID *int64 `json:"author_id,omitempty"`
+	Body     string   `json:"body"`
+	Public   bool     `json:"public"`
+	AuthorID *int64   `json:"author_id,omitempty"`
+	Uploads  []string `json:"uploads,omitempty"`
 }
 
 type userEnvelope struct {

@@ -60,8 +60,13 @@ type Settings struct {
 	TicketTags []string `yaml:"ticket_tags"`
 	// GroupID, when set, is the group new tickets are assigned to.
 	GroupID int64 `yaml:"group_id"`
-	// TimeoutSeconds bounds each API request (default 30).
+	// TimeoutSeconds bounds each API request (default 30), a file
+	// upload included.
 	TimeoutSeconds int `yaml:"timeout_seconds"`
+	// MaxUploadMB is the largest chat attachment uploaded into the
+	// ticket, 1 to 50 (default 50, Zendesk's limit per file); a larger
+	// one is mirrored by name with a note.
+	MaxUploadMB int `yaml:"max_upload_mb"`
 }
 
 // Connector is a configured Zendesk Support connector. It implements
@@ -73,6 +78,7 @@ type Connector struct {
 	secret string
 	chat   helpline.ChatService
 	pairs  helpline.MirrorStore
+	open   func(ctx context.Context, id string) (*helpline.Attachment, io.ReadCloser, error)
 	log    *slog.Logger
 	now    func() time.Time
 
@@ -92,6 +98,7 @@ const (
 	defaultRequestsPerMinute = 200 // Team plan, the lowest
 	defaultUpdatesPerMinute  = 100 // Update Ticket, per account
 	defaultBatchSize         = 100
+	maxUploadMB              = 50 // per file
 )
 
 // New builds a connector from its configuration; every setting is
@@ -148,6 +155,12 @@ func New(cfg helpline.ConnectorConfig) (*Connector, error) {
 	if s.BatchSize < 0 || s.RequestsPerMinute < 0 || s.UpdatesPerMinute < 0 || s.TimeoutSeconds < 0 || s.GroupID < 0 {
 		return fail("batch_size, requests_per_minute, updates_per_minute, timeout_seconds and group_id cannot be negative")
 	}
+	if s.MaxUploadMB < 0 || s.MaxUploadMB > maxUploadMB {
+		return fail("max_upload_mb must be 1 to %d, Zendesk's limit per file", maxUploadMB)
+	}
+	if s.MaxUploadMB == 0 {
+		s.MaxUploadMB = maxUploadMB
+	}
 	if s.BatchSize == 0 {
 		s.BatchSize = defaultBatchSize
 	}
@@ -167,6 +180,7 @@ func New(cfg helpline.ConnectorConfig) (*Connector, error) {
 		secret: secret,
 		chat:   cfg.Chat,
 		pairs:  cfg.Mirrors,
+		open:   cfg.OpenAttachment,
 		log:    cfg.Logger,
 		now:    cfg.Now,
 		pace:   newTicketPacer(),
@@ -235,6 +249,43 @@ func (e *apiError) Unwrap() error { return e.Err }
 // do sends one request with in as its JSON body (nil for none) and decodes
 // a 2xx answer into out (nil to discard). Other answers are *apiError.
 func (cl *client) do(ctx context.Context, method, path string, header http.Header, in, out any) error {
+	if in == nil {
+		return cl.send(ctx, method, path, header, nil, 0, out)
+	}
+	b, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	h := header.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	h.Set("Content-Type", "application/json")
+	return cl.send(ctx, method, path, h, bytes.NewReader(b), int64(len(b)), out)
+}
+
+// upload sends a file of size bytes to POST /uploads and returns the
+// upload token a comment references it by.
+func (cl *client) upload(ctx context.Context, name, contentType string, size int64, r io.Reader) (string, error) {
+	var out struct {
+		Upload struct {
+			Token string `json:"token"`
+		} `json:"upload"`
+	}
+	h := http.Header{"Content-Type": {contentType}}
+	if err := cl.send(ctx, http.MethodPost, "/uploads?"+url.Values{"filename": {name}}.Encode(), h, r, size, &out); err != nil {
+		return "", err
+	}
+	if out.Upload.Token == "" {
+		return "", &apiError{Status: http.StatusCreated, Body: "upload answer without a token"}
+	}
+	return out.Upload.Token, nil
+}
+
+// send sends one request with size bytes of body (nil for none) and
+// decodes a 2xx JSON answer into out (nil to discard). Other answers are
+// *apiError.
+func (cl *client) send(ctx context.Context, method, path string, header http.Header, body io.Reader, size int64, out any) error {
 	if err := waitFor(ctx, cl.limit); err != nil {
 		return err
 	}
@@ -243,26 +294,16 @@ func (cl *client) do(ctx context.Context, method, path string, header http.Heade
 			return err
 		}
 	}
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
 	req, err := http.NewRequestWithContext(ctx, method, cl.base+path, body)
 	if err != nil {
 		return err
 	}
+	req.ContentLength = size
 	for k, v := range header {
 		req.Header[k] = v
 	}
 	req.SetBasicAuth(cl.user, cl.token)
 	req.Header.Set("Accept", "application/json")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
 	resp, err := cl.http.Do(req)
 	if err != nil {
 		return &apiError{Err: err}

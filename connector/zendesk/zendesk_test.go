@@ -63,7 +63,9 @@ func (r *recorder) handler(target string) http.Handler {
 		if k := req.Header.Get("Idempotency-Key"); k != "" {
 			line += "\nIdempotency-Key: " + k
 		}
-		if len(body) > 0 {
+		if ct := req.Header.Get("Content-Type"); len(body) > 0 && ct != "application/json" {
+			line += fmt.Sprintf("\nContent-Type: %s\n<%d bytes>", ct, len(body))
+		} else if len(body) > 0 {
 			line += "\n" + string(body)
 		}
 		r.mu.Lock()
@@ -425,6 +427,7 @@ func TestNewValidatesSettings(t *testing.T) {
 		{"no email", zendesk.Settings{Subdomain: "acme", TokenEnv: "ZENDESK_TOKEN"}, "email"},
 		{"empty token", zendesk.Settings{Subdomain: "acme", Email: "a@b.c", TokenEnv: "UNSET"}, "UNSET"},
 		{"bad status", zendesk.Settings{Subdomain: "acme", Email: "a@b.c", TokenEnv: "ZENDESK_TOKEN", StatusOnEnd: "gone"}, "status_on_end"},
+		{"upload limit over Zendesk's", zendesk.Settings{Subdomain: "acme", Email: "a@b.c", TokenEnv: "ZENDESK_TOKEN", MaxUploadMB: 51}, "max_upload_mb"},
 	} {
 		_, err := helpline.NewConnector("zendesk", helpline.ConnectorConfig{
 			Name:   "zd",

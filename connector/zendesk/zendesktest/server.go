@@ -2,8 +2,9 @@
 // server that behaves as the documented API does for what Helpline uses —
 // authentication, JSON envelopes, ticket create with Idempotency-Key,
 // ticket updates with comments, comment listing with cursor pagination,
-// ticket search by external_id, users' create_or_update, uploads, the
-// account and per-ticket rate limits, the 5,000-comment cap — plus
+// ticket search by external_id, users' create_or_update, file uploads
+// taken into comments by their tokens, the account and per-ticket rate
+// limits, the 5,000-comment cap — plus
 // switchable outages and slow responses, and a trigger webhook emitter
 // that plays an agent replying in Zendesk. Tests assert on what it holds.
 package zendesktest
@@ -19,6 +20,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -62,16 +64,17 @@ type User struct {
 
 // Comment is a ticket comment the fake holds.
 type Comment struct {
-	ID        int64     `json:"id"`
-	Type      string    `json:"type"`
-	Body      string    `json:"body"`
-	HTMLBody  string    `json:"html_body"`
-	PlainBody string    `json:"plain_body"`
-	Public    bool      `json:"public"`
-	AuthorID  int64     `json:"author_id"`
-	Via       Via       `json:"via"`
-	Uploads   []string  `json:"-"`
-	CreatedAt time.Time `json:"created_at"`
+	ID        int64  `json:"id"`
+	Type      string `json:"type"`
+	Body      string `json:"body"`
+	HTMLBody  string `json:"html_body"`
+	PlainBody string `json:"plain_body"`
+	Public    bool   `json:"public"`
+	AuthorID  int64  `json:"author_id"`
+	Via       Via    `json:"via"`
+	// Attachments are the files of the uploads the comment referenced.
+	Attachments []Attachment `json:"attachments"`
+	CreatedAt   time.Time    `json:"created_at"`
 }
 
 // Via says through which channel a change was made ("api" for the API,
@@ -99,13 +102,33 @@ type Ticket struct {
 	Comments    []Comment `json:"-"`
 }
 
-// Upload is a file uploaded through POST /api/v2/uploads.
-type Upload struct {
-	Token       string
-	FileName    string
-	ContentType string
-	Data        []byte
+// Attachment is a file uploaded through POST /api/v2/uploads.
+type Attachment struct {
+	ID          int64  `json:"id"`
+	FileName    string `json:"file_name"`
+	ContentURL  string `json:"content_url"`
+	ContentType string `json:"content_type"`
+	Size        int    `json:"size"`
+	Data        []byte `json:"-"`
 }
+
+// Upload is an upload token and the files uploaded under it. A comment
+// that references the token takes the files; until then the token
+// expires uploadTTL after it was issued.
+type Upload struct {
+	Token     string
+	Files     []Attachment
+	ExpiresAt time.Time
+	// CommentID is the comment that took the files; 0 while unattached.
+	CommentID int64
+}
+
+// uploadTTL is how long an unattached upload token lives, as Zendesk
+// documents ("the attachment's token expires after 60 minutes").
+const uploadTTL = 60 * time.Minute
+
+// MaxUploadSize is Zendesk's documented limit for one attachment.
+const MaxUploadSize = 50 << 20
 
 // Stats count what the fake answered.
 type Stats struct {
@@ -114,6 +137,7 @@ type Stats struct {
 	TicketCreates int // tickets actually created (idempotent replays excluded)
 	TicketUpdates int // successful PUT /tickets/{id}
 	Unavailable   int // 503 answers during an outage
+	Uploads       int // files accepted by POST /api/v2/uploads
 }
 
 // Server is the fake. Its methods are safe for concurrent use.
@@ -295,7 +319,9 @@ func (s *Server) Uploads() []Upload {
 	defer s.mu.Unlock()
 	var out []Upload
 	for _, u := range s.uploads {
-		out = append(out, *u)
+		c := *u
+		c.Files = append([]Attachment(nil), u.Files...)
+		out = append(out, c)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Token < out[j].Token })
 	return out
@@ -565,6 +591,9 @@ func (s *Server) createTicket(w http.ResponseWriter, r *http.Request) {
 		invalid(w, "description", "Description: cannot be blank")
 		return
 	}
+	if !s.checkUploads(w, in.Comment.Uploads, now) {
+		return
+	}
 	t := &Ticket{Status: "new", SubmitterID: s.AgentID, Via: Via{Channel: "api"}, CreatedAt: now, UpdatedAt: now, Tags: []string{}}
 	switch {
 	case in.RequesterID != nil:
@@ -702,8 +731,14 @@ func (s *Server) addComment(t *Ticket, body, html string, public bool, author in
 		html = `<div class="zd-comment" dir="auto"><p dir="auto">` + body + `</p></div>`
 	}
 	now := s.opts.Now()
+	files := []Attachment{}
+	for _, tok := range uploads {
+		u := s.uploads[tok]
+		u.CommentID = s.nextID
+		files = append(files, u.Files...)
+	}
 	t.Comments = append(t.Comments, Comment{ID: s.nextID, Type: "Comment", Body: plain, HTMLBody: html, PlainBody: plain,
-		Public: public, AuthorID: author, Via: Via{Channel: channel}, Uploads: uploads, CreatedAt: now})
+		Public: public, AuthorID: author, Via: Via{Channel: channel}, Attachments: files, CreatedAt: now})
 	t.UpdatedAt = now
 	if public && t.Status == "new" && author != t.RequesterID {
 		t.Status = "open"
@@ -765,6 +800,9 @@ func (s *Server) updateTicket(w http.ResponseWriter, r *http.Request) {
 	}
 	if in.Comment != nil && len(t.Comments) >= s.opts.MaxComments {
 		invalid(w, "base", fmt.Sprintf("Ticket has reached the maximum of %d comments", s.opts.MaxComments))
+		return
+	}
+	if in.Comment != nil && !s.checkUploads(w, in.Comment.Uploads, now) {
 		return
 	}
 	next := *t
@@ -939,25 +977,65 @@ func (s *Server) upsertUser(in User) *User {
 	return s.addUser(in)
 }
 
+// checkUploads writes a 422 and returns false unless every token names an
+// unexpired upload that no comment has taken yet. Zendesk does not
+// document its answer to a bad token; the fake refuses it so that a file
+// a connector meant to attach cannot go missing unnoticed.
+func (s *Server) checkUploads(w http.ResponseWriter, tokens []string, now time.Time) bool {
+	for i, tok := range tokens {
+		u := s.uploads[tok]
+		switch {
+		case u == nil || u.CommentID == 0 && !now.Before(u.ExpiresAt):
+			invalid(w, "uploads", "Uploads: token "+tok+" is invalid or expired")
+			return false
+		case u.CommentID != 0 || contains(tokens[:i], tok):
+			invalid(w, "uploads", "Uploads: token "+tok+" is already attached to a comment")
+			return false
+		}
+	}
+	return true
+}
+
+// upload serves POST /api/v2/uploads?filename=…[&token=…]: the body is
+// the file, its Content-Type the file's type. A token adds the file to
+// that earlier upload, as long as it is unattached and unexpired.
 func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 	name := r.URL.Query().Get("filename")
 	if name == "" {
 		invalid(w, "filename", "Filename: cannot be blank")
 		return
 	}
-	data, err := io.ReadAll(io.LimitReader(r.Body, 50<<20+1))
+	data, err := io.ReadAll(io.LimitReader(r.Body, MaxUploadSize+1))
 	if err != nil {
 		return
 	}
-	if len(data) > 50<<20 {
+	if len(data) > MaxUploadSize {
 		apiError(w, http.StatusRequestEntityTooLarge, "AttachmentTooLarge", "Attachments are limited to 50 MB", nil)
 		return
 	}
+	ctype := r.Header.Get("Content-Type")
+	if ctype == "" {
+		ctype = "application/binary"
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	now := s.opts.Now()
+	var u *Upload
+	if tok := r.URL.Query().Get("token"); tok != "" {
+		if u = s.uploads[tok]; u == nil || u.CommentID != 0 || !now.Before(u.ExpiresAt) {
+			apiError(w, http.StatusNotFound, "RecordNotFound", "Not found", nil)
+			return
+		}
+	} else {
+		s.nextID++
+		u = &Upload{Token: fmt.Sprintf("upl%d", s.nextID), ExpiresAt: now.Add(uploadTTL)}
+		s.uploads[u.Token] = u
+	}
 	s.nextID++
-	tok := fmt.Sprintf("upl%d", s.nextID)
-	s.uploads[tok] = &Upload{Token: tok, FileName: name, ContentType: r.Header.Get("Content-Type"), Data: data}
-	writeJSON(w, http.StatusCreated, map[string]any{"upload": map[string]any{"token": tok,
-		"attachment": map[string]any{"id": s.nextID, "file_name": name, "size": len(data), "content_type": r.Header.Get("Content-Type")}}})
+	a := Attachment{ID: s.nextID, FileName: name, ContentType: ctype, Size: len(data), Data: data,
+		ContentURL: fmt.Sprintf("%s/attachments/token/%s/?name=%s", s.URL, u.Token, url.QueryEscape(name))}
+	u.Files = append(u.Files, a)
+	s.stats.Uploads++
+	writeJSON(w, http.StatusCreated, map[string]any{"upload": map[string]any{"token": u.Token, "expires_at": u.ExpiresAt,
+		"attachment": a, "attachments": u.Files}})
 }

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 
@@ -85,18 +87,20 @@ func validConnectorName(s string) bool {
 // engine is set before anything runs.
 type lateChat struct{ helpline.ChatService }
 
-// buildConnectors builds the configured connectors.
-func buildConnectors(cfg *Config, chat *lateChat, store helpline.MirrorStore, logger *slog.Logger) ([]helpline.Connector, error) {
+// buildConnectors builds the configured connectors; open gives them the
+// chat's attachment files.
+func buildConnectors(cfg *Config, chat *lateChat, store helpline.MirrorStore, open func(context.Context, string) (*helpline.Attachment, io.ReadCloser, error), logger *slog.Logger) ([]helpline.Connector, error) {
 	var out []helpline.Connector
 	for _, e := range cfg.Connectors {
 		c, err := helpline.NewConnector(e.Kind, helpline.ConnectorConfig{
-			Name:    e.Name,
-			Decode:  e.decode,
-			Getenv:  os.Getenv,
-			Logger:  logger.With("connector", e.Name),
-			Now:     helpline.Now,
-			Chat:    chat,
-			Mirrors: store,
+			Name:           e.Name,
+			Decode:         e.decode,
+			Getenv:         os.Getenv,
+			Logger:         logger.With("connector", e.Name),
+			Now:            helpline.Now,
+			Chat:           chat,
+			Mirrors:        store,
+			OpenAttachment: open,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("connector %s: %w", e.Name, err)

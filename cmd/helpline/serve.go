@@ -188,7 +188,7 @@ func (s *server) init(ctx context.Context, cfg *Config) error {
 	}
 	s.bus = inmem.NewBus()
 	late := &lateChat{}
-	conns, err := buildConnectors(cfg, late, s.store, s.logger)
+	conns, err := buildConnectors(cfg, late, s.store, chat.AttachmentOpener(s.store, blobs), s.logger)
 	if err != nil {
 		return err
 	}

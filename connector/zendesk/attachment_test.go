@@ -6,6 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -181,5 +185,36 @@ func TestMirrorAttachmentStoreFailureRetries(t *testing.T) {
 	}
 	if n := len(f.fake.Tickets()[0].Comments); n != 1 {
 		t.Errorf("%d comments, want only the description", n)
+	}
+}
+
+// A file Zendesk refuses (the account's allowed file types) is mirrored
+// by name with the reason; the rest of the comment lands.
+func TestMirrorAttachmentRefusedByZendesk(t *testing.T) {
+	fs := newFileStore()
+	var fake http.Handler
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/v2/uploads") && strings.HasSuffix(r.URL.Query().Get("filename"), ".exe") {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnprocessableEntity)
+			io.WriteString(w, `{"error":"RecordInvalid","description":"Record validation errors"}`)
+			return
+		}
+		fake.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	f := newFixture(t, zendesktest.Options{}, zendesk.Settings{BaseURL: front.URL}, helpline.ConnectorConfig{OpenAttachment: fs.open})
+	u, _ := url.Parse(f.fake.URL)
+	fake = httputil.NewSingleHostReverseProxy(u)
+	l := newChatLog("contact-a5")
+	fs.send(l, "p-cust", "setup.exe", "application/octet-stream", []byte("MZ"))
+	fs.send(l, "p-cust", "box.png", "image/png", []byte("\x89PNG"))
+	mirror(t, f.conn, l.batch(0, nil, 0))
+
+	c := f.fake.Tickets()[0].Comments[1]
+	want := "[10:42:07] Ada (customer) sent setup.exe (setup.exe not attached: Zendesk refused the file (HTTP 422))\n" +
+		"[10:42:14] Ada (customer) sent box.png\n\n(Helpline chat contact-a5, items 1-2)"
+	if c.Body != want || files(c) != "box.png image/png 4" {
+		t.Errorf("comment %q with files %q; want %q with box.png", c.Body, files(c), want)
 	}
 }

@@ -10,6 +10,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -517,4 +520,82 @@ func pct(ds []time.Duration, p float64) time.Duration {
 	slices.Sort(ds)
 	i := int(float64(len(ds)-1) * p / 100)
 	return ds[i].Round(10 * time.Microsecond)
+}
+
+// fastClock is a clock that runs speed times faster than real time from
+// start. A helpdesk fake on it enforces its per-minute limits in a
+// fraction of a real minute, which is the same as an account whose
+// limits are speed times higher.
+type fastClock struct {
+	start time.Time
+	speed int
+}
+
+func (c fastClock) Now() time.Time {
+	return c.start.Add(time.Since(c.start) * time.Duration(c.speed))
+}
+
+// Real converts a time of the clock back to real time.
+func (c fastClock) Real(t time.Time) time.Time {
+	return c.start.Add(t.Sub(c.start) / time.Duration(c.speed))
+}
+
+// limitProxy stands between Helpline and a helpdesk fake on a fastClock.
+// It converts the fake's Retry-After, counted in the fake's seconds, to
+// real seconds (at least one), so that the client waits as long as the
+// fake asks, and records the 429s the fake answered.
+type limitProxy struct {
+	*httptest.Server
+	mu      sync.Mutex // guards tooMany
+	tooMany []refusal
+}
+
+// refusal is a 429: when it was answered and whether the ticket's own
+// limit (rather than the account's) refused the request.
+type refusal struct {
+	at        time.Time
+	perTicket bool
+}
+
+func newLimitProxy(target string, speed int) (*limitProxy, error) {
+	u, err := url.Parse(target)
+	if err != nil {
+		return nil, err
+	}
+	p := &limitProxy{}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.Transport = &http.Transport{MaxIdleConnsPerHost: 256}
+	rp.ModifyResponse = func(res *http.Response) error {
+		if n, err := strconv.Atoi(res.Header.Get("Retry-After")); err == nil {
+			res.Header.Set("Retry-After", strconv.Itoa(max(1, (n+speed-1)/speed)))
+		}
+		if res.StatusCode != http.StatusTooManyRequests {
+			return nil
+		}
+		body, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		res.Body = io.NopCloser(bytes.NewReader(body))
+		p.mu.Lock()
+		p.tooMany = append(p.tooMany, refusal{at: time.Now(), perTicket: bytes.Contains(body, []byte("this ticket"))})
+		p.mu.Unlock()
+		return err
+	}
+	p.Server = httptest.NewServer(rp)
+	return p, nil
+}
+
+// refusals counts the 429s answered at or after t, and how many of them
+// the per-ticket limit answered.
+func (p *limitProxy) refusals(t time.Time) (total, perTicket int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, r := range p.tooMany {
+		if !r.at.Before(t) {
+			total++
+			if r.perTicket {
+				perTicket++
+			}
+		}
+	}
+	return total, perTicket
 }

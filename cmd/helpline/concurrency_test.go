@@ -1,0 +1,347 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/connect"
+	"github.com/aws/aws-sdk-go-v2/service/connect/types"
+
+	"github.com/helplinehq/helpline/connector/webhook/webhooktest"
+	"github.com/helplinehq/helpline/connector/zendesk/zendesktest"
+	"github.com/helplinehq/helpline/connector/zendesksell/zendeskselltest"
+)
+
+// concZendeskSpeed is how many times faster than real time the Zendesk
+// fake's clock runs in the concurrency test. At Zendesk's documented
+// Enterprise limits (700 requests and 100 ticket updates per minute per
+// account) 200 new tickets need at least two minutes for their first
+// comments alone; on the fast clock the same limits pass in 2.4 s per
+// fake minute, and the connector is configured with the limits scaled
+// alike (requests_per_minute 700×speed, updates_per_minute 100×speed).
+const concZendeskSpeed = 25
+
+// concEmail is every customer's email: the Sell connector links all the
+// contacts to one lead, whose description they all append to.
+const concEmail = "shared.customer@example.com"
+
+// concChat is a chat of the concurrency test: its contact and the
+// connection tokens of its customer and agent.
+type concChat struct {
+	contactID       string
+	customer, agent string
+}
+
+// concLine is the text of message j of chat i; the one who speaks alternates,
+// customer first.
+func concLine(i, j int) string {
+	who := "customer"
+	if j%2 == 1 {
+		who = "agent"
+	}
+	return fmt.Sprintf("c%03d m%02d %s", i, j, who)
+}
+
+// 200 chats × 50 messages, customer and agent interleaved, all sent at
+// once, are mirrored by three connectors at the same time: Zendesk Support
+// (against a fake enforcing the account and per-ticket update limits),
+// Zendesk Sell in description mode (every contact appending to the one
+// lead of their shared email: the lost-update hazard) and a webhook.
+// Afterwards every line is in each system exactly once and, per contact,
+// in the order it was sent. It takes about 30 s on two cores, most of it
+// the Zendesk connector's per-ticket pacing (after five quick updates a
+// ticket gets one every 24 s).
+func TestServeMirrorsConcurrentChatsExactlyOnce(t *testing.T) {
+	const nChats, nLines = 200, 50
+	clock := fastClock{start: time.Now(), speed: concZendeskSpeed}
+	// The fake's defaults are Enterprise's: 700 requests and 100 ticket
+	// updates per minute, 30 updates per ticket per 10 minutes.
+	zd := zendesktest.NewServer(zendesktest.Options{Now: clock.Now})
+	defer zd.Close()
+	zdProxy, err := newLimitProxy(zd.URL, concZendeskSpeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zdProxy.Close()
+	sell := zendeskselltest.NewServer("sell-token")
+	defer sell.Close()
+	recv := webhooktest.NewReceiver("hook-secret")
+	defer recv.Close()
+
+	t.Setenv("CONC_ZENDESK_TOKEN", "zd-token")
+	t.Setenv("CONC_SELL_TOKEN", "sell-token")
+	t.Setenv("CONC_HOOK_SECRET", "hook-secret")
+	cfg := fmt.Sprintf(`
+mirror:
+  poll_interval: 50ms
+connectors:
+  - name: zendesk
+    kind: zendesk
+    base_url: %s
+    email: bot@example.com
+    token_env: CONC_ZENDESK_TOKEN
+    requests_per_minute: %d
+    updates_per_minute: %d
+    status_on_end: none
+  - name: sell
+    kind: zendesksell
+    base_url: %s
+    token_env: CONC_SELL_TOKEN
+    mode: description
+    requests_per_second: 10000
+  - name: hooks
+    kind: webhook
+    urls: [%s]
+    secret_env: CONC_HOOK_SECRET
+`, zdProxy.URL, 700*concZendeskSpeed, 100*concZendeskSpeed, sell.URL, recv.URL)
+	path := filepath.Join(t.TempDir(), "helpline.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServe(t, "--config", path, "--data", filepath.Join(t.TempDir(), "data"), "--disable-rate-limits")
+
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}, Timeout: 30 * time.Second}
+	chats := make([]*concChat, nChats)
+	run := func(n, parallel int, f func(i int) error) {
+		t.Helper()
+		errs := make(chan error, n)
+		sem := make(chan struct{}, parallel)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				if err := f(i); err != nil {
+					errs <- err
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	cc := s.connect()
+	run(nChats, 16, func(i int) (err error) {
+		chats[i], err = startConcChat(cc, hc, s, i)
+		return err
+	})
+
+	began := time.Now()
+	run(nChats, nChats, func(i int) error {
+		c := chats[i]
+		for j := range nLines {
+			token := c.customer
+			if j%2 == 1 {
+				token = c.agent
+			}
+			if err := postParticipant(hc, s.url(), "/participant/message", token,
+				map[string]string{"ContentType": "text/plain", "Content": concLine(i, j)}, nil); err != nil {
+				return fmt.Errorf("chat %d message %d: %w", i, j, err)
+			}
+		}
+		return nil
+	})
+	sent := time.Since(began)
+
+	total := nChats * nLines
+	count := func(m map[string][]string) (n int) {
+		for _, lines := range m {
+			n += len(lines)
+		}
+		return n
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		z, sl, h := count(zendeskLines(zd)), count(sellLines(t, sell)), count(webhookLines(recv))
+		if z >= total && sl >= total && h >= total {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 3 minutes Zendesk holds %d, Sell %d, the webhook %d of %d lines", z, sl, h, total)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	mirrored := time.Since(began)
+
+	byZendesk, bySell, byHook := zendeskLines(zd), sellLines(t, sell), webhookLines(recv)
+	for i, c := range chats {
+		var want []string
+		for j := range nLines {
+			want = append(want, concLine(i, j))
+		}
+		if got := byZendesk[c.contactID]; !slices.Equal(got, want) {
+			t.Errorf("chat %d: the Zendesk ticket holds\n%v\nwant\n%v", i, got, want)
+		}
+		if got := bySell[fmt.Sprintf("c%03d", i)]; !slices.Equal(got, want) {
+			t.Errorf("chat %d: the Sell lead's description holds\n%v\nwant\n%v", i, got, want)
+		}
+		if got := byHook[c.contactID]; !slices.Equal(got, want) {
+			t.Errorf("chat %d: the webhook received\n%v\nwant\n%v", i, got, want)
+		}
+	}
+	if n := len(zd.Tickets()); n != nChats {
+		t.Errorf("Zendesk holds %d tickets for %d chats", n, nChats)
+	}
+	if leads := sell.Leads(); len(leads) != 1 {
+		t.Errorf("Sell holds %d leads for one customer email", len(leads))
+	}
+	// A delivery id is one item sent to one URL: an item under two ids
+	// would be a double the receiver cannot drop.
+	ids := map[string]map[string]bool{}
+	for _, d := range recv.Deliveries() {
+		if ids[d.ItemID] == nil {
+			ids[d.ItemID] = map[string]bool{}
+		}
+		ids[d.ItemID][d.ID] = true
+	}
+	for item, set := range ids {
+		if len(set) > 1 {
+			t.Errorf("item %s reached the webhook under %d delivery ids", item, len(set))
+		}
+	}
+	st := zd.Stats()
+	all, perTicket := zdProxy.refusals(time.Time{})
+	late, _ := zdProxy.refusals(began.Add(time.Minute / concZendeskSpeed))
+	t.Logf("%d chats × %d messages sent in %s, mirrored everywhere %s after the first was sent; Zendesk: %d requests, %d ticket updates, %d answered 429 (%d by the per-ticket limit, %d after the first fake minute)",
+		nChats, nLines, sent.Round(time.Millisecond), mirrored.Round(time.Millisecond), st.Requests, st.TicketUpdates, all, perTicket, late)
+}
+
+// startConcChat starts chat i with a customer and an agent, both with
+// connection credentials.
+func startConcChat(cc *connect.Client, hc *http.Client, s *testServer, i int) (*concChat, error) {
+	ctx := context.Background()
+	started, err := cc.StartChatContact(ctx, &connect.StartChatContactInput{
+		InstanceId:         aws.String(s.banner["Instance id"]),
+		ContactFlowId:      aws.String(s.banner["Contact flow id"]),
+		ParticipantDetails: &types.ParticipantDetails{DisplayName: aws.String(fmt.Sprintf("Customer %d", i))},
+		Attributes:         map[string]string{"email": concEmail},
+	})
+	if err != nil {
+		return nil, err
+	}
+	agent, err := cc.CreateParticipant(ctx, &connect.CreateParticipantInput{
+		InstanceId:         aws.String(s.banner["Instance id"]),
+		ContactId:          started.ContactId,
+		ParticipantDetails: &types.ParticipantDetailsToAdd{DisplayName: aws.String(fmt.Sprintf("Agent %d", i)), ParticipantRole: types.ParticipantRoleAgent},
+	})
+	if err != nil {
+		return nil, err
+	}
+	c := &concChat{contactID: *started.ContactId}
+	for token, dst := range map[string]*string{*started.ParticipantToken: &c.customer, *agent.ParticipantCredentials.ParticipantToken: &c.agent} {
+		var conn struct {
+			ConnectionCredentials struct{ ConnectionToken string }
+		}
+		if err := postParticipant(hc, s.url(), "/participant/connection", token,
+			map[string]any{"Type": []string{"CONNECTION_CREDENTIALS"}, "ConnectParticipant": true}, &conn); err != nil {
+			return nil, err
+		}
+		*dst = conn.ConnectionCredentials.ConnectionToken
+	}
+	return c, nil
+}
+
+// postParticipant calls a participant API operation; anything but 200
+// is an error.
+func postParticipant(hc *http.Client, base, path, token string, in, out any) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequest("POST", base+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Amz-Bearer", token)
+	res, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 {
+		return fmt.Errorf("%s: %d %s", path, res.StatusCode, data)
+	}
+	if out != nil {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
+// said returns what a transcript line such as "[10:42:07] Ada
+// (customer): Where is my order?" says, or false for a line that reports
+// no message (joins, footers, markers).
+func said(line string) (string, bool) {
+	if !strings.HasPrefix(line, "[") {
+		return "", false
+	}
+	_, text, ok := strings.Cut(line, "): ")
+	return text, ok
+}
+
+// zendeskLines returns the messages of each contact's ticket, by contact
+// id (the ticket's external id), in the order of its public comments made
+// through the API.
+func zendeskLines(zd *zendesktest.Server) map[string][]string {
+	out := map[string][]string{}
+	for _, t := range zd.Tickets() {
+		for _, c := range t.Comments {
+			if !c.Public || c.Via.Channel != "api" {
+				continue
+			}
+			for _, l := range strings.Split(c.Body, "\n") {
+				if text, ok := said(l); ok {
+					out[t.ExternalID] = append(out[t.ExternalID], text)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// webhookLines returns the messages the receiver holds, by contact id,
+// once per delivery id, in order of arrival.
+func webhookLines(recv *webhooktest.Receiver) map[string][]string {
+	out := map[string][]string{}
+	for _, d := range recv.Unique() {
+		if d.Type == "MESSAGE" {
+			out[d.ContactID] = append(out[d.ContactID], d.Content)
+		}
+	}
+	return out
+}
+
+// sellLines returns the messages in the description of the lead of
+// concEmail, by the chat they name ("c007"), in description order.
+func sellLines(t *testing.T, sell *zendeskselltest.Server) map[string][]string {
+	out := map[string][]string{}
+	for _, l := range sell.Leads() {
+		if !strings.EqualFold(l.Email, concEmail) {
+			t.Errorf("Sell holds lead %d of %q", l.ID, l.Email)
+			continue
+		}
+		for _, line := range strings.Split(l.Description, "\n") {
+			if text, ok := said(line); ok {
+				chat, _, _ := strings.Cut(text, " ")
+				out[chat] = append(out[chat], text)
+			}
+		}
+	}
+	return out
+}

@@ -46,8 +46,9 @@ type Config struct {
 
 // MirrorConfig tunes the mirror dispatcher; zero values keep its defaults.
 type MirrorConfig struct {
-	// Lease is how long a node holds a pair it delivers; after a crash,
-	// its pairs wait this long before delivery resumes (default 30s).
+	// Lease is how long a node holds a pair it delivers; when a node dies,
+	// another node takes its pairs over after this long, while the node
+	// itself takes them back at once when it restarts (default 30s).
 	Lease Duration `yaml:"lease"`
 	// Workers is how many contacts per connector are delivered at once
 	// (default 8).

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -178,11 +179,9 @@ func (s *server) init(ctx context.Context, cfg *Config) error {
 	}
 	// The mirror dispatcher's lease owner id stays the same across
 	// restarts, so that a restarted process takes back at once the pairs
-	// it held when killed. It is kept in the data directory's database,
-	// which is this node's alone; with a database shared by several nodes
-	// it must be kept per node instead (a file in the data directory), as
-	// every node needs its own id.
-	node, err := s.store.Secret(ctx, "mirror-node-id", func() ([]byte, error) { return []byte("node-" + helpline.NewID()), nil })
+	// it held when killed. It is a file of the data directory, not a row of
+	// the database, because nodes sharing a database each need their own.
+	node, err := nodeID(filepath.Join(cfg.Data, "node-id"))
 	if err != nil {
 		return err
 	}
@@ -226,7 +225,7 @@ func (s *server) init(ctx context.Context, cfg *Config) error {
 		Store:        s.store,
 		Bus:          s.bus,
 		Connectors:   mirrors,
-		Owner:        string(node),
+		Owner:        node,
 		Logger:       s.logger,
 		Lease:        time.Duration(cfg.Mirror.Lease),
 		Workers:      cfg.Mirror.Workers,
@@ -377,4 +376,15 @@ func randomString(n int, alphabet string) string {
 		b[i] = alphabet[int(b[i])%len(alphabet)]
 	}
 	return string(b)
+}
+
+// nodeID returns the id kept in the file at path, creating it on first use.
+func nodeID(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil && len(bytes.TrimSpace(b)) > 0 {
+		return string(bytes.TrimSpace(b)), nil
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	id := "node-" + helpline.NewID()
+	return id, os.WriteFile(path, []byte(id+"\n"), 0o600)
 }

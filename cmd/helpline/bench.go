@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -29,6 +30,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/connect"
 	"github.com/aws/aws-sdk-go-v2/service/connect/types"
 	"github.com/gorilla/websocket"
+
+	"github.com/helplinehq/helpline/connector/webhook/webhooktest"
+	"github.com/helplinehq/helpline/connector/zendesk/zendesktest"
 )
 
 // runBench starts a Helpline server of its own (this same binary, on a
@@ -38,16 +42,20 @@ import (
 //     with a customer and an agent connected over WebSockets;
 //  2. latency from SendMessage to the other participant's socket at a
 //     fixed offered rate;
-//  3. the server's resident memory per idle WebSocket, on a fresh server.
+//  3. the server's resident memory per idle WebSocket, on a fresh server;
+//  4. with -phases mirror and/or zendesk (off by default), transcript
+//     mirroring: see mirrorBench.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	chats := fs.Int("chats", 1000, "concurrent chats, each with a customer and an agent socket")
 	workers := fs.Int("workers", 128, "concurrent SendMessage callers in the throughput phase")
 	duration := fs.Duration("duration", 20*time.Second, "length of each measured phase")
-	rate := fs.Int("rate", 2000, "offered messages per second in the latency phase (0 skips it)")
+	rate := fs.Int("rate", 2000, "offered messages per second in the latency and mirroring phases (0 skips latency)")
 	idle := fs.Int("idle", 10000, "idle WebSockets in the memory phase (0 skips it)")
-	phases := fs.String("phases", "throughput,latency,memory", "phases to run")
+	phases := fs.String("phases", "throughput,latency,memory", "phases to run: throughput, latency, memory, mirror, zendesk")
+	mirrorWorkers := fs.Int("mirror-workers", 64, "the mirror dispatcher's workers per connector (mirror.workers) in the mirroring phases")
+	scale := fs.Int("zendesk-scale", 25, "the zendesk phase's fake allows this many times Zendesk Enterprise's account limits (the per-ticket limit stays as documented)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -58,7 +66,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "helpline bench: %d chats, %d workers, %s per phase\n", *chats, *workers, *duration)
 
 	if want("throughput") || want("latency") {
-		srv, err := startBenchServer(ctx, stderr, *chats+16)
+		srv, err := startBenchServer(ctx, stderr, *chats+16, "")
 		if err != nil {
 			return err
 		}
@@ -69,8 +77,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
+	if want("mirror") || want("zendesk") {
+		m := &mirrorBench{chats: *chats, rate: *rate, duration: *duration, webhook: want("mirror"), zendesk: want("zendesk"), scale: *scale, workers: *mirrorWorkers}
+		if err := m.run(ctx, stdout, stderr); err != nil {
+			return err
+		}
+	}
 	if want("memory") && *idle > 0 {
-		srv, err := startBenchServer(ctx, stderr, *idle/2+16)
+		srv, err := startBenchServer(ctx, stderr, *idle/2+16, "")
 		if err != nil {
 			return err
 		}
@@ -89,7 +103,10 @@ type benchServer struct {
 	endpoint, instance, flow, akid, secret string
 }
 
-func startBenchServer(ctx context.Context, stderr io.Writer, maxChats int) (*benchServer, error) {
+// startBenchServer starts the child server; config, when not empty, is
+// its configuration file, whose secrets it finds in the environment
+// variables benchSecrets names.
+func startBenchServer(ctx context.Context, stderr io.Writer, maxChats int, config string) (*benchServer, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -98,9 +115,20 @@ func startBenchServer(ctx context.Context, stderr io.Writer, maxChats int) (*ben
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, exe, "serve", "--data", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0",
-		"--disable-rate-limits", "--max-active-chats", strconv.Itoa(maxChats))
+	args := []string{"serve", "--data", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0",
+		"--disable-rate-limits", "--max-active-chats", strconv.Itoa(maxChats)}
+	if config != "" {
+		path := filepath.Join(dir, "helpline.yaml")
+		if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+			return nil, err
+		}
+		args = append(args, "--config", path)
+	}
+	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Env = append(os.Environ(), "HELPLINE_ACCESS_KEY_ID=", "HELPLINE_SECRET_ACCESS_KEY=")
+	for k, v := range benchSecrets {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
 	var logs bytes.Buffer
 	cmd.Stderr = &logs
 	out, err := cmd.StdoutPipe()
@@ -380,7 +408,7 @@ func (b *bench) run(ctx context.Context, w io.Writer, n, workers int, d time.Dur
 	if want("latency") && rate > 0 {
 		b.record(true)
 		base := b.delivered.Load()
-		sent, failed, behind := b.openLoop(ctx, rate, d, pick)
+		sent, failed, behind := b.openLoop(ctx, rate, d, pick, b.send)
 		b.settle(base + sent)
 		lat := b.record(false)
 		got := b.delivered.Load() - base
@@ -426,7 +454,7 @@ func (b *bench) closedLoop(ctx context.Context, workers int, d time.Duration, pi
 // openLoop offers rate messages per second for d, whatever the latency:
 // a message is due every 1/rate seconds and is handed to an idle sender;
 // when none is idle the generator counts itself behind.
-func (b *bench) openLoop(ctx context.Context, rate int, d time.Duration, pick func() *benchParty) (sent, failed, behind int64) {
+func (b *bench) openLoop(ctx context.Context, rate int, d time.Duration, pick func() *benchParty, send func(context.Context, *benchParty) error) (sent, failed, behind int64) {
 	var ok, bad atomic.Int64
 	jobs := make(chan *benchParty, 64)
 	var wg sync.WaitGroup
@@ -435,7 +463,7 @@ func (b *bench) openLoop(ctx context.Context, rate int, d time.Duration, pick fu
 		go func() {
 			defer wg.Done()
 			for p := range jobs {
-				if err := b.send(ctx, p); err != nil {
+				if err := send(ctx, p); err != nil {
 					bad.Add(1)
 				} else {
 					ok.Add(1)
@@ -522,28 +550,8 @@ func pct(ds []time.Duration, p float64) time.Duration {
 	return ds[i].Round(10 * time.Microsecond)
 }
 
-// fastClock is a clock that runs speed times faster than real time from
-// start. A helpdesk fake on it enforces its per-minute limits in a
-// fraction of a real minute, which is the same as an account whose
-// limits are speed times higher.
-type fastClock struct {
-	start time.Time
-	speed int
-}
-
-func (c fastClock) Now() time.Time {
-	return c.start.Add(time.Since(c.start) * time.Duration(c.speed))
-}
-
-// Real converts a time of the clock back to real time.
-func (c fastClock) Real(t time.Time) time.Time {
-	return c.start.Add(t.Sub(c.start) / time.Duration(c.speed))
-}
-
-// limitProxy stands between Helpline and a helpdesk fake on a fastClock.
-// It converts the fake's Retry-After, counted in the fake's seconds, to
-// real seconds (at least one), so that the client waits as long as the
-// fake asks, and records the 429s the fake answered.
+// limitProxy stands between Helpline and a helpdesk fake and records
+// the 429s the fake answers.
 type limitProxy struct {
 	*httptest.Server
 	mu      sync.Mutex // guards tooMany
@@ -557,7 +565,7 @@ type refusal struct {
 	perTicket bool
 }
 
-func newLimitProxy(target string, speed int) (*limitProxy, error) {
+func newLimitProxy(target string) (*limitProxy, error) {
 	u, err := url.Parse(target)
 	if err != nil {
 		return nil, err
@@ -565,10 +573,9 @@ func newLimitProxy(target string, speed int) (*limitProxy, error) {
 	p := &limitProxy{}
 	rp := httputil.NewSingleHostReverseProxy(u)
 	rp.Transport = &http.Transport{MaxIdleConnsPerHost: 256}
+	// A request its client gave up on is the client's to report.
+	rp.ErrorLog = log.New(io.Discard, "", 0)
 	rp.ModifyResponse = func(res *http.Response) error {
-		if n, err := strconv.Atoi(res.Header.Get("Retry-After")); err == nil {
-			res.Header.Set("Retry-After", strconv.Itoa(max(1, (n+speed-1)/speed)))
-		}
 		if res.StatusCode != http.StatusTooManyRequests {
 			return nil
 		}
@@ -598,4 +605,316 @@ func (p *limitProxy) refusals(t time.Time) (total, perTicket int) {
 		}
 	}
 	return total, perTicket
+}
+
+// said returns what a transcript line such as "[10:42:07] Ada
+// (customer): Where is my order?" says, or false for a line that reports
+// no message (joins, footers, markers).
+func said(line string) (string, bool) {
+	if !strings.HasPrefix(line, "[") {
+		return "", false
+	}
+	_, text, ok := strings.Cut(line, "): ")
+	return text, ok
+}
+
+// benchSecrets are the secrets a bench server's configuration names,
+// passed to it in its environment.
+var benchSecrets = map[string]string{
+	"HELPLINE_BENCH_HOOK_SECRET":   "bench-hook-secret",
+	"HELPLINE_BENCH_ZENDESK_TOKEN": "bench-zendesk-token",
+}
+
+// Zendesk's documented limits for the Enterprise plan, which the zendesk
+// phase's fake enforces.
+const (
+	zendeskRequestsPerMinute = 700 // per account
+	zendeskUpdatesPerMinute  = 100 // Update Ticket, per account
+	zendeskTicketUpdates     = 30  // per ticket in zendeskTicketWindow
+	zendeskTicketWindow      = 10 * time.Minute
+)
+
+// mirrorBench measures transcript mirroring. A server of its own gets
+// chats with a customer and an agent (connected, without sockets) and
+// messages offered at a fixed rate through SendMessage, each carrying a
+// number and the time of its SendMessage call.
+//
+// With webhook set (phase "mirror") a webhook connector posts every item
+// to a receiver in this process: the lag runs from SendMessage to
+// receipt; lost are acknowledged messages never received, doubled those
+// received under two delivery ids, repeats deliveries of an id already
+// received.
+//
+// With zendesk set (phase "zendesk") a Zendesk connector mirrors the same
+// chats into a fake in this process that enforces Zendesk's per-ticket
+// limit as documented and scale times the Enterprise account limits (at
+// the documented ones, 1,000 new tickets take 20 minutes to get their
+// first comments); the connector is configured with the account limits
+// scaled alike. At the end the tickets' comments are read: every message
+// must be there once, and its lag runs from SendMessage to the comment's
+// creation.
+type mirrorBench struct {
+	chats, rate      int
+	duration         time.Duration
+	webhook, zendesk bool
+	scale            int
+	workers          int // the dispatcher's, per connector
+
+	next  atomic.Int64
+	mu    sync.Mutex     // guards acked
+	acked map[int64]bool // messages whose SendMessage succeeded, by number
+}
+
+func (m *mirrorBench) run(ctx context.Context, w, stderr io.Writer) error {
+	conf := fmt.Sprintf("mirror:\n  poll_interval: 100ms\n  workers: %d\nconnectors:\n", m.workers)
+	var recv *webhooktest.Receiver
+	if m.webhook {
+		recv = webhooktest.NewReceiver(benchSecrets["HELPLINE_BENCH_HOOK_SECRET"])
+		defer recv.Close()
+		conf += fmt.Sprintf("  - {name: hooks, kind: webhook, urls: [%s], secret_env: HELPLINE_BENCH_HOOK_SECRET}\n", recv.URL)
+	}
+	var zd *zendesktest.Server
+	var proxy *limitProxy
+	if m.zendesk {
+		zd = zendesktest.NewServer(zendesktest.Options{
+			Token:                 benchSecrets["HELPLINE_BENCH_ZENDESK_TOKEN"],
+			RequestsPerMinute:     zendeskRequestsPerMinute * m.scale,
+			UpdatesPerMinute:      zendeskUpdatesPerMinute * m.scale,
+			TicketUpdatesPer10Min: zendeskTicketUpdates,
+		})
+		defer zd.Close()
+		var err error
+		if proxy, err = newLimitProxy(zd.URL); err != nil {
+			return err
+		}
+		defer proxy.Close()
+		conf += fmt.Sprintf("  - {name: zendesk, kind: zendesk, base_url: %s, email: bot@example.com, token_env: HELPLINE_BENCH_ZENDESK_TOKEN, "+
+			"requests_per_minute: %d, updates_per_minute: %d, status_on_end: none}\n",
+			proxy.URL, zendeskRequestsPerMinute*m.scale, zendeskUpdatesPerMinute*m.scale)
+	}
+	srv, err := startBenchServer(ctx, stderr, m.chats+16, conf)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	b := &bench{srv: srv}
+	chats, err := b.setupChats(ctx, m.chats, false, false)
+	if err != nil {
+		return err
+	}
+	var parties []*benchParty
+	for _, c := range chats {
+		parties = append(parties, c.parties[:]...)
+	}
+	if err := b.connectAll(ctx, parties); err != nil {
+		return err
+	}
+
+	m.acked = map[int64]bool{}
+	var next atomic.Int64
+	pick := func() *benchParty { return parties[int(next.Add(1))%len(parties)] }
+	began := time.Now()
+	sent, failed, behind := b.openLoop(ctx, m.rate, m.duration, pick, m.send(b))
+	ended := time.Now()
+	fmt.Fprintf(w, "mirroring %d chats at %d messages/s offered for %s: sent %d (%d failed, generator behind %d)\n",
+		m.chats, m.rate, m.duration, sent, failed, behind)
+	if m.webhook {
+		m.reportWebhook(w, recv, ended)
+	}
+	if m.zendesk {
+		m.reportZendesk(w, zd, proxy, began, ended)
+	}
+	return nil
+}
+
+// connectAll gives every party connection credentials, without a socket.
+func (b *bench) connectAll(ctx context.Context, parties []*benchParty) error {
+	errs := make(chan error, len(parties))
+	sem := make(chan struct{}, 32)
+	var wg sync.WaitGroup
+	for _, p := range parties {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			var res struct {
+				ConnectionCredentials struct{ ConnectionToken string }
+			}
+			err := b.call(ctx, "/participant/connection", p.participantToken,
+				map[string]any{"Type": []string{"CONNECTION_CREDENTIALS"}, "ConnectParticipant": true}, &res)
+			if err != nil {
+				errs <- fmt.Errorf("CreateParticipantConnection: %w", err)
+			}
+			p.connectionToken = res.ConnectionCredentials.ConnectionToken
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// send returns a sender of messages "mirror <number> <unix ns>" that
+// records the numbers acknowledged.
+func (m *mirrorBench) send(b *bench) func(context.Context, *benchParty) error {
+	return func(ctx context.Context, p *benchParty) error {
+		n := m.next.Add(1)
+		body := fmt.Sprintf(`{"ContentType":"text/plain","Content":"mirror %d %d"}`, n, time.Now().UnixNano())
+		if err := b.post(ctx, "/participant/message", p.connectionToken, []byte(body), nil); err != nil {
+			return err
+		}
+		m.mu.Lock()
+		m.acked[n] = true
+		m.mu.Unlock()
+		return nil
+	}
+}
+
+// mirrored reads a message of send: its number and when it was sent.
+func mirrored(content string) (n int64, at time.Time, ok bool) {
+	var ns int64
+	if _, err := fmt.Sscanf(content, "mirror %d %d", &n, &ns); err != nil {
+		return 0, time.Time{}, false
+	}
+	return n, time.Unix(0, ns), true
+}
+
+// awaitCount polls have until it reaches want or stops growing for idle, and
+// returns the last count.
+func awaitCount(have func() int, want int, idle time.Duration) int {
+	last, since := -1, time.Now()
+	for {
+		n := have()
+		if n >= want {
+			return n
+		}
+		if n != last {
+			last, since = n, time.Now()
+		} else if time.Since(since) > idle {
+			return n
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// tally compares what a system received (each message's number, once
+// per copy) with what was acknowledged.
+func (m *mirrorBench) tally(got map[int64]int) (lost, doubled int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for n := range m.acked {
+		if got[n] == 0 {
+			lost++
+		}
+	}
+	for _, c := range got {
+		if c > 1 {
+			doubled++
+		}
+	}
+	return lost, doubled
+}
+
+func (m *mirrorBench) reportWebhook(w io.Writer, recv *webhooktest.Receiver, ended time.Time) {
+	m.mu.Lock()
+	want := len(m.acked)
+	m.mu.Unlock()
+	count := func() int {
+		n := 0
+		for _, d := range recv.Unique() {
+			if _, _, ok := mirrored(d.Content); ok {
+				n++
+			}
+		}
+		return n
+	}
+	awaitCount(count, want, 30*time.Second)
+	drained := time.Since(ended)
+	all := recv.Deliveries()
+	ids := map[int64]map[string]bool{} // delivery ids of each message
+	seen := map[string]bool{}          // delivery ids
+	repeated := 0
+	var lag []time.Duration
+	for _, d := range all {
+		if seen[d.ID] {
+			repeated++
+		}
+		seen[d.ID] = true
+		n, at, ok := mirrored(d.Content)
+		if !ok {
+			continue
+		}
+		if ids[n] == nil {
+			ids[n] = map[string]bool{}
+			lag = append(lag, d.ReceivedAt.Sub(at))
+		}
+		ids[n][d.ID] = true
+	}
+	got := map[int64]int{}
+	for n, set := range ids {
+		got[n] = len(set)
+	}
+	lost, doubled := m.tally(got)
+	fmt.Fprintf(w, "mirror → webhook: received %d of %d acknowledged messages, lost %d, doubled %d, repeated deliveries %d; SendMessage→receipt p50 %s p90 %s p99 %s max %s; drained %s after the last send\n",
+		len(ids), want, lost, doubled, repeated, pct(lag, 50), pct(lag, 90), pct(lag, 99), pct(lag, 100), drained.Round(time.Millisecond))
+}
+
+// zendeskComments returns, for every message in the fake's tickets, the
+// lag of each public comment holding it: from its SendMessage to the
+// comment's creation, in real time.
+func zendeskComments(zd *zendesktest.Server) map[int64][]time.Duration {
+	out := map[int64][]time.Duration{}
+	for _, t := range zd.Tickets() {
+		for _, c := range t.Comments {
+			if !c.Public || c.Via.Channel != "api" {
+				continue
+			}
+			for _, l := range strings.Split(c.Body, "\n") {
+				text, ok := said(l)
+				if !ok {
+					continue
+				}
+				if n, at, ok := mirrored(text); ok {
+					out[n] = append(out[n], c.CreatedAt.Sub(at))
+				}
+			}
+		}
+	}
+	return out
+}
+
+// reportZendesk waits for the tail and compares the lag with the least the
+// limits allow. In the steady state every chat has lines waiting, so the
+// account's U ticket updates a minute are shared by the N tickets, and one
+// ticket gets at most 30 updates in 10 minutes: a ticket can be updated
+// at best every I = max(N/U, 10 min/30). A line sent at a random moment
+// waits for its ticket's next update: Uniform(0, I), so the least lag is
+// I/2 at p50 and 0.99·I at p99 (before request time). U is scale times
+// Enterprise's 100.
+func (m *mirrorBench) reportZendesk(w io.Writer, zd *zendesktest.Server, proxy *limitProxy, began, ended time.Time) {
+	m.mu.Lock()
+	want := len(m.acked)
+	m.mu.Unlock()
+	awaitCount(func() int { return len(zendeskComments(zd)) }, want, 2*time.Minute)
+	drained := time.Since(ended)
+	comments := zendeskComments(zd)
+	got := map[int64]int{}
+	var lag []time.Duration
+	for n, lags := range comments {
+		got[n] = len(lags)
+		lag = append(lag, lags[0])
+	}
+	lost, doubled := m.tally(got)
+	st := zd.Stats()
+	total, perTicket := proxy.refusals(time.Time{})
+	late, _ := proxy.refusals(began.Add(time.Minute))
+	interval := max(time.Duration(m.chats)*time.Minute/time.Duration(zendeskUpdatesPerMinute*m.scale), zendeskTicketWindow/zendeskTicketUpdates)
+	delivered := len(comments)
+	fmt.Fprintf(w, "zendesk (limits: %d requests and %d ticket updates a minute, %d updates a ticket per %s): delivered %d of %d acknowledged messages, lost %d, doubled %d, into %d tickets; "+
+		"%d requests (%.3f per message), %d ticket updates (%.3f per message); 429s %d (%d per-ticket), %d after the first minute; "+
+		"SendMessage→comment p50 %s p99 %s max %s; least the limits allow p50 %s p99 %s (a ticket updated every %s); drained %s after the last send\n",
+		zendeskRequestsPerMinute*m.scale, zendeskUpdatesPerMinute*m.scale, zendeskTicketUpdates, zendeskTicketWindow,
+		delivered, want, lost, doubled, len(zd.Tickets()),
+		st.Requests, float64(st.Requests)/float64(max(delivered, 1)), st.TicketUpdates, float64(st.TicketUpdates)/float64(max(delivered, 1)),
+		total, perTicket, late,
+		pct(lag, 50), pct(lag, 99), pct(lag, 100), (interval / 2).Round(time.Millisecond), (interval * 99 / 100).Round(time.Millisecond), interval.Round(time.Millisecond), drained.Round(time.Millisecond))
 }

@@ -128,71 +128,25 @@ type line struct {
 // whether the chat ended. Items of this connector's origin (replies typed
 // in Zendesk), typing, receipts and other events are left out.
 func (c *Connector) lines(b *helpline.MirrorBatch) ([]line, bool) {
-	names := map[string]*helpline.Participant{}
-	for _, p := range b.Participants {
-		names[p.ID] = p
-	}
 	var out []line
 	ended := false
 	for _, it := range b.Items {
 		if !it.Stored() || it.Origin == c.name {
 			continue
 		}
-		name, role := it.DisplayName, it.Role
-		if p := names[it.ParticipantID]; p != nil {
-			if name == "" {
-				name = p.DisplayName
-			}
-			if role == "" {
-				role = p.Role
-			}
-		}
-		l := line{seq: it.Seq, public: role == helpline.RoleCustomer || role == helpline.RoleAgent, customer: role == helpline.RoleCustomer}
-		who := fmt.Sprintf("%s (%s)", orDefault(name, "Unknown"), roleWord(role))
-		stamp := "[" + it.Time.UTC().Format("15:04:05") + "] "
-		switch it.Type {
-		case helpline.ItemMessage:
-			l.text = stamp + who + ": " + it.Content
-		case helpline.ItemAttachment:
-			var files []string
-			for _, a := range it.Attachments {
-				files = append(files, a.Name)
-			}
-			l.text = stamp + who + " sent " + strings.Join(files, ", ")
-			l.files = it.Attachments
-		case helpline.ItemEvent:
-			l.public, l.customer = false, false
-			switch it.ContentType {
-			case helpline.EventParticipantJoined:
-				l.text = stamp + who + " joined the chat"
-			case helpline.EventParticipantLeft:
-				l.text = stamp + who + " left the chat"
-			case helpline.EventChatEnded:
-				l.text = stamp + "The chat ended"
-				ended = true
-			default:
-				continue
-			}
-		default:
+		name, role := b.Author(it)
+		text, ok := helpline.TranscriptLine(it, name, role)
+		if !ok {
 			continue
 		}
+		l := line{seq: it.Seq, text: text, files: it.Attachments}
+		if it.Type != helpline.ItemEvent {
+			l.public, l.customer = role == helpline.RoleCustomer || role == helpline.RoleAgent, role == helpline.RoleCustomer
+		}
+		ended = ended || it.ContentType == helpline.EventChatEnded
 		out = append(out, l)
 	}
 	return out, ended
-}
-
-func roleWord(role string) string {
-	switch role {
-	case helpline.RoleCustomer:
-		return "customer"
-	case helpline.RoleAgent:
-		return "agent"
-	case helpline.RoleBot:
-		return "bot"
-	case helpline.RoleSupervisor:
-		return "supervisor"
-	}
-	return "system"
 }
 
 func orDefault(s, def string) string {

@@ -13,55 +13,14 @@ import (
 // and the joins, leaves and end of the chat make lines; receipts and
 // other events make none.
 func render(b *helpline.MirrorBatch) []string {
-	names := map[string]string{}
-	for _, p := range b.Participants {
-		names[p.ID] = p.DisplayName
-	}
 	var lines []string
 	for _, it := range b.Items {
-		who := it.DisplayName
-		if who == "" {
-			who = names[it.ParticipantID]
-		}
-		if who == "" {
-			who = "System"
-		}
-		author := fmt.Sprintf("[%s] %s (%s)", it.Time.UTC().Format("15:04:05"), who, roleName(it.Role))
-		switch it.Type {
-		case helpline.ItemMessage:
-			lines = append(lines, author+": "+it.Content)
-		case helpline.ItemAttachment:
-			var files []string
-			for _, a := range it.Attachments {
-				files = append(files, a.Name)
-			}
-			lines = append(lines, author+" sent "+strings.Join(files, ", "))
-		case helpline.ItemEvent:
-			switch it.ContentType {
-			case helpline.EventParticipantJoined:
-				lines = append(lines, author+" joined")
-			case helpline.EventParticipantLeft:
-				lines = append(lines, author+" left")
-			case helpline.EventChatEnded:
-				lines = append(lines, fmt.Sprintf("[%s] The chat ended", it.Time.UTC().Format("15:04:05")))
-			}
+		name, role := b.Author(it)
+		if line, ok := helpline.TranscriptLine(it, name, role); ok {
+			lines = append(lines, line)
 		}
 	}
 	return lines
-}
-
-func roleName(role string) string {
-	switch role {
-	case helpline.RoleCustomer:
-		return "customer"
-	case helpline.RoleAgent:
-		return "agent"
-	case helpline.RoleBot:
-		return "bot"
-	case helpline.RoleSupervisor:
-		return "supervisor"
-	}
-	return "system"
 }
 
 // marker ends every batch written: "— helpline <contact> seq <a>-<b>".

@@ -1,0 +1,70 @@
+package helpline
+
+import "strings"
+
+// Author returns the display name and role of an item's sender, taken
+// from the item or, where it lacks them, from the batch's participants.
+func (b *MirrorBatch) Author(it *Item) (name, role string) {
+	name, role = it.DisplayName, it.Role
+	if name != "" && role != "" {
+		return name, role
+	}
+	for _, p := range b.Participants {
+		if p.ID == it.ParticipantID {
+			return cmpOr(name, p.DisplayName), cmpOr(role, p.Role)
+		}
+	}
+	return name, role
+}
+
+// TranscriptLine renders an item as one line of a transcript written into
+// an outside system, such as "[10:42:07] Ada (customer): Where is my
+// order?". Messages, attachments (by file name), joins, leaves and the end
+// of the chat make lines; other items (typing, receipts) make none, and ok
+// is false.
+func TranscriptLine(it *Item, name, role string) (line string, ok bool) {
+	stamp := "[" + it.Time.UTC().Format("15:04:05") + "] "
+	who := stamp + cmpOr(name, "Unknown") + " (" + roleWord(role) + ")"
+	switch it.Type {
+	case ItemMessage:
+		return who + ": " + it.Content, true
+	case ItemAttachment:
+		files := make([]string, len(it.Attachments))
+		for i, a := range it.Attachments {
+			files[i] = a.Name
+		}
+		return who + " sent " + strings.Join(files, ", "), true
+	case ItemEvent:
+		switch it.ContentType {
+		case EventParticipantJoined:
+			return who + " joined the chat", true
+		case EventParticipantLeft:
+			return who + " left the chat", true
+		case EventChatEnded:
+			return stamp + "The chat ended", true
+		}
+	}
+	return "", false
+}
+
+// roleWord is a role as a transcript line names it.
+func roleWord(role string) string {
+	switch role {
+	case RoleCustomer:
+		return "customer"
+	case RoleAgent:
+		return "agent"
+	case RoleBot:
+		return "bot"
+	case RoleSupervisor:
+		return "supervisor"
+	}
+	return "system"
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}

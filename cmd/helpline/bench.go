@@ -214,25 +214,32 @@ func (b *bench) setupChats(ctx context.Context, n int, open, watch bool) ([]*ben
 	b.http = &http.Client{Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024}, Timeout: 30 * time.Second}
 	cc := b.connectClient()
 	out := make([]*benchChat, n)
+	err := parallel(n, func(i int) (err error) {
+		out[i], err = b.newChat(ctx, cc, i, open, watch)
+		return err
+	})
+	return out, err
+}
+
+// parallel runs f(0), ..., f(n-1), 32 at a time, and returns the first
+// error.
+func parallel(n int, f func(i int) error) error {
 	errs := make(chan error, n)
 	sem := make(chan struct{}, 32)
 	var wg sync.WaitGroup
-	for i := range out {
+	for i := range n {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			c, err := b.newChat(ctx, cc, i, open, watch)
-			if err != nil {
+			if err := f(i); err != nil {
 				errs <- err
-				return
 			}
-			out[i] = c
 		}()
 	}
 	wg.Wait()
 	close(errs)
-	return out, <-errs
+	return <-errs
 }
 
 func (b *bench) newChat(ctx context.Context, cc *connect.Client, i int, open, watch bool) (*benchChat, error) {
@@ -342,13 +349,19 @@ func (b *bench) call(ctx context.Context, path, token string, in, out any) error
 }
 
 func (b *bench) post(ctx context.Context, path, token string, body []byte, out any) error {
-	req, err := http.NewRequestWithContext(ctx, "POST", b.srv.endpoint+path, bytes.NewReader(body))
+	return participantPost(ctx, b.http, b.srv.endpoint, path, token, body, out)
+}
+
+// participantPost calls a participant API operation at base with a JSON
+// body; anything but 200 is an error.
+func participantPost(ctx context.Context, hc *http.Client, base, path, token string, body []byte, out any) error {
+	req, err := http.NewRequestWithContext(ctx, "POST", base+path, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Amz-Bearer", token)
-	res, err := b.http.Do(req)
+	res, err := hc.Do(req)
 	if err != nil {
 		return err
 	}
@@ -509,22 +522,7 @@ func (b *bench) memory(ctx context.Context, w io.Writer, sockets int) error {
 	for _, c := range chats {
 		parties = append(parties, c.parties[:]...)
 	}
-	errs := make(chan error, len(parties))
-	sem := make(chan struct{}, 32)
-	var wg sync.WaitGroup
-	for _, p := range parties {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if err := b.connectParty(ctx, p, false); err != nil {
-				errs <- err
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
+	if err := parallel(len(parties), func(i int) error { return b.connectParty(ctx, parties[i], false) }); err != nil {
 		return err
 	}
 	time.Sleep(5 * time.Second)
@@ -729,28 +727,18 @@ func (m *mirrorBench) run(ctx context.Context, w, stderr io.Writer) error {
 
 // connectAll gives every party connection credentials, without a socket.
 func (b *bench) connectAll(ctx context.Context, parties []*benchParty) error {
-	errs := make(chan error, len(parties))
-	sem := make(chan struct{}, 32)
-	var wg sync.WaitGroup
-	for _, p := range parties {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			var res struct {
-				ConnectionCredentials struct{ ConnectionToken string }
-			}
-			err := b.call(ctx, "/participant/connection", p.participantToken,
-				map[string]any{"Type": []string{"CONNECTION_CREDENTIALS"}, "ConnectParticipant": true}, &res)
-			if err != nil {
-				errs <- fmt.Errorf("CreateParticipantConnection: %w", err)
-			}
-			p.connectionToken = res.ConnectionCredentials.ConnectionToken
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	return <-errs
+	return parallel(len(parties), func(i int) error {
+		var res struct {
+			ConnectionCredentials struct{ ConnectionToken string }
+		}
+		err := b.call(ctx, "/participant/connection", parties[i].participantToken,
+			map[string]any{"Type": []string{"CONNECTION_CREDENTIALS"}, "ConnectParticipant": true}, &res)
+		if err != nil {
+			return fmt.Errorf("CreateParticipantConnection: %w", err)
+		}
+		parties[i].connectionToken = res.ConnectionCredentials.ConnectionToken
+		return nil
+	})
 }
 
 // send returns a sender of messages "mirror <number> <unix ns>" that

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -257,25 +255,7 @@ func postParticipant(hc *http.Client, base, path, token string, in, out any) err
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequest("POST", base+path, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Amz-Bearer", token)
-	res, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	data, _ := io.ReadAll(res.Body)
-	if res.StatusCode != 200 {
-		return fmt.Errorf("%s: %d %s", path, res.StatusCode, data)
-	}
-	if out != nil {
-		return json.Unmarshal(data, out)
-	}
-	return nil
+	return participantPost(context.Background(), hc, base, path, token, body, out)
 }
 
 // zendeskLines returns the messages of each contact's ticket, by contact

@@ -26,8 +26,12 @@ const (
 	pairIsFree   = `(p.lease_owner = '' OR p.lease_until <= ?)`
 
 	claimMirrorPairs = selectMirrorPair + ` WHERE p.connector = ? AND ` + pairIsActive + ` AND p.next_attempt <= ?
-	AND ` + pairIsFree + ` AND (? = '' OR p.contact_id = ?) AND ` + pairIsBehind + `
+	AND ` + pairIsFree + ` AND ` + pairIsBehind + `
 	ORDER BY p.next_attempt, p.contact_id LIMIT ?`
+	// claimMirrorPair is claimMirrorPairs for one contact: a primary key
+	// lookup rather than a scan of the connector's due pairs.
+	claimMirrorPair = selectMirrorPair + ` WHERE p.connector = ? AND p.contact_id = ? AND ` + pairIsActive + `
+	AND p.next_attempt <= ? AND ` + pairIsFree + ` AND ` + pairIsBehind + ` LIMIT ?`
 	selectMirrorPairByRef = selectMirrorPair + `
 	JOIN mirror_refs r ON r.connector = p.connector AND r.contact_id = p.contact_id
 	JOIN contacts c ON c.id = p.contact_id
@@ -86,8 +90,13 @@ func (db *DB) ClaimMirrorPairs(ctx context.Context, connector, contactID, owner 
 	var pairs []*helpline.MirrorPair
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		var err error
-		pairs, err = queryAll(context.Background(), tx, "claim mirror pairs", scanMirrorPair, claimMirrorPairs,
-			connector, millis(now), millis(now), contactID, contactID, limit)
+		if contactID == "" {
+			pairs, err = queryAll(context.Background(), tx, "claim mirror pairs", scanMirrorPair, claimMirrorPairs,
+				connector, millis(now), millis(now), limit)
+		} else {
+			pairs, err = queryAll(context.Background(), tx, "claim mirror pairs", scanMirrorPair, claimMirrorPair,
+				connector, contactID, millis(now), millis(now), limit)
+		}
 		if err != nil {
 			return err
 		}

@@ -27,6 +27,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/helplinehq/helpline"
@@ -98,9 +99,22 @@ func New(cfg helpline.ConnectorConfig) (helpline.Connector, error) {
 		urls:   s.URLs,
 		secret: []byte(secret),
 		batch:  s.BatchSize,
-		client: &http.Client{Timeout: s.Timeout},
+		client: &http.Client{Timeout: s.Timeout, Transport: newTransport()},
 		now:    now,
 	}, nil
+}
+
+// maxIdlePerHost is how many idle connections to one receiver are kept
+// for reuse: at least as many as deliveries run at once, so that busy
+// mirroring reuses keep-alive connections instead of dialling for each
+// request (Go's default keeps two).
+const maxIdlePerHost = 256
+
+func newTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 0 // no limit across hosts; per host below
+	t.MaxIdleConnsPerHost = maxIdlePerHost
+	return t
 }
 
 // Name is the configured name.
@@ -109,18 +123,42 @@ func (c *Connector) Name() string { return c.name }
 // BatchSize is how many items one Mirror call takes.
 func (c *Connector) BatchSize() int { return c.batch }
 
-// Mirror posts the items in order, each to every URL. An item counts as
-// delivered once every URL accepted it; a retry resends it to all of them
-// with the same delivery ids.
+// Mirror posts the items in order, each to every URL at once, an item only
+// after the one before it reached every URL. An item counts as delivered
+// once every URL accepted it; a retry resends it to all of them with the
+// same delivery ids. When several URLs fail, the error is the first URL's
+// in configured order.
 func (c *Connector) Mirror(ctx context.Context, b *helpline.MirrorBatch) (helpline.MirrorResult, error) {
 	for i, it := range b.Items {
-		for _, u := range c.urls {
-			if err := c.post(ctx, u, b, it); err != nil {
-				return helpline.MirrorResult{Delivered: i}, err
-			}
+		if err := c.postAll(ctx, b, it); err != nil {
+			return helpline.MirrorResult{Delivered: i}, err
 		}
 	}
 	return helpline.MirrorResult{Delivered: len(b.Items)}, nil
+}
+
+// postAll posts it to every URL concurrently and returns the first URL's
+// error, if any.
+func (c *Connector) postAll(ctx context.Context, b *helpline.MirrorBatch, it *helpline.Item) error {
+	if len(c.urls) == 1 {
+		return c.post(ctx, c.urls[0], b, it)
+	}
+	errs := make([]error, len(c.urls))
+	var wg sync.WaitGroup
+	for i, u := range c.urls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = c.post(ctx, u, b, it)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (c *Connector) post(ctx context.Context, u string, b *helpline.MirrorBatch, it *helpline.Item) error {

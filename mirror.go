@@ -114,6 +114,12 @@ type MirrorPair struct {
 	// stays set on every claim until a holder saves the pair; other reads
 	// leave it false.
 	Reclaimed bool
+	// KeepLease, when set on the pair handed to SaveMirrorPair, keeps the
+	// lease with its owner until LeaseUntil instead of releasing it: the
+	// holder recorded its outcome and goes on delivering the pair without
+	// a new claim. A pair saved so is not Reclaimed when its lease later
+	// runs out or is released by ReleaseMirrorLeases. Reads leave it false.
+	KeepLease bool
 	// LastSeq is the contact's newest Seq when the pair was read.
 	LastSeq   int64
 	UpdatedAt time.Time
@@ -137,6 +143,9 @@ type MirrorStore interface {
 	// SaveMirrorPair stores p's Cursor, Refs, State, Attempts,
 	// NextAttempt and LastError and releases the lease, provided owner
 	// still holds it; otherwise it returns ECONFLICT and stores nothing.
+	// With p.KeepLease set it keeps the lease instead, running until
+	// p.LeaseUntil, which must be after now (else EINVALID); owner saves
+	// the pair again, kept or released, without a new claim.
 	SaveMirrorPair(ctx context.Context, p *MirrorPair, owner string, now time.Time) error
 	// ReleaseMirrorLeases expires, at now, every lease owner holds that
 	// runs past now, and returns how many. A node calls it when it starts,

@@ -383,6 +383,56 @@ func testMirror(t *testing.T, open func(t *testing.T) helpline.Store) {
 		wantCode(t, "SaveMirrorPair of an unknown pair", err, helpline.ENOTFOUND)
 	})
 
+	t.Run("KeepLease", func(t *testing.T) {
+		s := open(t)
+		nc := mirrored(t, s, 3, "hooks")
+		p := claim(t, s, "hooks", "", "w1", base, 10)[0]
+
+		// w1 delivers one item and keeps the pair.
+		kept := *p
+		kept.Cursor, kept.KeepLease, kept.LeaseUntil = 1, true, at(2*lease)
+		save(t, s, &kept, "w1", at(time.Second))
+		got := findOne(t, s, "hooks", nc.Contact.ID)
+		if got.Cursor != 1 || got.LeaseOwner != "w1" || !got.LeaseUntil.Equal(at(2*lease)) || got.KeepLease {
+			t.Fatalf("pair after a kept save %+v, want cursor 1, w1's lease until %s, KeepLease false", got, at(2*lease))
+		}
+		if p := claim(t, s, "hooks", "", "w2", at(lease), 10); len(p) != 0 {
+			t.Fatalf("claim of a kept lease %+v, want none", p)
+		}
+		// w1 saves again without a claim, keeping it, then the lease runs
+		// out: the next claim is not reclaimed.
+		kept.Cursor, kept.LeaseUntil = 2, at(3*lease)
+		save(t, s, &kept, "w1", at(lease))
+		if p := claim(t, s, "hooks", "", "w2", at(3*lease), 10); len(p) != 1 || p[0].Reclaimed || p[0].Cursor != 2 {
+			t.Fatalf("claim after a kept lease ran out %+v, want one pair at cursor 2, not reclaimed", p)
+		}
+		kept.KeepLease = false
+		err := s.SaveMirrorPair(ctx, &kept, "w1", at(3*lease))
+		wantCode(t, "SaveMirrorPair by the former holder", err, helpline.ECONFLICT)
+
+		// A kept lease must run past now.
+		p = claim(t, s, "hooks", "", "w3", at(5*lease), 10)[0]
+		p.KeepLease, p.LeaseUntil = true, at(5*lease)
+		err = s.SaveMirrorPair(ctx, p, "w3", at(5*lease))
+		wantCode(t, "SaveMirrorPair keeping a lease that ends now", err, helpline.EINVALID)
+		// w3 dies holding a claimed (not kept) lease: reclaimed.
+		if p := claim(t, s, "hooks", "", "w4", at(7*lease), 10); len(p) != 1 || !p[0].Reclaimed {
+			t.Fatalf("claim after a claimed lease ran out %+v, want reclaimed", p)
+		}
+
+		// A restarted node's kept leases come back at once, not reclaimed.
+		nc2 := mirrored(t, s, 2, "hooks")
+		p = claim(t, s, "hooks", nc2.Contact.ID, "w5", at(7*lease), 1)[0]
+		p.Cursor, p.KeepLease, p.LeaseUntil = 1, true, at(8*lease)
+		save(t, s, p, "w5", at(7*lease))
+		if n, err := s.ReleaseMirrorLeases(ctx, "w5", at(7*lease)); err != nil || n != 1 {
+			t.Fatalf("ReleaseMirrorLeases(w5) = %d, %v; want 1", n, err)
+		}
+		if p := claim(t, s, "hooks", nc2.Contact.ID, "w5", at(7*lease), 1); len(p) != 1 || p[0].Reclaimed {
+			t.Fatalf("claim after releasing a kept lease %+v, want not reclaimed", p)
+		}
+	})
+
 	t.Run("Resume", func(t *testing.T) {
 		s := open(t)
 		a := mirrored(t, s, 1, "hooks", "zendesk")

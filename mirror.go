@@ -117,8 +117,9 @@ type MirrorPair struct {
 	// KeepLease, when set on the pair handed to SaveMirrorPair, keeps the
 	// lease with its owner until LeaseUntil instead of releasing it: the
 	// holder recorded its outcome and goes on delivering the pair without
-	// a new claim. A pair saved so is not Reclaimed when its lease later
-	// runs out or is released by ReleaseMirrorLeases. Reads leave it false.
+	// a new claim. It may deliver again without a write, so a claim after
+	// such a lease runs out, or is released by ReleaseMirrorLeases, is
+	// Reclaimed as after a claimed one. Reads leave it false.
 	KeepLease bool
 	// LastSeq is the contact's newest Seq when the pair was read.
 	LastSeq   int64

@@ -10,6 +10,13 @@
 // never sooner than the connector's Retry-After; permanent failures park
 // the pair with the reason until an operator resumes it.
 //
+// A worker that delivered a pair cleanly keeps its lease through the save
+// (MirrorPair.KeepLease) for as long as the contact stays busy, so that
+// the next round on this node needs no claim; the lease is released once
+// the contact has been idle for Config.Linger, and when Run returns. A
+// node that dies holding such a lease may have been delivering, so that
+// pair too comes back Reclaimed.
+//
 // A process killed between a delivery and the save of its outcome leaves
 // the pair leased. The next claim of such a pair is Reclaimed and its
 // items go to the connector as a retry (Attempt ≥ 1), so that the
@@ -39,6 +46,7 @@ const (
 	DefaultBackoffBase  = time.Second
 	DefaultBackoffMax   = 5 * time.Minute
 	DefaultBatchSize    = 100
+	DefaultLinger       = time.Second
 )
 
 // Store is what the dispatcher reads and writes; helpline.Store satisfies it.
@@ -81,6 +89,13 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Jitter returns a number in [0, 1); it defaults to math/rand.
 	Jitter func() float64
+	// Linger is how long this node keeps the lease of a pair it delivered
+	// cleanly once the contact has no more items, so that the contact's
+	// next items go out without a claim. It is real time, whatever Now
+	// says, at most a third of Lease; a negative Linger releases every
+	// pair after each delivery. Meanwhile other nodes cannot deliver the
+	// pair, and items whose wake-up was lost wait for the release.
+	Linger time.Duration
 }
 
 // Dispatcher delivers mirror pairs. Run drives it.
@@ -96,6 +111,7 @@ type Dispatcher struct {
 	base    time.Duration
 	max     time.Duration
 	jitter  func() float64
+	linger  time.Duration
 	metrics *metrics
 	lanes   []*lane
 }
@@ -111,17 +127,29 @@ type lane struct {
 	// kick asks the poller to scan at once (wake overflowed).
 	kick chan struct{}
 
-	// mu guards state: a contact absent from it is idle.
+	// mu guards state: a contact absent from it is idle, and its pair
+	// not leased by this node.
 	mu    sync.Mutex
-	state map[string]contactState
+	state map[string]*entry
+}
+
+// entry is what a lane knows of a contact.
+type entry struct {
+	st contactState
+	// held is the pair whose lease this node kept through its last save
+	// (KeepLease), while no worker delivers it; since is when it became
+	// idle so, on the monotonic clock.
+	held  *helpline.MirrorPair
+	since time.Time
 }
 
 type contactState uint8
 
 const (
-	queued contactState = iota + 1 // in wake, no worker on it yet
-	busy                           // a worker delivers it
-	dirty                          // busy, and new items came meanwhile
+	queued  contactState = iota + 1 // in wake, no worker on it yet
+	busy                            // a worker delivers it
+	dirty                           // busy, and new items came meanwhile
+	holding                         // idle, its lease kept in held
 )
 
 // New returns a dispatcher; Run starts it.
@@ -138,6 +166,7 @@ func New(cfg Config) *Dispatcher {
 		base:    cfg.BackoffBase,
 		max:     cfg.BackoffMax,
 		jitter:  cfg.Jitter,
+		linger:  cfg.Linger,
 	}
 	if d.owner == "" {
 		d.owner = "node-" + helpline.NewID()
@@ -166,6 +195,10 @@ func New(cfg Config) *Dispatcher {
 	if d.jitter == nil {
 		d.jitter = rand.Float64
 	}
+	if d.linger == 0 {
+		d.linger = DefaultLinger
+	}
+	d.linger = min(d.linger, d.lease/3)
 	var names []string
 	for _, c := range cfg.Connectors {
 		batch := DefaultBatchSize
@@ -178,7 +211,7 @@ func New(cfg Config) *Dispatcher {
 			wake:    make(chan string, 4096),
 			claimed: make(chan *helpline.MirrorPair),
 			kick:    make(chan struct{}, 1),
-			state:   make(map[string]contactState),
+			state:   make(map[string]*entry),
 		})
 		names = append(names, c.Name())
 	}
@@ -220,6 +253,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 	d.listen(ctx, sub)
 	wg.Wait()
+	for _, l := range d.lanes {
+		d.releaseIdle(ctx, l, -1)
+	}
 	return ctx.Err()
 }
 
@@ -257,17 +293,25 @@ func (d *Dispatcher) listen(ctx context.Context, sub helpline.Subscription) {
 func (l *lane) notify(c string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	switch l.state[c] {
-	case queued, dirty:
-		return
-	case busy:
-		l.state[c] = dirty
-		return
+	e := l.state[c]
+	if e != nil {
+		switch e.st {
+		case queued, dirty:
+			return
+		case busy:
+			e.st = dirty
+			return
+		}
 	}
 	select {
 	case l.wake <- c:
-		l.state[c] = queued
+		if e == nil {
+			e = &entry{}
+			l.state[c] = e
+		}
+		e.st = queued
 	default:
+		// A held pair is released after Linger and then found by a scan.
 		l.scanNow()
 	}
 }
@@ -279,29 +323,79 @@ func (l *lane) scanNow() {
 	}
 }
 
-// begin marks c busy; it returns false if another worker has it (which
-// then looks again).
-func (l *lane) begin(c string, force bool) bool {
+// begin marks c busy and hands over the pair this node holds for it, if
+// any; it returns false if another worker has it (which then looks again).
+func (l *lane) begin(c string, force bool) (held *helpline.MirrorPair, ok bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if st := l.state[c]; (st == busy || st == dirty) && !force {
-		l.state[c] = dirty
-		return false
+	e := l.state[c]
+	if e == nil {
+		e = &entry{}
+		l.state[c] = e
 	}
-	l.state[c] = busy
-	return true
+	if (e.st == busy || e.st == dirty) && !force {
+		e.st = dirty
+		return nil, false
+	}
+	held, e.held, e.st = e.held, nil, busy
+	return held, true
 }
 
-// finish marks c idle, or reports that new items came while it was busy.
-func (l *lane) finish(c string) (again bool) {
+// finish marks c idle, keeping held (when not nil) as the pair whose lease
+// this node holds, or reports that new items came while it was busy.
+func (l *lane) finish(c string, held *helpline.MirrorPair) (again bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.state[c] == dirty {
-		l.state[c] = busy
+	e := l.state[c]
+	if e != nil && e.st == dirty {
+		e.st = busy
 		return true
 	}
-	delete(l.state, c)
+	if held == nil {
+		if e == nil || e.st != holding {
+			delete(l.state, c)
+		}
+		return false
+	}
+	// Two workers may have had c: one woken for c found nothing to claim
+	// while the poller's claim of c went to the other, which may have
+	// finished first (keep its held pair) or last (the entry is gone).
+	l.state[c] = &entry{st: holding, held: held, since: time.Now()}
 	return false
+}
+
+// idleHeld takes the held pairs idle for at least linger (all of them when
+// linger is negative), marking their contacts busy.
+func (l *lane) idleHeld(linger time.Duration) []*helpline.MirrorPair {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []*helpline.MirrorPair
+	for _, e := range l.state {
+		if e.st == holding && (linger < 0 || time.Since(e.since) >= linger) {
+			out = append(out, e.held)
+			e.st, e.held = busy, nil
+		}
+	}
+	return out
+}
+
+// released ends a release of c's held pair: c is idle, or queued again if
+// items came meanwhile.
+func (l *lane) released(c string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := l.state[c]
+	if e == nil || e.st != dirty {
+		delete(l.state, c)
+		return
+	}
+	select {
+	case l.wake <- c:
+		e.st = queued
+	default:
+		delete(l.state, c)
+		l.scanNow()
+	}
 }
 
 // pollLoop leases due pairs every PollInterval (or at once when kicked)
@@ -310,6 +404,7 @@ func (d *Dispatcher) pollLoop(ctx context.Context, l *lane) {
 	t := time.NewTicker(d.poll)
 	defer t.Stop()
 	for {
+		d.releaseIdle(ctx, l, d.linger)
 		for {
 			pairs, err := d.store.ClaimMirrorPairs(ctx, l.conn.Name(), "", d.owner, d.now(), d.lease, d.workers)
 			if err != nil {
@@ -338,14 +433,42 @@ func (d *Dispatcher) pollLoop(ctx context.Context, l *lane) {
 	}
 }
 
+// releaseIdle releases the leases of held pairs idle for linger (all with
+// a negative linger), in parallel so that the store can commit the saves
+// together.
+func (d *Dispatcher) releaseIdle(ctx context.Context, l *lane, linger time.Duration) {
+	pairs := l.idleHeld(linger)
+	var wg sync.WaitGroup
+	for _, p := range pairs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.release(ctx, p)
+			l.released(p.ContactID)
+		}()
+	}
+	wg.Wait()
+}
+
+// release saves held pair p as it is, releasing its lease. It runs even
+// when ctx is done: Run releases the held pairs as it returns.
+func (d *Dispatcher) release(ctx context.Context, p *helpline.MirrorPair) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	p.KeepLease = false
+	if err := d.store.SaveMirrorPair(ctx, p, d.owner, d.now()); err != nil {
+		d.log.Warn("mirror: releasing a pair", "connector", p.Connector, "contact", p.ContactID, "err", err)
+	}
+}
+
 func (d *Dispatcher) work(ctx context.Context, l *lane) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case c := <-l.wake:
-			if l.begin(c, false) {
-				d.drain(ctx, l, c, nil)
+			if held, ok := l.begin(c, false); ok {
+				d.drain(ctx, l, c, held)
 			}
 		case p := <-l.claimed:
 			l.begin(p.ContactID, true)
@@ -355,9 +478,18 @@ func (d *Dispatcher) work(ctx context.Context, l *lane) {
 }
 
 // drain delivers contact c's pair until it is caught up, waiting, or
-// another node holds it. p is the pair when already claimed.
+// another node holds it. p is the pair when this node already leased it:
+// claimed by the poller, or held since its last delivery.
 func (d *Dispatcher) drain(ctx context.Context, l *lane, c string, p *helpline.MirrorPair) {
 	for ctx.Err() == nil {
+		if p != nil && p.KeepLease && p.LeaseUntil.Sub(d.now()) < d.lease*2/3 {
+			// Too little of the kept lease is left for a delivery (Now
+			// jumped): release it and claim again.
+			if d.now().Before(p.LeaseUntil) {
+				d.release(ctx, p)
+			}
+			p = nil
+		}
 		if p == nil {
 			pairs, err := d.store.ClaimMirrorPairs(ctx, l.conn.Name(), c, d.owner, d.now(), d.lease, 1)
 			if err != nil {
@@ -367,25 +499,33 @@ func (d *Dispatcher) drain(ctx context.Context, l *lane, c string, p *helpline.M
 				break
 			}
 			if len(pairs) == 0 {
-				if l.finish(c) {
+				if l.finish(c, nil) {
 					continue
 				}
 				return
 			}
 			p = pairs[0]
 		}
-		more := d.deliver(ctx, l, p)
-		p = nil
-		if !more && !l.finish(c) {
+		more, kept := d.deliver(ctx, l, p)
+		if !kept {
+			p = nil
+		}
+		if !more && !l.finish(c, p) {
 			return
 		}
 	}
-	l.finish(c)
+	if p != nil {
+		d.release(ctx, p)
+	}
+	l.finish(c, nil)
 }
 
 // deliver hands the items after p's cursor to the connector and saves the
-// outcome. It reports whether the pair has more items due now.
-func (d *Dispatcher) deliver(ctx context.Context, l *lane, p *helpline.MirrorPair) (more bool) {
+// outcome. It reports whether the pair has more items due now, and
+// whether this node kept its lease (p.KeepLease, p.LeaseUntil): a clean
+// delivery keeps it, unless Linger is negative or Run is stopping. A
+// kept pair with no items after its cursor is left as it is.
+func (d *Dispatcher) deliver(ctx context.Context, l *lane, p *helpline.MirrorPair) (more, kept bool) {
 	name := l.conn.Name()
 	log := d.log.With("connector", name, "contact", p.ContactID)
 	// Items first: the contact and participants read after them know
@@ -404,7 +544,10 @@ func (d *Dispatcher) deliver(ctx context.Context, l *lane, p *helpline.MirrorPai
 		if ctx.Err() == nil {
 			log.Error("mirror: reading the contact", "err", err)
 		}
-		return false
+		return false, p.KeepLease
+	}
+	if len(items) == 0 && p.KeepLease {
+		return false, true
 	}
 
 	// Items that came from this connector's system are not sent back; the
@@ -491,11 +634,21 @@ func (d *Dispatcher) deliver(ctx context.Context, l *lane, p *helpline.MirrorPai
 		d.metrics.retries.WithLabelValues(name).Inc()
 		log.Info("mirror: delivery failed; retrying", "attempt", p.Attempts, "in", wait, "err", err)
 	}
+	clean := err == nil && res.Wait <= 0 && p.State == helpline.MirrorActive
+	p.KeepLease = clean && d.linger >= 0 && ctx.Err() == nil
+	if p.KeepLease {
+		p.LeaseUntil = now.Add(d.lease)
+	}
 	if serr := d.store.SaveMirrorPair(saveCtx, p, d.owner, now); serr != nil {
 		log.Warn("mirror: saving the pair", "err", serr)
-		return false
+		return false, false
 	}
-	return err == nil && res.Wait <= 0 && p.State == helpline.MirrorActive && p.Cursor < p.LastSeq
+	// Saved: whatever a previous holder left uncertain is settled.
+	p.Reclaimed = false
+	if len(items) > 0 {
+		p.LastSeq = max(p.LastSeq, items[len(items)-1].Seq)
+	}
+	return clean && (p.Cursor < p.LastSeq || len(items) == l.batch), p.KeepLease
 }
 
 // backoff is the full-jitter delay before attempt n (n ≥ 1).

@@ -420,3 +420,99 @@ func TestOwnOriginSkippedAndDone(t *testing.T) {
 		t.Errorf("got %v", got)
 	}
 }
+
+// claimCounter counts the claims of one contact's pair.
+type claimCounter struct {
+	mirror.Store
+	mu     sync.Mutex
+	claims map[string]int
+}
+
+func (s *claimCounter) ClaimMirrorPairs(ctx context.Context, conn, contactID, owner string, now time.Time, lease time.Duration, limit int) ([]*helpline.MirrorPair, error) {
+	if contactID != "" {
+		s.mu.Lock()
+		s.claims[contactID]++
+		s.mu.Unlock()
+	}
+	return s.Store.ClaimMirrorPairs(ctx, conn, contactID, owner, now, lease, limit)
+}
+
+func (s *claimCounter) count(c *chat) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.claims[c.contact.ID]
+}
+
+// A busy contact's pair stays with the node that delivered it: its next
+// items go out without a claim, and the lease is released once the
+// contact has been idle for Linger, or when Run returns.
+func TestLeaseKeptWhileBusy(t *testing.T) {
+	h := newHarness(t)
+	counter := &claimCounter{Store: h.store, claims: map[string]int{}}
+	h.cfg.Store = counter
+	h.cfg.Linger = time.Hour // at most a third of the lease
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mirror.New(h.cfg).Run(ctx) }()
+	stopped := false
+	defer func() {
+		if !stopped {
+			cancel()
+			<-done
+		}
+	}()
+
+	c := h.newChat()
+	h.say(c, "one", "")
+	eventually(t, "the first delivery", func() bool { return len(h.contents(c)) == 1 })
+	eventually(t, "the cursor saved, the lease kept", func() bool {
+		p := h.pair(c)
+		return p.Cursor == p.LastSeq && p.LeaseOwner == h.cfg.Owner && p.LeaseUntil.Equal(h.clock.Now().Add(mirror.DefaultLease))
+	})
+	claims := counter.count(c)
+	for _, l := range lines("more", 5) {
+		h.say(c, l, "")
+		n := len(h.contents(c))
+		eventually(t, l, func() bool { return len(h.contents(c)) == n+1 })
+	}
+	if got := strings.Join(h.contents(c), "|"); got != "one|more 0|more 1|more 2|more 3|more 4" {
+		t.Errorf("got %s", got)
+	}
+	if n := counter.count(c); n != claims {
+		t.Errorf("%d claims of the held pair, want none", n-claims)
+	}
+	// Another node cannot take it meanwhile.
+	h.say(c, "last", "")
+	eventually(t, "the last delivery", func() bool { return len(h.contents(c)) == 7 })
+	if ps, err := h.store.ClaimMirrorPairs(ctx, connector, "", "node-2", h.clock.Now(), time.Minute, 10); err != nil || len(ps) != 0 {
+		t.Errorf("node-2 claimed %v, %v while node-1 keeps the lease", ps, err)
+	}
+
+	// Run releases it as it returns: the pair is free, and a claim of
+	// what comes later is a plain one.
+	cancel()
+	stopped = true
+	if err := <-done; err != context.Canceled {
+		t.Errorf("Run returned %v", err)
+	}
+	if p := h.pair(c); p.LeaseOwner != "" || p.Cursor != p.LastSeq {
+		t.Errorf("pair after Run returned %+v, want released at the end", p)
+	}
+	h.say(c, "after the stop", "")
+	if ps, err := h.store.ClaimMirrorPairs(context.Background(), connector, "", "node-2", h.clock.Now(), time.Minute, 10); err != nil || len(ps) != 1 || ps[0].Reclaimed {
+		t.Errorf("node-2's claim after the stop: %v, %v; want the pair, not reclaimed", ps, err)
+	}
+}
+
+// An idle contact's pair is released after Linger.
+func TestLeaseReleasedAfterLinger(t *testing.T) {
+	h := newHarness(t)
+	h.cfg.Linger = 20 * time.Millisecond
+	h.start()
+	c := h.newChat()
+	h.say(c, "one", "")
+	eventually(t, "the delivery", func() bool { return len(h.contents(c)) == 1 })
+	eventually(t, "the lease released", func() bool { p := h.pair(c); return p.LeaseOwner == "" && p.Cursor == p.LastSeq })
+	h.say(c, "two", "")
+	eventually(t, "a delivery after the release", func() bool { return len(h.contents(c)) == 2 })
+}

@@ -25,14 +25,12 @@ const (
 	pairIsBehind = pairLastSeq + ` > p.cursor`
 	pairIsFree   = `(p.lease_owner = '' OR p.lease_until <= ?)`
 
-	// selectClaimedPair adds whether the pair's lease was kept by a save.
-	selectClaimedPair = `SELECT ` + mirrorPairColumns + `, ` + pairLastSeq + `, p.lease_kept FROM mirror_pairs p`
-	claimMirrorPairs  = selectClaimedPair + ` WHERE p.connector = ? AND ` + pairIsActive + ` AND p.next_attempt <= ?
+	claimMirrorPairs = selectMirrorPair + ` WHERE p.connector = ? AND ` + pairIsActive + ` AND p.next_attempt <= ?
 	AND ` + pairIsFree + ` AND ` + pairIsBehind + `
 	ORDER BY p.next_attempt, p.contact_id LIMIT ?`
 	// claimMirrorPair is claimMirrorPairs for one contact: a primary key
 	// lookup rather than a scan of the connector's due pairs.
-	claimMirrorPair = selectClaimedPair + ` WHERE p.connector = ? AND p.contact_id = ? AND ` + pairIsActive + `
+	claimMirrorPair = selectMirrorPair + ` WHERE p.connector = ? AND p.contact_id = ? AND ` + pairIsActive + `
 	AND p.next_attempt <= ? AND ` + pairIsFree + ` AND ` + pairIsBehind + ` LIMIT ?`
 	selectMirrorPairByRef = selectMirrorPair + `
 	JOIN mirror_refs r ON r.connector = p.connector AND r.contact_id = p.contact_id
@@ -78,7 +76,8 @@ func insertMirrorPairs(tx *sql.Tx, contactID string, connectors []string, now ti
 // connector that are active, due, free and behind, those due longest
 // first; with contactID set, only that contact's pair. A pair whose
 // expired lease still names an owner (SaveMirrorPair clears it) comes back
-// Reclaimed, unless that owner kept the lease through a save. The claim runs on the single writer, so two owners never hold
+// Reclaimed, also when that owner kept the lease through a save (it may
+// have delivered since without a write). The claim runs on the single writer, so two owners never hold
 // one pair at once. A limit of zero or less claims nothing; an empty owner
 // or a lease that is not positive is EINVALID.
 func (db *DB) ClaimMirrorPairs(ctx context.Context, connector, contactID, owner string, now time.Time, lease time.Duration, limit int) ([]*helpline.MirrorPair, error) {
@@ -91,29 +90,24 @@ func (db *DB) ClaimMirrorPairs(ctx context.Context, connector, contactID, owner 
 	until := now.Add(lease)
 	var pairs []*helpline.MirrorPair
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		var rows []claimedPair
 		var err error
 		if contactID == "" {
-			rows, err = queryAll(context.Background(), tx, "claim mirror pairs", scanClaimedPair, claimMirrorPairs,
+			pairs, err = queryAll(context.Background(), tx, "claim mirror pairs", scanMirrorPair, claimMirrorPairs,
 				connector, millis(now), millis(now), limit)
 		} else {
-			rows, err = queryAll(context.Background(), tx, "claim mirror pairs", scanClaimedPair, claimMirrorPair,
+			pairs, err = queryAll(context.Background(), tx, "claim mirror pairs", scanMirrorPair, claimMirrorPair,
 				connector, contactID, millis(now), millis(now), limit)
 		}
 		if err != nil {
 			return err
 		}
-		pairs = make([]*helpline.MirrorPair, 0, len(rows))
-		for _, r := range rows {
-			p := r.pair
-			if _, err := tx.Exec(`UPDATE mirror_pairs SET lease_owner = ?, lease_until = ?, lease_kept = 0
-				WHERE connector = ? AND contact_id = ?`,
+		for _, p := range pairs {
+			if _, err := tx.Exec(`UPDATE mirror_pairs SET lease_owner = ?, lease_until = ? WHERE connector = ? AND contact_id = ?`,
 				owner, millis(until), p.Connector, p.ContactID); err != nil {
 				return dbError("claim mirror pair", err)
 			}
-			p.Reclaimed = p.LeaseOwner != "" && !r.kept
+			p.Reclaimed = p.LeaseOwner != ""
 			p.LeaseOwner, p.LeaseUntil = owner, fromMillis(millis(until))
-			pairs = append(pairs, p)
 		}
 		return nil
 	})
@@ -127,8 +121,9 @@ func (db *DB) ClaimMirrorPairs(ctx context.Context, connector, contactID, owner 
 // LastError and releases the lease, provided owner holds it: the pair's
 // lease is owner's, even if it has expired, as long as no one else has
 // claimed the pair since. Otherwise it returns ECONFLICT and stores
-// nothing. With p.KeepLease the lease stays owner's until p.LeaseUntil,
-// marked as kept so that a later claim is not Reclaimed. A missing pair
+// nothing. With p.KeepLease the lease stays owner's until p.LeaseUntil;
+// a claim after it runs out is Reclaimed, as after any lease never
+// released. A missing pair
 // is ENOTFOUND, a State other than active, parked or done EINVALID, and
 // so is a kept lease not running past now.
 func (db *DB) SaveMirrorPair(ctx context.Context, p *helpline.MirrorPair, owner string, now time.Time) error {
@@ -140,9 +135,9 @@ func (db *DB) SaveMirrorPair(ctx context.Context, p *helpline.MirrorPair, owner 
 	if p.KeepLease && !p.LeaseUntil.After(now) {
 		return helpline.Errorf(helpline.EINVALID, "A kept lease must run past now.")
 	}
-	leaseOwner, leaseUntil, kept := "", sql.NullInt64{}, 0
+	leaseOwner, leaseUntil := "", sql.NullInt64{}
 	if p.KeepLease {
-		leaseOwner, leaseUntil, kept = owner, sql.NullInt64{Int64: millis(p.LeaseUntil), Valid: true}, 1
+		leaseOwner, leaseUntil = owner, sql.NullInt64{Int64: millis(p.LeaseUntil), Valid: true}
 	}
 	refs := nonNilMap(p.Refs)
 	refsJSON, err := json.Marshal(refs)
@@ -162,9 +157,8 @@ func (db *DB) SaveMirrorPair(ctx context.Context, p *helpline.MirrorPair, owner 
 			return helpline.Errorf(helpline.ECONFLICT, "Mirror pair %s/%s is not leased to %s.", p.Connector, p.ContactID, owner)
 		}
 		if _, err := tx.Exec(`UPDATE mirror_pairs SET cursor = ?, refs = ?, state = ?, attempts = ?, next_attempt = ?,
-			last_error = ?, lease_owner = ?, lease_until = ?, lease_kept = ?, updated_at = ?
-			WHERE connector = ? AND contact_id = ?`,
-			p.Cursor, refsJSON, p.State, p.Attempts, millis(p.NextAttempt), p.LastError, leaseOwner, leaseUntil, kept,
+			last_error = ?, lease_owner = ?, lease_until = ?, updated_at = ? WHERE connector = ? AND contact_id = ?`,
+			p.Cursor, refsJSON, p.State, p.Attempts, millis(p.NextAttempt), p.LastError, leaseOwner, leaseUntil,
 			millis(now), p.Connector, p.ContactID); err != nil {
 			return dbError("save mirror pair", err)
 		}
@@ -270,34 +264,15 @@ func (db *DB) FindMirrorPairByRef(ctx context.Context, connector, key, value str
 	return p, err
 }
 
-// claimedPair is a pair read for a claim, and whether its lease was kept
-// by a save.
-type claimedPair struct {
-	pair *helpline.MirrorPair
-	kept bool
-}
-
-func scanClaimedPair(s scanner) (claimedPair, error) {
-	var r claimedPair
-	var err error
-	r.pair, err = scanPair(s, &r.kept)
-	return r, err
-}
-
 func scanMirrorPair(s scanner) (*helpline.MirrorPair, error) {
-	return scanPair(s)
-}
-
-// scanPair scans a pair's columns and its LastSeq, then extra.
-func scanPair(s scanner, extra ...any) (*helpline.MirrorPair, error) {
 	var (
 		p             helpline.MirrorPair
 		refs          []byte
 		next, updated int64
 		leaseUntil    sql.NullInt64
 	)
-	err := s.Scan(append([]any{&p.Connector, &p.ContactID, &p.Cursor, &refs, &p.State, &p.Attempts, &next,
-		&p.LastError, &p.LeaseOwner, &leaseUntil, &updated, &p.LastSeq}, extra...)...)
+	err := s.Scan(&p.Connector, &p.ContactID, &p.Cursor, &refs, &p.State, &p.Attempts, &next,
+		&p.LastError, &p.LeaseOwner, &leaseUntil, &updated, &p.LastSeq)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, err
 	} else if err != nil {

@@ -399,12 +399,13 @@ func testMirror(t *testing.T, open func(t *testing.T) helpline.Store) {
 		if p := claim(t, s, "hooks", "", "w2", at(lease), 10); len(p) != 0 {
 			t.Fatalf("claim of a kept lease %+v, want none", p)
 		}
-		// w1 saves again without a claim, keeping it, then the lease runs
-		// out: the next claim is not reclaimed.
+		// w1 saves again without a claim, keeping it, then dies: w1 may
+		// have delivered more since, so the claim after the lease ran out
+		// is reclaimed.
 		kept.Cursor, kept.LeaseUntil = 2, at(3*lease)
 		save(t, s, &kept, "w1", at(lease))
-		if p := claim(t, s, "hooks", "", "w2", at(3*lease), 10); len(p) != 1 || p[0].Reclaimed || p[0].Cursor != 2 {
-			t.Fatalf("claim after a kept lease ran out %+v, want one pair at cursor 2, not reclaimed", p)
+		if p := claim(t, s, "hooks", "", "w2", at(3*lease), 10); len(p) != 1 || !p[0].Reclaimed || p[0].Cursor != 2 {
+			t.Fatalf("claim after a kept lease ran out %+v, want one pair at cursor 2, reclaimed", p)
 		}
 		kept.KeepLease = false
 		err := s.SaveMirrorPair(ctx, &kept, "w1", at(3*lease))
@@ -415,12 +416,18 @@ func testMirror(t *testing.T, open func(t *testing.T) helpline.Store) {
 		p.KeepLease, p.LeaseUntil = true, at(5*lease)
 		err = s.SaveMirrorPair(ctx, p, "w3", at(5*lease))
 		wantCode(t, "SaveMirrorPair keeping a lease that ends now", err, helpline.EINVALID)
-		// w3 dies holding a claimed (not kept) lease: reclaimed.
-		if p := claim(t, s, "hooks", "", "w4", at(7*lease), 10); len(p) != 1 || !p[0].Reclaimed {
-			t.Fatalf("claim after a claimed lease ran out %+v, want reclaimed", p)
+		// Releasing a kept lease with a plain save makes the next claim a
+		// plain one.
+		p.LeaseUntil = at(6 * lease)
+		save(t, s, p, "w3", at(5*lease))
+		p.KeepLease = false
+		save(t, s, p, "w3", at(5*lease))
+		mustAppend(t, s, message(nc.Customer, "more", "", at(5*lease)))
+		if p := claim(t, s, "hooks", "", "w4", at(5*lease), 10); len(p) != 1 || p[0].Reclaimed {
+			t.Fatalf("claim after a kept lease was released by a save %+v, want not reclaimed", p)
 		}
 
-		// A restarted node's kept leases come back at once, not reclaimed.
+		// A restarted node's kept leases come back at once, reclaimed.
 		nc2 := mirrored(t, s, 2, "hooks")
 		p = claim(t, s, "hooks", nc2.Contact.ID, "w5", at(7*lease), 1)[0]
 		p.Cursor, p.KeepLease, p.LeaseUntil = 1, true, at(8*lease)
@@ -428,8 +435,8 @@ func testMirror(t *testing.T, open func(t *testing.T) helpline.Store) {
 		if n, err := s.ReleaseMirrorLeases(ctx, "w5", at(7*lease)); err != nil || n != 1 {
 			t.Fatalf("ReleaseMirrorLeases(w5) = %d, %v; want 1", n, err)
 		}
-		if p := claim(t, s, "hooks", nc2.Contact.ID, "w5", at(7*lease), 1); len(p) != 1 || p[0].Reclaimed {
-			t.Fatalf("claim after releasing a kept lease %+v, want not reclaimed", p)
+		if p := claim(t, s, "hooks", nc2.Contact.ID, "w5", at(7*lease), 1); len(p) != 1 || !p[0].Reclaimed {
+			t.Fatalf("claim after releasing a kept lease %+v, want reclaimed", p)
 		}
 	})
 

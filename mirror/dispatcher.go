@@ -342,25 +342,40 @@ func (l *lane) begin(c string, force bool) (held *helpline.MirrorPair, ok bool) 
 }
 
 // finish marks c idle, keeping held (when not nil) as the pair whose lease
-// this node holds, or reports that new items came while it was busy.
+// this node holds, or reports that new items may have come while it was
+// busy.
+//
+// Two workers may have had c at once: one woken for c that found nothing
+// to claim while the poller's claim of c went to the other. The entry the
+// holder finds may then be gone or queued anew, and wake-ups may have
+// been dropped meanwhile: the holder looks again, or leaves the pair to
+// the worker the wake-up queued.
 func (l *lane) finish(c string, held *helpline.MirrorPair) (again bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	e := l.state[c]
-	if e != nil && e.st == dirty {
-		e.st = busy
+	if e == nil {
+		if held == nil {
+			return false
+		}
+		l.state[c] = &entry{st: busy}
 		return true
 	}
-	if held == nil {
-		if e == nil || e.st != holding {
-			delete(l.state, c)
+	switch e.st {
+	case dirty:
+		e.st = busy
+		return true
+	case queued, holding:
+		if held != nil {
+			e.held, e.since = held, time.Now()
 		}
 		return false
 	}
-	// Two workers may have had c: one woken for c found nothing to claim
-	// while the poller's claim of c went to the other, which may have
-	// finished first (keep its held pair) or last (the entry is gone).
-	l.state[c] = &entry{st: holding, held: held, since: time.Now()}
+	if held == nil {
+		delete(l.state, c)
+		return false
+	}
+	e.st, e.held, e.since = holding, held, time.Now()
 	return false
 }
 

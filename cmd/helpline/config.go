@@ -56,6 +56,10 @@ type MirrorConfig struct {
 	// PollInterval is how often the store is scanned for pairs due for
 	// delivery or retry (default 1s).
 	PollInterval Duration `yaml:"poll_interval"`
+	// Linger is how long a node keeps the lease of a contact it just
+	// delivered, so that the contact's next items need no new claim
+	// (default 1s; at most a third of the lease).
+	Linger Duration `yaml:"linger"`
 }
 
 // LimitsConfig overrides the per-instance quotas. Zero values keep
@@ -164,8 +168,8 @@ func (cfg *Config) validate() error {
 		}
 		names[c.Name] = true
 	}
-	if cfg.Mirror.Lease < 0 || cfg.Mirror.Workers < 0 || cfg.Mirror.PollInterval < 0 {
-		return fmt.Errorf("mirror: lease, workers and poll_interval must not be negative")
+	if cfg.Mirror.Lease < 0 || cfg.Mirror.Workers < 0 || cfg.Mirror.PollInterval < 0 || cfg.Mirror.Linger < 0 {
+		return fmt.Errorf("mirror: lease, workers, poll_interval and linger must not be negative")
 	}
 	known := connectapi.DefaultRateLimits().PerOperation
 	for op, r := range cfg.Limits.Rates {

@@ -230,6 +230,7 @@ func (s *server) init(ctx context.Context, cfg *Config) error {
 		Lease:        time.Duration(cfg.Mirror.Lease),
 		Workers:      cfg.Mirror.Workers,
 		PollInterval: time.Duration(cfg.Mirror.PollInterval),
+		Linger:       time.Duration(cfg.Mirror.Linger),
 		Registerer:   prometheus.DefaultRegisterer,
 	})
 	tokenEnv := cfg.APITokenEnv

@@ -882,7 +882,10 @@ func (m *mirrorBench) reportZendesk(w io.Writer, zd *zendesktest.Server, proxy *
 	m.mu.Lock()
 	want := len(m.acked)
 	m.mu.Unlock()
-	awaitCount(func() int { return len(zendeskComments(zd)) }, want, 2*time.Minute)
+	interval := max(time.Duration(m.chats)*time.Minute/time.Duration(zendeskUpdatesPerMinute*m.scale), zendeskTicketWindow/zendeskTicketUpdates)
+	// A ticket needs a few updates to take everything sent; wait for
+	// several of its least intervals, at least two minutes.
+	awaitCount(func() int { return len(zendeskComments(zd)) }, want, max(2*time.Minute, 6*interval))
 	drained := time.Since(ended)
 	comments := zendeskComments(zd)
 	got := map[int64]int{}
@@ -895,7 +898,6 @@ func (m *mirrorBench) reportZendesk(w io.Writer, zd *zendesktest.Server, proxy *
 	st := zd.Stats()
 	total, perTicket := proxy.refusals(time.Time{})
 	late, _ := proxy.refusals(began.Add(time.Minute))
-	interval := max(time.Duration(m.chats)*time.Minute/time.Duration(zendeskUpdatesPerMinute*m.scale), zendeskTicketWindow/zendeskTicketUpdates)
 	delivered := len(comments)
 	fmt.Fprintf(w, "zendesk (limits: %d requests and %d ticket updates a minute, %d updates a ticket per %s): delivered %d of %d acknowledged messages, lost %d, doubled %d, into %d tickets; "+
 		"%d requests (%.3f per message), %d ticket updates (%.3f per message); 429s %d (%d per-ticket), %d after the first minute; "+

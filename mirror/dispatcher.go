@@ -41,7 +41,7 @@ import (
 // Defaults of Config's zero values.
 const (
 	DefaultLease        = 30 * time.Second
-	DefaultWorkers      = 8
+	DefaultWorkers      = 64
 	DefaultPollInterval = time.Second
 	DefaultBackoffBase  = time.Second
 	DefaultBackoffMax   = 5 * time.Minute

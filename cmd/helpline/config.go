@@ -51,7 +51,7 @@ type MirrorConfig struct {
 	// itself takes them back at once when it restarts (default 30s).
 	Lease Duration `yaml:"lease"`
 	// Workers is how many contacts per connector are delivered at once
-	// (default 8).
+	// (default 64; deliveries mostly wait on the network).
 	Workers int `yaml:"workers"`
 	// PollInterval is how often the store is scanned for pairs due for
 	// delivery or retry (default 1s).

@@ -152,14 +152,8 @@ func checkAttributes(c *check, attrs map[string]string) {
 }
 
 func (s *server) startChatContact(r *http.Request, body []byte, authorize func(string) error) (any, error) {
-	req, err := decodeStartChatContact(body)
+	req, err := readContactBody(body, decodeStartChatContact, authorize)
 	if err != nil {
-		return nil, err
-	}
-	if err := authorize(req.InstanceId); err != nil {
-		return nil, err
-	}
-	if err := req.validate(); err != nil {
 		return nil, err
 	}
 	in := helpline.StartChatInput{
@@ -226,14 +220,8 @@ func (req *createParticipantRequest) validate() error {
 }
 
 func (s *server) createParticipant(r *http.Request, body []byte, authorize func(string) error) (any, error) {
-	req, err := decodeCreateParticipant(body)
+	req, err := readContactBody(body, decodeCreateParticipant, authorize)
 	if err != nil {
-		return nil, err
-	}
-	if err := authorize(req.InstanceId); err != nil {
-		return nil, err
-	}
-	if err := req.validate(); err != nil {
 		return nil, err
 	}
 	out, err := s.svc.AddParticipant(r.Context(), helpline.AddParticipantInput{
@@ -274,14 +262,8 @@ func (req *stopContactRequest) validate() error {
 }
 
 func (s *server) stopContact(r *http.Request, body []byte, authorize func(string) error) (any, error) {
-	req, err := decodeStopContact(body)
+	req, err := readContactBody(body, decodeStopContact, authorize)
 	if err != nil {
-		return nil, err
-	}
-	if err := authorize(req.InstanceId); err != nil {
-		return nil, err
-	}
-	if err := req.validate(); err != nil {
 		return nil, err
 	}
 	if err := s.svc.StopContact(r.Context(), req.InstanceId, req.ContactId); err != nil {
@@ -399,18 +381,36 @@ func (req *updateContactAttributesRequest) validate() error {
 }
 
 func (s *server) updateContactAttributes(r *http.Request, body []byte, authorize func(string) error) (any, error) {
-	req, err := decodeUpdateContactAttributes(body)
+	req, err := readContactBody(body, decodeUpdateContactAttributes, authorize)
 	if err != nil {
-		return nil, err
-	}
-	if err := authorize(req.InstanceId); err != nil {
-		return nil, err
-	}
-	if err := req.validate(); err != nil {
 		return nil, err
 	}
 	if _, err := s.svc.UpdateContactAttributes(r.Context(), req.InstanceId, req.InitialContactId, req.Attributes); err != nil {
 		return nil, err
 	}
 	return struct{}{}, nil
+}
+
+// bodyRequest is the JSON body of a contact operation.
+type bodyRequest interface {
+	instance() string
+	validate() error
+}
+
+func (r *startChatContactRequest) instance() string        { return r.InstanceId }
+func (r *createParticipantRequest) instance() string       { return r.InstanceId }
+func (r *stopContactRequest) instance() string             { return r.InstanceId }
+func (r *updateContactAttributesRequest) instance() string { return r.InstanceId }
+
+// readContactBody decodes a contact operation's body, has the key of the
+// instance it names verify the signature, then validates it: a request
+// signed by a stranger learns nothing about what it got wrong.
+func readContactBody[R bodyRequest](body []byte, decode func([]byte) (R, error), authorize func(string) error) (R, error) {
+	req, err := decode(body)
+	if err != nil {
+		return req, err
+	} else if err := authorize(req.instance()); err != nil {
+		return req, err
+	}
+	return req, req.validate()
 }

@@ -210,12 +210,14 @@ func (c *Connector) Name() string { return c.name }
 // BatchSize is the most items the dispatcher hands Mirror at once.
 func (c *Connector) BatchSize() int { return c.set.BatchSize }
 
-// perMinute is a limiter rate of n per minute, kept 5% under n so that
-// clock skew against the helpdesk's window does not draw a 429.
-func perMinute(n int) rate.Limit { return rate.Limit(float64(n) * 0.95 / 60) }
+// perMinute is a limiter rate of n per minute, kept 10% under n: Zendesk
+// counts in fixed one-minute windows, and a token bucket's rate plus its
+// burst must fit in any one of them (90% + 5% of n), with room for clock
+// skew against the helpdesk's window.
+func perMinute(n int) rate.Limit { return rate.Limit(float64(n) * 0.90 / 60) }
 
-// burstOf allows a short burst of a tenth of a minute's budget.
-func burstOf(n int) int { return max(1, n/10) }
+// burstOf allows a short burst of a twentieth of a minute's budget.
+func burstOf(n int) int { return max(1, n/20) }
 
 // client calls the Zendesk API: basic auth with an API token, JSON bodies,
 // the account limiters applied before every request.

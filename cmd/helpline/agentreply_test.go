@@ -1,19 +1,10 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/connect"
-	"github.com/aws/aws-sdk-go-v2/service/connect/types"
-	"github.com/gorilla/websocket"
 
 	"github.com/helplinehq/helpline/connector/zendesk/zendesktest"
 )
@@ -24,54 +15,17 @@ func TestServeZendeskAgentReplyReachesCustomerSocket(t *testing.T) {
 	const secret = "zd-webhook-secret"
 	fake := zendesktest.NewServer(zendesktest.Options{WebhookSecret: secret})
 	defer fake.Close()
-	t.Setenv("ZENDESK_TOKEN", "zd-token")
 	t.Setenv("ZENDESK_WEBHOOK_SECRET", secret)
-	cfg := fmt.Sprintf(`
-mirror:
-  poll_interval: 20ms
-connectors:
-  - name: zendesk
-    kind: zendesk
-    base_url: %s
-    email: bot@example.com
-    token_env: ZENDESK_TOKEN
-    webhook_secret_env: ZENDESK_WEBHOOK_SECRET
-`, fake.URL)
-	path := filepath.Join(t.TempDir(), "helpline.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s := startServe(t, "--config", path, "--data", t.TempDir(), "--disable-rate-limits")
+	s := zendeskServe(t, fake.URL, "    webhook_secret_env: ZENDESK_WEBHOOK_SECRET\n")
 	fake.SetWebhookURL(s.url() + "/connectors/zendesk/webhook")
 
-	started, err := s.connect().StartChatContact(context.Background(), &connect.StartChatContactInput{
-		InstanceId:         aws.String(s.banner["Instance id"]),
-		ContactFlowId:      aws.String(s.banner["Contact flow id"]),
-		ParticipantDetails: &types.ParticipantDetails{DisplayName: aws.String("Ada")},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var conn struct {
-		Websocket             struct{ Url string }
-		ConnectionCredentials struct{ ConnectionToken string }
-	}
-	if code := participantCall(t, s.url(), "/participant/connection", *started.ParticipantToken,
-		map[string]any{"Type": []string{"WEBSOCKET", "CONNECTION_CREDENTIALS"}}, &conn); code != 200 {
-		t.Fatalf("CreateParticipantConnection: %d", code)
-	}
-	ws, _, err := websocket.DefaultDialer.Dial(conn.Websocket.Url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.Close()
-	ws.WriteMessage(websocket.TextMessage, []byte(`{"topic":"aws/subscribe","content":{"topics":["aws/chat"]}}`))
-	customer := chatSide{conn.ConnectionCredentials.ConnectionToken}
+	contactID, token, ws := startCustomer(t, s)
+	customer := chatSide{token}
 	customer.say(t, s, "Where is my parcel?")
 
 	var ticket zendesktest.Ticket
 	waitFor(t, "the customer's line in the ticket", func() bool {
-		tk, ok := fake.TicketByExternalID(*started.ContactId)
+		tk, ok := fake.TicketByExternalID(contactID)
 		for _, c := range tk.Comments {
 			if ok && strings.Contains(c.Body, "Where is my parcel?") {
 				ticket = tk
@@ -109,7 +63,7 @@ connectors:
 	// must still be in the ticket exactly once (no echo).
 	customer.say(t, s, "Thanks!")
 	waitFor(t, "the second line in the ticket", func() bool {
-		tk, _ := fake.TicketByExternalID(*started.ContactId)
+		tk, _ := fake.TicketByExternalID(contactID)
 		for _, c := range tk.Comments {
 			if strings.Contains(c.Body, "Thanks!") {
 				ticket = tk

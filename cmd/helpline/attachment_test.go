@@ -2,10 +2,7 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -17,22 +14,7 @@ import (
 func TestServeUploadsAttachmentsToZendesk(t *testing.T) {
 	fake := zendesktest.NewServer(zendesktest.Options{})
 	defer fake.Close()
-	t.Setenv("ZENDESK_TOKEN", "zd-token")
-	cfg := fmt.Sprintf(`
-mirror:
-  poll_interval: 20ms
-connectors:
-  - name: zendesk
-    kind: zendesk
-    base_url: %s
-    email: bot@example.com
-    token_env: ZENDESK_TOKEN
-`, fake.URL)
-	path := filepath.Join(t.TempDir(), "helpline.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s := startServe(t, "--config", path, "--data", t.TempDir(), "--disable-rate-limits")
+	s := zendeskServe(t, fake.URL, "")
 	contactID, customer, _ := startMirroredChat(t, s)
 
 	file := append([]byte("%PDF-1.4\n"), bytes.Repeat([]byte("receipt "), 4096)...)

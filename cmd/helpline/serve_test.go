@@ -120,33 +120,12 @@ func TestServeRestartKeepsEverything(t *testing.T) {
 		t.Fatalf("healthz: %v %v", res, err)
 	}
 
-	ctx := context.Background()
-	started, err := s.connect().StartChatContact(ctx, &connect.StartChatContactInput{
-		InstanceId:         aws.String(s.banner["Instance id"]),
-		ContactFlowId:      aws.String(s.banner["Contact flow id"]),
-		ParticipantDetails: &types.ParticipantDetails{DisplayName: aws.String("Ada")},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var conn struct {
-		Websocket             struct{ Url string }
-		ConnectionCredentials struct{ ConnectionToken string }
-	}
-	if code := participantCall(t, s.url(), "/participant/connection", *started.ParticipantToken,
-		map[string]any{"Type": []string{"WEBSOCKET", "CONNECTION_CREDENTIALS"}}, &conn); code != 200 {
-		t.Fatalf("CreateParticipantConnection: %d", code)
-	}
-	ws, _, err := websocket.DefaultDialer.Dial(conn.Websocket.Url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ws.WriteMessage(websocket.TextMessage, []byte(`{"topic":"aws/subscribe","content":{"topics":["aws/chat"]}}`))
+	_, token, ws := startCustomer(t, s)
 
 	var ids []string
 	for i := range 40 {
 		var sent struct{ Id string }
-		if code := participantCall(t, s.url(), "/participant/message", conn.ConnectionCredentials.ConnectionToken,
+		if code := participantCall(t, s.url(), "/participant/message", token,
 			map[string]string{"ContentType": "text/plain", "Content": fmt.Sprintf("line %d", i)}, &sent); code != 200 {
 			t.Fatalf("SendMessage %d: %d", i, code)
 		}
@@ -174,7 +153,7 @@ func TestServeRestartKeepsEverything(t *testing.T) {
 		Transcript []struct{ Id, Type, Content string }
 		NextToken  string
 	}
-	if code := participantCall(t, again.url(), "/participant/transcript", conn.ConnectionCredentials.ConnectionToken,
+	if code := participantCall(t, again.url(), "/participant/transcript", token,
 		map[string]any{"MaxResults": 100, "ScanDirection": "FORWARD", "SortOrder": "ASCENDING", "StartPosition": map[string]any{"MostRecent": 100}}, &page); code != 200 {
 		t.Fatalf("GetTranscript after restart: %d", code)
 	}
@@ -239,4 +218,57 @@ func TestServeRejectsBadConfig(t *testing.T) {
 			t.Errorf("%s: err = %v, want a config error", name, err)
 		}
 	}
+}
+
+// startCustomer starts a chat as the customer Ada and opens her socket,
+// subscribed; it returns the contact id and her connection token.
+func startCustomer(t *testing.T, s *testServer) (contactID, connectionToken string, ws *websocket.Conn) {
+	t.Helper()
+	started, err := s.connect().StartChatContact(context.Background(), &connect.StartChatContactInput{
+		InstanceId:         aws.String(s.banner["Instance id"]),
+		ContactFlowId:      aws.String(s.banner["Contact flow id"]),
+		ParticipantDetails: &types.ParticipantDetails{DisplayName: aws.String("Ada")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conn struct {
+		Websocket             struct{ Url string }
+		ConnectionCredentials struct{ ConnectionToken string }
+	}
+	if code := participantCall(t, s.url(), "/participant/connection", *started.ParticipantToken,
+		map[string]any{"Type": []string{"WEBSOCKET", "CONNECTION_CREDENTIALS"}}, &conn); code != 200 {
+		t.Fatalf("CreateParticipantConnection: %d", code)
+	}
+	ws, _, err = websocket.DefaultDialer.Dial(conn.Websocket.Url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"topic":"aws/subscribe","content":{"topics":["aws/chat"]}}`)); err != nil {
+		t.Fatal(err)
+	}
+	return *started.ContactId, conn.ConnectionCredentials.ConnectionToken, ws
+}
+
+// zendeskServe starts serve mirroring into a Zendesk fake at fakeURL,
+// with extra settings appended to the connector's entry.
+func zendeskServe(t *testing.T, fakeURL, extra string) *testServer {
+	t.Helper()
+	t.Setenv("ZENDESK_TOKEN", "zd-token")
+	cfg := fmt.Sprintf(`
+mirror:
+  poll_interval: 20ms
+connectors:
+  - name: zendesk
+    kind: zendesk
+    base_url: %s
+    email: bot@example.com
+    token_env: ZENDESK_TOKEN
+%s`, fakeURL, extra)
+	path := filepath.Join(t.TempDir(), "helpline.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return startServe(t, "--config", path, "--data", t.TempDir(), "--disable-rate-limits")
 }

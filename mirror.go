@@ -43,6 +43,9 @@ type MirrorBatch struct {
 	// the first delivery of a contact. The connector must not modify it.
 	Refs map[string]string
 	// Attempt counts earlier failed tries of these items; 0 on the first.
+	// It is at least 1 whenever an earlier try may have landed unrecorded
+	// (it failed, or its holder died) and no delivery has settled that
+	// since; a Wait settles nothing.
 	Attempt int
 }
 

@@ -574,13 +574,13 @@ func (d *Dispatcher) deliver(ctx context.Context, l *lane, p *helpline.MirrorPai
 		}
 	}
 	var res helpline.MirrorResult
+	attempt := p.Attempts
+	if p.Reclaimed {
+		// The previous holder may have delivered these items without
+		// recording it: the connector must check before sending.
+		attempt = max(attempt, 1)
+	}
 	if len(batch) > 0 {
-		attempt := p.Attempts
-		if p.Reclaimed {
-			// The previous holder may have delivered these items without
-			// recording it: the connector must check before sending.
-			attempt = max(attempt, 1)
-		}
 		mctx, cancel := context.WithTimeout(ctx, d.lease*2/3)
 		started := time.Now()
 		res, err = l.conn.Mirror(mctx, &helpline.MirrorBatch{
@@ -623,6 +623,13 @@ func (d *Dispatcher) deliver(ctx context.Context, l *lane, p *helpline.MirrorPai
 
 	var merr *helpline.MirrorError
 	switch {
+	case err == nil && res.Delivered < len(batch):
+		// The connector asked to wait before sending the rest. Whatever
+		// an earlier try left uncertain is still so: the next try must
+		// check again.
+		p.Attempts = attempt
+		p.NextAttempt = now.Add(res.Wait)
+		d.metrics.deliveries.WithLabelValues(name, "ok").Inc()
 	case err == nil:
 		p.Attempts, p.LastError = 0, ""
 		p.NextAttempt = now.Add(res.Wait)

@@ -2,6 +2,7 @@ package mirror_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
@@ -35,15 +36,16 @@ func publicLines(tk zendesktest.Ticket) []string {
 	return out
 }
 
-// The helpdesk answers 503 for a while, then 429 with Retry-After, then
-// takes a comment but times out before answering, then recovers: every
-// line lands once, in order, in one ticket, and the Retry-After is kept.
-func TestFaultSequenceIntoZendesk(t *testing.T) {
+// zendeskHarness runs a dispatcher delivering one chat to the Zendesk
+// connector through a fault proxy in front of the fake, all on the
+// harness's clock.
+func zendeskHarness(t *testing.T) (*harness, *zendesktest.Server, *mirrortest.Proxy, *chat) {
+	t.Helper()
 	h := newHarness(t)
 	fake := zendesktest.NewServer(zendesktest.Options{RequestsPerMinute: 2500, UpdatesPerMinute: 1000, Now: h.clock.Now})
-	defer fake.Close()
+	t.Cleanup(fake.Close)
 	proxy := mirrortest.NewProxy(fake.URL)
-	defer proxy.Close()
+	t.Cleanup(proxy.Close)
 	zd, err := zendesk.New(helpline.ConnectorConfig{
 		Name: "zendesk",
 		Decode: func(v any) error {
@@ -64,12 +66,19 @@ func TestFaultSequenceIntoZendesk(t *testing.T) {
 	// that is when a hanging request counts as timed out.
 	h.cfg.Lease = 1500 * time.Millisecond
 	h.start()
-
-	ctx := context.Background()
 	c := h.newChat()
-	if err := h.store.CreateMirrorPairs(ctx, c.contact.ID, []string{"zendesk"}, h.clock.Now()); err != nil {
+	if err := h.store.CreateMirrorPairs(context.Background(), c.contact.ID, []string{"zendesk"}, h.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
+	return h, fake, proxy, c
+}
+
+// The helpdesk answers 503 for a while, then 429 with Retry-After, then
+// takes a comment but times out before answering, then recovers: every
+// line lands once, in order, in one ticket, and the Retry-After is kept.
+func TestFaultSequenceIntoZendesk(t *testing.T) {
+	h, fake, proxy, c := zendeskHarness(t)
+	ctx := context.Background()
 	pair := func() *helpline.MirrorPair {
 		t.Helper()
 		ps, err := h.store.FindMirrorPairs(ctx, helpline.MirrorPairFilter{Connector: "zendesk", ContactID: c.contact.ID})
@@ -139,5 +148,53 @@ func TestFaultSequenceIntoZendesk(t *testing.T) {
 	}
 	if p := pair(); p.Attempts != 0 || p.LastError != "" {
 		t.Errorf("pair after recovery: %+v", p)
+	}
+}
+
+// An update that landed without an answer is followed, on its retry, by
+// the ticket's update budget running out: the connector asks to wait.
+// The try after the wait still checks what landed, so the line is not
+// sent twice.
+func TestUncertainUpdateIsCheckedAfterAWait(t *testing.T) {
+	h, fake, proxy, c := zendeskHarness(t)
+	ticket := func() []string {
+		tk, _ := fake.TicketByExternalID(c.contact.ID)
+		return publicLines(tk)
+	}
+	var want []string
+	say := func(l string) {
+		h.say(c, l, "")
+		want = append(want, l)
+	}
+	// The clock stands still: four updates leave one of the ticket's
+	// burst of five.
+	for i := range 4 {
+		say(fmt.Sprintf("quick %d", i))
+		eventually(t, "quick line", func() bool { return len(ticket()) == len(want) })
+	}
+	// The fifth update lands but its answer never comes.
+	proxy.Fail(mirrortest.Fault{Count: 1, Hang: true, Match: func(r *http.Request) bool { return r.Method == http.MethodPut }})
+	say("uncertain")
+	ctx := context.Background()
+	pair := func() *helpline.MirrorPair {
+		ps, err := h.store.FindMirrorPairs(ctx, helpline.MirrorPairFilter{Connector: "zendesk", ContactID: c.contact.ID})
+		if err != nil || len(ps) != 1 {
+			t.Fatalf("zendesk pair: %v, %v", ps, err)
+		}
+		return ps[0]
+	}
+	eventually(t, "the timed-out update", func() bool { p := pair(); return p.Attempts == 1 && p.LeaseOwner == "" })
+	say("after")
+	// The retry finds the uncertain line landed and "after" not, but the
+	// budget is spent: it waits for the next update.
+	h.clock.Advance(2 * time.Second)
+	eventually(t, "the pacing wait", func() bool {
+		p := pair()
+		return p.LeaseOwner == "" && p.NextAttempt.After(h.clock.Now().Add(10*time.Second))
+	})
+	h.clock.Advance(time.Minute)
+	eventually(t, "every line", func() bool { p := pair(); return p.Cursor == p.LastSeq && p.LeaseOwner == "" })
+	if got := ticket(); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("ticket lines\n got %v\nwant %v", got, want)
 	}
 }

@@ -31,6 +31,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -124,8 +125,14 @@ type lane struct {
 	// pairs the poller already leased.
 	wake    chan string
 	claimed chan *helpline.MirrorPair
-	// kick asks the poller to scan at once (wake overflowed).
+	// kick asks the poller to scan at once (wake overflowed, or a worker
+	// became idle while the poller had none to hand pairs to).
 	kick chan struct{}
+	// idle counts the workers waiting for a contact; the poller claims
+	// no more pairs than that, so that no lease runs down while its
+	// pair waits for a worker. starved says it found none.
+	idle    atomic.Int64
+	starved atomic.Bool
 
 	// mu guards state: a contact absent from it is idle, and its pair
 	// not leased by this node.
@@ -421,7 +428,12 @@ func (d *Dispatcher) pollLoop(ctx context.Context, l *lane) {
 	for {
 		d.releaseIdle(ctx, l, d.linger)
 		for {
-			pairs, err := d.store.ClaimMirrorPairs(ctx, l.conn.Name(), "", d.owner, d.now(), d.lease, d.workers)
+			free := int(min(l.idle.Load(), int64(d.workers)))
+			if free == 0 {
+				l.starved.Store(true)
+				break
+			}
+			pairs, err := d.store.ClaimMirrorPairs(ctx, l.conn.Name(), "", d.owner, d.now(), d.lease, free)
 			if err != nil {
 				if ctx.Err() == nil {
 					d.log.Error("mirror: claiming pairs", "connector", l.conn.Name(), "err", err)
@@ -435,7 +447,7 @@ func (d *Dispatcher) pollLoop(ctx context.Context, l *lane) {
 					return
 				}
 			}
-			if len(pairs) < d.workers {
+			if len(pairs) < free {
 				break
 			}
 		}
@@ -465,12 +477,17 @@ func (d *Dispatcher) releaseIdle(ctx context.Context, l *lane, linger time.Durat
 	wg.Wait()
 }
 
-// release saves held pair p as it is, releasing its lease. It runs even
-// when ctx is done: Run releases the held pairs as it returns.
+// release saves pair p as it is, releasing its lease; a Reclaimed pair
+// keeps at least one attempt, so that its next delivery still checks what
+// landed. It runs even when ctx is done: Run releases the held pairs as it
+// returns.
 func (d *Dispatcher) release(ctx context.Context, p *helpline.MirrorPair) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	p.KeepLease = false
+	if p.Reclaimed {
+		p.Attempts = max(p.Attempts, 1)
+	}
 	if err := d.store.SaveMirrorPair(ctx, p, d.owner, d.now()); err != nil {
 		d.log.Warn("mirror: releasing a pair", "connector", p.Connector, "contact", p.ContactID, "err", err)
 	}
@@ -478,14 +495,20 @@ func (d *Dispatcher) release(ctx context.Context, p *helpline.MirrorPair) {
 
 func (d *Dispatcher) work(ctx context.Context, l *lane) {
 	for {
+		l.idle.Add(1)
+		if l.starved.CompareAndSwap(true, false) {
+			l.scanNow()
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case c := <-l.wake:
+			l.idle.Add(-1)
 			if held, ok := l.begin(c, false); ok {
 				d.drain(ctx, l, c, held)
 			}
 		case p := <-l.claimed:
+			l.idle.Add(-1)
 			l.begin(p.ContactID, true)
 			d.drain(ctx, l, p.ContactID, p)
 		}
@@ -497,9 +520,11 @@ func (d *Dispatcher) work(ctx context.Context, l *lane) {
 // claimed by the poller, or held since its last delivery.
 func (d *Dispatcher) drain(ctx context.Context, l *lane, c string, p *helpline.MirrorPair) {
 	for ctx.Err() == nil {
-		if p != nil && p.KeepLease && p.LeaseUntil.Sub(d.now()) < d.lease*2/3 {
-			// Too little of the kept lease is left for a delivery (Now
-			// jumped): release it and claim again.
+		if p != nil && p.LeaseUntil.Sub(d.now()) < d.lease*2/3 {
+			// Too little of the lease is left for a delivery (the pair
+			// waited for a worker, or Now jumped): a delivery must end
+			// before the lease does, or the pair could be claimed and
+			// delivered again meanwhile. Release it and claim again.
 			if d.now().Before(p.LeaseUntil) {
 				d.release(ctx, p)
 			}
@@ -581,7 +606,9 @@ func (d *Dispatcher) deliver(ctx context.Context, l *lane, p *helpline.MirrorPai
 		attempt = max(attempt, 1)
 	}
 	if len(batch) > 0 {
-		mctx, cancel := context.WithTimeout(ctx, d.lease*2/3)
+		// The delivery ends a third of the lease before the lease does,
+		// which leaves time to save its outcome.
+		mctx, cancel := context.WithTimeout(ctx, min(d.lease*2/3, p.LeaseUntil.Sub(d.now())-d.lease/3))
 		started := time.Now()
 		res, err = l.conn.Mirror(mctx, &helpline.MirrorBatch{
 			Contact:      contact,

@@ -516,3 +516,75 @@ func TestLeaseReleasedAfterLinger(t *testing.T) {
 	h.say(c, "two", "")
 	eventually(t, "a delivery after the release", func() bool { return len(h.contents(c)) == 2 })
 }
+
+// slowConnector's every delivery lasts until its deadline, as with a
+// helpdesk that answers only just in time; it counts the deliveries of
+// each contact, and any two of one contact at once.
+type slowConnector struct {
+	mu        sync.Mutex
+	busy      map[string]bool
+	delivered map[string]int
+	overlaps  int
+}
+
+func (c *slowConnector) Name() string { return connector }
+
+func (c *slowConnector) Mirror(ctx context.Context, b *helpline.MirrorBatch) (helpline.MirrorResult, error) {
+	id := b.Contact.ID
+	c.mu.Lock()
+	if c.busy[id] {
+		c.overlaps++
+	}
+	c.busy[id] = true
+	c.mu.Unlock()
+	<-ctx.Done()
+	c.mu.Lock()
+	c.busy[id] = false
+	c.delivered[id] += len(b.Items)
+	c.mu.Unlock()
+	return helpline.MirrorResult{Delivered: len(b.Items)}, nil
+}
+
+// More pairs are due than there are workers, and every delivery takes as
+// long as it may: a pair waiting for a worker must not be delivered on a
+// lease too short for it, or its lease runs out mid-delivery and the
+// pair is delivered twice at once.
+func TestNoDeliveryOutlivesItsLease(t *testing.T) {
+	h := newHarness(t)
+	slow := &slowConnector{busy: map[string]bool{}, delivered: map[string]int{}}
+	h.cfg.Connectors = []helpline.Connector{slow}
+	h.cfg.Now = time.Now
+	h.cfg.Workers = 1
+	h.cfg.Lease = 600 * time.Millisecond
+	h.cfg.Linger = -1
+	// The items are stored before the dispatcher runs: only its poller
+	// finds them.
+	var chats []*chat
+	for range 4 {
+		c := h.newChat()
+		h.say(c, "hello", "")
+		chats = append(chats, c)
+	}
+	h.start()
+	deadline := time.Now().Add(30 * time.Second)
+	for _, c := range chats {
+		for p := h.pair(c); p.Cursor != p.LastSeq || p.LeaseOwner != ""; p = h.pair(c) {
+			if time.Now().After(deadline) {
+				t.Fatalf("pair %s not delivered: %+v", c.contact.ID, p)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	// A second delivery of a pair would come after its first.
+	time.Sleep(2 * h.cfg.Lease)
+	slow.mu.Lock()
+	defer slow.mu.Unlock()
+	if slow.overlaps > 0 {
+		t.Errorf("%d deliveries overlapped another of the same contact", slow.overlaps)
+	}
+	for _, c := range chats {
+		if n := slow.delivered[c.contact.ID]; n != 1 {
+			t.Errorf("contact %s: its one item was delivered %d times", c.contact.ID, n)
+		}
+	}
+}

@@ -8,10 +8,7 @@
 #   HELPLINE_TEST_POSTGRES=postgres://...  HELPLINE_TEST_NATS=nats://...
 
 GO ?= go
-# One package at a time: cmd/helpline's end-to-end tests (crash, 200 × 50
-# concurrency) run real servers against fakes with real-time pacing, and
-# share the machine's cores badly with other packages' tests.
-GOTESTFLAGS ?= -timeout 15m -p 1
+GOTESTFLAGS ?= -timeout 15m
 NPM ?= npm
 
 .PHONY: test test-deps vet test-go test-compat run

@@ -9,27 +9,10 @@ import (
 
 	"github.com/helplinehq/helpline"
 	"github.com/helplinehq/helpline/chat"
+	"github.com/helplinehq/helpline/clocktest"
 	"github.com/helplinehq/helpline/inmem"
 	"github.com/helplinehq/helpline/sqlite"
 )
-
-// clock is a settable clock for the engine.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // env is an engine wired to a real SQLite store and in-process bus, with
 // Run running.
@@ -37,7 +20,7 @@ type env struct {
 	svc   *chat.Service
 	store helpline.Store
 	bus   *inmem.Bus
-	clock *clock
+	clock *clocktest.Clock
 	inst  *helpline.Instance
 }
 
@@ -57,7 +40,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{store: db, clock: &clock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}}
+	e := &env{store: db, clock: clocktest.New(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))}
 	e.inst = &helpline.Instance{
 		ID:   "inst-1",
 		Name: "Shop",

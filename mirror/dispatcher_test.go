@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/helplinehq/helpline"
+	"github.com/helplinehq/helpline/clocktest"
 	"github.com/helplinehq/helpline/connector/webhook"
 	"github.com/helplinehq/helpline/connector/webhook/webhooktest"
 	"github.com/helplinehq/helpline/inmem"
@@ -23,30 +24,11 @@ import (
 
 const connector = "hooks"
 
-// clock is a fake clock shared by the dispatcher, the connector and the
-// receiver.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 type harness struct {
 	t     *testing.T
 	store *sqlite.DB
 	bus   *inmem.Bus
-	clock *clock
+	clock *clocktest.Clock
 	recv  *webhooktest.Receiver
 	conn  helpline.Connector
 	reg   *prometheus.Registry
@@ -63,7 +45,7 @@ func newHarness(t *testing.T) *harness {
 	if err := store.SaveInstance(context.Background(), &helpline.Instance{ID: "i1", Name: "i1"}); err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, store: store, bus: inmem.NewBus(), clock: &clock{t: time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)}}
+	h := &harness{t: t, store: store, bus: inmem.NewBus(), clock: clocktest.New(time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC))}
 	t.Cleanup(func() { h.bus.Close() })
 	h.recv = webhooktest.NewReceiver("hook-secret")
 	h.recv.Now = h.clock.Now

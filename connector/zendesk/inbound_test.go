@@ -14,6 +14,7 @@ import (
 	"github.com/helplinehq/helpline"
 	"github.com/helplinehq/helpline/blobfs"
 	"github.com/helplinehq/helpline/chat"
+	"github.com/helplinehq/helpline/clocktest"
 	"github.com/helplinehq/helpline/connector/zendesk"
 	"github.com/helplinehq/helpline/connector/zendesk/zendesktest"
 	"github.com/helplinehq/helpline/inmem"
@@ -47,7 +48,7 @@ func newEngine(t *testing.T) *engine {
 		t.Fatal(err)
 	}
 	bus := inmem.NewBus()
-	c := &clock{t: time.Date(2025, 3, 1, 10, 42, 0, 0, time.UTC)}
+	c := clocktest.New(time.Date(2025, 3, 1, 10, 42, 0, 0, time.UTC))
 	e.svc = chat.New(chat.Config{Store: db, Bus: bus, Blobs: blobs, Now: c.Now, Mirrors: []string{"zendesk"},
 		Tokens: helpline.NewTokens([]byte("0123456789abcdef0123456789abcdef"))})
 	runCtx, cancel := context.WithCancel(ctx)

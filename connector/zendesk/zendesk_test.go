@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/helplinehq/helpline"
+	"github.com/helplinehq/helpline/clocktest"
 	"github.com/helplinehq/helpline/connector/zendesk"
 	"github.com/helplinehq/helpline/connector/zendesk/zendesktest"
 )
@@ -26,25 +27,6 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 var ctx = context.Background()
-
-// clock is a settable clock shared by the fake, the connector and the
-// engine.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // recorder sits between the connector and the fake and keeps every
 // request it forwards, for golden files.
@@ -106,16 +88,16 @@ func assertGolden(t *testing.T, name, got string) {
 type fixture struct {
 	fake  *zendesktest.Server
 	conn  *zendesk.Connector
-	clock *clock
+	clock *clocktest.Clock
 	rec   *recorder
 }
 
 func newFixture(t *testing.T, opts zendesktest.Options, set zendesk.Settings, cfg helpline.ConnectorConfig) *fixture {
 	t.Helper()
-	return newFixtureClock(t, &clock{t: time.Date(2025, 3, 1, 10, 42, 0, 0, time.UTC)}, opts, set, cfg)
+	return newFixtureClock(t, clocktest.New(time.Date(2025, 3, 1, 10, 42, 0, 0, time.UTC)), opts, set, cfg)
 }
 
-func newFixtureClock(t *testing.T, c *clock, opts zendesktest.Options, set zendesk.Settings, cfg helpline.ConnectorConfig) *fixture {
+func newFixtureClock(t *testing.T, c *clocktest.Clock, opts zendesktest.Options, set zendesk.Settings, cfg helpline.ConnectorConfig) *fixture {
 	t.Helper()
 	f := &fixture{clock: c, rec: &recorder{}}
 	if opts.Now == nil {

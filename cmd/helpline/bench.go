@@ -214,18 +214,18 @@ func (b *bench) setupChats(ctx context.Context, n int, open, watch bool) ([]*ben
 	b.http = &http.Client{Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024}, Timeout: 30 * time.Second}
 	cc := b.connectClient()
 	out := make([]*benchChat, n)
-	err := parallel(n, func(i int) (err error) {
+	err := parallel(n, 32, func(i int) (err error) {
 		out[i], err = b.newChat(ctx, cc, i, open, watch)
 		return err
 	})
 	return out, err
 }
 
-// parallel runs f(0), ..., f(n-1), 32 at a time, and returns the first
-// error.
-func parallel(n int, f func(i int) error) error {
+// parallel runs f(0), ..., f(n-1), width at a time, and returns the
+// first error.
+func parallel(n, width int, f func(i int) error) error {
 	errs := make(chan error, n)
-	sem := make(chan struct{}, 32)
+	sem := make(chan struct{}, width)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Add(1)
@@ -522,7 +522,7 @@ func (b *bench) memory(ctx context.Context, w io.Writer, sockets int) error {
 	for _, c := range chats {
 		parties = append(parties, c.parties[:]...)
 	}
-	if err := parallel(len(parties), func(i int) error { return b.connectParty(ctx, parties[i], false) }); err != nil {
+	if err := parallel(len(parties), 32, func(i int) error { return b.connectParty(ctx, parties[i], false) }); err != nil {
 		return err
 	}
 	time.Sleep(5 * time.Second)
@@ -727,7 +727,7 @@ func (m *mirrorBench) run(ctx context.Context, w, stderr io.Writer) error {
 
 // connectAll gives every party connection credentials, without a socket.
 func (b *bench) connectAll(ctx context.Context, parties []*benchParty) error {
-	return parallel(len(parties), func(i int) error {
+	return parallel(len(parties), 32, func(i int) error {
 		var res struct {
 			ConnectionCredentials struct{ ConnectionToken string }
 		}

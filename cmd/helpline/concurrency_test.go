@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -109,35 +108,16 @@ connectors:
 
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}, Timeout: 30 * time.Second}
 	chats := make([]*concChat, nChats)
-	run := func(n, parallel int, f func(i int) error) {
-		t.Helper()
-		errs := make(chan error, n)
-		sem := make(chan struct{}, parallel)
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer func() { <-sem; wg.Done() }()
-				if err := f(i); err != nil {
-					errs <- err
-				}
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		if err := <-errs; err != nil {
-			t.Fatal(err)
-		}
-	}
 	cc := s.connect()
-	run(nChats, 16, func(i int) (err error) {
+	if err := parallel(nChats, 16, func(i int) (err error) {
 		chats[i], err = startConcChat(cc, hc, s, i)
 		return err
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 
 	began := time.Now()
-	run(nChats, nChats, func(i int) error {
+	if err := parallel(nChats, nChats, func(i int) error {
 		c := chats[i]
 		for j := range nLines {
 			token := c.customer
@@ -150,7 +130,9 @@ connectors:
 			}
 		}
 		return nil
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	sent := time.Since(began)
 
 	// Wait until every contact has all its lines in each system (a

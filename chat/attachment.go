@@ -112,16 +112,7 @@ func (s *Service) CompleteAttachmentUpload(ctx context.Context, sess *helpline.S
 	it.ID = a.ID
 	it.Attachments = []helpline.AttachmentRef{{ID: a.ID, Name: a.Name, ContentType: a.ContentType, Status: helpline.AttachmentApproved}}
 	replayed, err := s.store.CompleteAttachment(ctx, a.ID, it)
-	if helpline.ErrorCode(err) == helpline.ECONFLICT {
-		s.sessions.forgetContact(sess.Contact.ID)
-		return nil, &helpline.Error{Code: helpline.EFORBIDDEN, Message: "The chat has ended."}
-	} else if err != nil {
-		return nil, err
-	}
-	if !replayed {
-		s.publish(ctx, it)
-	}
-	return it, nil
+	return s.stored(ctx, it, replayed, err)
 }
 
 // GetAttachment returns a completed attachment of the session's contact and

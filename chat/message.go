@@ -118,6 +118,13 @@ func (s *Service) newItem(sess *helpline.Session, typ, contentType, clientToken 
 // ended meanwhile is EFORBIDDEN, as Authenticate would have said.
 func (s *Service) append(ctx context.Context, it *helpline.Item) (*helpline.Item, error) {
 	replayed, err := s.store.AppendItem(ctx, it)
+	return s.stored(ctx, it, replayed, err)
+}
+
+// stored finishes a store write of it that returned replayed and err: a
+// contact that ended meanwhile (ECONFLICT) is EFORBIDDEN, and a new item
+// is published.
+func (s *Service) stored(ctx context.Context, it *helpline.Item, replayed bool, err error) (*helpline.Item, error) {
 	if helpline.ErrorCode(err) == helpline.ECONFLICT {
 		s.sessions.forgetContact(it.ContactID)
 		return nil, &helpline.Error{Code: helpline.EFORBIDDEN, Message: "The chat has ended."}

@@ -39,6 +39,7 @@ const (
 type env struct {
 	srv *httptest.Server
 	svc *chat.Service
+	db  *sqlite.DB
 }
 
 // newEnv starts an env; edit may adjust connectapi's config (the Service
@@ -87,7 +88,7 @@ func newEnv(t *testing.T, edit func(*connectapi.Config)) *env {
 		bus.Close()
 		db.Close()
 	})
-	return &env{srv: srv, svc: svc}
+	return &env{srv: srv, svc: svc, db: db}
 }
 
 // client returns a Connect SDK client signing with key and secret, with

@@ -134,8 +134,6 @@ func (s *server) parseSigned(r *http.Request) (*signedRequest, error) {
 	return &signedRequest{auth: a, signedAt: at}, nil
 }
 
-var signer = v4.NewSigner()
-
 // verify checks the request's signature against the named instance's key.
 // An unknown instance or key is UnrecognizedClientException, a wrong
 // signature InvalidSignatureException.
@@ -173,6 +171,12 @@ func (s *server) verify(ctx context.Context, r *http.Request, body []byte, sr *s
 	}
 	sum := sha256.Sum256(body)
 	creds := aws.Credentials{AccessKeyID: key.ID, SecretAccessKey: key.Secret}
+	// A signer per verification: a Signer caches derived signing keys by
+	// key id, date, region and service but not by secret, so a shared one
+	// would let one instance's secret verify for another instance with
+	// the same key id, and keep a rotated secret valid until midnight UTC.
+	// Deriving the key costs four HMACs.
+	signer := v4.NewSigner()
 	if err := signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "connect", sr.auth.Region, sr.signedAt); err != nil {
 		return err
 	}

@@ -132,6 +132,7 @@ func loadConfig(path string) (*Config, error) {
 
 func (cfg *Config) validate() error {
 	seen := map[string]bool{}
+	keyOwner := map[string]string{}
 	for i, in := range cfg.Instances {
 		if in.ID == "" {
 			return fmt.Errorf("instances[%d]: id is required", i)
@@ -155,6 +156,10 @@ func (cfg *Config) validate() error {
 			if os.Getenv(k.SecretEnv) == "" {
 				return fmt.Errorf("instance %s: access key %s: environment variable %s is empty", in.ID, k.ID, k.SecretEnv)
 			}
+			if other, ok := keyOwner[k.ID]; ok && other != in.ID {
+				return fmt.Errorf("instance %s: access key id %s is instance %s's too; every access key id must be unique", in.ID, k.ID, other)
+			}
+			keyOwner[k.ID] = in.ID
 		}
 	}
 	names := map[string]bool{}

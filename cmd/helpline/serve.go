@@ -173,6 +173,9 @@ func (s *server) init(ctx context.Context, cfg *Config) error {
 			return err
 		}
 	}
+	if err := checkAccessKeysUnique(ctx, s.store); err != nil {
+		return err
+	}
 	key, err := s.store.Secret(ctx, "token-signing-key", randomBytes(32))
 	if err != nil {
 		return err
@@ -358,6 +361,26 @@ func ensureDefaultInstance(ctx context.Context, store helpline.Store) (*defaultI
 		AccessKeys: []helpline.AccessKey{{ID: id.AccessKeyID, Secret: id.SecretAccessKey}},
 	})
 	return &id, err
+}
+
+// checkAccessKeysUnique refuses to start when two instances share an
+// access key id: a key id names one tenant's secret, and a request signed
+// with it must not be able to pick which tenant it speaks for.
+func checkAccessKeysUnique(ctx context.Context, store helpline.Store) error {
+	instances, err := store.FindInstances(ctx)
+	if err != nil {
+		return err
+	}
+	owner := map[string]string{}
+	for _, in := range instances {
+		for _, k := range in.AccessKeys {
+			if other, ok := owner[k.ID]; ok && other != in.ID {
+				return fmt.Errorf("access key id %s belongs to instances %s and %s; every access key id must be unique", k.ID, other, in.ID)
+			}
+			owner[k.ID] = in.ID
+		}
+	}
+	return nil
 }
 
 func randomBytes(n int) func() ([]byte, error) {

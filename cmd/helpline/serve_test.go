@@ -206,7 +206,11 @@ func TestServeRejectsBadConfig(t *testing.T) {
 		"bad rate":       "limits:\n  rates:\n    SendMessage: {rate: 0, burst: 1}\n",
 		"bad log format": "log: {format: xml}\n",
 		"no access keys": "instances:\n  - id: a\n    flows: [{id: f}]\n    access_keys: []\n",
+		"shared access key id": "instances:\n  - id: a\n    flows: [{id: f}]\n    access_keys: [{id: K, secret_env: HELPLINE_TEST_SECRET_A}]\n" +
+			"  - id: b\n    flows: [{id: f}]\n    access_keys: [{id: K, secret_env: HELPLINE_TEST_SECRET_B}]\n",
 	}
+	t.Setenv("HELPLINE_TEST_SECRET_A", "secret-a")
+	t.Setenv("HELPLINE_TEST_SECRET_B", "secret-b")
 	for name, body := range cases {
 		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".yaml")
 		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
@@ -217,6 +221,29 @@ func TestServeRejectsBadConfig(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "config") {
 			t.Errorf("%s: err = %v, want a config error", name, err)
 		}
+	}
+}
+
+// An access key id that the default instance and a configured one share
+// refuses to start: the key id would not say whose secret to check.
+func TestServeRefusesAccessKeyOfTwoInstances(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("HELPLINE_ACCESS_KEY_ID", "AKIDSHARED0000000001")
+	t.Setenv("HELPLINE_SECRET_ACCESS_KEY", "default-instance-secret")
+	t.Setenv("HELPLINE_TEST_SECRET_A", "instance-a-secret")
+	path := filepath.Join(dir, "helpline.yaml")
+	cfg := "instances:\n  - id: a\n    flows: [{id: f}]\n    access_keys: [{id: AKIDSHARED0000000001, secret_env: HELPLINE_TEST_SECRET_A}]\n"
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A server that does start is stopped after a while, so that the
+	// failure is reported rather than waited on.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var out, errs bytes.Buffer
+	err := run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--config", path, "--data", filepath.Join(dir, "d")}, &out, &errs)
+	if err == nil || !strings.Contains(err.Error(), "AKIDSHARED0000000001") {
+		t.Errorf("serve with a shared access key id: %v, want a refusal naming the key", err)
 	}
 }
 

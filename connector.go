@@ -37,6 +37,18 @@ type ConnectorConfig struct {
 	// attachment or its file is gone. Nil when files are not available:
 	// connectors then mirror attachments by name only.
 	OpenAttachment func(ctx context.Context, id string) (*Attachment, io.ReadCloser, error)
+	// MarkerKey is a per-installation secret, the same on every node and
+	// across restarts, that connectors use to sign the markers they leave
+	// in outside systems to record what landed there, so that text a
+	// customer typed into the chat can never pass for one. Nil when the
+	// node has none: a connector that needs it refuses to be built.
+	MarkerKey []byte
+	// Replay remembers the inbound requests a connector accepted (webhook
+	// signatures), in the store, so that a replay is refused after a
+	// restart and on every node. Connectors scope their keys by their
+	// name. Nil when the node has none: a connector that takes signed
+	// webhooks refuses to be built.
+	Replay ReplayGuard
 }
 
 // InboundConnector is a connector that also takes requests from its

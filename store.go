@@ -12,6 +12,7 @@ import (
 // Every implementation passes the contract suite in package storetest.
 type Store interface {
 	MirrorStore
+	ReplayGuard
 
 	// SaveInstance creates or replaces the instance with in.ID.
 	SaveInstance(ctx context.Context, in *Instance) error
@@ -99,6 +100,29 @@ type Store interface {
 	CompleteAttachment(ctx context.Context, id string, it *Item) (replayed bool, err error)
 
 	Close() error
+}
+
+// ReplayGuard remembers keys for a while, so that something received
+// twice is acted on once: an inbound webhook delivery replayed after a
+// restart, or to another node sharing the store, is still recognised.
+// Its memory is the store's, shared by every node and kept across
+// restarts. Methods are safe for concurrent use.
+type ReplayGuard interface {
+	// RememberOnce records key in scope until the time until and reports
+	// whether this is its first sighting: true when the key is unknown in
+	// scope or its entry has expired (its until is at or before now),
+	// false when a live entry holds it. Of callers racing on one key
+	// exactly one gets true. Scopes are independent: the same key in two
+	// scopes is two keys. Entries expired at now are pruned.
+	//
+	// now is the caller's clock, so that the store needs none of its own
+	// and fake clocks work.
+	RememberOnce(ctx context.Context, scope, key string, now, until time.Time) (first bool, err error)
+	// Forget drops key from scope, so that its next sighting is a first
+	// one again: for a caller that could not act on what it remembered and
+	// wants a retry to be accepted. Forgetting an unknown key is not an
+	// error.
+	Forget(ctx context.Context, scope, key string) error
 }
 
 // NewContact is what CreateContact stores.

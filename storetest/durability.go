@@ -45,6 +45,9 @@ func RunDurability(t *testing.T, open func(t *testing.T, dir string) helpline.St
 		t.Fatal(err)
 	}
 	agent.ConnectedAt = at(time.Minute)
+	if first, err := s.RememberOnce(ctx, "hook", "sig", base, at(time.Hour)); err != nil || !first {
+		t.Fatalf("RememberOnce = %v, %v; want true, nil", first, err)
+	}
 	a := newAttachment(nc.Customer, "att-tok")
 	if _, err := s.CreateAttachment(ctx, a, 0); err != nil {
 		t.Fatal(err)
@@ -99,6 +102,9 @@ func RunDurability(t *testing.T, open func(t *testing.T, dir string) helpline.St
 	}
 	if got, err := s.Secret(ctx, "tokens", func() ([]byte, error) { return []byte("new"), nil }); err != nil || string(got) != string(secret) {
 		t.Errorf("secret after reopen = %q, %v; want %q", got, err, secret)
+	}
+	if first, err := s.RememberOnce(ctx, "hook", "sig", at(time.Minute), at(time.Hour)); err != nil || first {
+		t.Errorf("RememberOnce of a key remembered before the restart = %v, %v; want false, nil", first, err)
 	}
 	sameContact(t, mustFindContact(t, s, nc.Contact.ID), wantContact)
 	if c := mustFindContact(t, s, ended.Contact.ID); !c.Ended() || c.EndReason != helpline.EndExpired {

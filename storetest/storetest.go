@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) helpline.Store) {
 	t.Run("FindItems", func(t *testing.T) { testFindItems(t, open) })
 	t.Run("Attachment", func(t *testing.T) { testAttachment(t, open) })
 	t.Run("Mirror", func(t *testing.T) { testMirror(t, open) })
+	t.Run("RememberOnce", func(t *testing.T) { testRememberOnce(t, open) })
 }
 
 // base is the suite's reference time: UTC, whole milliseconds.

@@ -88,8 +88,17 @@ func validConnectorName(s string) bool {
 type lateChat struct{ helpline.ChatService }
 
 // buildConnectors builds the configured connectors; open gives them the
-// chat's attachment files.
-func buildConnectors(cfg *Config, chat *lateChat, store helpline.MirrorStore, open func(context.Context, string) (*helpline.Attachment, io.ReadCloser, error), logger *slog.Logger) ([]helpline.Connector, error) {
+// chat's attachment files. The store gives them their marker key (a
+// secret generated on first use and kept in the database, so that every
+// node and every restart signs markers alike) and their replay guard.
+func buildConnectors(ctx context.Context, cfg *Config, chat *lateChat, store helpline.Store, open func(context.Context, string) (*helpline.Attachment, io.ReadCloser, error), logger *slog.Logger) ([]helpline.Connector, error) {
+	if len(cfg.Connectors) == 0 {
+		return nil, nil
+	}
+	markerKey, err := store.Secret(ctx, "connector-marker-key", randomBytes(32))
+	if err != nil {
+		return nil, err
+	}
 	var out []helpline.Connector
 	for _, e := range cfg.Connectors {
 		c, err := helpline.NewConnector(e.Kind, helpline.ConnectorConfig{
@@ -101,6 +110,8 @@ func buildConnectors(cfg *Config, chat *lateChat, store helpline.MirrorStore, op
 			Chat:           chat,
 			Mirrors:        store,
 			OpenAttachment: open,
+			MarkerKey:      markerKey,
+			Replay:         store,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("connector %s: %w", e.Name, err)

@@ -190,7 +190,7 @@ func (s *server) init(ctx context.Context, cfg *Config) error {
 	}
 	s.bus = inmem.NewBus()
 	late := &lateChat{}
-	conns, err := buildConnectors(cfg, late, s.store, chat.AttachmentOpener(s.store, blobs), s.logger)
+	conns, err := buildConnectors(ctx, cfg, late, s.store, chat.AttachmentOpener(s.store, blobs), s.logger)
 	if err != nil {
 		return err
 	}

@@ -14,9 +14,13 @@ import (
 )
 
 // Webhook freshness: a signature timestamp further than this from now is
-// refused, and an accepted signature is remembered this long to refuse
-// replays.
+// refused, and an accepted signature is remembered twice as long (from
+// its acceptance) to refuse replays, which covers every moment its
+// timestamp is still fresh.
 const webhookWindow = 5 * time.Minute
+
+// replayScope is the scope of the connector's keys in the replay guard.
+func replayScope(connector string) string { return "webhook:" + connector }
 
 // WebhookPayload is the JSON body of the trigger webhook (README shows
 // the trigger): the ticket's id, its external id, the id of the user
@@ -38,7 +42,9 @@ type WebhookPayload struct {
 // HMAC-SHA256 with the signing secret over the
 // X-Zendesk-Webhook-Signature-Timestamp value followed by the raw body.
 // A missing or wrong signature is refused with 401, a timestamp more than
-// five minutes off with 401, a signature seen before with 409, a body
+// five minutes off with 401, a signature seen before with 409 (the
+// signatures accepted are kept in the store, so this holds across
+// restarts and between nodes), a body
 // that is not the documented payload with 400; none of them changes
 // anything.
 //
@@ -83,7 +89,13 @@ func (c *Connector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "stale or malformed signature timestamp")
 		return
 	}
-	if !c.firstSighting(sig, now) {
+	first, err := c.replay.RememberOnce(r.Context(), replayScope(c.name), sig, now, now.Add(2*webhookWindow))
+	if err != nil {
+		c.log.Error("zendesk webhook: replay guard", "connector", c.name, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	if !first {
 		writeError(w, http.StatusConflict, "this webhook delivery was already received")
 		return
 	}
@@ -108,7 +120,9 @@ func (c *Connector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	n, err := c.appendReplies(r, pair.ContactID, p.TicketID)
 	if err != nil {
 		// Zendesk retries failed deliveries; let the next one try again.
-		c.forgetSighting(sig)
+		if ferr := c.replay.Forget(r.Context(), replayScope(c.name), sig); ferr != nil {
+			c.log.Error("zendesk webhook: replay guard", "connector", c.name, "err", ferr)
+		}
 		c.log.Error("zendesk webhook: append replies", "connector", c.name, "ticket", p.TicketID, "err", err)
 		writeError(w, http.StatusBadGateway, "could not read the ticket's comments from Zendesk")
 		return
@@ -156,29 +170,6 @@ func (c *Connector) appendReplies(r *http.Request, contactID, ticketID string) (
 		}
 	}
 	return n, nil
-}
-
-// firstSighting records sig and reports whether it is new; signatures
-// older than the window are dropped, as their timestamps are refused.
-func (c *Connector) firstSighting(sig string, now time.Time) bool {
-	c.seenMu.Lock()
-	defer c.seenMu.Unlock()
-	for s, at := range c.seen {
-		if now.Sub(at) > 2*webhookWindow {
-			delete(c.seen, s)
-		}
-	}
-	if _, dup := c.seen[sig]; dup {
-		return false
-	}
-	c.seen[sig] = now
-	return true
-}
-
-func (c *Connector) forgetSighting(sig string) {
-	c.seenMu.Lock()
-	defer c.seenMu.Unlock()
-	delete(c.seen, sig)
 }
 
 // sign is Zendesk's webhook signature.

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,6 +30,8 @@ type engine struct {
 	svc   *chat.Service
 	store helpline.Store
 	hook  *httptest.Server
+	// serving is the connector the hook server hands requests to.
+	serving atomic.Pointer[zendesk.Connector]
 }
 
 func newEngine(t *testing.T) *engine {
@@ -62,16 +65,23 @@ func newEngine(t *testing.T) *engine {
 		db.Close()
 	})
 
-	var handler http.Handler = http.NotFoundHandler()
 	e.hook = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.StripPrefix("/connectors/zendesk", handler).ServeHTTP(w, r)
+		http.StripPrefix("/connectors/zendesk", e.serving.Load()).ServeHTTP(w, r)
 	}))
 	t.Cleanup(e.hook.Close)
 	e.fixture = newFixtureClock(t, c, zendesktest.Options{WebhookURL: e.hook.URL + "/connectors/zendesk/webhook", WebhookSecret: "whsec"},
 		zendesk.Settings{WebhookSecretEnv: "ZENDESK_WEBHOOK_SECRET"},
-		helpline.ConnectorConfig{Chat: e.svc, Mirrors: db})
-	handler = e.conn
+		helpline.ConnectorConfig{Chat: e.svc, Mirrors: db, Replay: db})
+	e.serving.Store(e.conn)
 	return e
+}
+
+// restart replaces the serving connector with a new one on the same
+// store, as a restarted process (or another node) would have.
+func (e *engine) restart(t *testing.T) {
+	t.Helper()
+	e.conn = e.build(t)
+	e.serving.Store(e.conn)
 }
 
 // startMirrored starts a chat, mirrors its first items into a ticket the
@@ -160,32 +170,71 @@ func contents(items []*helpline.Item) []string {
 	return out
 }
 
+// postWebhook posts body to the connector's webhook with the signature
+// headers given (none when empty) and returns the status.
+func (e *engine) postWebhook(t *testing.T, body []byte, sig, ts string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.hook.URL+"/connectors/zendesk/webhook", bytes.NewReader(body))
+	if sig != "" {
+		req.Header.Set("X-Zendesk-Webhook-Signature", sig)
+	}
+	if ts != "" {
+		req.Header.Set("X-Zendesk-Webhook-Signature-Timestamp", ts)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msg struct{ Error string }
+	json.NewDecoder(resp.Body).Decode(&msg)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK && msg.Error == "" {
+		t.Errorf("status %d without an error message", resp.StatusCode)
+	}
+	return resp.StatusCode
+}
+
+// A delivery accepted before a restart is still refused after it: the
+// guard's memory is the store's, not the process's.
+func TestWebhookReplayRefusedAfterRestart(t *testing.T) {
+	e := newEngine(t)
+	sess, ticketID := e.startMirrored(t)
+	grace := e.fake.AddAgent("Grace", "grace@example.com")
+	e.fake.SetWebhookURL("")
+	if _, _, err := e.fake.AgentReply(ticketID, grace.ID, "Hello from Zendesk"); err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(zendesk.WebhookPayload{TicketID: strconv.FormatInt(ticketID, 10), CurrentUserID: strconv.FormatInt(grace.ID, 10)})
+	now := e.clock.Now().UTC()
+	ts := now.Format(time.RFC3339)
+	good := zendesktest.Sign("whsec", ts, body)
+	if got := e.postWebhook(t, body, good, ts); got != http.StatusOK {
+		t.Fatalf("good webhook: status %d", got)
+	}
+	if got := e.postWebhook(t, body, good, ts); got != http.StatusConflict {
+		t.Errorf("replay to the same connector: status %d, want 409", got)
+	}
+	e.restart(t)
+	e.clock.Advance(4 * time.Minute) // still inside the freshness window
+	if got := e.postWebhook(t, body, good, ts); got != http.StatusConflict {
+		t.Errorf("replay after a restart: status %d, want 409", got)
+	}
+	stale := now.Add(-6 * time.Minute).Format(time.RFC3339)
+	if got := e.postWebhook(t, body, zendesktest.Sign("whsec", stale, body), stale); got != http.StatusUnauthorized {
+		t.Errorf("stale webhook after a restart: status %d, want 401", got)
+	}
+	if got := e.agentMessages(t, sess); len(got) != 1 || got[0].Content != "Hello from Zendesk" {
+		t.Errorf("agent messages = %v, want the one reply once", contents(got))
+	}
+}
+
 func TestWebhookRefusesBadRequests(t *testing.T) {
 	e := newEngine(t)
 	sess, ticketID := e.startMirrored(t)
 	grace := e.fake.AddAgent("Grace", "grace@example.com")
 	// An agent comment the fake holds but whose webhook tests forge.
 	body, _ := json.Marshal(zendesk.WebhookPayload{TicketID: strconv.FormatInt(ticketID, 10), CurrentUserID: strconv.FormatInt(grace.ID, 10)})
-	post := func(sig, ts string) int {
-		req, _ := http.NewRequest(http.MethodPost, e.hook.URL+"/connectors/zendesk/webhook", bytes.NewReader(body))
-		if sig != "" {
-			req.Header.Set("X-Zendesk-Webhook-Signature", sig)
-		}
-		if ts != "" {
-			req.Header.Set("X-Zendesk-Webhook-Signature-Timestamp", ts)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var msg struct{ Error string }
-		json.NewDecoder(resp.Body).Decode(&msg)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK && msg.Error == "" {
-			t.Errorf("status %d without an error message", resp.StatusCode)
-		}
-		return resp.StatusCode
-	}
+	post := func(sig, ts string) int { return e.postWebhook(t, body, sig, ts) }
 	// Put a reply in the ticket without its webhook, through a
 	// webhook-less trigger: only a good webhook may bring it in.
 	e.fake.SetWebhookURL("")

@@ -16,7 +16,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -84,8 +83,9 @@ type Connector struct {
 
 	pace *ticketPacer
 
-	seenMu sync.Mutex           // guards seen
-	seen   map[string]time.Time // webhook signatures accepted, for replay refusal
+	// replay remembers the webhook signatures accepted, in the store,
+	// under the scope replayScope(name).
+	replay helpline.ReplayGuard
 }
 
 var (
@@ -144,6 +144,9 @@ func New(cfg helpline.ConnectorConfig) (*Connector, error) {
 		if secret = getenv(s.WebhookSecretEnv); secret == "" {
 			return fail("environment variable %s (webhook_secret_env) is empty", s.WebhookSecretEnv)
 		}
+		if cfg.Replay == nil {
+			return fail("webhook_secret_env is set but the node offers no replay guard to refuse replayed webhooks")
+		}
 	}
 	switch s.StatusOnEnd {
 	case "":
@@ -184,7 +187,7 @@ func New(cfg helpline.ConnectorConfig) (*Connector, error) {
 		log:    cfg.Logger,
 		now:    cfg.Now,
 		pace:   newTicketPacer(),
-		seen:   map[string]time.Time{},
+		replay: cfg.Replay,
 		api: &client{
 			base:    strings.TrimRight(s.BaseURL, "/") + "/api/v2",
 			user:    s.Email + "/token",

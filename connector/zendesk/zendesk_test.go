@@ -90,6 +90,8 @@ type fixture struct {
 	conn  *zendesk.Connector
 	clock *clocktest.Clock
 	rec   *recorder
+	// cfg built conn; building it again is a restart of the connector.
+	cfg helpline.ConnectorConfig
 }
 
 func newFixture(t *testing.T, opts zendesktest.Options, set zendesk.Settings, cfg helpline.ConnectorConfig) *fixture {
@@ -135,12 +137,19 @@ func newFixtureClock(t *testing.T, c *clocktest.Clock, opts zendesktest.Options,
 	if cfg.Now == nil {
 		cfg.Now = f.clock.Now
 	}
-	conn, err := helpline.NewConnector("zendesk", cfg)
+	f.cfg = cfg
+	f.conn = f.build(t)
+	return f
+}
+
+// build builds a new connector from the fixture's configuration.
+func (f *fixture) build(t *testing.T) *zendesk.Connector {
+	t.Helper()
+	conn, err := helpline.NewConnector("zendesk", f.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.conn = conn.(*zendesk.Connector)
-	return f
+	return conn.(*zendesk.Connector)
 }
 
 // chatLog builds hand-made batches of one contact.

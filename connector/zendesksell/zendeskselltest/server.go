@@ -80,6 +80,9 @@ type Server struct {
 	requests  int
 	throttled int
 	requestID int64
+
+	lostAnswers int // how many more writes take effect but answer lostStatus
+	lostStatus  int
 }
 
 // NewServer starts a fake that accepts token.
@@ -95,6 +98,16 @@ func (s *Server) SetOutage(status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.outage = status
+}
+
+// LoseAnswers makes the next n writes (POST, PUT, DELETE) take effect
+// and then answer status (503, 500, 504) instead of their result, as when
+// Sell's gateway gives up on a request the backend went on to commit: the
+// client cannot tell whether the write landed.
+func (s *Server) LoseAnswers(status, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lostStatus, s.lostAnswers = status, n
 }
 
 // SetDelay makes every response wait d first (slow responses, timeouts).
@@ -234,8 +247,28 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		// Sell sends no rate-limit headers and no Retry-After.
 		s.fail(w, reqID, apiError{status: 429, code: "rate_limit_exceeded", message: "Rate limit exceeded."})
 	default:
+		if status := s.loseAnswer(r); status != 0 {
+			s.route(httptest.NewRecorder(), r, reqID)
+			s.fail(w, reqID, apiError{status: status, code: "server_error", message: "The answer was lost."})
+			return
+		}
 		s.route(w, r, reqID)
 	}
+}
+
+// loseAnswer returns the status to answer r with when it is a write whose
+// answer LoseAnswers asked to lose, counting it, and 0 otherwise.
+func (s *Server) loseAnswer(r *http.Request) int {
+	if r.Method == http.MethodGet {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lostAnswers == 0 {
+		return 0
+	}
+	s.lostAnswers--
+	return s.lostStatus
 }
 
 func (s *Server) route(w http.ResponseWriter, r *http.Request, reqID string) {

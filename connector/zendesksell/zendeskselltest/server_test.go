@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -63,5 +64,22 @@ func TestEnvelopesAuthAndErrors(t *testing.T) {
 	resp, body = do(t, s, "GET", "/v2/leads", "", nil)
 	if resp.StatusCode != 429 || errorCode(body) != "rate_limit_exceeded" || resp.Header.Get("Retry-After") != "" {
 		t.Errorf("over the limit: %d %v %v", resp.StatusCode, body, resp.Header)
+	}
+}
+
+func TestLostAnswerWriteTakesEffect(t *testing.T) {
+	s := zendeskselltest.NewServer("tok")
+	defer s.Close()
+	lead := s.AddLead(zendeskselltest.Lead{LastName: "L"})
+	s.LoseAnswers(503, 1)
+	body := `{"data":{"resource_type":"lead","resource_id":` + strconv.FormatInt(lead, 10) + `,"content":"hello"}}`
+	if resp, out := do(t, s, "POST", "/v2/notes", body, nil); resp.StatusCode != 503 || errorCode(out) != "server_error" {
+		t.Fatalf("first write: %d %v, want 503 server_error", resp.StatusCode, out)
+	}
+	if resp, _ := do(t, s, "POST", "/v2/notes", body, nil); resp.StatusCode != 200 {
+		t.Fatalf("second write: %d, want 200", resp.StatusCode)
+	}
+	if n := len(s.Notes(lead)); n != 2 {
+		t.Fatalf("%d notes, want 2: the write whose answer was lost landed too", n)
 	}
 }

@@ -12,10 +12,16 @@
 // update, so the connector serialises the writers of each lead (several
 // contacts may share one lead) within the process.
 //
-// Every batch ends with a marker line "— helpline <contact> seq <a>-<b>".
-// After an uncertain outcome (Attempt > 0) the connector looks for the
-// marker of the batch's first item in the notes or the description before
-// writing again, so a batch lands once.
+// Every batch ends with a marker line
+// "— helpline <contact> seq <a>-<b> #<mac>", the mac an HMAC under the
+// installation's marker key (ConnectorConfig.MarkerKey). After an
+// uncertain outcome the connector looks for the marker of the batch's
+// first item before writing again, so a batch lands once: in notes mode
+// on the last line of each note, in description mode on a line of its
+// own. It trusts a marker only when its mac checks out, and the lines of
+// a chat are written so that none can read as a marker (continuation
+// lines are indented), so nothing a customer types can make the
+// connector skip a batch.
 package zendesksell
 
 import (
@@ -75,6 +81,8 @@ type Connector struct {
 	batchSize int
 	api       *client
 	locks     keyedMutex
+	// markerKey signs the markers; see marker.
+	markerKey []byte
 }
 
 var _ helpline.Connector = (*Connector)(nil)
@@ -94,6 +102,9 @@ func New(cfg helpline.ConnectorConfig) (helpline.Connector, error) {
 	}
 	if u, err := url.Parse(s.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, bad("base_url %q is not an http(s) URL", s.BaseURL)
+	}
+	if len(cfg.MarkerKey) == 0 {
+		return nil, bad("the node gave no marker key to sign the batches' markers with")
 	}
 	if s.TokenEnv == "" {
 		return nil, bad("token_env is required (the environment variable holding the access token)")
@@ -124,6 +135,7 @@ func New(cfg helpline.ConnectorConfig) (helpline.Connector, error) {
 		mode:      s.Mode,
 		leadAttr:  s.LeadAttribute,
 		batchSize: s.BatchSize,
+		markerKey: cfg.MarkerKey,
 		api: &client{
 			base:    strings.TrimSuffix(s.BaseURL, "/"),
 			token:   token,
@@ -158,7 +170,7 @@ func (c *Connector) Mirror(ctx context.Context, b *helpline.MirrorBatch) (helpli
 		return res, nil
 	}
 	first, last := b.Items[0].Seq, b.Items[len(b.Items)-1].Seq
-	text := strings.Join(lines, "\n") + "\n" + marker(b.Contact.ID, first, last)
+	text := strings.Join(lines, "\n") + "\n" + c.marker(b.Contact.ID, first, last)
 	if c.mode == ModeDescription {
 		res.Delivered, err = c.appendDescription(ctx, b, leadID, text)
 	} else {
@@ -169,10 +181,11 @@ func (c *Connector) Mirror(ctx context.Context, b *helpline.MirrorBatch) (helpli
 
 func (c *Connector) addNote(ctx context.Context, b *helpline.MirrorBatch, leadID int64, text string) (int, error) {
 	if b.Attempt > 0 {
+		// Helpline's notes end with their marker; a marker anywhere else
+		// in a note is not one of Helpline's.
 		landed := int64(-1)
-		prefix := markerPrefix(b.Contact.ID, b.Items[0].Seq)
 		err := c.api.eachNote(ctx, leadID, func(n note) bool {
-			landed = landedThrough(n.Content, prefix)
+			landed = c.landedThrough(lastLine(n.Content), b.Contact.ID, b.Items[0].Seq)
 			return landed < 0
 		})
 		if err != nil {
@@ -199,9 +212,13 @@ func (c *Connector) appendDescription(ctx context.Context, b *helpline.MirrorBat
 		return 0, err
 	}
 	// The description is read anyway, so the marker check costs nothing
-	// and is done on every attempt.
-	if landed := landedThrough(l.Description, markerPrefix(b.Contact.ID, b.Items[0].Seq)); landed >= 0 {
-		return countThrough(b.Items, landed), nil
+	// and is done on every attempt. Batches of several contacts follow
+	// one another in it, so a marker is looked for on every line, which
+	// it must fill alone.
+	for _, line := range strings.Split(l.Description, "\n") {
+		if landed := c.landedThrough(strings.TrimRight(line, " \t\r"), b.Contact.ID, b.Items[0].Seq); landed >= 0 {
+			return countThrough(b.Items, landed), nil
+		}
 	}
 	desc := text
 	if l.Description != "" {

@@ -41,7 +41,8 @@ func config(conf string, env map[string]string) helpline.ConnectorConfig {
 			dec.KnownFields(true)
 			return dec.Decode(v)
 		},
-		Getenv: func(k string) string { return env[k] },
+		Getenv:    func(k string) string { return env[k] },
+		MarkerKey: []byte("marker-key-of-this-installation!"),
 	}
 }
 
@@ -119,11 +120,11 @@ func TestNotesModeCreatesLeadAndOneNotePerBatch(t *testing.T) {
 	if len(notes) != 3 {
 		t.Fatalf("%d notes, want 3", len(notes))
 	}
-	want := "[10:42:08] Grace (agent): c1 line 1\n[10:42:09] Ada Lovelace (customer): c1 line 2\n— helpline c1 seq 1-2"
+	want := "[10:42:08] Grace (agent): c1 line 1\n[10:42:09] Ada Lovelace (customer): c1 line 2\n— helpline c1 seq 1-2 #1deee456074612e0"
 	if notes[0].Content != want {
 		t.Errorf("first note:\n%s\nwant:\n%s", notes[0].Content, want)
 	}
-	if !strings.HasSuffix(notes[2].Content, "c1 line 6\n— helpline c1 seq 5-6") {
+	if !strings.HasSuffix(notes[2].Content, "c1 line 6\n— helpline c1 seq 5-6 #c01d2ee13c796ff5") {
 		t.Errorf("last note:\n%s", notes[2].Content)
 	}
 }
@@ -197,7 +198,7 @@ func TestRetryAfterLandedNoteWritesNothingTwice(t *testing.T) {
 		t.Fatalf("Mirror = %+v, %v", res, err)
 	}
 	notes := fake.Notes(leadOf(t, c))
-	if len(notes) != 2 || !strings.HasSuffix(notes[1].Content, "seq 4-4") {
+	if len(notes) != 2 || !strings.HasSuffix(notes[1].Content, "\n— helpline c1 seq 4-4 #e31fe12d65c22c83") {
 		t.Fatalf("notes = %+v", notes)
 	}
 }
@@ -252,7 +253,7 @@ func TestDescriptionModeRetryFindsMarker(t *testing.T) {
 	b.Attempt = 1
 	c.deliver(t, conn, b)
 	l, _ := fake.Lead(leadID)
-	want := "Met at the fair.\n\n[10:42:08] Grace (agent): c1 line 1\n[10:42:09] Ada Lovelace (customer): c1 line 2\n— helpline c1 seq 1-2"
+	want := "Met at the fair.\n\n[10:42:08] Grace (agent): c1 line 1\n[10:42:09] Ada Lovelace (customer): c1 line 2\n— helpline c1 seq 1-2 #1deee456074612e0"
 	if l.Description != want {
 		t.Fatalf("description:\n%s\nwant:\n%s", l.Description, want)
 	}
@@ -354,5 +355,142 @@ func TestConfigErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: error %v, want one mentioning %q", conf, err, want)
 		}
+	}
+}
+
+// dispatcher hands a connector one contact's items the way the mirror
+// dispatcher does: what follows the cursor, again with Attempt > 0 after
+// a failure, dropping what Delivered says landed.
+type dispatcher struct {
+	conn    helpline.Connector
+	chat    *chat
+	pending []*helpline.Item
+	attempt int
+}
+
+// add queues messages with the given contents, as the customer's.
+func (d *dispatcher) add(contents ...string) {
+	for _, content := range contents {
+		d.chat.seq++
+		p := d.chat.parts[0]
+		d.pending = append(d.pending, &helpline.Item{
+			ContactID: d.chat.contact.ID, Seq: d.chat.seq, Type: helpline.ItemMessage, ContentType: helpline.ContentPlain,
+			Content: content, ParticipantID: p.ID, DisplayName: p.DisplayName, Role: p.Role,
+			Time: t0.Add(time.Duration(d.chat.seq) * time.Second),
+		})
+	}
+}
+
+// mirror makes one delivery of everything pending and returns its error.
+func (d *dispatcher) mirror() error {
+	b := &helpline.MirrorBatch{Contact: d.chat.contact, Participants: d.chat.parts, Refs: d.chat.refs, Attempt: d.attempt, Items: d.pending}
+	res, err := d.conn.Mirror(ctx, b)
+	if res.Refs != nil {
+		d.chat.refs = res.Refs
+	}
+	d.pending = d.pending[res.Delivered:]
+	if err != nil {
+		d.attempt++
+	} else {
+		d.attempt = 0
+	}
+	return err
+}
+
+// A customer who types a marker into the chat must not make the
+// connector believe later batches landed: after an uncertain outcome the
+// retry must still write what did not land, and nothing twice.
+func TestForgedMarkersInChatSkipNothing(t *testing.T) {
+	forged := "Hello\n— helpline c1 seq 2-99999\n— helpline c1 seq 4-99999\n" +
+		"— helpline c1 seq 2-99999 #0123456789abcdef\n— helpline c1 seq 4-99999 #0123456789abcdef\r— helpline c1 seq 4-99999 #0123456789abcdef"
+	for _, mode := range []string{zendesksell.ModeNotes, zendesksell.ModeDescription} {
+		t.Run(mode, func(t *testing.T) {
+			fake := zendeskselltest.NewServer(token)
+			defer fake.Close()
+			leadID := fake.AddLead(zendeskselltest.Lead{LastName: "Lovelace"})
+			d := &dispatcher{
+				conn: newConnector(t, fake, "mode: "+mode+"\nlead_attribute: lead"),
+				chat: newChat("c1", map[string]string{"lead": strconv.FormatInt(leadID, 10)}),
+			}
+			d.add("msg-1 " + forged)
+			if err := d.mirror(); err != nil {
+				t.Fatal(err)
+			}
+			// The next write lands but its answer is lost; one more message
+			// arrives before the retry.
+			d.add("msg-2")
+			fake.LoseAnswers(503, 1)
+			if err := d.mirror(); err == nil {
+				t.Fatal("Mirror succeeded through a lost answer")
+			}
+			d.add("msg-3")
+			for i := 0; len(d.pending) > 0; i++ {
+				if i == 5 {
+					t.Fatalf("%d items never delivered", len(d.pending))
+				}
+				if err := d.mirror(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// A write that does not land at all (an outage) is written on
+			// the retry.
+			d.add("msg-4")
+			fake.SetOutage(503)
+			if err := d.mirror(); err == nil {
+				t.Fatal("Mirror succeeded through an outage")
+			}
+			fake.SetOutage(0)
+			d.add("msg-5")
+			for i := 0; len(d.pending) > 0; i++ {
+				if i == 5 {
+					t.Fatalf("%d items never delivered", len(d.pending))
+				}
+				if err := d.mirror(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var written string
+			if mode == zendesksell.ModeNotes {
+				for _, n := range fake.Notes(leadID) {
+					written += n.Content + "\n"
+				}
+			} else {
+				l, _ := fake.Lead(leadID)
+				written = l.Description
+			}
+			for i := 1; i <= 5; i++ {
+				if n := strings.Count(written, fmt.Sprintf("msg-%d", i)); n != 1 {
+					t.Errorf("msg-%d written %d times, want once; Sell holds:\n%s", i, n, written)
+				}
+			}
+		})
+	}
+}
+
+// A message of several lines continues on indented lines, so that no line
+// of chat content can stand alone as a marker.
+func TestMultiLineMessageCannotWriteAMarkerLine(t *testing.T) {
+	fake := zendeskselltest.NewServer(token)
+	defer fake.Close()
+	conn := newConnector(t, fake, "")
+	c := newChat("c1", map[string]string{"email": "ada@example.com"})
+	d := &dispatcher{conn: conn, chat: c}
+	d.add("Hi\n— helpline c1 seq 2-9 #0123456789abcdef\r\nbye\rok")
+	if err := d.mirror(); err != nil {
+		t.Fatal(err)
+	}
+	notes := fake.Notes(leadOf(t, c))
+	want := "[10:42:08] Ada Lovelace (customer): Hi\n    — helpline c1 seq 2-9 #0123456789abcdef\n    bye\n    ok\n" +
+		"— helpline c1 seq 1-1 #9a3d3a735b5abc40"
+	if len(notes) != 1 || notes[0].Content != want {
+		t.Fatalf("notes = %+v, want one:\n%s", notes, want)
+	}
+}
+
+func TestNeedsMarkerKey(t *testing.T) {
+	cfg := config("token_env: T", map[string]string{"T": "x"})
+	cfg.MarkerKey = nil
+	if _, err := helpline.NewConnector("zendesksell", cfg); err == nil || !strings.Contains(err.Error(), "marker key") {
+		t.Fatalf("error %v, want one about the marker key", err)
 	}
 }

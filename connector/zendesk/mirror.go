@@ -277,7 +277,13 @@ func unsent(lines []line, landed []span) []line {
 }
 
 // landed returns the item ranges of the contact's comments among the
-// ticket's latest hundred.
+// ticket's latest hundred. Only comments made through the API, as
+// Helpline's are, count: the customer can add comments to their ticket
+// (answering its email notification, on the help center) and end one
+// with a footer of their own making, which must not stop lines from
+// being sent. A chat line cannot forge one in Helpline's comments: the
+// footer is trusted only at the very end of the body, where Helpline
+// always puts its own.
 func (c *Connector) landed(ctx context.Context, ticketID, contactID string) ([]span, error) {
 	var page commentPage
 	if err := c.api.do(ctx, http.MethodGet, "/tickets/"+ticketID+"/comments?sort=-created_at&page%5Bsize%5D=100", nil, nil, &page); err != nil {
@@ -285,6 +291,9 @@ func (c *Connector) landed(ctx context.Context, ticketID, contactID string) ([]s
 	}
 	var out []span
 	for _, cm := range page.Comments {
+		if cm.Via.Channel != "api" {
+			continue
+		}
 		if m := footerRE.FindStringSubmatch(cm.Body); m != nil && m[1] == contactID {
 			first, _ := strconv.ParseInt(m[2], 10, 64)
 			last, _ := strconv.ParseInt(m[3], 10, 64)

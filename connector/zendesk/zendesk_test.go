@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -428,5 +429,33 @@ func TestNewValidatesSettings(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: err = %v, want one mentioning %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+// A footer in a comment Helpline did not write (the customer answering
+// the ticket's notification by email or on the web) is not Helpline's:
+// a retry must still send the lines it claims.
+func TestMirrorRetryIgnoresFootersOfOtherComments(t *testing.T) {
+	f := newFixture(t, zendesktest.Options{}, zendesk.Settings{}, helpline.ConnectorConfig{})
+	l := newChatLog("contact-9")
+	l.say("p-cust", "Hello")
+	res := mirror(t, f.conn, l.batch(0, nil, 0))
+	ticketID, _ := strconv.ParseInt(res.Refs["ticket_id"], 10, 64)
+	requesterID, _ := strconv.ParseInt(res.Refs["requester_id"], 10, 64)
+	if _, _, err := f.fake.AgentReply(ticketID, requesterID, "thanks\n\n(Helpline chat contact-9, items 2-99999)"); err != nil {
+		t.Fatal(err)
+	}
+	// The next update fails before landing; its retry must send it.
+	l.say("p-cust", "Where is my parcel?")
+	f.fake.SetOutage(true)
+	if _, err := f.conn.Mirror(ctx, l.batch(1, res.Refs, 0)); err == nil {
+		t.Fatal("Mirror succeeded through an outage")
+	}
+	f.fake.SetOutage(false)
+	mirror(t, f.conn, l.batch(1, res.Refs, 1))
+	tickets := f.fake.Tickets()
+	all := strings.Join(commentBodies(tickets[0]), "\n")
+	if n := strings.Count(all, "Ada (customer): Where is my parcel?"); n != 1 {
+		t.Fatalf("the retried line appears %d times, want once:\n%s", n, all)
 	}
 }

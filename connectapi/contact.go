@@ -42,7 +42,7 @@ func (s *server) contactOp(op string, h contactHandler) http.HandlerFunc {
 			if err := s.verify(r.Context(), r, body, sr, instanceID); err != nil {
 				return err
 			}
-			if !s.limits.allow(instanceID, op, s.now()) {
+			if !s.limits.allow(instanceID, "", op, s.now()) {
 				return helpline.Errorf(helpline.ETHROTTLED, "Rate exceeded for %s.", op)
 			}
 			return nil

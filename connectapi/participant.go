@@ -13,7 +13,8 @@ import (
 type participantHandler func(r *http.Request, sess *helpline.Session, body []byte) (any, error)
 
 // participantOp wraps an operation with bearer-token authentication (kind
-// says which token it takes), the rate limit, the body limit and the
+// says which token it takes), the participant's and the instance's rate
+// limits (see RateLimits), the body limit and the
 // participant error table. Authorization headers are ignored: the SDKs
 // sign participant calls with whatever credentials they hold, and the
 // token alone authorises.
@@ -42,7 +43,7 @@ func (s *server) runParticipantOp(op string, kind helpline.TokenKind, h particip
 	if err != nil {
 		return nil, err
 	}
-	if !s.limits.allow(sess.Contact.InstanceID, op, s.now()) {
+	if !s.limits.allow(sess.Contact.InstanceID, sess.Participant.ID, op, s.now()) {
 		return nil, helpline.Errorf(helpline.ETHROTTLED, "Rate exceeded for %s.", op)
 	}
 	var body []byte

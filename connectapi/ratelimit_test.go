@@ -101,6 +101,7 @@ func TestLimitRefusals(t *testing.T) {
 	cust := e.startChat(t)
 	c := e.connect(t, cust.participantToken)
 	ct := c.ConnectionCredentials.ConnectionToken
+	wsPath := strings.TrimPrefix(strings.Replace(c.Websocket.Url, "ws://", "http://", 1), e.srv.URL)
 	per := connectapi.DefaultRateLimits().PerParticipant
 
 	var accepted []string
@@ -130,6 +131,9 @@ func TestLimitRefusals(t *testing.T) {
 		{"GetAttachment", "POST", "/participant/attachment", ct, func(int) string {
 			return `{"AttachmentId":"nope","UrlExpiryInSeconds":60}`
 		}, per["GetAttachment"].Burst},
+		// A GET without the upgrade headers spends an open, then fails
+		// the upgrade with 400.
+		{"OpenWebSocket", "GET", wsPath, "", func(int) string { return "" }, per["OpenWebSocket"].Burst},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

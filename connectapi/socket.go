@@ -116,6 +116,11 @@ func newSocketConfig(s *server, idle time.Duration) *socketConfig {
 //     whose client reads too slowly to keep its queue short is dropped.
 //
 // An unknown, expired or ended token is refused with 403 before upgrading.
+// So is, with 429 ThrottlingException, a socket over the participant's
+// open-socket limit ("Too many open WebSocket connections ...") or over
+// its OpenWebSocket rate ("Rate exceeded for OpenWebSocket."); see
+// RateLimits. The socket's slot is given back when it closes, whatever
+// closes it.
 func (s *server) serveSocket(w http.ResponseWriter, r *http.Request) {
 	token := r.URL.Query().Get("token")
 	if token == "" {
@@ -131,12 +136,25 @@ func (s *server) serveSocket(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, participantErrors, helpline.Errorf(helpline.EFORBIDDEN, "Origin not allowed."))
 		return
 	}
+	instanceID, participantID := sess.Contact.InstanceID, sess.Participant.ID
+	if !s.limits.openSocket(instanceID, participantID) {
+		s.writeError(w, r, participantErrors, helpline.Errorf(helpline.ETHROTTLED,
+			"Too many open WebSocket connections for this participant; close one first."))
+		return
+	}
+	release := sync.OnceFunc(func() { s.limits.closeSocket(instanceID, participantID) })
+	if !s.limits.allow(instanceID, participantID, OpenWebSocket, s.now()) {
+		release()
+		s.writeError(w, r, participantErrors, helpline.Errorf(helpline.ETHROTTLED, "Rate exceeded for %s.", OpenWebSocket))
+		return
+	}
 	id := w.Header().Get(requestIDHeader)
 	ws, err := s.sockets.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		release()
 		return // the upgrader has answered
 	}
-	c := &socket{cfg: s.sockets, ws: ws, sess: sess, id: id, from: sess.Contact.LastSeq}
+	c := &socket{cfg: s.sockets, ws: ws, sess: sess, id: id, from: sess.Contact.LastSeq, release: release}
 	// The reader gets a goroutine of its own so that this handler
 	// returns and the HTTP server's per-connection buffers are freed.
 	// Watch uses its context only for the call itself.
@@ -160,6 +178,8 @@ type socket struct {
 	// stop ends the Watch; it is set after the first subscribe and used
 	// only by the reader goroutine.
 	stop func()
+	// release gives the participant's socket slot back; cleanup calls it.
+	release func()
 
 	mu      sync.Mutex // guards the fields below
 	queue   [][]byte   // frames waiting to be written, at most socketQueueLen
@@ -209,6 +229,9 @@ func (c *socket) cleanup() {
 	if c.stop != nil {
 		c.stop()
 	}
+	// The slot is free before the connection closes, so that a client
+	// that sees its socket closed may open the next one at once.
+	c.release()
 	c.ws.Close()
 }
 

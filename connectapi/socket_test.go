@@ -2,6 +2,7 @@ package connectapi_test
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -196,4 +197,82 @@ func TestIdleSocketClosed(t *testing.T) {
 	} else if ne, ok := err.(interface{ Timeout() bool }); ok && ne.Timeout() {
 		t.Fatal("server did not close the idle socket")
 	}
+}
+
+// dialRefused dials url, which must be refused before the upgrade with
+// 429 ThrottlingException.
+func dialRefused(t *testing.T, url string) {
+	t.Helper()
+	conn, resp, err := websocket.DefaultDialer.Dial(url, nil)
+	if err == nil {
+		conn.Close()
+		t.Fatal("socket opened, want 429 ThrottlingException")
+	}
+	if resp == nil || resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("X-Amzn-ErrorType") != "ThrottlingException" {
+		t.Fatalf("refused socket: %v %v", err, resp)
+	}
+}
+
+// closeAndWait closes w and returns once the server has closed its end
+// of the connection, which it does after freeing the socket's slot.
+func (w *ws) closeAndWait() {
+	w.t.Helper()
+	w.conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
+	w.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		if _, _, err := w.conn.ReadMessage(); err != nil {
+			break
+		}
+	}
+	nc := w.conn.NetConn()
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.Copy(io.Discard, nc); err != nil {
+		w.t.Fatalf("waiting for the server to close the socket: %v", err)
+	}
+}
+
+// TestSocketsPerParticipant: one participant holds at most
+// SocketsPerParticipant open sockets, from one URL or several; closing
+// one lets a new one open.
+func TestSocketsPerParticipant(t *testing.T) {
+	e, clock := limitedEnv(t)
+	cust := e.startChat(t)
+	url := e.connect(t, cust.participantToken).Websocket.Url
+	var open []*ws
+	for range connectapi.DefaultSocketsPerParticipant {
+		w := dial(t, url)
+		w.subscribe()
+		open = append(open, w)
+	}
+	dialRefused(t, url)
+	// A fresh URL of the same participant counts against the same limit.
+	clock.Advance(time.Minute)
+	dialRefused(t, e.connect(t, cust.participantToken).Websocket.Url)
+
+	open[0].closeAndWait()
+	w := dial(t, url)
+	w.subscribe()
+	// The sockets that stayed open still get every item.
+	id := e.sendMessage(t, e.connect(t, cust.participantToken).ConnectionCredentials.ConnectionToken, "still delivered")
+	for _, s := range append(open[1:], w) {
+		s.nextItem(func(it item) bool { return it.Id == id })
+	}
+	// Another participant has slots of its own.
+	other := e.startChat(t)
+	dial(t, e.connect(t, other.participantToken).Websocket.Url)
+}
+
+// TestSocketOpenRate: a participant opening and closing sockets in a burst
+// is refused once the burst is spent, until the clock moves on.
+func TestSocketOpenRate(t *testing.T) {
+	e, clock := limitedEnv(t)
+	cust := e.startChat(t)
+	url := e.connect(t, cust.participantToken).Websocket.Url
+	burst := connectapi.DefaultRateLimits().PerParticipant["OpenWebSocket"].Burst
+	for range burst {
+		dial(t, url).closeAndWait()
+	}
+	dialRefused(t, url)
+	clock.Advance(time.Second)
+	dial(t, url).subscribe()
 }

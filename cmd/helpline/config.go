@@ -62,17 +62,32 @@ type MirrorConfig struct {
 	Linger Duration `yaml:"linger"`
 }
 
-// LimitsConfig overrides the per-instance quotas. Zero values keep
-// Amazon Connect's defaults.
+// LimitsConfig overrides the per-instance quotas and the per-participant
+// limits. Zero values keep the defaults: Amazon Connect's for the
+// instance, connectapi.DefaultRateLimits and
+// connectapi.DefaultSocketsPerParticipant for participants.
 type LimitsConfig struct {
 	MaxActiveChats           int      `yaml:"max_active_chats"`
 	MaxAttachmentsPerContact int      `yaml:"max_attachments_per_contact"`
 	ChatDuration             Duration `yaml:"chat_duration"`
-	// DisableRateLimits turns the request-rate limits off altogether.
+	// DisableRateLimits turns the request-rate limits off altogether, the
+	// per-participant ones and sockets_per_participant included.
 	DisableRateLimits bool `yaml:"disable_rate_limits"`
-	// Rates overrides single operations' limits, keyed by operation name
-	// (SendMessage, StartChatContact, ...).
+	// Rates overrides single operations' per-instance limits, keyed by
+	// operation name (SendMessage, StartChatContact, ...).
 	Rates map[string]RateConfig `yaml:"rates"`
+	// ParticipantRates overrides single operations' per-participant
+	// limits, keyed by operation name: SendMessage, SendEvent,
+	// CreateParticipantConnection, GetTranscript, StartAttachmentUpload,
+	// CompleteAttachmentUpload, GetAttachment, DisconnectParticipant, and
+	// OpenWebSocket for opening a participant WebSocket. A request over one
+	// is refused with 429 ThrottlingException before it counts against the
+	// instance's limit.
+	ParticipantRates map[string]RateConfig `yaml:"participant_rates"`
+	// SocketsPerParticipant is how many WebSockets one participant may
+	// hold open (default 3); one more is refused with 429
+	// ThrottlingException before the upgrade.
+	SocketsPerParticipant int `yaml:"sockets_per_participant"`
 }
 
 // RateConfig is a token bucket: Rate requests per second, bursts of Burst.
@@ -176,18 +191,33 @@ func (cfg *Config) validate() error {
 	if cfg.Mirror.Lease < 0 || cfg.Mirror.Workers < 0 || cfg.Mirror.PollInterval < 0 || cfg.Mirror.Linger < 0 {
 		return fmt.Errorf("mirror: lease, workers, poll_interval and linger must not be negative")
 	}
-	known := connectapi.DefaultRateLimits().PerOperation
-	for op, r := range cfg.Limits.Rates {
-		if _, ok := known[op]; !ok {
-			return fmt.Errorf("limits.rates: unknown operation %q", op)
-		} else if r.Rate <= 0 || r.Burst <= 0 {
-			return fmt.Errorf("limits.rates.%s: rate and burst must be positive", op)
-		}
+	defaults := connectapi.DefaultRateLimits()
+	if err := validateRates("limits.rates", cfg.Limits.Rates, defaults.PerOperation); err != nil {
+		return err
+	}
+	if err := validateRates("limits.participant_rates", cfg.Limits.ParticipantRates, defaults.PerParticipant); err != nil {
+		return err
+	}
+	if cfg.Limits.SocketsPerParticipant < 0 {
+		return fmt.Errorf("limits.sockets_per_participant must not be negative")
 	}
 	switch strings.ToLower(cfg.Log.Format) {
 	case "", "text", "json":
 	default:
 		return fmt.Errorf("log.format must be text or json")
+	}
+	return nil
+}
+
+// validateRates checks the rates of the section named key: each operation
+// is one of known, with a positive rate and burst.
+func validateRates(key string, rates map[string]RateConfig, known map[string]connectapi.Rate) error {
+	for op, r := range rates {
+		if _, ok := known[op]; !ok {
+			return fmt.Errorf("%s: unknown operation %q", key, op)
+		} else if r.Rate <= 0 || r.Burst <= 0 {
+			return fmt.Errorf("%s.%s: rate and burst must be positive", key, op)
+		}
 	}
 	return nil
 }

@@ -41,7 +41,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	listen := fs.String("listen", "", "address to listen on (default 127.0.0.1:8080)")
 	data := fs.String("data", "", "data directory (default ./helpline-data)")
 	publicURL := fs.String("public-url", "", "URL clients reach Helpline at, when behind a TLS proxy")
-	noRateLimits := fs.Bool("disable-rate-limits", false, "turn off the per-instance request-rate limits (load tests)")
+	noRateLimits := fs.Bool("disable-rate-limits", false, "turn off the request-rate limits, per instance and per participant, and the open-socket limit (load tests)")
 	maxActive := fs.Int("max-active-chats", 0, "active chats allowed per instance (default 500, as Amazon Connect)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -246,6 +246,10 @@ func (s *server) init(ctx context.Context, cfg *Config) error {
 	for op, r := range cfg.Limits.Rates {
 		rates.PerOperation[op] = connectapi.Rate{Rate: r.Rate, Burst: r.Burst}
 	}
+	for op, r := range cfg.Limits.ParticipantRates {
+		rates.PerParticipant[op] = connectapi.Rate{Rate: r.Rate, Burst: r.Burst}
+	}
+	rates.SocketsPerParticipant = cfg.Limits.SocketsPerParticipant
 	s.api = connectapi.New(connectapi.Config{
 		Service:   s.engine,
 		Logger:    s.logger,

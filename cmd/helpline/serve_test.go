@@ -247,6 +247,29 @@ func TestServeRefusesAccessKeyOfTwoInstances(t *testing.T) {
 	}
 }
 
+// TestServeRejectsBadLimits: the per-participant limits are validated like
+// the per-instance ones.
+func TestServeRejectsBadLimits(t *testing.T) {
+	dir := t.TempDir()
+	cases := map[string]struct{ body, want string }{
+		"bad participant rate":   {"limits:\n  participant_rates:\n    SendMessage: {rate: 1, burst: 0}\n", "limits.participant_rates.SendMessage: rate and burst must be positive"},
+		"unknown participant op": {"limits:\n  participant_rates:\n    StartChatContact: {rate: 1, burst: 1}\n", `limits.participant_rates: unknown operation "StartChatContact"`},
+		"socket opens in rates":  {"limits:\n  rates:\n    OpenWebSocket: {rate: 1, burst: 1}\n", `limits.rates: unknown operation "OpenWebSocket"`},
+		"negative sockets":       {"limits:\n  sockets_per_participant: -1\n", "limits.sockets_per_participant must not be negative"},
+	}
+	for name, c := range cases {
+		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".yaml")
+		if err := os.WriteFile(path, []byte(c.body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var out, errs bytes.Buffer
+		err := run(context.Background(), []string{"serve", "--config", path, "--data", filepath.Join(dir, "d")}, &out, &errs)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want %q", name, err, c.want)
+		}
+	}
+}
+
 // startCustomer starts a chat as the customer Ada and opens her socket,
 // subscribed; it returns the contact id and her connection token.
 func startCustomer(t *testing.T, s *testServer) (contactID, connectionToken string, ws *websocket.Conn) {
@@ -298,4 +321,50 @@ connectors:
 		t.Fatal(err)
 	}
 	return startServe(t, "--config", path, "--data", t.TempDir(), "--disable-rate-limits")
+}
+
+// TestServeParticipantLimits: limits.participant_rates and
+// limits.sockets_per_participant from the configuration file are applied.
+func TestServeParticipantLimits(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "helpline.yaml")
+	cfg := "limits:\n  participant_rates:\n    SendMessage: {rate: 0.001, burst: 2}\n    OpenWebSocket: {rate: 1, burst: 5}\n  sockets_per_participant: 1\n"
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServe(t, "--config", path, "--data", t.TempDir())
+	started, err := s.connect().StartChatContact(context.Background(), &connect.StartChatContactInput{
+		InstanceId:         aws.String(s.banner["Instance id"]),
+		ContactFlowId:      aws.String(s.banner["Contact flow id"]),
+		ParticipantDetails: &types.ParticipantDetails{DisplayName: aws.String("Ada")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conn struct {
+		Websocket             struct{ Url string }
+		ConnectionCredentials struct{ ConnectionToken string }
+	}
+	if code := participantCall(t, s.url(), "/participant/connection", *started.ParticipantToken,
+		map[string]any{"Type": []string{"WEBSOCKET", "CONNECTION_CREDENTIALS"}}, &conn); code != 200 {
+		t.Fatalf("CreateParticipantConnection: %d", code)
+	}
+	msg := map[string]any{"ContentType": "text/plain", "Content": "hello"}
+	for i, want := range []int{200, 200, 429} {
+		if code := participantCall(t, s.url(), "/participant/message", conn.ConnectionCredentials.ConnectionToken, msg, nil); code != want {
+			t.Errorf("SendMessage %d: %d, want %d", i+1, code, want)
+		}
+	}
+	ws, _, err := websocket.DefaultDialer.Dial(conn.Websocket.Url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	second, resp, err := websocket.DefaultDialer.Dial(conn.Websocket.Url, nil)
+	if err == nil {
+		second.Close()
+		t.Fatal("a second socket opened with sockets_per_participant: 1")
+	}
+	if resp == nil || resp.StatusCode != 429 || resp.Header.Get("X-Amzn-ErrorType") != "ThrottlingException" {
+		t.Errorf("second socket: %v %v", err, resp)
+	}
 }

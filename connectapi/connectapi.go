@@ -48,8 +48,11 @@ type Config struct {
 	// request is refused with RequestExpired; zero means 15 minutes, the
 	// window AWS applies.
 	MaxClockSkew time.Duration
-	// Limits are the per-instance request rates; the zero value means
-	// DefaultRateLimits().
+	// Limits are the request rates per instance and per participant and
+	// the open WebSockets per participant; the zero value means
+	// DefaultRateLimits() and DefaultSocketsPerParticipant. Refusals are
+	// 429 ThrottlingException (TooManyRequestsException for
+	// StartChatContact).
 	Limits RateLimits
 	// AllowedOrigins, when not empty, lists the browser origins (e.g.
 	// https://shop.example.com) that may open WebSockets and read responses

@@ -88,3 +88,24 @@ func TestParticipantLimitsBelowInstance(t *testing.T) {
 		}
 	}
 }
+
+// TestInstanceRefusalReturnsParticipantToken: a request the instance's
+// bucket refuses costs the participant nothing.
+func TestInstanceRefusalReturnsParticipantToken(t *testing.T) {
+	l := newLimiter(RateLimits{
+		PerOperation:   map[string]Rate{"SendMessage": {1, 1}},
+		PerParticipant: map[string]Rate{"SendMessage": {1, 5}},
+	})
+	t0 := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+	if !l.allow("inst", "a", "SendMessage", t0) {
+		t.Fatal("first request refused")
+	}
+	for range 3 {
+		if l.allow("inst", "b", "SendMessage", t0) {
+			t.Fatal("instance bucket of 1 allowed a second request")
+		}
+	}
+	if got := l.participants[participantKey{"inst", "b", "SendMessage"}].TokensAt(t0); got != 5 {
+		t.Errorf("participant refused by the instance has %v tokens, want all 5", got)
+	}
+}

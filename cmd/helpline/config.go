@@ -38,6 +38,8 @@ type Config struct {
 	Connectors []ConnectorEntry `yaml:"connectors"`
 	// Mirror tunes the mirror dispatcher.
 	Mirror MirrorConfig `yaml:"mirror"`
+	// HTTP bounds how long and how many connections clients hold.
+	HTTP HTTPConfig `yaml:"http"`
 	// APITokenEnv names the environment variable holding the token of the
 	// /admin and /api endpoints (default HELPLINE_API_TOKEN); with no token
 	// those endpoints answer 404.
@@ -60,6 +62,47 @@ type MirrorConfig struct {
 	// delivered, so that the contact's next items need no new claim
 	// (default 1s; at most a third of the lease).
 	Linger Duration `yaml:"linger"`
+}
+
+// HTTPConfig bounds the connections of the HTTP server. An absent key
+// keeps its default; 0 turns a timeout or cap off (min_upload_rate must be
+// positive); negative values are refused. A request's headers always have
+// 10 s to arrive.
+type HTTPConfig struct {
+	// ReadBodyTimeout is how long a request body may take to arrive, from
+	// when its headers have been read (default 30s). A body still arriving
+	// then is cut off and its connection closed. Attachment uploads get
+	// longer, see MinUploadRate; requests without a body (the WebSocket
+	// upgrade included) are not affected.
+	ReadBodyTimeout *Duration `yaml:"read_body_timeout"`
+	// MinUploadRate, in bytes per second, is the slowest an attachment
+	// upload (PUT /attachments/upload/...) may arrive: its body gets
+	// read_body_timeout plus its Content-Length at this rate, so 20 MB
+	// take at most 30s + 320s by default (default 65536, 64 KiB/s).
+	MinUploadRate *int64 `yaml:"min_upload_rate"`
+	// IdleTimeout closes a keep-alive connection that has carried no
+	// request for this long (default 60s, as AWS load balancers: a chat
+	// participant's next call at human pace mostly reuses its connection,
+	// while an abandoned one holds a descriptor for a minute at most).
+	// WebSockets are not affected: they have their own idle timeout.
+	IdleTimeout *Duration `yaml:"idle_timeout"`
+	// MaxConnections caps the open connections, WebSockets included
+	// (default 16384). A connection over the cap is closed at once,
+	// before any byte is read, rather than left waiting in the listen
+	// backlog: the client sees the connection closed and may retry.
+	MaxConnections *int `yaml:"max_connections"`
+	// MaxConnectionsPerIP caps the open connections of one client
+	// address, an IPv6 client's /64 counting as one address (default
+	// 1024: a few per browser, for an office of agents behind one NAT).
+	// Over the cap, connections are closed as over MaxConnections.
+	MaxConnectionsPerIP *int `yaml:"max_connections_per_ip"`
+	// PerIPExempt lists the addresses or CIDR prefixes that
+	// max_connections_per_ip does not apply to (default loopback,
+	// 127.0.0.0/8 and ::1: a reverse proxy on the same host makes every
+	// client 127.0.0.1, and `helpline bench` loads from there). Behind a
+	// proxy on another host, list the proxy's address. They still count
+	// towards max_connections. An empty list exempts nobody.
+	PerIPExempt []string `yaml:"per_ip_exempt"`
 }
 
 // LimitsConfig overrides the per-instance quotas and the per-participant
@@ -191,6 +234,9 @@ func (cfg *Config) validate() error {
 	if cfg.Mirror.Lease < 0 || cfg.Mirror.Workers < 0 || cfg.Mirror.PollInterval < 0 || cfg.Mirror.Linger < 0 {
 		return fmt.Errorf("mirror: lease, workers, poll_interval and linger must not be negative")
 	}
+	if err := cfg.HTTP.validate(); err != nil {
+		return fmt.Errorf("http: %w", err)
+	}
 	defaults := connectapi.DefaultRateLimits()
 	if err := validateRates("limits.rates", cfg.Limits.Rates, defaults.PerOperation); err != nil {
 		return err
@@ -237,3 +283,20 @@ func (cfg *Config) instances() []*helpline.Instance {
 	}
 	return out
 }
+
+func (h *HTTPConfig) validate() error {
+	if negative(h.ReadBodyTimeout) || negative(h.IdleTimeout) || negative(h.MaxConnections) || negative(h.MaxConnectionsPerIP) {
+		return fmt.Errorf("read_body_timeout, idle_timeout, max_connections and max_connections_per_ip must not be negative")
+	}
+	if h.MinUploadRate != nil && *h.MinUploadRate <= 0 {
+		return fmt.Errorf("min_upload_rate must be positive")
+	}
+	for _, p := range h.PerIPExempt {
+		if _, err := parsePrefix(p); err != nil {
+			return fmt.Errorf("per_ip_exempt: %w", err)
+		}
+	}
+	return nil
+}
+
+func negative[T int | Duration](v *T) bool { return v != nil && *v < 0 }

@@ -142,6 +142,8 @@ type server struct {
 	mirrors *mirror.Dispatcher
 	inbound map[string]helpline.InboundConnector
 	admin   http.Handler
+	// conns bounds the HTTP server's connections.
+	conns connLimits
 }
 
 func openServer(ctx context.Context, cfg *Config, logger *slog.Logger) (*server, error) {
@@ -161,6 +163,7 @@ func openServer(ctx context.Context, cfg *Config, logger *slog.Logger) (*server,
 }
 
 func (s *server) init(ctx context.Context, cfg *Config) error {
+	s.conns = cfg.HTTP.limits()
 	blobs, err := blobfs.New(filepath.Join(cfg.Data, "attachments"))
 	if err != nil {
 		return err
@@ -275,11 +278,17 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 	for name, c := range s.inbound {
 		mux.Handle("/connectors/"+name+"/", http.StripPrefix("/connectors/"+name, c))
 	}
+	// No ReadTimeout or WriteTimeout: they would cut WebSockets before
+	// the upgrade hands them over, and a 20 MB download to a slow client.
+	// Bodies get deadlines per request instead (limitBodyRead, and the
+	// attachment upload's own).
 	hs := &http.Server{
-		Handler:           connectapi.LogRequests(s.logger, mux),
+		Handler:           connectapi.LogRequests(s.logger, limitBodyRead(s.conns.readBody, mux)),
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       s.conns.idle,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
+	ln = newLimitListener(ln, s.conns, s.logger)
 
 	engineCtx, stopEngine := context.WithCancel(context.Background())
 	engineDone := make(chan error, 1)

@@ -142,18 +142,48 @@ func (s *server) getAttachment(r *http.Request, sess *helpline.Session, body []b
 // the declared Content-Type. The body is cut off one byte past 20 MB so
 // that an oversize upload fails the engine's exact-size check without
 // being read to its end; a declared Content-Length above the cap is
-// refused at once. Success is an empty 200, as from S3.
+// refused at once. The body has UploadGrace plus its size at
+// MinUploadRate to arrive; one that fails to arrive is refused with 400.
+// Success is an empty 200, as from S3.
 func (s *server) uploadAttachment(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength > maxAttachmentSize {
 		s.writeError(w, r, participantErrors, helpline.Errorf(helpline.EINVALID, "Attachments are limited to 20 MB."))
 		return
 	}
-	body := io.LimitReader(r.Body, maxAttachmentSize+1)
+	if r.Body != http.NoBody && s.minUploadRate > 0 {
+		size := r.ContentLength
+		if size < 0 {
+			size = maxAttachmentSize
+		}
+		// Network deadlines are wall-clock time. A writer that cannot set
+		// one (a test recorder) leaves the upload unbounded.
+		http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.uploadGrace + time.Duration(size)*time.Second/time.Duration(s.minUploadRate)))
+	}
+	body := &bodyReader{r: io.LimitReader(r.Body, maxAttachmentSize+1)}
 	if err := s.svc.UploadAttachment(r.Context(), r.PathValue("token"), r.Header.Get("Content-Type"), body); err != nil {
+		if body.err != nil {
+			err = helpline.Errorf(helpline.EINVALID, "Could not read the request body.")
+		}
 		s.writeError(w, r, participantErrors, err)
 		return
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// bodyReader remembers the first error reading a request body other than
+// its end, so that a client that sent too slowly or went away is told so
+// rather than answered (and logged) as an internal error.
+type bodyReader struct {
+	r   io.Reader
+	err error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF && b.err == nil {
+		b.err = err
+	}
+	return n, err
 }
 
 // downloadAttachment is the download URL: the file with its content type,

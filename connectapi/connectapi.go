@@ -63,6 +63,17 @@ type Config struct {
 	// SocketIdleTimeout closes a WebSocket that has sent no frame for this
 	// long; zero means 60 s. chatjs sends a heartbeat every 10 s.
 	SocketIdleTimeout time.Duration
+	// MinUploadRate, in bytes per second, is the slowest an attachment
+	// upload may arrive: the upload URL sets the connection's read
+	// deadline to UploadGrace plus the body's Content-Length at this rate
+	// (a body of unknown length is allowed the time of the largest, 20 MB),
+	// replacing any deadline set before. A body cut off by it is refused
+	// with 400. Zero means 64 KiB/s, which allows 20 MB 320 s plus grace;
+	// negative sets no deadline.
+	MinUploadRate int64
+	// UploadGrace is the part of an upload's deadline that does not depend
+	// on its size; zero means 30 s.
+	UploadGrace time.Duration
 }
 
 // Request body limits. JSON operations carry at most a 16,384-character
@@ -85,6 +96,8 @@ type server struct {
 	limits         *limiter
 	allowedOrigins map[string]bool
 	sockets        *socketConfig
+	minUploadRate  int64
+	uploadGrace    time.Duration
 }
 
 // New returns the Amazon Connect compatible HTTP handler for cfg. It
@@ -119,6 +132,9 @@ func New(cfg Config) http.Handler {
 		now:     cfg.Now,
 		region:  cfg.Region,
 		maxSkew: cfg.MaxClockSkew,
+
+		minUploadRate: cfg.MinUploadRate,
+		uploadGrace:   cfg.UploadGrace,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -128,6 +144,12 @@ func New(cfg Config) http.Handler {
 	}
 	if s.maxSkew == 0 {
 		s.maxSkew = 15 * time.Minute
+	}
+	if s.minUploadRate == 0 {
+		s.minUploadRate = 64 << 10
+	}
+	if s.uploadGrace <= 0 {
+		s.uploadGrace = 30 * time.Second
 	}
 	if cfg.PublicURL != "" {
 		u, err := url.Parse(cfg.PublicURL)

@@ -73,7 +73,8 @@ type HTTPConfig struct {
 	// when its headers have been read (default 30s). A body still arriving
 	// then is cut off and its connection closed. Attachment uploads get
 	// longer, see MinUploadRate; requests without a body (the WebSocket
-	// upgrade included) are not affected.
+	// upgrade included) are not affected. 0 turns every body deadline off,
+	// uploads' included.
 	ReadBodyTimeout *Duration `yaml:"read_body_timeout"`
 	// MinUploadRate, in bytes per second, is the slowest an attachment
 	// upload (PUT /attachments/upload/...) may arrive: its body gets

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -300,5 +301,66 @@ func TestServeRejectsBadHTTPConfig(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "http:") {
 			t.Errorf("%q: err = %v, want an http: config error", body, err)
 		}
+	}
+}
+
+// slowReader yields its bytes chunk by chunk, one chunk every every.
+type slowReader struct {
+	data  []byte
+	chunk int
+	every time.Duration
+}
+
+func (r *slowReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		return 0, io.EOF
+	}
+	time.Sleep(r.every)
+	n := copy(p[:min(len(p), r.chunk)], r.data)
+	r.data = r.data[n:]
+	return n, nil
+}
+
+// An attachment upload slower than read_body_timeout but faster than
+// min_upload_rate succeeds: its deadline grows with its declared size.
+func TestServeUploadGetsTimeForItsSize(t *testing.T) {
+	s := httpServe(t, "http:\n  read_body_timeout: 1s\n  min_upload_rate: 8192\n")
+	_, token, _ := startCustomer(t, s)
+
+	// 24 KiB at about 12 KiB/s take 2 s; the deadline is 1 s + 24 KiB at 8 KiB/s = 4 s.
+	file := bytes.Repeat([]byte("receipt "), 3072)
+	var up struct {
+		AttachmentId   string
+		UploadMetadata struct {
+			Url              string
+			HeadersToInclude map[string]string
+		}
+	}
+	if code := participantCall(t, s.url(), "/participant/start-attachment-upload", token, map[string]any{
+		"ContentType": "text/plain", "AttachmentSizeInBytes": len(file), "AttachmentName": "receipt.txt", "ClientToken": "up-1",
+	}, &up); code != 200 {
+		t.Fatalf("StartAttachmentUpload: %d", code)
+	}
+	req, _ := http.NewRequest(http.MethodPut, up.UploadMetadata.Url, &slowReader{data: file, chunk: 1024, every: 83 * time.Millisecond})
+	req.ContentLength = int64(len(file))
+	for k, v := range up.UploadMetadata.HeadersToInclude {
+		req.Header.Set(k, v)
+	}
+	start := time.Now()
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("the upload was cut off after %s: %v", time.Since(start).Round(time.Millisecond), err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("upload: %d %s", res.StatusCode, body)
+	}
+	if took := time.Since(start); took < 1500*time.Millisecond {
+		t.Fatalf("the upload took %s; the test needs it slower than read_body_timeout (1s)", took)
+	}
+	if code := participantCall(t, s.url(), "/participant/complete-attachment-upload", token,
+		map[string]any{"AttachmentIds": []string{up.AttachmentId}, "ClientToken": "done-1"}, nil); code != 200 {
+		t.Fatalf("CompleteAttachmentUpload: %d", code)
 	}
 }

@@ -244,6 +244,10 @@ func (s *server) init(ctx context.Context, cfg *Config) error {
 		tokenEnv = "HELPLINE_API_TOKEN"
 	}
 	s.admin = httpapi.New(httpapi.Config{Mirrors: s.store, Desks: desks, Token: os.Getenv(tokenEnv), Logger: s.logger})
+	uploadRate := s.conns.minUploadRate
+	if s.conns.readBody == 0 {
+		uploadRate = -1 // read_body_timeout: 0 turns every body deadline off
+	}
 	rates := connectapi.DefaultRateLimits()
 	rates.Disabled = cfg.Limits.DisableRateLimits
 	for op, r := range cfg.Limits.Rates {
@@ -259,6 +263,9 @@ func (s *server) init(ctx context.Context, cfg *Config) error {
 		PublicURL: cfg.PublicURL,
 		Region:    cfg.Region,
 		Limits:    rates,
+
+		MinUploadRate: uploadRate,
+		UploadGrace:   s.conns.readBody,
 	})
 	return nil
 }

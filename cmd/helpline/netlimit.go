@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -74,43 +73,24 @@ func parsePrefix(s string) (netip.Prefix, error) {
 // limitBodyRead gives every request body timeout, from when its handler
 // starts, to arrive: it sets the connection's read deadline, so that a
 // body trickled slower fails to read and the server closes the
-// connection. Once the body has been read to its end the deadline is
-// cleared, so that the server's background read (which notices a client
-// going away) does not cancel a handler still working. A handler may move
+// connection. Once the body has been read to its end, net/http clears the
+// deadline as it starts its background read (which notices a client going
+// away), so a handler still working is not cancelled. A handler may move
 // the deadline itself, as the attachment upload does in proportion to its
 // size. A request without a body (GET, the WebSocket upgrade) gets no
-// deadline: ReadHeaderTimeout has bounded its headers, and a hijacked
-// socket sets its own. timeout 0 sets none.
+// deadline: ReadHeaderTimeout has bounded its headers, its background
+// read has already begun and would cancel the handler at the deadline,
+// and a hijacked socket sets its own. timeout 0 sets none.
 func limitBodyRead(timeout time.Duration, next http.Handler) http.Handler {
 	if timeout <= 0 {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body != nil && r.Body != http.NoBody {
-			rc := http.NewResponseController(w)
-			if rc.SetReadDeadline(time.Now().Add(timeout)) == nil {
-				r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc}
-			}
+			http.NewResponseController(w).SetReadDeadline(time.Now().Add(timeout))
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// deadlineBody clears the connection's read deadline when its body has
-// been read to its end.
-type deadlineBody struct {
-	io.ReadCloser
-	rc   *http.ResponseController
-	done bool
-}
-
-func (b *deadlineBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if err == io.EOF && !b.done {
-		b.done = true
-		b.rc.SetReadDeadline(time.Time{})
-	}
-	return n, err
 }
 
 // limitListener caps the connections it accepts, in total and per client

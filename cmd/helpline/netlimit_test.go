@@ -304,21 +304,17 @@ func TestServeRejectsBadHTTPConfig(t *testing.T) {
 	}
 }
 
-// slowReader yields its bytes chunk by chunk, one chunk every every.
+// slowReader reads r at most chunk bytes at a time, one read every
+// every.
 type slowReader struct {
-	data  []byte
+	r     io.Reader
 	chunk int
 	every time.Duration
 }
 
 func (r *slowReader) Read(p []byte) (int, error) {
-	if len(r.data) == 0 {
-		return 0, io.EOF
-	}
 	time.Sleep(r.every)
-	n := copy(p[:min(len(p), r.chunk)], r.data)
-	r.data = r.data[n:]
-	return n, nil
+	return r.r.Read(p[:min(len(p), r.chunk)])
 }
 
 // An attachment upload slower than read_body_timeout but faster than
@@ -341,7 +337,7 @@ func TestServeUploadGetsTimeForItsSize(t *testing.T) {
 	}, &up); code != 200 {
 		t.Fatalf("StartAttachmentUpload: %d", code)
 	}
-	req, _ := http.NewRequest(http.MethodPut, up.UploadMetadata.Url, &slowReader{data: file, chunk: 1024, every: 83 * time.Millisecond})
+	req, _ := http.NewRequest(http.MethodPut, up.UploadMetadata.Url, &slowReader{r: bytes.NewReader(file), chunk: 1024, every: 83 * time.Millisecond})
 	req.ContentLength = int64(len(file))
 	for k, v := range up.UploadMetadata.HeadersToInclude {
 		req.Header.Set(k, v)
@@ -362,5 +358,49 @@ func TestServeUploadGetsTimeForItsSize(t *testing.T) {
 	if code := participantCall(t, s.url(), "/participant/complete-attachment-upload", token,
 		map[string]any{"AttachmentIds": []string{up.AttachmentId}, "ClientToken": "done-1"}, nil); code != 200 {
 		t.Fatalf("CompleteAttachmentUpload: %d", code)
+	}
+}
+
+// A 20 MB download read slowly outlives read_body_timeout and
+// idle_timeout: the server sets no write deadline that would cut it.
+func TestServeSlowDownloadIsNotCut(t *testing.T) {
+	s := httpServe(t, "http:\n  read_body_timeout: 1s\n  idle_timeout: 1s\n")
+	_, token, _ := startCustomer(t, s)
+	file := bytes.Repeat([]byte("0123456789abcdef"), 20<<20/16)
+	var up struct {
+		AttachmentId   string
+		UploadMetadata struct{ Url string }
+	}
+	if code := participantCall(t, s.url(), "/participant/start-attachment-upload", token, map[string]any{
+		"ContentType": "text/plain", "AttachmentSizeInBytes": len(file), "AttachmentName": "big.txt", "ClientToken": "up-1",
+	}, &up); code != 200 {
+		t.Fatalf("StartAttachmentUpload: %d", code)
+	}
+	req, _ := http.NewRequest(http.MethodPut, up.UploadMetadata.Url, bytes.NewReader(file))
+	req.Header.Set("Content-Type", "text/plain")
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 200 {
+		t.Fatalf("upload: %v %v", res, err)
+	}
+	if code := participantCall(t, s.url(), "/participant/complete-attachment-upload", token,
+		map[string]any{"AttachmentIds": []string{up.AttachmentId}, "ClientToken": "done-1"}, nil); code != 200 {
+		t.Fatalf("CompleteAttachmentUpload: %d", code)
+	}
+	var att struct{ Url string }
+	if code := participantCall(t, s.url(), "/participant/attachment", token, map[string]any{"AttachmentId": up.AttachmentId}, &att); code != 200 {
+		t.Fatalf("GetAttachment: %d", code)
+	}
+
+	res, err := http.Get(att.Url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	// At most 1 MiB a read, a read every 100 ms: seconds for the file,
+	// more than the socket buffers hold, so the server waits on the
+	// client past both timeouts.
+	start := time.Now()
+	got, err := io.ReadAll(&slowReader{r: res.Body, chunk: 1 << 20, every: 100 * time.Millisecond})
+	if err != nil || !bytes.Equal(got, file) {
+		t.Fatalf("the download was cut after %s: %d of %d bytes, %v", time.Since(start).Round(time.Millisecond), len(got), len(file), err)
 	}
 }

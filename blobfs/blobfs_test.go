@@ -167,3 +167,26 @@ func TestOpenMissing(t *testing.T) {
 		t.Errorf("Open(missing) = %v, want ENOTFOUND naming the key", err)
 	}
 }
+
+// Attachment files are the owner's only, in a directory anyone may read.
+func TestFilesOwnerOnly(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "attachments")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755)
+	s, err := blobfs.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(context.Background(), "a1", 5, strings.NewReader("hello")); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "a1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("attachment file mode %v, want 0600", fi.Mode().Perm())
+	}
+}

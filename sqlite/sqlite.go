@@ -109,6 +109,9 @@ func Open(path string, opts ...Option) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
+	if err := ownerOnly(path); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
 	// The writer leaves checkpoints to the checkpointer; a 64 MiB page
 	// cache keeps the hot pages of many contacts' items in memory.
 	w := sql.OpenDB(connector{
@@ -144,6 +147,33 @@ func Open(path string, opts ...Option) (*DB, error) {
 	go db.writeLoop()
 	go db.checkpointLoop()
 	return db, nil
+}
+
+// ownerOnly makes the database file at path, and its WAL and shared-memory
+// files where they exist, readable and writable by their owner only, creating
+// an empty database file with that mode if there is none: the database holds
+// the token-signing key and the instances' secrets. SQLite creates the WAL
+// and shared-memory files with the database file's mode, so they follow.
+func ownerOnly(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(p, fi.Mode().Perm()&0o700); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // single makes db keep exactly one connection for good.

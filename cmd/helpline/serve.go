@@ -91,7 +91,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
   Secret access key:   %s
   Data directory:      %s
 Point the AWS SDKs' endpoint option, or ChatJS's setGlobalConfig({endpoint}), at the Connect endpoint.
-`, endpoint, region, srv.identity.InstanceID, srv.identity.FlowID, srv.identity.AccessKeyID, srv.identity.SecretAccessKey, cfg.Data)
+`, endpoint, region, srv.identity.InstanceID, srv.identity.FlowID, srv.identity.AccessKeyID, srv.identity.secretLine(), cfg.Data)
 	logger.Info("listening", "addr", ln.Addr().String(), "endpoint", endpoint, "data", cfg.Data)
 	return srv.serve(ctx, ln)
 }
@@ -149,6 +149,10 @@ type server struct {
 func openServer(ctx context.Context, cfg *Config, logger *slog.Logger) (*server, error) {
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return nil, err
+	}
+	if fi, err := os.Stat(cfg.Data); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		logger.Warn("the data directory can be read by other users; its files are created for the owner only, but consider chmod 700",
+			"data", cfg.Data, "mode", fi.Mode().Perm().String())
 	}
 	store, err := sqlite.Open(filepath.Join(cfg.Data, "helpline.db"))
 	if err != nil {
@@ -347,6 +351,18 @@ type defaultIdentity struct {
 	FlowID          string `json:"flow_id"`
 	AccessKeyID     string `json:"access_key_id"`
 	SecretAccessKey string `json:"secret_access_key"`
+	// FromEnv is set when the key came from the environment: its secret is
+	// the operator's, and never printed.
+	FromEnv bool `json:"-"`
+}
+
+// secretLine is what the banner shows for the secret access key: the
+// secret Helpline generated, or where the operator's secret came from.
+func (id *defaultIdentity) secretLine() string {
+	if id.FromEnv {
+		return "(from HELPLINE_SECRET_ACCESS_KEY)"
+	}
+	return id.SecretAccessKey
 }
 
 // ensureDefaultInstance creates the default instance on first start and
@@ -372,7 +388,7 @@ func ensureDefaultInstance(ctx context.Context, store helpline.Store) (*defaultI
 	if (akid == "") != (secret == "") {
 		return nil, errors.New("set both HELPLINE_ACCESS_KEY_ID and HELPLINE_SECRET_ACCESS_KEY, or neither")
 	} else if akid != "" {
-		id.AccessKeyID, id.SecretAccessKey = akid, secret
+		id.AccessKeyID, id.SecretAccessKey, id.FromEnv = akid, secret, true
 	}
 	err = store.SaveInstance(ctx, &helpline.Instance{
 		ID:         id.InstanceID,

@@ -179,9 +179,10 @@ func TestServeKeyFromEnvironment(t *testing.T) {
 	t.Setenv("HELPLINE_ACCESS_KEY_ID", "AKIDTESTENV000000001")
 	t.Setenv("HELPLINE_SECRET_ACCESS_KEY", "env-secret-env-secret-env-secret-000001")
 	s := startServe(t, "--data", data)
-	if s.banner["Access key id"] != "AKIDTESTENV000000001" {
-		t.Fatalf("banner key %q", s.banner["Access key id"])
+	if s.banner["Access key id"] != "AKIDTESTENV000000001" || s.banner["Secret access key"] != "(from HELPLINE_SECRET_ACCESS_KEY)" {
+		t.Fatalf("banner key %q, secret %q", s.banner["Access key id"], s.banner["Secret access key"])
 	}
+	s.banner["Secret access key"] = "env-secret-env-secret-env-secret-000001"
 	in := &connect.StartChatContactInput{
 		InstanceId:         aws.String(s.banner["Instance id"]),
 		ContactFlowId:      aws.String(s.banner["Contact flow id"]),
@@ -267,6 +268,30 @@ func TestServeRejectsBadLimits(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: err = %v, want %q", name, err, c.want)
 		}
+	}
+}
+
+// A data directory other users can read gets a warning at start, and the
+// database in it is the owner's only.
+func TestServeWarnsOfOpenDataDirectory(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(data, 0o755)
+	s := startServe(t, "--data", data)
+	s.shutdown(t)
+	if !strings.Contains(s.logs.String(), "the data directory can be read by other users") {
+		t.Errorf("no warning about the data directory's mode:\n%s", s.logs)
+	}
+	fi, err := os.Stat(filepath.Join(data, "helpline.db"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("helpline.db: %v %v, want mode 0600", fi.Mode(), err)
+	}
+	quiet := startServe(t, "--data", filepath.Join(t.TempDir(), "fresh"))
+	quiet.shutdown(t)
+	if strings.Contains(quiet.logs.String(), "can be read by other users") {
+		t.Errorf("a fresh data directory was warned about:\n%s", quiet.logs)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/helplinehq/helpline"
@@ -13,7 +14,7 @@ import (
 
 // LogRequests assigns every request an id, sends it as x-amzn-RequestId on
 // the response (New's handler keeps it), and logs one line per request at
-// Info with the method, path, status, duration, request id and response
+// Info with the method, path (attachment URL tokens redacted), status, duration, request id and response
 // bytes. A WebSocket is logged once upgraded, with status 101.
 func LogRequests(logger *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -27,13 +28,27 @@ func LogRequests(logger *slog.Logger, next http.Handler) http.Handler {
 		}
 		logger.LogAttrs(r.Context(), slog.LevelInfo, "http request",
 			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
+			slog.String("path", logPath(r.URL.Path)),
 			slog.Int("status", rec.status),
 			slog.Duration("duration", time.Since(start)),
 			slog.String("request_id", id),
 			slog.Int64("bytes", rec.bytes),
 		)
 	})
+}
+
+// tokenPaths are the path prefixes followed by a bearer token: an upload
+// or download URL lets anyone who reads it use the attachment.
+var tokenPaths = []string{"/attachments/upload/", "/attachments/download/"}
+
+// logPath is path as the access log writes it, with tokens redacted.
+func logPath(path string) string {
+	for _, p := range tokenPaths {
+		if strings.HasPrefix(path, p) {
+			return p + "REDACTED"
+		}
+	}
+	return path
 }
 
 // recorder captures the status and size of a response. It passes Hijack

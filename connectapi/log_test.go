@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 
@@ -59,5 +60,28 @@ func TestLogRequests(t *testing.T) {
 	if id == "" || rec.RequestID != id || rec.Method != "POST" || rec.Path != "/participant/message" ||
 		rec.Status != http.StatusTeapot || rec.Bytes != len("short and stout") || rec.Duration == nil {
 		t.Errorf("log line %s for request id %q", lines[0], id)
+	}
+}
+
+// The tokens of attachment URLs never reach the log.
+func TestLogRequestsRedactsTokens(t *testing.T) {
+	var out syncBuffer
+	logger := slog.New(slog.NewJSONHandler(&out, nil))
+	srv := httptest.NewServer(connectapi.LogRequests(logger, http.NotFoundHandler()))
+	defer srv.Close()
+	const token = "secret-token-abc.def"
+	for _, path := range []string{"/attachments/upload/" + token, "/attachments/download/" + token} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	out.mu.Lock()
+	log := out.b.String()
+	out.mu.Unlock()
+	if strings.Contains(log, "secret-token") || !strings.Contains(log, `"path":"/attachments/upload/REDACTED"`) ||
+		!strings.Contains(log, `"path":"/attachments/download/REDACTED"`) {
+		t.Errorf("log:\n%s", log)
 	}
 }

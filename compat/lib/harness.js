@@ -107,6 +107,10 @@ export async function startServer({ args = [], env = {}, timeoutMs = 60000 } = {
         const parsed = parseReady(stdout);
         if (parsed) {
           clearTimeout(timer);
+          // The banner names the source of a secret it was given rather than print it.
+          if (parsed.secretAccessKey.startsWith('(from ')) {
+            parsed.secretAccessKey = env.HELPLINE_SECRET_ACCESS_KEY ?? testKeys.secretAccessKey;
+          }
           resolve(parsed);
         }
       });

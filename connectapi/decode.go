@@ -1,12 +1,14 @@
 package connectapi
 
 import (
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/helplinehq/helpline"
 )
@@ -24,26 +26,56 @@ func readBody(r *http.Request) ([]byte, error) {
 	return b, nil
 }
 
-// decodeJSON decodes a request body into v. An empty body is an empty
-// object. Malformed JSON, trailing data and values of the wrong JSON type
-// are EINVALID; unknown keys are ignored, as the SDKs ignore them.
+// decodeJSON decodes a request body into v as the AWS services do:
+// member names match exactly (case-sensitive), unknown members are
+// ignored as the SDKs ignore them, and a member named twice is refused
+// rather than letting one of the two win. An empty body is an empty
+// object. Malformed JSON, trailing data, invalid UTF-8, duplicate members
+// and values of the wrong JSON type are EINVALID.
 func decodeJSON(body []byte, v any) error {
 	if len(strings.TrimSpace(string(body))) == 0 {
 		return nil
 	}
 	err := json.Unmarshal(body, v)
-	var typeErr *json.UnmarshalTypeError
+	var semErr *json.SemanticError
+	var synErr *jsontext.SyntacticError
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &typeErr):
-		if typeErr.Field == "" {
+	case errors.As(err, &synErr) && errors.Is(err, jsontext.ErrDuplicateName):
+		return helpline.Errorf(helpline.EINVALID, "The request body names %s more than once.", member(synErr.JSONPointer))
+	case errors.As(err, &semErr) && semErr.JSONKind != 0:
+		if semErr.JSONPointer == "" {
 			return helpline.Errorf(helpline.EINVALID, "The request body must be a JSON object.")
 		}
-		return helpline.Errorf(helpline.EINVALID, "%s must not be a JSON %s.", typeErr.Field, typeErr.Value)
+		return helpline.Errorf(helpline.EINVALID, "%s must not be a JSON %s.", member(semErr.JSONPointer), kindName(semErr.JSONKind))
 	default:
 		return helpline.Errorf(helpline.EINVALID, "The request body is not valid JSON.")
 	}
+}
+
+// member turns a JSON pointer such as /StartPosition/Id into the member
+// path StartPosition.Id that error messages name.
+func member(p jsontext.Pointer) string {
+	return strings.ReplaceAll(strings.TrimPrefix(string(p), "/"), "/", ".")
+}
+
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case 'n':
+		return "null"
+	case 't', 'f':
+		return "boolean"
+	case '"':
+		return "string"
+	case '0':
+		return "number"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	}
+	return "value"
 }
 
 // check collects the first validation failure of a request. Lengths count

@@ -53,7 +53,6 @@ type Config struct {
 type api struct {
 	mirrors helpline.MirrorStore
 	desks   map[string]helpline.TicketDesk
-	token   [32]byte
 	log     *slog.Logger
 	now     func() time.Time
 }
@@ -64,7 +63,7 @@ func New(cfg Config) http.Handler {
 	if cfg.Token == "" {
 		return http.NotFoundHandler()
 	}
-	a := &api{mirrors: cfg.Mirrors, desks: cfg.Desks, token: sha256.Sum256([]byte(cfg.Token)), log: cfg.Logger, now: cfg.Now}
+	a := &api{mirrors: cfg.Mirrors, desks: cfg.Desks, log: cfg.Logger, now: cfg.Now}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -80,16 +79,19 @@ func New(cfg Config) http.Handler {
 	mux.HandleFunc("POST /api/contacts/{id}/ticket/note", a.note)
 	mux.HandleFunc("POST /api/contacts/{id}/ticket/assign", a.assign)
 	mux.HandleFunc("POST /api/contacts/{id}/ticket/handoff", a.handoff)
-	return a.authenticate(mux)
+	return RequireToken(cfg.Token, mux)
 }
 
-// authenticate lets through requests bearing the API token, compared in
-// constant time.
-func (a *api) authenticate(next http.Handler) http.Handler {
+// RequireToken serves next only to requests bearing
+// "Authorization: Bearer <token>", compared in constant time; the others
+// get 401 unauthorized. It guards /admin, /api and, when configured,
+// /metrics.
+func RequireToken(token string, next http.Handler) http.Handler {
+	want := sha256.Sum256([]byte(token))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		sum := sha256.Sum256([]byte(tok))
-		if !ok || subtle.ConstantTimeCompare(sum[:], a.token[:]) != 1 {
+		if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="helpline"`)
 			writeJSON(w, http.StatusUnauthorized, errorBody("unauthorized", "A valid API token is required."))
 			return

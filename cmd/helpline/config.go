@@ -40,10 +40,25 @@ type Config struct {
 	Mirror MirrorConfig `yaml:"mirror"`
 	// HTTP bounds how long and how many connections clients hold.
 	HTTP HTTPConfig `yaml:"http"`
+	// Metrics says where and to whom GET /metrics (Prometheus) is served.
+	Metrics MetricsConfig `yaml:"metrics"`
 	// APITokenEnv names the environment variable holding the token of the
 	// /admin and /api endpoints (default HELPLINE_API_TOKEN); with no token
 	// those endpoints answer 404.
 	APITokenEnv string `yaml:"api_token_env"`
+}
+
+// MetricsConfig protects the Prometheus metrics, which need no
+// authentication by default: fine on the default loopback address, not on
+// an address others reach.
+type MetricsConfig struct {
+	// Listen serves /metrics on this address only (e.g. 127.0.0.1:9090),
+	// and no longer on the main address.
+	Listen string `yaml:"listen"`
+	// TokenEnv names the environment variable holding a token that
+	// /metrics then requires as "Authorization: Bearer <token>"; without
+	// it the answer is 401.
+	TokenEnv string `yaml:"token_env"`
 }
 
 // MirrorConfig tunes the mirror dispatcher; zero values keep its defaults.
@@ -234,6 +249,9 @@ func (cfg *Config) validate() error {
 	}
 	if cfg.Mirror.Lease < 0 || cfg.Mirror.Workers < 0 || cfg.Mirror.PollInterval < 0 || cfg.Mirror.Linger < 0 {
 		return fmt.Errorf("mirror: lease, workers, poll_interval and linger must not be negative")
+	}
+	if cfg.Metrics.TokenEnv != "" && os.Getenv(cfg.Metrics.TokenEnv) == "" {
+		return fmt.Errorf("metrics.token_env: environment variable %s is empty", cfg.Metrics.TokenEnv)
 	}
 	if err := cfg.HTTP.validate(); err != nil {
 		return fmt.Errorf("http: %w", err)

@@ -74,9 +74,23 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	var metricsLn net.Listener
+	if cfg.Metrics.Listen != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.Metrics.Listen); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	endpoint := cfg.PublicURL
 	if endpoint == "" {
 		endpoint = "http://" + loopbackAddr(ln.Addr().(*net.TCPAddr))
+	}
+	metricsURL := endpoint + "/metrics"
+	if metricsLn != nil {
+		metricsURL = "http://" + loopbackAddr(metricsLn.Addr().(*net.TCPAddr)) + "/metrics"
+	} else if cfg.Metrics.TokenEnv == "" && !ln.Addr().(*net.TCPAddr).IP.IsLoopback() {
+		logger.Warn("/metrics needs no token and is served on an address others may reach; set metrics.listen or metrics.token_env",
+			"addr", ln.Addr().String())
 	}
 	region := cfg.Region
 	if region == "" {
@@ -90,10 +104,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
   Access key id:       %s
   Secret access key:   %s
   Data directory:      %s
+  Metrics:             %s
 Point the AWS SDKs' endpoint option, or ChatJS's setGlobalConfig({endpoint}), at the Connect endpoint.
-`, endpoint, region, srv.identity.InstanceID, srv.identity.FlowID, srv.identity.AccessKeyID, srv.identity.secretLine(), cfg.Data)
+`, endpoint, region, srv.identity.InstanceID, srv.identity.FlowID, srv.identity.AccessKeyID, srv.identity.secretLine(), cfg.Data, metricsURL)
 	logger.Info("listening", "addr", ln.Addr().String(), "endpoint", endpoint, "data", cfg.Data)
-	return srv.serve(ctx, ln)
+	return srv.serve(ctx, ln, metricsLn)
 }
 
 // override sets *dst to flag when the flag was given, and to def when
@@ -144,6 +159,9 @@ type server struct {
 	admin   http.Handler
 	// conns bounds the HTTP server's connections.
 	conns connLimits
+	// metrics serves the Prometheus metrics, behind a bearer token when
+	// one is configured.
+	metrics http.Handler
 }
 
 func openServer(ctx context.Context, cfg *Config, logger *slog.Logger) (*server, error) {
@@ -243,6 +261,10 @@ func (s *server) init(ctx context.Context, cfg *Config) error {
 		Linger:       time.Duration(cfg.Mirror.Linger),
 		Registerer:   prometheus.DefaultRegisterer,
 	})
+	s.metrics = promhttp.Handler()
+	if cfg.Metrics.TokenEnv != "" {
+		s.metrics = httpapi.RequireToken(os.Getenv(cfg.Metrics.TokenEnv), s.metrics)
+	}
 	tokenEnv := cfg.APITokenEnv
 	if tokenEnv == "" {
 		tokenEnv = "HELPLINE_API_TOKEN"
@@ -276,14 +298,18 @@ func (s *server) init(ctx context.Context, cfg *Config) error {
 
 // serve runs until ctx is done, then shuts down: in-flight requests
 // finish, sockets close, the engine stops and the store is closed by close.
-func (s *server) serve(ctx context.Context, ln net.Listener) error {
+//
+// metricsLn, when not nil, serves /metrics instead of ln.
+func (s *server) serve(ctx context.Context, ln, metricsLn net.Listener) error {
 	mux := http.NewServeMux()
 	mux.Handle("/", s.api)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
 	})
-	mux.Handle("GET /metrics", promhttp.Handler())
+	if metricsLn == nil {
+		mux.Handle("GET /metrics", s.metrics)
+	}
 	mux.Handle("/admin/", s.admin)
 	mux.Handle("/api/", s.admin)
 	for name, c := range s.inbound {
@@ -306,8 +332,23 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 	go func() { engineDone <- s.engine.Run(engineCtx) }()
 	mirrorsDone := make(chan error, 1)
 	go func() { mirrorsDone <- s.mirrors.Run(engineCtx) }()
-	serveDone := make(chan error, 1)
+	serveDone := make(chan error, 2)
 	go func() { serveDone <- hs.Serve(ln) }()
+	ms := &http.Server{
+		Handler: connectapi.LogRequests(s.logger, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodGet || r.URL.Path != "/metrics" {
+				http.NotFound(w, r)
+				return
+			}
+			s.metrics.ServeHTTP(w, r)
+		})),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       s.conns.idle,
+		ErrorLog:          hs.ErrorLog,
+	}
+	if metricsLn != nil {
+		go func() { serveDone <- ms.Serve(newLimitListener(metricsLn, s.conns, s.logger)) }()
+	}
 
 	var err error
 	select {
@@ -319,6 +360,9 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	if e := hs.Shutdown(shutdownCtx); e != nil {
 		s.logger.Warn("http shutdown", "err", e)
+	}
+	if e := ms.Shutdown(shutdownCtx); e != nil {
+		s.logger.Warn("metrics shutdown", "err", e)
 	}
 	// Stopping the engine ends every watched socket (close 1000).
 	stopEngine()

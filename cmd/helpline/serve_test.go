@@ -200,13 +200,14 @@ func TestServeKeyFromEnvironment(t *testing.T) {
 func TestServeRejectsBadConfig(t *testing.T) {
 	dir := t.TempDir()
 	cases := map[string]string{
-		"unknown key":    "listen: 127.0.0.1:0\nbogus: 1\n",
-		"instance no id": "instances:\n  - name: x\n",
-		"missing secret": "instances:\n  - id: a\n    flows: [{id: f}]\n    access_keys: [{id: K, secret_env: HELPLINE_TEST_UNSET_SECRET}]\n",
-		"bad duration":   "limits:\n  chat_duration: soon\n",
-		"bad rate":       "limits:\n  rates:\n    SendMessage: {rate: 0, burst: 1}\n",
-		"bad log format": "log: {format: xml}\n",
-		"no access keys": "instances:\n  - id: a\n    flows: [{id: f}]\n    access_keys: []\n",
+		"unknown key":         "listen: 127.0.0.1:0\nbogus: 1\n",
+		"instance no id":      "instances:\n  - name: x\n",
+		"missing secret":      "instances:\n  - id: a\n    flows: [{id: f}]\n    access_keys: [{id: K, secret_env: HELPLINE_TEST_UNSET_SECRET}]\n",
+		"bad duration":        "limits:\n  chat_duration: soon\n",
+		"bad rate":            "limits:\n  rates:\n    SendMessage: {rate: 0, burst: 1}\n",
+		"bad log format":      "log: {format: xml}\n",
+		"unset metrics token": "metrics: {token_env: HELPLINE_TEST_UNSET_SECRET}\n",
+		"no access keys":      "instances:\n  - id: a\n    flows: [{id: f}]\n    access_keys: []\n",
 		"shared access key id": "instances:\n  - id: a\n    flows: [{id: f}]\n    access_keys: [{id: K, secret_env: HELPLINE_TEST_SECRET_A}]\n" +
 			"  - id: b\n    flows: [{id: f}]\n    access_keys: [{id: K, secret_env: HELPLINE_TEST_SECRET_B}]\n",
 	}
@@ -292,6 +293,57 @@ func TestServeWarnsOfOpenDataDirectory(t *testing.T) {
 	quiet.shutdown(t)
 	if strings.Contains(quiet.logs.String(), "can be read by other users") {
 		t.Errorf("a fresh data directory was warned about:\n%s", quiet.logs)
+	}
+}
+
+// /metrics is open on the main address by default, and can move to an
+// address of its own or require a token.
+func TestServeMetricsAccess(t *testing.T) {
+	get := func(t *testing.T, url, token string) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == 200 && !strings.Contains(string(body), "go_goroutines") {
+			t.Errorf("%s: 200 without metrics: %.200s", url, body)
+		}
+		return resp.StatusCode
+	}
+	dir := t.TempDir()
+	config := func(name, body string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+
+	open := startServe(t, "--data", filepath.Join(dir, "open"))
+	if got := get(t, open.url()+"/metrics", ""); got != 200 || open.banner["Metrics"] != open.url()+"/metrics" {
+		t.Errorf("default: /metrics %d, banner %q", got, open.banner["Metrics"])
+	}
+
+	apart := startServe(t, "--data", filepath.Join(dir, "apart"), "--config", config("apart.yaml", "metrics: {listen: 127.0.0.1:0}\n"))
+	if got := get(t, apart.url()+"/metrics", ""); got != 404 {
+		t.Errorf("metrics.listen: /metrics on the main address %d, want 404", got)
+	}
+	if got := get(t, apart.banner["Metrics"], ""); got != 200 || apart.banner["Metrics"] == apart.url()+"/metrics" {
+		t.Errorf("metrics.listen: %s %d, want 200", apart.banner["Metrics"], got)
+	}
+
+	t.Setenv("HELPLINE_TEST_METRICS_TOKEN", "scrape-token-1")
+	guarded := startServe(t, "--data", filepath.Join(dir, "guarded"), "--config", config("guarded.yaml", "metrics: {token_env: HELPLINE_TEST_METRICS_TOKEN}\n"))
+	for token, want := range map[string]int{"": 401, "wrong": 401, "scrape-token-1": 200} {
+		if got := get(t, guarded.url()+"/metrics", token); got != want {
+			t.Errorf("metrics.token_env: token %q got %d, want %d", token, got, want)
+		}
 	}
 }
 

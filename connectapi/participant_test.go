@@ -173,6 +173,15 @@ func TestBadInput(t *testing.T) {
 	if first != second {
 		t.Errorf("replayed SendMessage: %+v then %+v", first, second)
 	}
+	// The same ClientToken with another body is still the first request:
+	// the operations Helpline serves have no IdempotentParameterMismatch
+	// error in Connect's models, so the original result comes back and
+	// nothing new is stored (README, Security).
+	var changed struct{ Id, AbsoluteTime string }
+	e.ok(t, "/participant/message", ct, `{"ContentType":"text/plain","Content":"twice?","ClientToken":"tok-1"}`, &changed)
+	if changed != first {
+		t.Errorf("ClientToken reused with another body: %+v, want the first result %+v", changed, first)
+	}
 
 	// The server is still up and the accepted items are all there, once.
 	items := e.transcriptAll(t, ct)
@@ -182,7 +191,8 @@ func TestBadInput(t *testing.T) {
 			count++
 		}
 	}
-	if !hasItem(items, func(it item) bool { return it.Id == kept }) || count != 1 {
+	if !hasItem(items, func(it item) bool { return it.Id == kept }) || count != 1 ||
+		hasItem(items, func(it item) bool { return it.Content == "twice?" }) {
 		t.Errorf("transcript after bad input: %+v", items)
 	}
 }

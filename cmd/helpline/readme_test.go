@@ -1,0 +1,37 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// Every YAML example in README loads as a configuration file as written:
+// no unknown key, no invalid value.
+func TestReadmeConfigExamplesLoad(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(readme), -1)
+	if len(blocks) < 5 {
+		t.Fatalf("found %d YAML examples in README", len(blocks))
+	}
+	// The examples name environment variables for their secrets.
+	for _, m := range regexp.MustCompile(`_env: ([A-Z_]+)`).FindAllStringSubmatch(string(readme), -1) {
+		t.Setenv(m[1], "example-secret")
+	}
+	dir := t.TempDir()
+	for i, b := range blocks {
+		path := filepath.Join(dir, "example.yaml")
+		if err := os.WriteFile(path, []byte(b[1]), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := loadConfig(path); err != nil {
+			first, _, _ := strings.Cut(b[1], "\n")
+			t.Errorf("README YAML example %d (%s…): %v", i+1, first, err)
+		}
+	}
+}

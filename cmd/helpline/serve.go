@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/helplinehq/helpline"
@@ -249,6 +250,10 @@ func (s *server) init(ctx context.Context, cfg *Config) error {
 		Mirrors: names,
 	})
 	late.ChatService = s.engine
+	// A registry per server rather than the process-wide default, so that
+	// every series it serves is this server's.
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.mirrors = mirror.New(mirror.Config{
 		Store:        s.store,
 		Bus:          s.bus,
@@ -259,9 +264,9 @@ func (s *server) init(ctx context.Context, cfg *Config) error {
 		Workers:      cfg.Mirror.Workers,
 		PollInterval: time.Duration(cfg.Mirror.PollInterval),
 		Linger:       time.Duration(cfg.Mirror.Linger),
-		Registerer:   prometheus.DefaultRegisterer,
+		Registerer:   registry,
 	})
-	s.metrics = promhttp.Handler()
+	s.metrics = promhttp.HandlerFor(registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)})
 	if cfg.Metrics.TokenEnv != "" {
 		s.metrics = httpapi.RequireToken(os.Getenv(cfg.Metrics.TokenEnv), s.metrics)
 	}

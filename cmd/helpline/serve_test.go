@@ -325,6 +325,13 @@ func TestServeMetricsAccess(t *testing.T) {
 		return path
 	}
 
+	// A server with a connector, stopped: its metrics (read from its
+	// closed database) must not be what the servers after it serve.
+	t.Setenv("HOOK_SECRET", "hook-secret")
+	mirrored := startServe(t, "--data", filepath.Join(dir, "mirrored"), "--config",
+		config("mirrored.yaml", "connectors: [{name: hooks, kind: webhook, urls: [\"http://127.0.0.1:9/\"], secret_env: HOOK_SECRET}]\n"))
+	mirrored.shutdown(t)
+
 	open := startServe(t, "--data", filepath.Join(dir, "open"))
 	if got := get(t, open.url()+"/metrics", ""); got != 200 || open.banner["Metrics"] != open.url()+"/metrics" {
 		t.Errorf("default: /metrics %d, banner %q", got, open.banner["Metrics"])

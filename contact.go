@@ -32,6 +32,15 @@ type Contact struct {
 	State      string
 	// EndReason is one of the End* values once State is ContactEnded.
 	EndReason string
+	// Owner is who handles the contact now: bot:<id>, queue:<id> or
+	// agent:<id> (see CheckOwner). It is empty for nobody: a contact whose
+	// creator named no owner and that no one has taken yet, and every
+	// ended contact. Store.ChangeOwner alone changes it.
+	Owner string
+	// Version counts the contact's owner changes: 1 when created, one more
+	// at each Store.ChangeOwner and at the end. A change names the version
+	// it saw, so that of two racing changes one fails.
+	Version int64
 	// Attributes are the contact's user-defined attributes.
 	Attributes map[string]string
 	// SupportedContentTypes are the message content types participants may

@@ -29,7 +29,21 @@ const (
 	EventParticipantJoined = EventPrefix + "participant.joined"
 	EventParticipantLeft   = EventPrefix + "participant.left"
 	EventChatEnded         = EventPrefix + "chat.ended"
+
+	// EventOwnerChanged, a Helpline event, records a change of the
+	// contact's owner; its content is an OwnerTransition as JSON.
+	EventOwnerChanged = "application/vnd.helpline.event.owner.changed"
 )
+
+// SystemDisplayName is the DisplayName of items the system sends: a flow's
+// greeting, chat.ended, owner.changed.
+const SystemDisplayName = "SYSTEM_MESSAGE"
+
+// SystemParticipantID is the ParticipantID of a contact's SYSTEM items (the
+// greeting, chat.ended, owner.changed). There is no system participant
+// record; the id is the contact's own, so it is stable and unique per
+// contact.
+func SystemParticipantID(contactID string) string { return contactID }
 
 // Attachment statuses.
 const (

@@ -35,7 +35,9 @@ type Store interface {
 	// the stored ones, sets nc.Items to nil and returns replayed=true.
 	//
 	// It returns EQUOTA if the instance already has nc.MaxActive or more
-	// active contacts (0 means no limit).
+	// active contacts (0 means no limit), and EINVALID if Contact.Owner is
+	// not an owner (CheckOwner). It sets Contact.Version to 1; the owner
+	// is the caller's to choose, empty for nobody.
 	CreateContact(ctx context.Context, nc *NewContact) (replayed bool, err error)
 	// FindContactByID returns ENOTFOUND (Resource CONTACT) if there is none.
 	FindContactByID(ctx context.Context, id string) (*Contact, error)
@@ -45,10 +47,10 @@ type Store interface {
 	// FindContactsToExpire returns up to limit active contacts whose
 	// ExpiresAt is at or before t, oldest first.
 	FindContactsToExpire(ctx context.Context, t time.Time, limit int) ([]*Contact, error)
-	// EndContact marks an active contact ended with reason at time at, marks
-	// its remaining participants left, and appends items, all in one
-	// transaction. It returns ended=false and writes nothing if the contact
-	// had already ended.
+	// EndContact marks an active contact ended with reason at time at,
+	// clears its owner (bumping Version), marks its remaining participants
+	// left, and appends items, all in one transaction. It returns
+	// ended=false and writes nothing if the contact had already ended.
 	EndContact(ctx context.Context, id, reason string, at time.Time, items []*Item) (ended bool, err error)
 
 	// CreateParticipant adds p to an active contact and appends items
@@ -78,6 +80,18 @@ type Store interface {
 	// ClientToken is not empty: a retry fills *it with the stored item and
 	// returns replayed=true. It returns ECONFLICT if the contact has ended.
 	AppendItem(ctx context.Context, it *Item) (replayed bool, err error)
+	// ChangeOwner moves an active contact from owner ch.From to ch.To
+	// provided its owner is still ch.From and its Version still
+	// ch.Version: it sets the owner, adds one to Version and appends
+	// ch.Item() (an owner.changed EVENT recording from, to, reason and
+	// actor) in one transaction, and returns the updated contact and the
+	// stored item. Of changes racing from one (owner, version) exactly one
+	// succeeds.
+	//
+	// It returns ECONFLICT, writing nothing, if the owner or version no
+	// longer match or the contact has ended; ENOTFOUND (Resource CONTACT)
+	// for an unknown contact; EINVALID if ch fails ch.Check.
+	ChangeOwner(ctx context.Context, ch *OwnerChange) (*Contact, *Item, error)
 	// FindItemByID returns the contact's item with the given id, or
 	// ENOTFOUND (Resource ITEM).
 	FindItemByID(ctx context.Context, contactID, id string) (*Item, error)

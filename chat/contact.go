@@ -8,8 +8,8 @@ import (
 )
 
 // SystemDisplayName is the DisplayName of items the system sends: the
-// flow's greeting and chat.ended.
-const SystemDisplayName = "SYSTEM_MESSAGE"
+// flow's greeting, chat.ended and owner.changed.
+const SystemDisplayName = helpline.SystemDisplayName
 
 // StartChat creates a contact in the instance's flow with its customer and
 // opening items, in this order: the customer's participant.joined event,
@@ -80,7 +80,7 @@ func (s *Service) StartChat(ctx context.Context, in helpline.StartChatInput) (*h
 		items = append(items, &helpline.Item{
 			ContactID: id, ID: helpline.NewID(), Type: helpline.ItemMessage,
 			ContentType: helpline.ContentPlain, Content: flow.Greeting,
-			ParticipantID: systemParticipantID(id), DisplayName: SystemDisplayName, Role: helpline.RoleSystem,
+			ParticipantID: helpline.SystemParticipantID(id), DisplayName: SystemDisplayName, Role: helpline.RoleSystem,
 			Time: now,
 		})
 	}
@@ -182,11 +182,6 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// systemParticipantID is the ParticipantID of a contact's SYSTEM items (the
-// greeting, chat.ended). There is no system participant record; the id is
-// the contact's own, so it is stable and unique per contact.
-func systemParticipantID(contactID string) string { return contactID }
-
 // participantEvent returns a participant.joined or participant.left item of p.
 func participantEvent(p *helpline.Participant, contentType string, at time.Time) *helpline.Item {
 	return &helpline.Item{
@@ -199,7 +194,7 @@ func participantEvent(p *helpline.Participant, contentType string, at time.Time)
 func chatEnded(contactID string, at time.Time) *helpline.Item {
 	return &helpline.Item{
 		ContactID: contactID, ID: helpline.NewID(), Type: helpline.ItemEvent, ContentType: helpline.EventChatEnded,
-		ParticipantID: systemParticipantID(contactID), DisplayName: SystemDisplayName, Role: helpline.RoleSystem, Time: at,
+		ParticipantID: helpline.SystemParticipantID(contactID), DisplayName: SystemDisplayName, Role: helpline.RoleSystem, Time: at,
 	}
 }
 

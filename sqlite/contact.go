@@ -16,7 +16,7 @@ import (
 const (
 	contactColumns = `id, instance_id, flow_id, initial_contact_id, related_contact_id, customer_id,
 	state, end_reason, attributes, supported_content_types, client_token,
-	created_at, expires_at, ended_at`
+	created_at, expires_at, ended_at, owner, version`
 	selectContact = `SELECT ` + contactColumns + `,
 	(SELECT coalesce(max(seq), 0) FROM items WHERE items.contact_id = contacts.id) FROM contacts`
 
@@ -30,13 +30,16 @@ const (
 	ORDER BY expires_at, created_at, id LIMIT ?`
 )
 
-// CreateContact stores a new contact, its customer, its opening items and
-// a mirror pair for each of nc.Mirrors in one transaction, numbering the
-// items from Seq 1. It is idempotent on
+// CreateContact stores a new contact, at Version 1, its customer, its
+// opening items and a mirror pair for each of nc.Mirrors in one
+// transaction, numbering the items from Seq 1. It is idempotent on
 // (InstanceID, ClientToken) and returns EQUOTA when the instance has
 // nc.MaxActive active contacts; see helpline.Store.
 func (db *DB) CreateContact(ctx context.Context, nc *helpline.NewContact) (replayed bool, err error) {
 	c := nc.Contact
+	if err := helpline.CheckOwner(c.Owner); err != nil {
+		return false, err
+	}
 	attrs, err := json.Marshal(nonNilMap(c.Attributes))
 	if err != nil {
 		return false, fmt.Errorf("sqlite: encode attributes: %w", err)
@@ -63,13 +66,14 @@ func (db *DB) CreateContact(ctx context.Context, nc *helpline.NewContact) (repla
 				return helpline.Errorf(helpline.EQUOTA, "The instance already has %d active chats, its limit.", active)
 			}
 		}
-		_, err := tx.Exec(`INSERT INTO contacts (`+contactColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.Exec(`INSERT INTO contacts (`+contactColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
 			c.ID, c.InstanceID, c.FlowID, c.InitialContactID, c.RelatedContactID, c.CustomerID,
 			c.State, c.EndReason, attrs, types, c.ClientToken,
-			millis(c.CreatedAt), nullMillis(c.ExpiresAt), nullMillis(c.EndedAt))
+			millis(c.CreatedAt), nullMillis(c.ExpiresAt), nullMillis(c.EndedAt), c.Owner)
 		if err != nil {
 			return dbError("create contact", err)
 		}
+		c.Version = 1
 		if p := nc.Customer; p != nil {
 			p.ContactID = c.ID
 			if err := insertParticipant(tx, p); err != nil {
@@ -155,8 +159,8 @@ func (db *DB) FindContactsToExpire(ctx context.Context, t time.Time, limit int) 
 	return queryAll(ctx, db.r, "find contacts to expire", scanContact, selectContactsToExpire, millis(t), limit)
 }
 
-// EndContact marks an active contact ended, marks its remaining
-// participants left and appends items, in one transaction. It returns
+// EndContact marks an active contact ended, clears its owner, marks its
+// remaining participants left and appends items, in one transaction. It returns
 // ended=false and writes nothing if the contact had already ended.
 func (db *DB) EndContact(ctx context.Context, id, reason string, at time.Time, items []*helpline.Item) (ended bool, err error) {
 	err = db.write(ctx, func(tx *sql.Tx) error {
@@ -166,8 +170,8 @@ func (db *DB) EndContact(ctx context.Context, id, reason string, at time.Time, i
 		} else if c.Ended() {
 			return nil
 		}
-		if _, err := tx.Exec(`UPDATE contacts SET state = ?, end_reason = ?, ended_at = ? WHERE id = ?`,
-			helpline.ContactEnded, reason, millis(at), id); err != nil {
+		if _, err := tx.Exec(`UPDATE contacts SET state = ?, end_reason = ?, ended_at = ?, owner = '', version = version + 1
+			WHERE id = ?`, helpline.ContactEnded, reason, millis(at), id); err != nil {
 			return dbError("end contact", err)
 		}
 		if _, err := tx.Exec(`UPDATE participants SET left_at = ? WHERE contact_id = ? AND left_at IS NULL`,
@@ -183,6 +187,52 @@ func (db *DB) EndContact(ctx context.Context, id, reason string, at time.Time, i
 	return ended, err
 }
 
+// ChangeOwner moves an active contact from ch.From at ch.Version to ch.To
+// and appends the transition item, in one transaction; see
+// helpline.Store.
+func (db *DB) ChangeOwner(ctx context.Context, ch *helpline.OwnerChange) (*helpline.Contact, *helpline.Item, error) {
+	if err := ch.Check(); err != nil {
+		return nil, nil, err
+	}
+	it := ch.Item()
+	var c *helpline.Contact
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.Exec(`UPDATE contacts SET owner = ?, version = version + 1
+			WHERE id = ? AND owner = ? AND version = ? AND `+isActive, ch.To, ch.ContactID, ch.From, ch.Version)
+		if err != nil {
+			return dbError("change owner", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return dbError("change owner", err)
+		} else if n == 0 {
+			return ownerConflict(tx, ch)
+		}
+		if c, err = findContact(context.Background(), tx, ch.ContactID); err != nil {
+			return err
+		}
+		c.LastSeq, err = appendItems(tx, c.ID, c.LastSeq, []*helpline.Item{it})
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, it, nil
+}
+
+// ownerConflict returns why ch changed no contact: ENOTFOUND, or ECONFLICT
+// naming what no longer holds.
+func ownerConflict(tx *sql.Tx, ch *helpline.OwnerChange) error {
+	c, err := findContact(context.Background(), tx, ch.ContactID)
+	switch {
+	case err != nil:
+		return err
+	case c.Ended():
+		return helpline.Errorf(helpline.ECONFLICT, "The contact has ended.")
+	}
+	return helpline.Errorf(helpline.ECONFLICT, "The contact's owner changed: it is %q at version %d, not %q at version %d.",
+		c.Owner, c.Version, ch.From, ch.Version)
+}
+
 func scanContact(s scanner) (*helpline.Contact, error) {
 	var (
 		c              helpline.Contact
@@ -192,7 +242,7 @@ func scanContact(s scanner) (*helpline.Contact, error) {
 	)
 	err := s.Scan(&c.ID, &c.InstanceID, &c.FlowID, &c.InitialContactID, &c.RelatedContactID, &c.CustomerID,
 		&c.State, &c.EndReason, &attrs, &types, &c.ClientToken,
-		&created, &expires, &ended, &c.LastSeq)
+		&created, &expires, &ended, &c.Owner, &c.Version, &c.LastSeq)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, err
 	} else if err != nil {

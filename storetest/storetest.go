@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) helpline.Store) {
 	t.Run("UpdateContactAttributes", func(t *testing.T) { testUpdateContactAttributes(t, open) })
 	t.Run("FindContactsToExpire", func(t *testing.T) { testFindContactsToExpire(t, open) })
 	t.Run("EndContact", func(t *testing.T) { testEndContact(t, open) })
+	t.Run("ChangeOwner", func(t *testing.T) { testChangeOwner(t, open) })
 	t.Run("Participant", func(t *testing.T) { testParticipant(t, open) })
 	t.Run("AppendItem", func(t *testing.T) { testAppendItem(t, open) })
 	t.Run("FindItems", func(t *testing.T) { testFindItems(t, open) })

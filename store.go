@@ -78,7 +78,10 @@ type Store interface {
 	//
 	// It is idempotent on (ContactID, ParticipantID, ClientToken) when
 	// ClientToken is not empty: a retry fills *it with the stored item and
-	// returns replayed=true. It returns ECONFLICT if the contact has ended.
+	// returns replayed=true. It returns ECONFLICT if the contact has ended
+	// and EFORBIDDEN if it.ParticipantID names a participant of the
+	// contact who has left, checked in the same transaction, so that a
+	// sender's stale view of its session cannot add to the transcript.
 	AppendItem(ctx context.Context, it *Item) (replayed bool, err error)
 	// ChangeOwner moves an active contact from owner ch.From to ch.To
 	// provided its owner is still ch.From and its Version still
@@ -110,7 +113,7 @@ type Store interface {
 	MarkAttachmentUploaded(ctx context.Context, id string, at time.Time) error
 	// CompleteAttachment sets the attachment's status to APPROVED and
 	// appends it (an ATTACHMENT item) in one transaction, with AppendItem's
-	// idempotency.
+	// idempotency and errors.
 	CompleteAttachment(ctx context.Context, id string, it *Item) (replayed bool, err error)
 
 	Close() error

@@ -353,6 +353,41 @@ func TestDisconnect(t *testing.T) {
 	}
 }
 
+// A participant who left on another node, whose participant.left event
+// never reached this one, is still in this engine's session cache; the
+// store refuses its messages all the same, and the engine then drops the
+// stale session.
+func TestSendAfterLeaveWhoseEventWasLost(t *testing.T) {
+	e := newEnv(t)
+	started, customer := e.start(t, helpline.StartChatInput{})
+	c := started.Contact
+	added, err := e.svc.AddParticipant(ctx, helpline.AddParticipantInput{InstanceID: c.InstanceID, ContactID: c.ID, Role: helpline.RoleAgent, DisplayName: "Alex"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent := e.auth(t, helpline.ParticipantToken, added.ParticipantToken)
+	e.send(t, agent, "hello")
+
+	// The leave is stored, as another node's Disconnect stores it, and its
+	// event is never published here.
+	if _, err := e.store.LeaveParticipant(ctx, agent.Participant.ID, e.clock.Now(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if stale := e.auth(t, helpline.ParticipantToken, added.ParticipantToken); stale.Participant.Left() {
+		t.Fatal("the cached session saw the leave; this test needs it stale")
+	}
+	before := len(e.items(t, c.ID))
+
+	_, err = e.svc.SendMessage(ctx, agent, helpline.ContentPlain, "after leaving", "")
+	wantCode(t, err, helpline.EFORBIDDEN)
+	if n := len(e.items(t, c.ID)); n != before {
+		t.Errorf("%d items after a refused send, want %d", n, before)
+	}
+	_, err = e.svc.Authenticate(ctx, helpline.ParticipantToken, added.ParticipantToken)
+	wantCode(t, err, helpline.EFORBIDDEN)
+	e.send(t, customer, "still here")
+}
+
 func TestExpireDue(t *testing.T) {
 	e := newEnv(t)
 	short, _ := e.start(t, helpline.StartChatInput{ChatDuration: time.Hour})

@@ -115,20 +115,28 @@ func (s *Service) newItem(sess *helpline.Session, typ, contentType, clientToken 
 }
 
 // append stores it and publishes it unless it was a replay. A contact that
-// ended meanwhile is EFORBIDDEN, as Authenticate would have said.
+// ended meanwhile, or a sender who left, is EFORBIDDEN, as Authenticate
+// would have said.
 func (s *Service) append(ctx context.Context, it *helpline.Item) (*helpline.Item, error) {
 	replayed, err := s.store.AppendItem(ctx, it)
 	return s.stored(ctx, it, replayed, err)
 }
 
 // stored finishes a store write of it that returned replayed and err: a
-// contact that ended meanwhile (ECONFLICT) is EFORBIDDEN, and a new item
-// is published.
+// contact that ended meanwhile (ECONFLICT) is EFORBIDDEN, a sender who
+// left (EFORBIDDEN) too, and a new item is published. Either refusal means
+// the cached session missed an event, lost on the bus or not yet
+// arrived from another node, so the session is dropped from the cache.
 func (s *Service) stored(ctx context.Context, it *helpline.Item, replayed bool, err error) (*helpline.Item, error) {
-	if helpline.ErrorCode(err) == helpline.ECONFLICT {
+	switch helpline.ErrorCode(err) {
+	case "":
+	case helpline.ECONFLICT:
 		s.sessions.forgetContact(it.ContactID)
 		return nil, &helpline.Error{Code: helpline.EFORBIDDEN, Message: "The chat has ended."}
-	} else if err != nil {
+	case helpline.EFORBIDDEN:
+		s.sessions.forgetParticipant(it.ParticipantID)
+		return nil, err
+	default:
 		return nil, err
 	}
 	if !replayed {

@@ -93,7 +93,8 @@ func (db *DB) MarkAttachmentUploaded(ctx context.Context, id string, at time.Tim
 // It is idempotent twice over: on (ContactID, ParticipantID, ClientToken)
 // as AppendItem is, and on the attachment itself: completing an attachment
 // that is already complete fills *it with the item that completed it and
-// returns replayed=true. It returns ECONFLICT if the contact has ended.
+// returns replayed=true. It returns ECONFLICT if the contact has ended and
+// EFORBIDDEN if the sender has left.
 func (db *DB) CompleteAttachment(ctx context.Context, id string, it *helpline.Item) (replayed bool, err error) {
 	err = db.write(ctx, func(tx *sql.Tx) error {
 		var itemSeq sql.NullInt64
@@ -120,7 +121,7 @@ func (db *DB) CompleteAttachment(ctx context.Context, id string, it *helpline.It
 			return err
 		}
 
-		lastSeq, err := activeContactLastSeq(tx, a.ContactID)
+		lastSeq, err := appendableLastSeq(tx, it)
 		if err != nil {
 			return err
 		}

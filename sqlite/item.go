@@ -22,7 +22,8 @@ const (
 
 // AppendItem stores it as the contact's next item, setting it.Seq. It is
 // idempotent on (ContactID, ParticipantID, ClientToken) and returns
-// ECONFLICT if the contact has ended; see helpline.Store.
+// ECONFLICT if the contact has ended and EFORBIDDEN if the sender has
+// left; see helpline.Store.
 func (db *DB) AppendItem(ctx context.Context, it *helpline.Item) (replayed bool, err error) {
 	err = db.write(ctx, func(tx *sql.Tx) error {
 		if it.ClientToken != "" {
@@ -35,7 +36,7 @@ func (db *DB) AppendItem(ctx context.Context, it *helpline.Item) (replayed bool,
 				return err
 			}
 		}
-		lastSeq, err := activeContactLastSeq(tx, it.ContactID)
+		lastSeq, err := appendableLastSeq(tx, it)
 		if err != nil {
 			return err
 		}
@@ -45,18 +46,27 @@ func (db *DB) AppendItem(ctx context.Context, it *helpline.Item) (replayed bool,
 	return replayed, err
 }
 
-// activeContactLastSeq returns the LastSeq of an active contact, ENOTFOUND
-// for a missing one and ECONFLICT for an ended one.
-func activeContactLastSeq(tx *sql.Tx, contactID string) (int64, error) {
+// appendableLastSeq returns the LastSeq of it's contact if it may be
+// appended: ENOTFOUND for a missing contact, ECONFLICT for an ended one,
+// and EFORBIDDEN when it.ParticipantID names a participant of the contact
+// who has left. Other senders (the system) have no participant record.
+func appendableLastSeq(tx *sql.Tx, it *helpline.Item) (int64, error) {
 	var state string
 	var lastSeq int64
-	err := tx.QueryRow(selectContactStateLastSeq, contactID, contactID).Scan(&state, &lastSeq)
+	err := tx.QueryRow(selectContactStateLastSeq, it.ContactID, it.ContactID).Scan(&state, &lastSeq)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, helpline.NotFound(helpline.ResourceContact, contactID)
+		return 0, helpline.NotFound(helpline.ResourceContact, it.ContactID)
 	} else if err != nil {
 		return 0, dbError("read contact", err)
 	} else if state == helpline.ContactEnded {
 		return 0, helpline.Errorf(helpline.ECONFLICT, "The contact has ended.")
+	}
+	var left sql.NullInt64
+	err = tx.QueryRow(`SELECT left_at FROM participants WHERE id = ? AND contact_id = ?`, it.ParticipantID, it.ContactID).Scan(&left)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, dbError("read participant", err)
+	} else if left.Valid {
+		return 0, helpline.Errorf(helpline.EFORBIDDEN, "The participant has left the chat.")
 	}
 	return lastSeq, nil
 }

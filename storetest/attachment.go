@@ -151,6 +151,26 @@ func testAttachment(t *testing.T, open func(t *testing.T) helpline.Store) {
 			t.Errorf("LastSeq %d, want 2: an attachment is appended once", last)
 		}
 	})
+	t.Run("CompleteAfterLeaving", func(t *testing.T) {
+		s, nc := setup(t)
+		agent := newAgent(nc.Contact.ID, "")
+		if _, err := s.CreateParticipant(ctx, agent, nil); err != nil {
+			t.Fatal(err)
+		}
+		a := newAttachment(agent, "")
+		mustCreate(t, s, a)
+		if _, err := s.LeaveParticipant(ctx, agent.ID, at(time.Minute), nil); err != nil {
+			t.Fatal(err)
+		}
+		_, err := s.CompleteAttachment(ctx, a.ID, attachmentItem(agent, a, ""))
+		wantCode(t, "CompleteAttachment from a participant who has left", err, helpline.EFORBIDDEN)
+		if got := mustFind(t, s, a.ID).Status; got != helpline.AttachmentInProgress {
+			t.Errorf("attachment status %s after a refused completion, want %s", got, helpline.AttachmentInProgress)
+		}
+		if last := mustFindContact(t, s, nc.Contact.ID).LastSeq; last != 1 {
+			t.Errorf("LastSeq %d, want 1 (nothing written)", last)
+		}
+	})
 	t.Run("CompleteEndedContact", func(t *testing.T) {
 		s, nc := setup(t)
 		a := newAttachment(nc.Customer, "")

@@ -166,6 +166,35 @@ func testAppendItem(t *testing.T, open func(t *testing.T) helpline.Store) {
 		}
 		sameItem(t, retry, sent)
 	})
+	t.Run("LeftParticipant", func(t *testing.T) {
+		s := open(t)
+		nc := newContact("i1")
+		mustCreateContact(t, s, nc)
+		agent := newAgent(nc.Contact.ID, "")
+		if _, err := s.CreateParticipant(ctx, agent, nil); err != nil {
+			t.Fatal(err)
+		}
+		sent := message(agent, "before leaving", "tok", at(time.Second))
+		mustAppend(t, s, sent)
+		if _, err := s.LeaveParticipant(ctx, agent.ID, at(time.Minute), nil); err != nil {
+			t.Fatal(err)
+		}
+		_, err := s.AppendItem(ctx, message(agent, "after leaving", "", at(2*time.Minute)))
+		wantCode(t, "AppendItem from a participant who has left", err, helpline.EFORBIDDEN)
+		if last := mustFindContact(t, s, nc.Contact.ID).LastSeq; last != 2 {
+			t.Errorf("LastSeq %d, want 2 (nothing written)", last)
+		}
+
+		retry := message(agent, "before leaving", "tok", at(2*time.Minute))
+		if replayed, err := s.AppendItem(ctx, retry); err != nil || !replayed {
+			t.Fatalf("retry of an item stored before leaving = %v, %v; want the stored item", replayed, err)
+		}
+		sameItem(t, retry, sent)
+		// The others, and the system, go on.
+		mustAppend(t, s, message(nc.Customer, "still here", "", at(3*time.Minute)))
+		system := &helpline.Participant{ID: helpline.SystemParticipantID(nc.Contact.ID), ContactID: nc.Contact.ID, Role: helpline.RoleSystem}
+		mustAppend(t, s, message(system, "an agent will be with you shortly", "", at(3*time.Minute)))
+	})
 	t.Run("MissingContact", func(t *testing.T) {
 		s := open(t)
 		it := message(&helpline.Participant{ID: "p", ContactID: "missing"}, "hi", "", base)

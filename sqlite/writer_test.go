@@ -284,3 +284,40 @@ func TestMigrateMirror(t *testing.T) {
 		t.Fatalf("pairs after migrating: %+v, %v", pairs, err)
 	}
 }
+
+// TestMigrateOwner opens a database written before contacts had owners:
+// its contacts have no owner at version 1, and the active one can be
+// taken from there.
+func TestMigrateOwner(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "h.db")
+	old := sql.OpenDB(connector{dsn: dsn(path, "_journal_mode=WAL&_foreign_keys=on")})
+	if _, err := old.Exec(`CREATE TABLE schema_version (version INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range []string{"0001_init.sql", "0002_mirror.sql", "0003_remembered.sql"} {
+		if err := applyMigration(old, "migrations/"+name, i+1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range []string{
+		`INSERT INTO contacts VALUES ('c1', 'i1', 'f1', 'c1', '', '', 'CONNECTED', '', '{}', '["text/plain"]', '', 1, NULL, NULL)`,
+		`INSERT INTO contacts VALUES ('c2', 'i1', 'f1', 'c2', '', '', 'DISCONNECTED', 'API', '{}', '["text/plain"]', '', 1, NULL, 2)`,
+	} {
+		if _, err := old.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old.Close()
+
+	db := openTest(t, path)
+	for _, id := range []string{"c1", "c2"} {
+		c, err := db.FindContactByID(context.Background(), id)
+		if err != nil || c.Owner != "" || c.Version != 1 {
+			t.Fatalf("contact %s after migrating: %+v, %v; want no owner at version 1", id, c, err)
+		}
+	}
+	c, _, err := db.ChangeOwner(context.Background(), &helpline.OwnerChange{ContactID: "c1", Version: 1, To: "queue:sales", At: fromMillis(3)})
+	if err != nil || c.Owner != "queue:sales" || c.Version != 2 {
+		t.Fatalf("ChangeOwner after migrating: %+v, %v", c, err)
+	}
+}

@@ -16,7 +16,9 @@ const SystemDisplayName = helpline.SystemDisplayName
 // the flow's greeting (a SYSTEM message) if the flow has one, and the
 // initial message if one is given. It publishes them and returns a
 // participant token that expires with the chat. The store creates a mirror
-// pair for each of Config.Mirrors in the contact's transaction.
+// pair for each of Config.Mirrors in the contact's transaction. The
+// contact starts with no owner, at Version 1: until routing and bots take
+// contacts (ChangeOwner), nobody owns a chat.
 //
 // It is idempotent on (InstanceID, ClientToken): a retry returns the stored
 // contact and customer with a valid token and writes nothing. Errors:

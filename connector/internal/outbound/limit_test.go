@@ -1,0 +1,153 @@
+package outbound_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/helplinehq/helpline"
+	"github.com/helplinehq/helpline/clocktest"
+	"github.com/helplinehq/helpline/connector/internal/outbound"
+)
+
+// shortCtx has a deadline no limiter wait fits in.
+func shortCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// limited asserts that err is the limiter's refusal asking for about want.
+func limited(t *testing.T, err error, want time.Duration) {
+	t.Helper()
+	var me *helpline.MirrorError
+	if !errors.As(err, &me) || me.Permanent || !errors.Is(err, outbound.ErrLimited) {
+		t.Fatalf("Wait = %v, want a retryable ErrLimited", err)
+	}
+	if d := me.RetryAfter - want; d < -time.Millisecond || d > time.Millisecond {
+		t.Errorf("RetryAfter = %v, want %v", me.RetryAfter, want)
+	}
+}
+
+func TestLimiterPacesPerMinute(t *testing.T) {
+	clock := clocktest.New(now)
+	// 60 a minute: 54 a minute (0.9/s) with bursts of 3.
+	l := outbound.PerMinute(60, clock.Now)
+	for i := range 3 {
+		if err := l.Wait(shortCtx(t)); err != nil {
+			t.Fatalf("request %d of the burst: %v", i+1, err)
+		}
+	}
+	limited(t, l.Wait(shortCtx(t)), time.Second*10/9)
+	// The refused wait spent nothing.
+	clock.Advance(time.Second * 10 / 9)
+	if err := l.Wait(shortCtx(t)); err != nil {
+		t.Fatalf("after a token's time: %v", err)
+	}
+	limited(t, l.Wait(shortCtx(t)), time.Second*10/9)
+}
+
+func TestLimiterSetPerMinute(t *testing.T) {
+	clock := clocktest.New(now)
+	l := outbound.PerMinute(20, clock.Now) // burst 1
+	if err := l.Wait(shortCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	limited(t, l.Wait(shortCtx(t)), time.Second*60/18)
+	l.SetPerMinute(700) // Zendesk's X-Rate-Limit said so
+	limited(t, l.Wait(shortCtx(t)), time.Second*60/630)
+}
+
+func TestLimiterHoldsBackWhileTheBudgetIsSpent(t *testing.T) {
+	clock := clocktest.New(now)
+	l := outbound.PerMinute(600, clock.Now)
+	l.Observe(http.Header{"X-Ratelimit-Remaining": {"4"}, "X-Ratelimit-Reset": {"30"}})
+	if err := l.Wait(shortCtx(t)); err != nil {
+		t.Fatalf("budget left: %v", err)
+	}
+	l.Observe(http.Header{"X-Ratelimit-Remaining": {"0"}, "X-Ratelimit-Reset": {"30"}})
+	limited(t, l.Wait(shortCtx(t)), 30*time.Second)
+	// An earlier reset does not shorten the hold.
+	l.Observe(http.Header{"Ratelimit-Remaining": {"0"}, "Ratelimit-Reset": {"5"}})
+	limited(t, l.Wait(shortCtx(t)), 30*time.Second)
+	clock.Advance(30 * time.Second)
+	if err := l.Wait(shortCtx(t)); err != nil {
+		t.Fatalf("after the reset: %v", err)
+	}
+}
+
+func TestLimiterWaitEndsWithItsContext(t *testing.T) {
+	clock := clocktest.New(now)
+	l := outbound.PerMinute(20, clock.Now)
+	if err := l.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := l.Wait(ctx)
+	var me *helpline.MirrorError
+	if !errors.As(err, &me) || me.Permanent || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Wait = %v, want a retryable failure with the context's error", err)
+	}
+}
+
+func TestPacer(t *testing.T) {
+	// Zendesk's 30 updates per ticket per 10 minutes.
+	p := outbound.NewPacer(5, 24*time.Second)
+	at := now
+	if w := p.Take("t1", 2, at); w != 0 {
+		t.Fatalf("first take waits %v", w)
+	}
+	if w := p.Take("t1", 3, at); w != 0 {
+		t.Fatalf("rest of the burst waits %v", w)
+	}
+	if w := p.Take("t1", 2, at); w != 48*time.Second {
+		t.Errorf("take over budget: wait %v, want 48s", w)
+	}
+	if w := p.Next("t1", at); w != 24*time.Second {
+		t.Errorf("Next = %v, want 24s", w)
+	}
+	if w := p.Take("t2", 5, at); w != 0 {
+		t.Errorf("another object waits %v", w)
+	}
+	if w := p.Next("unknown", at); w != 0 {
+		t.Errorf("Next of an unknown object = %v", w)
+	}
+	at = at.Add(24 * time.Second)
+	if w := p.Next("t1", at); w != 0 {
+		t.Errorf("Next after a refill = %v", w)
+	}
+	if w := p.Take("t1", 1, at); w != 0 {
+		t.Errorf("take after a refill waits %v", w)
+	}
+	p.Forget("t1")
+	if w := p.Take("t1", 5, at); w != 0 {
+		t.Errorf("a forgotten object starts full; waits %v", w)
+	}
+
+	// Taking whenever allowed, one object gets at most 30 writes into
+	// any ten minutes.
+	p = outbound.NewPacer(5, 24*time.Second)
+	var taken []time.Time
+	for at := now; at.Before(now.Add(time.Hour)); at = at.Add(time.Second) {
+		if p.Take("t", 1, at) == 0 {
+			taken = append(taken, at)
+		}
+	}
+	for i := range taken {
+		n := 0
+		for _, t2 := range taken[i:] {
+			if t2.Sub(taken[i]) < 10*time.Minute {
+				n++
+			}
+		}
+		if n > 30 {
+			t.Fatalf("%d writes in the ten minutes from %v", n, taken[i].Sub(now))
+		}
+	}
+	if len(taken) < 150 {
+		t.Errorf("only %d writes in an hour; the pacer is too strict", len(taken))
+	}
+}

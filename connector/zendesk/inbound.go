@@ -5,12 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/helplinehq/helpline"
+	"github.com/helplinehq/helpline/connector/internal/inbound"
 )
 
 // Webhook freshness: a signature timestamp further than this from now is
@@ -83,20 +85,21 @@ func (c *Connector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "bad webhook signature")
 		return
 	}
-	at, err := time.Parse(time.RFC3339, ts)
-	now := c.now()
-	if err != nil || at.Before(now.Add(-webhookWindow)) || at.After(now.Add(webhookWindow)) {
+	// A timestamp that does not parse is refused as a stale one is.
+	err = inbound.ErrStale
+	if at, perr := time.Parse(time.RFC3339, ts); perr == nil {
+		err = c.guard.Admit(r.Context(), sig, at)
+	}
+	switch {
+	case errors.Is(err, inbound.ErrStale):
 		writeError(w, http.StatusUnauthorized, "stale or malformed signature timestamp")
 		return
-	}
-	first, err := c.replay.RememberOnce(r.Context(), replayScope(c.name), sig, now, now.Add(2*webhookWindow))
-	if err != nil {
+	case errors.Is(err, inbound.ErrReplayed):
+		writeError(w, http.StatusConflict, "this webhook delivery was already received")
+		return
+	case err != nil:
 		c.log.Error("zendesk webhook: replay guard", "connector", c.name, "err", err)
 		writeError(w, http.StatusInternalServerError, "internal error")
-		return
-	}
-	if !first {
-		writeError(w, http.StatusConflict, "this webhook delivery was already received")
 		return
 	}
 	var p WebhookPayload
@@ -120,7 +123,7 @@ func (c *Connector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	n, err := c.appendReplies(r, pair.ContactID, p.TicketID)
 	if err != nil {
 		// Zendesk retries failed deliveries; let the next one try again.
-		if ferr := c.replay.Forget(r.Context(), replayScope(c.name), sig); ferr != nil {
+		if ferr := c.guard.Release(r.Context(), sig); ferr != nil {
 			c.log.Error("zendesk webhook: replay guard", "connector", c.name, "err", ferr)
 		}
 		c.log.Error("zendesk webhook: append replies", "connector", c.name, "ticket", p.TicketID, "err", err)

@@ -11,10 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 
 	"github.com/helplinehq/helpline"
 )
@@ -89,7 +86,7 @@ func (c *Connector) Mirror(ctx context.Context, b *helpline.MirrorBatch) (helpli
 	if len(lines) > 0 {
 		comments = group(b.Contact.ID, lines, refs[RefRequesterID])
 	}
-	if wait := c.pace.take(ticketID, len(comments), c.now()); wait > 0 {
+	if wait := c.pace.Take(ticketID, len(comments), c.now()); wait > 0 {
 		return helpline.MirrorResult{Refs: refs, Wait: wait}, nil
 	}
 	for i, cm := range comments {
@@ -109,9 +106,9 @@ func (c *Connector) Mirror(ctx context.Context, b *helpline.MirrorBatch) (helpli
 		}
 	}
 	if ended {
-		c.pace.forget(ticketID)
+		c.pace.Forget(ticketID)
 	}
-	return helpline.MirrorResult{Delivered: len(b.Items), Refs: refs, Wait: c.pace.next(ticketID, c.now())}, nil
+	return helpline.MirrorResult{Delivered: len(b.Items), Refs: refs, Wait: c.pace.Next(ticketID, c.now())}, nil
 }
 
 // line is one rendered transcript line.
@@ -442,57 +439,4 @@ type commentPage struct {
 		Name string `json:"name"`
 		Role string `json:"role"`
 	} `json:"users"`
-}
-
-// ticketPacer keeps each ticket's update budget. It is memory only: after
-// a restart the helpdesk's 429 and Retry-After pace the first updates.
-type ticketPacer struct {
-	mu      sync.Mutex // guards tickets
-	tickets map[string]*rate.Limiter
-}
-
-func newTicketPacer() *ticketPacer { return &ticketPacer{tickets: map[string]*rate.Limiter{}} }
-
-func (p *ticketPacer) limiter(ticketID string) *rate.Limiter {
-	l := p.tickets[ticketID]
-	if l == nil {
-		l = rate.NewLimiter(rate.Every(ticketEvery), ticketBurst)
-		p.tickets[ticketID] = l
-	}
-	return l
-}
-
-// take spends n updates of the ticket's budget at now, or spends nothing
-// and returns how long until n are available.
-func (p *ticketPacer) take(ticketID string, n int, now time.Time) time.Duration {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	l := p.limiter(ticketID)
-	if l.AllowN(now, n) {
-		return 0
-	}
-	missing := float64(n) - l.TokensAt(now)
-	return time.Duration(missing * float64(ticketEvery))
-}
-
-// next is how long until the ticket has one update to spend; the
-// dispatcher gathers the items that arrive meanwhile into one batch.
-func (p *ticketPacer) next(ticketID string, now time.Time) time.Duration {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	l, ok := p.tickets[ticketID]
-	if !ok {
-		return 0
-	}
-	if tokens := l.TokensAt(now); tokens < 1 {
-		return time.Duration((1 - tokens) * float64(ticketEvery))
-	}
-	return 0
-}
-
-// forget drops an ended chat's ticket.
-func (p *ticketPacer) forget(ticketID string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	delete(p.tickets, ticketID)
 }

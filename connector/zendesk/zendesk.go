@@ -18,9 +18,9 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/helplinehq/helpline"
+	"github.com/helplinehq/helpline/connector/internal/inbound"
+	"github.com/helplinehq/helpline/connector/internal/outbound"
 )
 
 func init() {
@@ -81,11 +81,12 @@ type Connector struct {
 	log    *slog.Logger
 	now    func() time.Time
 
-	pace *ticketPacer
+	// pace keeps each ticket's update budget (ticketBurst, ticketEvery).
+	pace *outbound.Pacer
 
-	// replay remembers the webhook signatures accepted, in the store,
-	// under the scope replayScope(name).
-	replay helpline.ReplayGuard
+	// guard admits each webhook delivery once, remembering the
+	// signatures accepted in the store under replayScope(name).
+	guard *inbound.Guard
 }
 
 var (
@@ -186,15 +187,16 @@ func New(cfg helpline.ConnectorConfig) (*Connector, error) {
 		open:   cfg.OpenAttachment,
 		log:    cfg.Logger,
 		now:    cfg.Now,
-		pace:   newTicketPacer(),
-		replay: cfg.Replay,
+		pace:   outbound.NewPacer(ticketBurst, ticketEvery),
 		api: &client{
-			base:    strings.TrimRight(s.BaseURL, "/") + "/api/v2",
-			user:    s.Email + "/token",
-			token:   token,
-			http:    &http.Client{Timeout: time.Duration(s.TimeoutSeconds) * time.Second},
-			limit:   rate.NewLimiter(perMinute(rpm), burstOf(rpm)),
-			updates: rate.NewLimiter(perMinute(s.UpdatesPerMinute), burstOf(s.UpdatesPerMinute)),
+			base:  strings.TrimRight(s.BaseURL, "/") + "/api/v2",
+			user:  s.Email + "/token",
+			token: token,
+			http:  outbound.NewClient(time.Duration(s.TimeoutSeconds)*time.Second, nil),
+			// The limiters wait on real timers, so they read the real
+			// clock whatever cfg.Now is.
+			limit:   outbound.PerMinute(rpm, nil),
+			updates: outbound.PerMinute(s.UpdatesPerMinute, nil),
 			follow:  follow,
 		},
 	}
@@ -204,6 +206,8 @@ func New(cfg helpline.ConnectorConfig) (*Connector, error) {
 	if c.now == nil {
 		c.now = helpline.Now
 	}
+	c.api.policy = outbound.Policy{Retryable: retryableStatuses, Now: c.now}
+	c.guard = &inbound.Guard{Replay: cfg.Replay, Scope: replayScope(c.name), Window: webhookWindow, Now: c.now}
 	return c, nil
 }
 
@@ -213,31 +217,34 @@ func (c *Connector) Name() string { return c.name }
 // BatchSize is the most items the dispatcher hands Mirror at once.
 func (c *Connector) BatchSize() int { return c.set.BatchSize }
 
-// perMinute is a limiter rate of n per minute, kept 10% under n: Zendesk
-// counts in fixed one-minute windows, and a token bucket's rate plus its
-// burst must fit in any one of them (90% + 5% of n), with room for clock
-// skew against the helpdesk's window.
-func perMinute(n int) rate.Limit { return rate.Limit(float64(n) * 0.90 / 60) }
-
-// burstOf allows a short burst of a twentieth of a minute's budget.
-func burstOf(n int) int { return max(1, n/20) }
+// retryableStatuses are the 4xx statuses the connector retries besides
+// 408 and 429. Zendesk answers 409 Conflict to an update that collides
+// with another update of the same ticket (its documented "safe update"
+// protection against ticket update collisions): nothing landed, and the
+// ticket takes updates again once the other one is done, so the chat is
+// tried again rather than parked over a race.
+var retryableStatuses = []int{http.StatusConflict}
 
 // client calls the Zendesk API: basic auth with an API token, JSON bodies,
-// the account limiters applied before every request.
+// the account limiters applied before every request, outcomes judged by
+// the connectors' outbound policy.
 type client struct {
 	base        string
 	user, token string
 	http        *http.Client
+	policy      outbound.Policy
 	// limit paces every request and updates paces ticket updates, both
 	// account-wide. With follow set, limit tracks the X-Rate-Limit header.
-	limit, updates *rate.Limiter
+	limit, updates *outbound.Limiter
 	follow         bool
 }
 
-// apiError is a non-2xx answer, or a failure to get one.
+// apiError is a non-2xx answer, or a failure to get one, classified by
+// the outbound policy.
 type apiError struct {
 	Status     int // 0 when no answer came
 	Body       string
+	Permanent  bool
 	RetryAfter time.Duration
 	Err        error // transport error when Status is 0
 }
@@ -282,7 +289,7 @@ func (cl *client) upload(ctx context.Context, name, contentType string, size int
 		return "", err
 	}
 	if out.Upload.Token == "" {
-		return "", &apiError{Status: http.StatusCreated, Body: "upload answer without a token"}
+		return "", &apiError{Status: http.StatusCreated, Body: "upload answer without a token", Permanent: true}
 	}
 	return out.Upload.Token, nil
 }
@@ -291,12 +298,12 @@ func (cl *client) upload(ctx context.Context, name, contentType string, size int
 // decodes a 2xx JSON answer into out (nil to discard). Other answers are
 // *apiError.
 func (cl *client) send(ctx context.Context, method, path string, header http.Header, body io.Reader, size int64, out any) error {
-	if err := waitFor(ctx, cl.limit); err != nil {
-		return err
+	if err := cl.limit.Wait(ctx); err != nil {
+		return limited(err)
 	}
 	if method == http.MethodPut && strings.HasPrefix(path, "/tickets/") {
-		if err := waitFor(ctx, cl.updates); err != nil {
-			return err
+		if err := cl.updates.Wait(ctx); err != nil {
+			return limited(err)
 		}
 	}
 	req, err := http.NewRequestWithContext(ctx, method, cl.base+path, body)
@@ -311,21 +318,23 @@ func (cl *client) send(ctx context.Context, method, path string, header http.Hea
 	req.Header.Set("Accept", "application/json")
 	resp, err := cl.http.Do(req)
 	if err != nil {
-		return &apiError{Err: err}
+		return &apiError{Err: err, Permanent: cl.policy.Classify(nil, err).Permanent}
 	}
 	defer resp.Body.Close()
 	cl.followLimit(resp.Header)
+	cl.limit.Observe(resp.Header)
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	if err != nil {
 		return &apiError{Err: err}
 	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		e := &apiError{Status: resp.StatusCode, Body: strings.TrimSpace(string(raw))}
+	if me := cl.policy.Classify(resp, nil); me != nil {
+		e := &apiError{Status: resp.StatusCode, Body: strings.TrimSpace(string(raw)), Permanent: me.Permanent, RetryAfter: me.RetryAfter}
 		if len(e.Body) > 500 {
 			e.Body = e.Body[:500] + "…"
 		}
-		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs >= 0 {
-			e.RetryAfter = time.Duration(secs) * time.Second
+		if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+			// The body of a redirect says nothing; where it points does.
+			e.Body = fmt.Sprintf("redirected to %q; redirects are not followed, check base_url", resp.Header.Get("Location"))
 		}
 		return e
 	}
@@ -333,32 +342,19 @@ func (cl *client) send(ctx context.Context, method, path string, header http.Hea
 		return nil
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
-		return &apiError{Status: resp.StatusCode, Body: "undecodable answer", Err: err}
+		return &apiError{Status: resp.StatusCode, Body: "undecodable answer", Permanent: true, Err: err}
 	}
 	return nil
 }
 
-// waitFor takes a token of lim, or fails retryably at once when the wait
-// would outlast ctx, saying how long it would have been.
-func waitFor(ctx context.Context, lim *rate.Limiter) error {
-	r := lim.Reserve()
-	d := r.Delay()
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
-		r.Cancel()
-		return &apiError{Err: errors.New("account rate limit reached locally"), RetryAfter: d}
+// limited is the failure of a limiter wait: the local account limit, or
+// the end of ctx; retryable.
+func limited(err error) error {
+	var me *helpline.MirrorError
+	if errors.As(err, &me) {
+		return &apiError{Err: me.Err, RetryAfter: me.RetryAfter}
 	}
-	if d == 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		r.Cancel()
-		return &apiError{Err: ctx.Err()}
-	}
+	return &apiError{Err: err}
 }
 
 // followLimit adopts the account's own limit from X-Rate-Limit.
@@ -366,28 +362,21 @@ func (cl *client) followLimit(h http.Header) {
 	if !cl.follow {
 		return
 	}
-	n, err := strconv.Atoi(h.Get("X-Rate-Limit"))
-	if err != nil || n <= 0 || perMinute(n) == cl.limit.Limit() {
-		return
+	if n, err := strconv.Atoi(h.Get("X-Rate-Limit")); err == nil && n > 0 {
+		cl.limit.SetPerMinute(n)
 	}
-	cl.limit.SetLimit(perMinute(n))
-	cl.limit.SetBurst(burstOf(n))
 }
 
-// mirrorError classifies err for the dispatcher: 429 and 409 retry after
-// the time the helpdesk names, 5xx and transport failures retry, other
+// mirrorError hands err to the dispatcher as the outbound policy
+// classified it: 408, 409 (retryableStatuses), 429, 5xx and transport
+// failures retry after the time the helpdesk names; redirects and other
 // 4xx park the pair with the answer as the reason.
 func mirrorError(err error) error {
 	var e *apiError
 	if !errors.As(err, &e) {
 		return err
 	}
-	switch {
-	case e.Status == 0, e.Status == http.StatusTooManyRequests, e.Status == http.StatusConflict, e.Status >= 500:
-		return &helpline.MirrorError{RetryAfter: e.RetryAfter, Err: err}
-	default:
-		return &helpline.MirrorError{Permanent: true, Err: err}
-	}
+	return &helpline.MirrorError{Permanent: e.Permanent, RetryAfter: e.RetryAfter, Err: err}
 }
 
 // deskError maps err to the helpline error codes TicketDesk returns.

@@ -388,6 +388,43 @@ func TestMirrorErrorClasses(t *testing.T) {
 		_, err := f.conn.Mirror(ctx, l2.batch(1, res.Refs, 0))
 		assertMirrorError(t, err, false, 10*time.Minute)
 	})
+	// answering is a Zendesk that answers every request with status and
+	// the headers kv.
+	answering := func(t *testing.T, status int, kv ...string) *fixture {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			for i := 0; i < len(kv); i += 2 {
+				w.Header().Set(kv[i], kv[i+1])
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			io.WriteString(w, `{"error":"Whatever","description":"as answered"}`)
+		}))
+		t.Cleanup(srv.Close)
+		return newFixture(t, zendesktest.Options{}, zendesk.Settings{BaseURL: srv.URL}, helpline.ConnectorConfig{})
+	}
+	t.Run("408 retryable", func(t *testing.T) {
+		f := answering(t, http.StatusRequestTimeout)
+		_, err := f.conn.Mirror(ctx, l.batch(0, nil, 0))
+		assertMirrorError(t, err, false, 0)
+	})
+	t.Run("409 update collision retryable", func(t *testing.T) {
+		f := answering(t, http.StatusConflict, "Retry-After", "5")
+		_, err := f.conn.Mirror(ctx, l.batch(0, nil, 0))
+		assertMirrorError(t, err, false, 5*time.Second)
+	})
+	t.Run("Retry-After as an HTTP date", func(t *testing.T) {
+		f := answering(t, http.StatusServiceUnavailable, "Retry-After", time.Date(2025, 3, 1, 10, 44, 0, 0, time.UTC).Format(http.TimeFormat))
+		_, err := f.conn.Mirror(ctx, l.batch(0, nil, 0))
+		assertMirrorError(t, err, false, 2*time.Minute)
+	})
+	t.Run("redirect permanent, not followed", func(t *testing.T) {
+		f := answering(t, http.StatusMovedPermanently, "Location", "https://acme.zendesk.com/api/v2/users/create_or_update")
+		_, err := f.conn.Mirror(ctx, l.batch(0, nil, 0))
+		assertMirrorError(t, err, true, 0)
+		if !strings.Contains(err.Error(), `redirected to "https://acme.zendesk.com/api/v2/users/create_or_update"`) {
+			t.Errorf("reason %q does not name the redirect's target", err)
+		}
+	})
 	t.Run("422 comment cap permanent", func(t *testing.T) {
 		f := newFixture(t, zendesktest.Options{MaxComments: 1}, zendesk.Settings{}, helpline.ConnectorConfig{})
 		_, err := f.conn.Mirror(ctx, l.batch(0, nil, 0))

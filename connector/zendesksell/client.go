@@ -12,20 +12,20 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/time/rate"
-
-	"github.com/helplinehq/helpline"
+	"github.com/helplinehq/helpline/connector/internal/outbound"
 )
 
 // userAgent is sent with every request; Sell refuses requests without one.
 const userAgent = "helpline-zendesksell/1"
 
-// client calls the Sell Core API v2, paced by a limiter.
+// client calls the Sell Core API v2, paced by a limiter, its outcomes
+// judged by the connectors' outbound policy.
 type client struct {
 	base    string // e.g. https://api.getbase.com, without a trailing slash
 	token   string
 	http    *http.Client
-	limiter *rate.Limiter
+	policy  outbound.Policy
+	limiter *outbound.Limiter
 }
 
 // lead is the part of a Sell lead the connector reads and writes.
@@ -47,10 +47,11 @@ type note struct {
 
 // do sends a request with body wrapped in {"data": ...} (when not nil)
 // and decodes the response's data (or items[].data) into out. Failures
-// are *helpline.MirrorError values: 429 and 5xx retryable (Sell sends no
-// Retry-After, so the dispatcher's exponential backoff paces the retry),
-// other 4xx permanent; transport errors are returned as they are, which
-// counts as retryable.
+// to get an answer and non-2xx answers are *helpline.MirrorError values
+// as the outbound policy classifies them: 408, 429, 5xx and transport
+// failures retryable (Sell documents no Retry-After, so the dispatcher's
+// exponential backoff paces the retry unless one comes), redirects and
+// other 4xx permanent.
 func (c *client) do(ctx context.Context, method, path string, query url.Values, body, out any) error {
 	if err := c.limiter.Wait(ctx); err != nil {
 		return err
@@ -79,16 +80,17 @@ func (c *client) do(ctx context.Context, method, path string, query url.Values, 
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("zendesk sell %s %s: %w", method, path, err)
+		return c.policy.Classify(nil, fmt.Errorf("zendesk sell %s %s: %w", method, path, err))
 	}
 	defer resp.Body.Close()
+	c.limiter.Observe(resp.Header)
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	if err != nil {
-		return fmt.Errorf("zendesk sell %s %s: reading response: %w", method, path, err)
+		return c.policy.Classify(nil, fmt.Errorf("zendesk sell %s %s: reading response: %w", method, path, err))
 	}
-	if resp.StatusCode/100 != 2 {
-		err := fmt.Errorf("zendesk sell %s %s: %s%s", method, path, resp.Status, describeErrors(raw))
-		return &helpline.MirrorError{Permanent: resp.StatusCode/100 == 4 && resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusRequestTimeout, Err: err}
+	if me := c.policy.Classify(resp, nil); me != nil {
+		me.Err = fmt.Errorf("zendesk sell %s %s: %w%s", method, path, me.Err, describeErrors(raw))
+		return me
 	}
 	if out == nil {
 		return nil

@@ -27,7 +27,6 @@ package zendesksell
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -36,6 +35,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/helplinehq/helpline"
+	"github.com/helplinehq/helpline/connector/internal/outbound"
 )
 
 func init() { helpline.RegisterConnectorKind("zendesksell", New) }
@@ -139,8 +139,9 @@ func New(cfg helpline.ConnectorConfig) (helpline.Connector, error) {
 		api: &client{
 			base:    strings.TrimSuffix(s.BaseURL, "/"),
 			token:   token,
-			http:    &http.Client{Timeout: defaultTimeout},
-			limiter: rate.NewLimiter(rate.Limit(s.RequestsPerSecond), 1),
+			http:    outbound.NewClient(defaultTimeout, nil),
+			policy:  outbound.Policy{Now: cfg.Now},
+			limiter: outbound.NewLimiter(rate.Limit(s.RequestsPerSecond), 1, nil),
 		},
 	}, nil
 }

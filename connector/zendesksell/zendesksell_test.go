@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -492,5 +494,49 @@ func TestNeedsMarkerKey(t *testing.T) {
 	cfg.MarkerKey = nil
 	if _, err := helpline.NewConnector("zendesksell", cfg); err == nil || !strings.Contains(err.Error(), "marker key") {
 		t.Fatalf("error %v, want one about the marker key", err)
+	}
+}
+
+// Sell classifies outcomes as every connector does: a redirect parks the
+// pair with its target as the reason (it is never followed), 408
+// retries, and a Retry-After is honoured should Sell send one.
+func TestOutcomesFollowTheOutboundPolicy(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		status    int
+		header    []string
+		permanent bool
+		wait      time.Duration
+		reason    string
+	}{
+		{"redirect parks", http.StatusFound, []string{"Location", "https://example.com/login"}, true, 0, `redirected to "https://example.com/login"`},
+		{"408 retries", http.StatusRequestTimeout, nil, false, 0, "408"},
+		{"503 honours Retry-After", http.StatusServiceUnavailable, []string{"Retry-After", "30"}, false, 30 * time.Second, "503"},
+		{"429 honours a rate-limit reset", http.StatusTooManyRequests, []string{"X-RateLimit-Remaining", "0", "X-RateLimit-Reset", "12"}, false, 12 * time.Second, "429"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var hits int
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				hits++
+				for i := 0; i < len(tc.header); i += 2 {
+					w.Header().Set(tc.header[i], tc.header[i+1])
+				}
+				w.WriteHeader(tc.status)
+			}))
+			defer srv.Close()
+			conf := fmt.Sprintf("base_url: %s\ntoken_env: SELL_TOKEN\nrequests_per_second: 100000\n", srv.URL)
+			conn, err := helpline.NewConnector("zendesksell", config(conf, map[string]string{"SELL_TOKEN": token}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = conn.Mirror(ctx, newChat("c1", map[string]string{"email": "ada@example.com"}).batch(1))
+			me := mirrorErr(t, err)
+			if me.Permanent != tc.permanent || me.RetryAfter != tc.wait || !strings.Contains(me.Error(), tc.reason) {
+				t.Errorf("error %v (permanent %v, retry after %v); want permanent %v, retry after %v, naming %q", me, me.Permanent, me.RetryAfter, tc.permanent, tc.wait, tc.reason)
+			}
+			if hits != 1 {
+				t.Errorf("%d requests reached the server, want 1", hits)
+			}
+		})
 	}
 }

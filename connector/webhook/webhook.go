@@ -12,7 +12,9 @@
 // at least once, and the id makes it exactly once at the receiver.
 //
 // A 2xx answer is delivered; 408, 429, 5xx and network errors are retried
-// (honouring Retry-After); any other status parks the pair.
+// (honouring Retry-After and rate-limit resets); a redirect, which is never
+// followed, and any other status park the pair. The classification is the
+// one every connector follows (connector/internal/outbound).
 package webhook
 
 import (
@@ -31,6 +33,7 @@ import (
 	"time"
 
 	"github.com/helplinehq/helpline"
+	"github.com/helplinehq/helpline/connector/internal/outbound"
 )
 
 func init() { helpline.RegisterConnectorKind("webhook", New) }
@@ -54,6 +57,7 @@ type Connector struct {
 	secret []byte
 	batch  int
 	client *http.Client
+	policy outbound.Policy
 	now    func() time.Time
 }
 
@@ -99,7 +103,8 @@ func New(cfg helpline.ConnectorConfig) (helpline.Connector, error) {
 		urls:   s.URLs,
 		secret: []byte(secret),
 		batch:  s.BatchSize,
-		client: &http.Client{Timeout: s.Timeout, Transport: newTransport()},
+		client: outbound.NewClient(s.Timeout, newTransport()),
+		policy: outbound.Policy{Now: now},
 		now:    now,
 	}, nil
 }
@@ -178,21 +183,15 @@ func (c *Connector) post(ctx context.Context, u string, b *helpline.MirrorBatch,
 	req.Header.Set("X-Helpline-Attempt", strconv.Itoa(b.Attempt+1))
 	resp, err := c.client.Do(req)
 	if err != nil {
-		return &helpline.MirrorError{Err: fmt.Errorf("POST %s: %w", u, err)}
+		return c.policy.Classify(nil, fmt.Errorf("POST %s: %w", u, err))
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
-	switch s := resp.StatusCode; {
-	case s >= 200 && s < 300:
-		return nil
-	case s == http.StatusTooManyRequests || s == http.StatusRequestTimeout || s >= 500:
-		return &helpline.MirrorError{
-			RetryAfter: RetryAfter(resp.Header, c.now()),
-			Err:        fmt.Errorf("POST %s: %s", u, resp.Status),
-		}
-	default:
-		return &helpline.MirrorError{Permanent: true, Err: fmt.Errorf("POST %s: %s", u, resp.Status)}
+	if me := c.policy.Classify(resp, nil); me != nil {
+		me.Err = fmt.Errorf("POST %s: %w", u, me.Err)
+		return me
 	}
+	return nil
 }
 
 // DeliveryID is the X-Helpline-Delivery of an item sent to a URL: the item
@@ -215,20 +214,4 @@ func mac(secret []byte, ts string, body []byte) []byte {
 	m.Write([]byte("."))
 	m.Write(body)
 	return m.Sum(nil)
-}
-
-// RetryAfter reads a Retry-After header, in seconds or as an HTTP date; zero
-// if there is none or it cannot be read.
-func RetryAfter(h http.Header, now time.Time) time.Duration {
-	v := h.Get("Retry-After")
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }

@@ -3,6 +3,8 @@ package webhook_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -88,5 +90,60 @@ func TestMirrorStopsAtAFailingURL(t *testing.T) {
 	b.Fail(webhooktest.Failure{Count: 1, Status: 400})
 	if _, err := c.Mirror(context.Background(), batch("two")); !errors.As(err, &merr) || !merr.Permanent {
 		t.Errorf("a 400 gave %v, want a permanent failure", err)
+	}
+}
+
+// Receivers' answers are classified as every connector's are: a redirect
+// is not followed (a 302 would turn the POST into a GET elsewhere) and
+// parks the pair naming its target, 408 retries, and Retry-After may be an
+// HTTP date, read against the connector's clock.
+func TestMirrorOutcomesFollowTheOutboundPolicy(t *testing.T) {
+	now := time.Date(2025, 3, 1, 10, 42, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name      string
+		status    int
+		header    []string
+		permanent bool
+		wait      time.Duration
+		reason    string
+	}{
+		{"redirect parks", http.StatusFound, []string{"Location", "/moved"}, true, 0, `redirected to "/moved"`},
+		{"408 retries", http.StatusRequestTimeout, nil, false, 0, "408"},
+		{"Retry-After as a date", http.StatusServiceUnavailable, []string{"Retry-After", now.Add(time.Minute).Format(http.TimeFormat)}, false, time.Minute, "503"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var hits []string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				hits = append(hits, r.Method+" "+r.URL.Path)
+				for i := 0; i < len(tc.header); i += 2 {
+					w.Header().Set(tc.header[i], tc.header[i+1])
+				}
+				w.WriteHeader(tc.status)
+			}))
+			defer srv.Close()
+			c, err := webhook.New(helpline.ConnectorConfig{
+				Name: "hooks",
+				Decode: func(v any) error {
+					*v.(*webhook.Settings) = webhook.Settings{URLs: []string{srv.URL + "/hook"}, SecretEnv: "HOOK_SECRET"}
+					return nil
+				},
+				Getenv: func(string) string { return "hook-secret" },
+				Now:    func() time.Time { return now },
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := c.Mirror(context.Background(), batch("one"))
+			var merr *helpline.MirrorError
+			if res.Delivered != 0 || !errors.As(err, &merr) {
+				t.Fatalf("Mirror = %+v, %v; want nothing delivered and a *MirrorError", res, err)
+			}
+			if merr.Permanent != tc.permanent || merr.RetryAfter != tc.wait || !strings.Contains(err.Error(), tc.reason) {
+				t.Errorf("error %v (permanent %v, retry after %v); want permanent %v, retry after %v, naming %q", err, merr.Permanent, merr.RetryAfter, tc.permanent, tc.wait, tc.reason)
+			}
+			if len(hits) != 1 || hits[0] != "POST /hook" {
+				t.Errorf("receiver saw %q, want one POST /hook", hits)
+			}
+		})
 	}
 }

@@ -5,14 +5,14 @@
 //
 // One table (Classify) decides for every connector:
 //
-//	2xx                                  delivered (nil)
-//	408, 429, 5xx                        retryable, after Retry-After or the rate-limit reset
-//	timeouts, refused or broken          retryable
-//	connections, any failure to get
-//	an answer
-//	3xx                                  permanent: redirects are never followed (NewClient),
-//	                                     and one from an API means a wrong base URL
-//	other 4xx, 1xx, anything else        permanent: the request itself is refused
+//	2xx             delivered (nil)
+//	408, 429, 5xx   retryable, after Retry-After or the rate-limit reset
+//	no answer       retryable: a timeout, a refused or reset connection,
+//	                a name that did not resolve, a cancelled context
+//	3xx             permanent: redirects are never followed (NewClient),
+//	                and one from an API means a wrong base URL
+//	other 4xx       permanent: the request itself is refused
+//	anything else   permanent (1xx, out of range)
 //
 // A connector may name further 4xx statuses its system documents as
 // passing (Policy.Retryable), each with the reason next to it.

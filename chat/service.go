@@ -208,6 +208,9 @@ func (s *Service) dispatch(ctx context.Context, sub helpline.Subscription) error
 			if l := sub.Lost(); l != lost {
 				s.log.Warn("chat: bus events lost; catching up from the store", "lost", l-lost)
 				lost = l
+				// A lost participant.left or chat.ended would leave a
+				// session cached that the store no longer honours.
+				s.sessions.reset()
 				s.hub.refillAll()
 			}
 		}

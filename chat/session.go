@@ -17,6 +17,8 @@ import (
 // Sessions are cached, so the hot path (SendMessage) verifies only the
 // token's signature. A contact ending or a participant leaving on this node
 // evicts it at once; on other nodes as soon as the bus carries the item.
+// When the bus reports lost events the whole cache is dropped, since the
+// lost ones may have been such items.
 func (s *Service) Authenticate(ctx context.Context, kind helpline.TokenKind, token string) (*helpline.Session, error) {
 	if kind != helpline.ParticipantToken && kind != helpline.ConnectionToken && kind != helpline.WebSocketToken {
 		return nil, forbidden()
@@ -205,6 +207,16 @@ func (sc *sessionCache) forgetContact(cid string) {
 	}
 	delete(sc.byContact, cid)
 	delete(sc.lastSeq, cid)
+}
+
+// reset empties the cache, so that every session is read again from the
+// store. Sessions already handed out stay valid for their callers, and a
+// load under way does not re-enter a stale result (reset counts as an
+// eviction).
+func (sc *sessionCache) reset() {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	sc.resetLocked()
 }
 
 func (sc *sessionCache) resetLocked() {

@@ -1,28 +1,171 @@
 package helpline
 
-import "context"
+import (
+	"context"
+	"strings"
+)
 
-// Event is what the bus carries: an item of a contact, stored (Seq > 0) or
-// ephemeral (typing, Seq 0).
-type Event struct {
-	ContactID string
-	Item      *Item
+// Subject says whom a bus event concerns, and so who receives it. It is
+// "<class>.<id>": ContactSubject for a contact's events, AgentSubject for
+// an agent's. A subscription names one subject or a class's wildcard
+// (AllContacts, AllAgents). The form is that of a NATS subject, so a bus
+// across nodes can use it as its subject as it is.
+type Subject string
+
+// Subject classes and their wildcards.
+const (
+	contactClass = "contact"
+	agentClass   = "agent"
+
+	// AllContacts subscribes to the events of every contact, of every
+	// kind.
+	AllContacts Subject = contactClass + ".*"
+	// AllAgents subscribes to the events of every agent, of every kind.
+	AllAgents Subject = agentClass + ".*"
+)
+
+// ContactSubject is the subject of contact id's events.
+func ContactSubject(id string) Subject { return Subject(contactClass + "." + id) }
+
+// AgentSubject is the subject of agent id's events: those addressed to the
+// agent (offers) or about it (presence) rather than to one contact's
+// participants.
+func AgentSubject(id string) Subject { return Subject(agentClass + "." + id) }
+
+// split returns s's class and id, and whether s has a known class and an
+// id that is one NATS subject token (no '.', '*', '>' or white space) or
+// the wildcard "*".
+func (s Subject) split() (class, id string, ok bool) {
+	class, id, ok = strings.Cut(string(s), ".")
+	if !ok || (class != contactClass && class != agentClass) || id == "" {
+		return "", "", false
+	}
+	if id == "*" {
+		return class, id, true
+	}
+	return class, id, !strings.ContainsAny(id, ".*> \t\r\n")
 }
 
-// Bus fans contact events out to subscribers on every node. It wakes and
-// notifies; it is not the record. Delivery is at most once: a subscriber
-// whose buffer is full loses events rather than slowing the publisher, and
-// catches up from the Store by Seq. Events one publisher publishes for one
-// contact reach each subscriber in publish order.
+// Valid reports whether s names one contact or agent, or is a wildcard.
+func (s Subject) Valid() bool { _, _, ok := s.split(); return ok }
+
+// Wildcard returns the wildcard of s's class (AllContacts for a contact's
+// subject), or "" if s is not valid.
+func (s Subject) Wildcard() Subject {
+	class, _, ok := s.split()
+	if !ok {
+		return ""
+	}
+	return Subject(class + ".*")
+}
+
+// IsWildcard reports whether s is AllContacts or AllAgents.
+func (s Subject) IsWildcard() bool { _, id, ok := s.split(); return ok && id == "*" }
+
+// ContactID returns the contact id of a contact's subject, or "".
+func (s Subject) ContactID() string {
+	class, id, ok := s.split()
+	if !ok || class != contactClass || id == "*" {
+		return ""
+	}
+	return id
+}
+
+// EventKind says what an Event carries. Subscribers ignore the kinds they
+// do not handle, so a kind can be added without touching them, and a node
+// that does not know a kind a newer node publishes passes over it.
+type EventKind string
+
+// Event kinds, with their subjects and payloads. Kinds of the routing of
+// contacts to agents (presence, offers) are added with routing, on agents'
+// subjects.
+const (
+	// EventItem: a transcript item of a contact, stored (Seq > 0) or
+	// ephemeral (typing, Seq 0). Subject: ContactSubject(Item.ContactID).
+	// Payload: Item.
+	EventItem EventKind = "item"
+	// EventOwnerChanged: the contact's owner changed (a compare-and-swap in
+	// the store, which also stored the transition item). Subject: the
+	// contact's. Payload: Owner. It spares subscribers that follow only
+	// ownership (routing, agent consoles) from reading transcript items.
+	EventOwnerChanged EventKind = "owner.changed"
+)
+
+// Event is what the bus carries: a kind, the subject it concerns, and the
+// kind's payload in the field named for it (the others are nil).
+//
+// An Event is plain data that encoding/json round-trips, so a bus across
+// nodes serialises it whole. Payloads are typed fields rather than encoded
+// bytes: in one process, publisher and subscribers share them without
+// encoding, and the compiler checks them; a new kind adds its field, which
+// older nodes' decoders skip. Subscribers share the payloads and must not
+// modify them.
+type Event struct {
+	Kind    EventKind
+	Subject Subject
+	// Item is EventItem's payload.
+	Item *Item `json:",omitempty"`
+	// Owner is EventOwnerChanged's payload.
+	Owner *OwnerChange `json:",omitempty"`
+}
+
+// OwnerChange is EventOwnerChanged's payload.
+type OwnerChange struct {
+	// Owner is the contact's new owner: "bot:<id>", "queue:<id>" or
+	// "agent:<id>".
+	Owner string
+	// Version is the contact's version after the change; it grows by one
+	// with every change, so a subscriber can tell a stale event.
+	Version int64
+}
+
+// NewItemEvent returns the EventItem event that announces it.
+func NewItemEvent(it *Item) Event {
+	return Event{Kind: EventItem, Subject: ContactSubject(it.ContactID), Item: it}
+}
+
+// Validate returns EINVALID unless ev has a kind and a subject naming one
+// contact or agent, and, for a kind this package defines, its payload on a
+// subject of the right class (an item on its own contact's). Events of
+// kinds it does not know pass. Publish calls it.
+func (ev Event) Validate() error {
+	if ev.Kind == "" {
+		return Errorf(EINVALID, "bus event has no kind")
+	}
+	if !ev.Subject.Valid() || ev.Subject.IsWildcard() {
+		return Errorf(EINVALID, "bus event subject %q is not one contact's or agent's", ev.Subject)
+	}
+	switch ev.Kind {
+	case EventItem:
+		if ev.Item == nil || ev.Item.ContactID == "" || ev.Subject.ContactID() != ev.Item.ContactID {
+			return Errorf(EINVALID, "item event on %q needs an item of that contact", ev.Subject)
+		}
+	case EventOwnerChanged:
+		if ev.Owner == nil || ev.Subject.ContactID() == "" {
+			return Errorf(EINVALID, "owner change on %q needs a contact's subject and an owner", ev.Subject)
+		}
+	}
+	return nil
+}
+
+// Bus fans events out to subscribers on every node. It wakes and notifies;
+// it is not the record. Delivery is at most once: a subscriber whose
+// buffer is full loses events, of whatever kind, rather than slowing the
+// publisher, and catches up from the Store (by Seq for items; by reading
+// the contact for its owner). Events one publisher publishes on one subject
+// reach each subscriber of that subject, or of its wildcard, in publish
+// order, whatever their kinds.
 //
 // Every implementation passes the contract suite in package bustest.
 type Bus interface {
-	// Publish sends ev to every current subscriber of ev.ContactID and to
-	// every subscriber of all contacts. It does not wait for subscribers.
+	// Publish sends ev to every current subscriber of ev.Subject and of its
+	// wildcard. It does not wait for subscribers. It returns EINVALID for an
+	// event that fails Validate.
 	Publish(ctx context.Context, ev Event) error
-	// Subscribe returns a subscription to one contact's events, or to every
-	// contact's when contactID is empty.
-	Subscribe(ctx context.Context, contactID string) (Subscription, error)
+	// Subscribe returns a subscription to the events of one subject, or of
+	// every subject of a class when subject is a wildcard (AllContacts,
+	// AllAgents). It returns EINVALID for a subject that is not Valid.
+	Subscribe(ctx context.Context, subject Subject) (Subscription, error)
 	Close() error
 }
 
@@ -31,8 +174,8 @@ type Subscription interface {
 	// Events is closed when the subscription is closed.
 	Events() <-chan Event
 	// Lost counts the events dropped so far because the subscriber's
-	// buffer was full; a subscriber that sees it grow resynchronises from
-	// the Store.
+	// buffer was full, of every kind; a subscriber that sees it grow
+	// resynchronises from the Store.
 	Lost() uint64
 	// Close ends the subscription; it is safe to call more than once.
 	Close()

@@ -41,23 +41,61 @@ func Run(t *testing.T, newBus func(t *testing.T) helpline.Bus) {
 	t.Run("StalledSubscriber", func(t *testing.T) { testStalledSubscriber(t, open(t)) })
 	t.Run("SubscriptionClose", func(t *testing.T) { testSubscriptionClose(t, open(t)) })
 	t.Run("BusClose", func(t *testing.T) { testBusClose(t, open(t)) })
+	t.Run("Kinds", func(t *testing.T) { testKinds(t, open(t)) })
+	t.Run("OrderAcrossKinds", func(t *testing.T) { testOrderAcrossKinds(t, open(t)) })
+	t.Run("SubjectsApart", func(t *testing.T) { testSubjectsApart(t, open(t)) })
+	t.Run("Wildcards", func(t *testing.T) { testWildcards(t, open(t)) })
+	t.Run("Invalid", func(t *testing.T) { testInvalid(t, open(t)) })
+	t.Run("LostEveryKind", func(t *testing.T) { testLostEveryKind(t, open(t)) })
 }
 
-// event returns a stored-item event of contact with the given Seq.
-func event(contact string, seq int64) helpline.Event {
-	return helpline.Event{ContactID: contact, Item: &helpline.Item{
-		ContactID: contact, Seq: seq, ID: contact + "-" + strconv.FormatInt(seq, 10),
+// contact and agent are the subjects of contact or agent id.
+var (
+	contact = helpline.ContactSubject
+	agent   = helpline.AgentSubject
+)
+
+// kindNote is a kind the suite makes up: a bus carries events of any kind,
+// known to the root package or not, as they are.
+const kindNote helpline.EventKind = "bustest.note"
+
+// event returns a stored-item event of contact id with the given Seq.
+func event(id string, seq int64) helpline.Event {
+	return helpline.NewItemEvent(&helpline.Item{
+		ContactID: id, Seq: seq, ID: id + "-" + strconv.FormatInt(seq, 10),
 		Type: helpline.ItemMessage, ContentType: helpline.ContentPlain, Content: "m" + strconv.FormatInt(seq, 10),
-		ParticipantID: "p-" + contact, DisplayName: "Pat", Role: helpline.RoleCustomer,
+		ParticipantID: "p-" + id, DisplayName: "Pat", Role: helpline.RoleCustomer,
 		Time: time.UnixMilli(1700000000000 + seq).UTC(),
-	}}
+	})
 }
 
-func subscribe(t *testing.T, b helpline.Bus, contact string) helpline.Subscription {
+// ownerChange returns an owner-change event of contact id.
+func ownerChange(id string, version int64) helpline.Event {
+	return helpline.Event{Kind: helpline.EventOwnerChanged, Subject: contact(id),
+		Owner: &helpline.OwnerChange{Owner: "agent:a" + strconv.FormatInt(version, 10), Version: version}}
+}
+
+// note returns an event of the suite's own kind on subject.
+func note(subject helpline.Subject) helpline.Event {
+	return helpline.Event{Kind: kindNote, Subject: subject}
+}
+
+// describe names ev in failure messages.
+func describe(ev helpline.Event) string {
+	switch {
+	case ev.Kind == helpline.EventItem && ev.Item != nil:
+		return fmt.Sprintf("%s %s #%d", ev.Kind, ev.Subject, ev.Item.Seq)
+	case ev.Kind == helpline.EventOwnerChanged && ev.Owner != nil:
+		return fmt.Sprintf("%s %s v%d", ev.Kind, ev.Subject, ev.Owner.Version)
+	}
+	return fmt.Sprintf("%s %s", ev.Kind, ev.Subject)
+}
+
+func subscribe(t *testing.T, b helpline.Bus, subject helpline.Subject) helpline.Subscription {
 	t.Helper()
-	sub, err := b.Subscribe(context.Background(), contact)
+	sub, err := b.Subscribe(context.Background(), subject)
 	if err != nil {
-		t.Fatalf("Subscribe(%q): %v", contact, err)
+		t.Fatalf("Subscribe(%q): %v", subject, err)
 	}
 	t.Cleanup(sub.Close)
 	return sub
@@ -66,7 +104,7 @@ func subscribe(t *testing.T, b helpline.Bus, contact string) helpline.Subscripti
 func publish(t *testing.T, b helpline.Bus, ev helpline.Event) {
 	t.Helper()
 	if err := b.Publish(context.Background(), ev); err != nil {
-		t.Fatalf("Publish(%s #%d): %v", ev.ContactID, ev.Item.Seq, err)
+		t.Fatalf("Publish(%s): %v", describe(ev), err)
 	}
 }
 
@@ -91,19 +129,19 @@ func expectNothing(t *testing.T, sub helpline.Subscription) {
 	select {
 	case ev, ok := <-sub.Events():
 		if ok {
-			t.Fatalf("unexpected event %s #%d", ev.ContactID, ev.Item.Seq)
+			t.Fatalf("unexpected event %s", describe(ev))
 		}
 	case <-time.After(quiet):
 	}
 }
 
 func testContactDelivery(t *testing.T, b helpline.Bus) {
-	sub := subscribe(t, b, "c1")
+	sub := subscribe(t, b, contact("c1"))
 	want := event("c1", 1)
 	publish(t, b, want)
 	got := next(t, sub)
-	if got.ContactID != "c1" || got.Item == nil {
-		t.Fatalf("got %+v, want contact c1 with an item", got)
+	if got.Kind != helpline.EventItem || got.Subject != contact("c1") || got.Item == nil || got.Owner != nil {
+		t.Fatalf("got %+v, want an item event of contact c1 with an item", got)
 	}
 	g, w := got.Item, want.Item
 	if g.ID != w.ID || g.Seq != w.Seq || g.Type != w.Type || g.ContentType != w.ContentType || g.Content != w.Content ||
@@ -113,12 +151,12 @@ func testContactDelivery(t *testing.T, b helpline.Bus) {
 }
 
 func testAllContacts(t *testing.T, b helpline.Bus) {
-	all := subscribe(t, b, "")
+	all := subscribe(t, b, helpline.AllContacts)
 	publish(t, b, event("c1", 1))
 	publish(t, b, event("c2", 1))
 	seen := map[string]bool{}
 	for range 2 {
-		seen[next(t, all).ContactID] = true
+		seen[next(t, all).Subject.ContactID()] = true
 	}
 	if !seen["c1"] || !seen["c2"] {
 		t.Errorf("all-contacts subscriber saw %v, want c1 and c2", seen)
@@ -127,25 +165,25 @@ func testAllContacts(t *testing.T, b helpline.Bus) {
 	typing := event("c3", 0)
 	typing.Item.Type, typing.Item.ContentType, typing.Item.Content = helpline.ItemEvent, helpline.EventTyping, ""
 	publish(t, b, typing)
-	if got := next(t, all); got.ContactID != "c3" || got.Item.Seq != 0 || got.Item.ContentType != helpline.EventTyping {
+	if got := next(t, all); got.Subject != contact("c3") || got.Item.Seq != 0 || got.Item.ContentType != helpline.EventTyping {
 		t.Errorf("typing event = %+v", got.Item)
 	}
 }
 
 func testNoCrossTalk(t *testing.T, b helpline.Bus) {
-	c1 := subscribe(t, b, "c1")
-	c2 := subscribe(t, b, "c2")
+	c1 := subscribe(t, b, contact("c1"))
+	c2 := subscribe(t, b, contact("c2"))
 	for seq := int64(1); seq <= 5; seq++ {
 		publish(t, b, event("c2", seq))
 	}
 	publish(t, b, event("c1", 1))
-	if got := next(t, c1); got.ContactID != "c1" || got.Item.Seq != 1 {
-		t.Fatalf("c1 subscriber got %s #%d, want c1 #1", got.ContactID, got.Item.Seq)
+	if got := next(t, c1); got.Subject != contact("c1") || got.Item.Seq != 1 {
+		t.Fatalf("c1 subscriber got %s, want c1 #1", describe(got))
 	}
 	expectNothing(t, c1)
 	for seq := int64(1); seq <= 5; seq++ {
-		if got := next(t, c2); got.ContactID != "c2" || got.Item.Seq != seq {
-			t.Fatalf("c2 subscriber got %s #%d, want c2 #%d", got.ContactID, got.Item.Seq, seq)
+		if got := next(t, c2); got.Subject != contact("c2") || got.Item.Seq != seq {
+			t.Fatalf("c2 subscriber got %s, want c2 #%d", describe(got), seq)
 		}
 	}
 	expectNothing(t, c2)
@@ -153,8 +191,8 @@ func testNoCrossTalk(t *testing.T, b helpline.Bus) {
 
 func testOrder(t *testing.T, b helpline.Bus) {
 	const n = 2000
-	one := subscribe(t, b, "c1")
-	all := subscribe(t, b, "")
+	one := subscribe(t, b, contact("c1"))
+	all := subscribe(t, b, helpline.AllContacts)
 	for seq := int64(1); seq <= n; seq++ {
 		publish(t, b, event("c1", seq))
 	}
@@ -172,13 +210,13 @@ func testOrder(t *testing.T, b helpline.Bus) {
 
 func testConcurrentPublishers(t *testing.T, b helpline.Bus) {
 	const publishers, n = 8, 500
-	all := subscribe(t, b, "")
+	all := subscribe(t, b, helpline.AllContacts)
 	var wg sync.WaitGroup
 	for p := range publishers {
 		wg.Go(func() {
-			contact := fmt.Sprintf("c%d", p)
+			id := fmt.Sprintf("c%d", p)
 			for seq := int64(1); seq <= n; seq++ {
-				if err := b.Publish(context.Background(), event(contact, seq)); err != nil {
+				if err := b.Publish(context.Background(), event(id, seq)); err != nil {
 					t.Errorf("Publish: %v", err)
 					return
 				}
@@ -188,10 +226,11 @@ func testConcurrentPublishers(t *testing.T, b helpline.Bus) {
 	last := map[string]int64{}
 	for range publishers * n {
 		ev := next(t, all)
-		if ev.Item.Seq != last[ev.ContactID]+1 {
-			t.Fatalf("%s: got #%d after #%d", ev.ContactID, ev.Item.Seq, last[ev.ContactID])
+		id := ev.Subject.ContactID()
+		if ev.Item.Seq != last[id]+1 {
+			t.Fatalf("%s: got #%d after #%d", id, ev.Item.Seq, last[id])
 		}
-		last[ev.ContactID] = ev.Item.Seq
+		last[id] = ev.Item.Seq
 	}
 	wg.Wait()
 }
@@ -201,9 +240,9 @@ func testConcurrentPublishers(t *testing.T, b helpline.Bus) {
 // count what they lose.
 func testStalledSubscriber(t *testing.T, b helpline.Bus) {
 	const batch = 1000
-	stalledOne := subscribe(t, b, "c1")
-	stalledAll := subscribe(t, b, "")
-	active := subscribe(t, b, "c1")
+	stalledOne := subscribe(t, b, contact("c1"))
+	stalledAll := subscribe(t, b, helpline.AllContacts)
+	active := subscribe(t, b, contact("c1"))
 
 	done := make(chan struct{})
 	go func() {
@@ -251,8 +290,8 @@ func testStalledSubscriber(t *testing.T, b helpline.Bus) {
 }
 
 func testSubscriptionClose(t *testing.T, b helpline.Bus) {
-	gone := subscribe(t, b, "c1")
-	stays := subscribe(t, b, "c1")
+	gone := subscribe(t, b, contact("c1"))
+	stays := subscribe(t, b, contact("c1"))
 	gone.Close()
 	gone.Close() // a second Close is harmless
 	waitClosed(t, gone)
@@ -263,19 +302,169 @@ func testSubscriptionClose(t *testing.T, b helpline.Bus) {
 }
 
 func testBusClose(t *testing.T, b helpline.Bus) {
-	one := subscribe(t, b, "c1")
-	all := subscribe(t, b, "")
+	one := subscribe(t, b, contact("c1"))
+	all := subscribe(t, b, helpline.AllContacts)
 	if err := b.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 	waitClosed(t, one)
 	waitClosed(t, all)
 	one.Close() // closing after the bus is harmless
-	if _, err := b.Subscribe(context.Background(), "c1"); err == nil {
+	if _, err := b.Subscribe(context.Background(), contact("c1")); err == nil {
 		t.Error("Subscribe after Close succeeded")
 	}
 	if err := b.Publish(context.Background(), event("c1", 1)); err == nil {
 		t.Error("Publish after Close succeeded")
+	}
+}
+
+// testKinds checks that events of every kind reach the subscribers of
+// their subject with their payloads.
+func testKinds(t *testing.T, b helpline.Bus) {
+	c1 := subscribe(t, b, contact("c1"))
+	a1 := subscribe(t, b, agent("a1"))
+	publish(t, b, event("c1", 1))
+	publish(t, b, ownerChange("c1", 7))
+	publish(t, b, note(agent("a1")))
+
+	if got := next(t, c1); got.Kind != helpline.EventItem || got.Item == nil || got.Item.Seq != 1 {
+		t.Errorf("contact subscriber's first event = %s, want item #1", describe(got))
+	}
+	got := next(t, c1)
+	if got.Kind != helpline.EventOwnerChanged || got.Subject != contact("c1") || got.Item != nil ||
+		got.Owner == nil || *got.Owner != (helpline.OwnerChange{Owner: "agent:a7", Version: 7}) {
+		t.Errorf("contact subscriber's second event = %+v, want the owner change to agent:a7, version 7", got)
+	}
+	if got := next(t, a1); got.Kind != kindNote || got.Subject != agent("a1") || got.Item != nil || got.Owner != nil {
+		t.Errorf("agent subscriber's event = %+v, want a %s of a1 without payload", got, kindNote)
+	}
+	expectNothing(t, c1)
+	expectNothing(t, a1)
+}
+
+// testOrderAcrossKinds checks that one publisher's events on one subject
+// keep their order whatever their kinds.
+func testOrderAcrossKinds(t *testing.T, b helpline.Bus) {
+	const n = 2000
+	one := subscribe(t, b, contact("c1"))
+	all := subscribe(t, b, helpline.AllContacts)
+	// Odd numbers are items (Seq i), even ones owner changes (Version i).
+	for i := int64(1); i <= n; i++ {
+		if i%2 == 1 {
+			publish(t, b, event("c1", i))
+		} else {
+			publish(t, b, ownerChange("c1", i))
+		}
+	}
+	for name, sub := range map[string]helpline.Subscription{"contact": one, "all": all} {
+		for i := int64(1); i <= n; i++ {
+			got := next(t, sub)
+			ok := got.Kind == helpline.EventItem && got.Item != nil && got.Item.Seq == i
+			if i%2 == 0 {
+				ok = got.Kind == helpline.EventOwnerChanged && got.Owner != nil && got.Owner.Version == i
+			}
+			if !ok {
+				t.Fatalf("%s subscriber: event %d is %s", name, i, describe(got))
+			}
+		}
+		if sub.Lost() != 0 {
+			t.Errorf("%s subscriber: Lost() = %d, want 0", name, sub.Lost())
+		}
+	}
+}
+
+// testSubjectsApart checks that a subscriber gets only its own subject's
+// events, also when a contact and an agent share an id.
+func testSubjectsApart(t *testing.T, b helpline.Bus) {
+	contactX := subscribe(t, b, contact("x"))
+	agentX := subscribe(t, b, agent("x"))
+	agentY := subscribe(t, b, agent("y"))
+	publish(t, b, note(agent("x")))
+	publish(t, b, event("x", 1))
+	publish(t, b, ownerChange("x", 2))
+
+	if got := next(t, contactX); got.Kind != helpline.EventItem || got.Subject != contact("x") {
+		t.Errorf("contact x subscriber got %s, want item contact.x #1", describe(got))
+	}
+	if got := next(t, contactX); got.Kind != helpline.EventOwnerChanged || got.Subject != contact("x") {
+		t.Errorf("contact x subscriber got %s, want the owner change of contact.x", describe(got))
+	}
+	if got := next(t, agentX); got.Kind != kindNote || got.Subject != agent("x") {
+		t.Errorf("agent x subscriber got %s, want a note to agent.x", describe(got))
+	}
+	expectNothing(t, contactX)
+	expectNothing(t, agentX)
+	expectNothing(t, agentY)
+}
+
+// testWildcards checks that AllContacts gets every contact's events of
+// every kind and no agent's, and AllAgents the reverse.
+func testWildcards(t *testing.T, b helpline.Bus) {
+	contacts := subscribe(t, b, helpline.AllContacts)
+	agents := subscribe(t, b, helpline.AllAgents)
+	sent := []helpline.Event{event("c1", 1), note(agent("a1")), ownerChange("c2", 1), note(contact("c1")), note(agent("a2"))}
+	for _, ev := range sent {
+		publish(t, b, ev)
+	}
+	for name, sub := range map[string]helpline.Subscription{"all contacts": contacts, "all agents": agents} {
+		for _, want := range sent {
+			if isContact := want.Subject.ContactID() != ""; isContact != (sub == contacts) {
+				continue
+			}
+			if got := next(t, sub); got.Kind != want.Kind || got.Subject != want.Subject {
+				t.Errorf("%s subscriber got %s, want %s", name, describe(got), describe(want))
+			}
+		}
+		expectNothing(t, sub)
+	}
+}
+
+// testInvalid checks that malformed subjects and events are refused with
+// EINVALID.
+func testInvalid(t *testing.T, b helpline.Bus) {
+	for _, s := range []helpline.Subject{"", "c1", "contact", "contact.", "room.c1", "contact.a.b", "agent.a*", "contact.>"} {
+		if sub, err := b.Subscribe(context.Background(), s); helpline.ErrorCode(err) != helpline.EINVALID {
+			t.Errorf("Subscribe(%q) = %v, want EINVALID", s, err)
+			if sub != nil {
+				sub.Close()
+			}
+		}
+	}
+	elsewhere := event("c1", 1)
+	elsewhere.Subject = contact("c2")
+	noKind := event("c1", 1)
+	noKind.Kind = ""
+	for name, ev := range map[string]helpline.Event{
+		"no kind":             noKind,
+		"wildcard subject":    {Kind: kindNote, Subject: helpline.AllAgents},
+		"no subject":          {Kind: kindNote},
+		"item of another":     elsewhere,
+		"item without item":   {Kind: helpline.EventItem, Subject: contact("c1")},
+		"item to an agent":    {Kind: helpline.EventItem, Subject: agent("c1"), Item: elsewhere.Item},
+		"owner without owner": {Kind: helpline.EventOwnerChanged, Subject: contact("c1")},
+		"owner of an agent":   {Kind: helpline.EventOwnerChanged, Subject: agent("a1"), Owner: &helpline.OwnerChange{Owner: "bot:b", Version: 1}},
+	} {
+		if err := b.Publish(context.Background(), ev); helpline.ErrorCode(err) != helpline.EINVALID {
+			t.Errorf("Publish(%s) = %v, want EINVALID", name, err)
+		}
+	}
+}
+
+// testLostEveryKind checks that subscribers that never read count the
+// events they lose whatever their kind, on one subject and on wildcards.
+func testLostEveryKind(t *testing.T, b helpline.Bus) {
+	subs := map[string]helpline.Subscription{
+		"contact":      subscribe(t, b, contact("c1")),
+		"all contacts": subscribe(t, b, helpline.AllContacts),
+		"agent":        subscribe(t, b, agent("a1")),
+		"all agents":   subscribe(t, b, helpline.AllAgents),
+	}
+	for v := int64(1); v <= stallEvents; v++ {
+		publish(t, b, ownerChange("c1", v))
+		publish(t, b, note(agent("a1")))
+	}
+	for name, sub := range subs {
+		waitFor(t, func() bool { return sub.Lost() > 0 }, name+" stalled subscriber's Lost() to grow")
 	}
 }
 

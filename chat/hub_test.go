@@ -92,6 +92,33 @@ func TestWatchGap(t *testing.T) {
 	}
 }
 
+// TestWatchIgnoresOtherKinds publishes on a contact's subject events of
+// kinds the engine does not handle, one of them carrying an item: sinks get
+// only the transcript's items.
+func TestWatchIgnoresOtherKinds(t *testing.T) {
+	e := newEnv(t)
+	_, customer := e.start(t, helpline.StartChatInput{})
+	s := newSink(0)
+	if _, err := e.svc.Watch(ctx, customer, customer.Contact.LastSeq, s); err != nil {
+		t.Fatal(err)
+	}
+	subject := helpline.ContactSubject(customer.Contact.ID)
+	typing := &helpline.Item{ContactID: customer.Contact.ID, ID: helpline.NewID(), Type: helpline.ItemEvent, ContentType: helpline.EventTyping,
+		ParticipantID: customer.Participant.ID, Role: helpline.RoleCustomer, Time: e.clock.Now()}
+	for _, ev := range []helpline.Event{
+		{Kind: helpline.EventOwnerChanged, Subject: subject, Owner: &helpline.OwnerChange{Owner: "agent:a1", Version: 2}},
+		{Kind: "chat_test.unknown", Subject: subject, Item: typing},
+	} {
+		if err := e.bus.Publish(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.send(t, customer, "hello") // published after them, so handled after them
+	if got := s.waitN(t, 1); len(got) != 1 || got[0].Content != "hello" {
+		t.Errorf("sink got %d items (%v), want only the message", len(got), contentTypes(got))
+	}
+}
+
 // TestWatchLostEvents gives the engine a bus buffer of one event, so that
 // bursts overflow it; the sinks still get everything, in order, once.
 func TestWatchLostEvents(t *testing.T) {

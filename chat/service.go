@@ -156,7 +156,7 @@ func (s *Service) Run(ctx context.Context) error {
 		s.runMu.Unlock()
 	}()
 
-	sub, err := s.bus.Subscribe(ctx, "")
+	sub, err := s.bus.Subscribe(ctx, helpline.AllContacts)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -185,8 +185,8 @@ func (s *Service) Run(ctx context.Context) error {
 // them in any case.
 func (s *Service) Ready() <-chan struct{} { return s.ready }
 
-// dispatch routes bus events to the session cache and the hub until ctx is
-// done or the subscription closes.
+// dispatch routes item events to the session cache and the hub until ctx
+// is done or the subscription closes; it passes over events of other kinds.
 func (s *Service) dispatch(ctx context.Context, sub helpline.Subscription) error {
 	var lost uint64
 	for {
@@ -200,11 +200,10 @@ func (s *Service) dispatch(ctx context.Context, sub helpline.Subscription) error
 				}
 				return helpline.Errorf(helpline.EINTERNAL, "chat: bus subscription closed")
 			}
-			if ev.Item == nil {
-				continue
+			if ev.Kind == helpline.EventItem && ev.Item != nil {
+				s.sessions.observe(ev.Item)
+				s.hub.dispatch(ev.Item)
 			}
-			s.sessions.observe(ev.Item)
-			s.hub.dispatch(ev.Item)
 			if l := sub.Lost(); l != lost {
 				s.log.Warn("chat: bus events lost; catching up from the store", "lost", l-lost)
 				lost = l
@@ -241,7 +240,7 @@ func (s *Service) now() time.Time { return s.clock().UTC().Truncate(time.Millise
 func (s *Service) publish(ctx context.Context, items ...*helpline.Item) {
 	ctx = context.WithoutCancel(ctx)
 	for _, it := range items {
-		if err := s.bus.Publish(ctx, helpline.Event{ContactID: it.ContactID, Item: it}); err != nil {
+		if err := s.bus.Publish(ctx, helpline.NewItemEvent(it)); err != nil {
 			s.log.Error("chat: publish", "contact", it.ContactID, "seq", it.Seq, "err", err)
 		}
 	}

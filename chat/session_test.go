@@ -34,7 +34,7 @@ func TestLostEventsResetSessions(t *testing.T) {
 		t.Fatalf("Authenticate on the other engine: %v", err)
 	}
 
-	published, err := e.bus.Subscribe(ctx, "")
+	published, err := e.bus.Subscribe(ctx, helpline.AllContacts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func TestLostEventsResetSessions(t *testing.T) {
 	feed.events <- nextEvent(t, published) // the engine notices the loss as it handles this one
 	typing := &helpline.Item{ContactID: customer.Contact.ID, ID: helpline.NewID(), Type: helpline.ItemEvent, ContentType: helpline.EventTyping,
 		ParticipantID: customer.Participant.ID, Role: helpline.RoleCustomer, Time: e.clock.Now()}
-	feed.events <- helpline.Event{ContactID: customer.Contact.ID, Item: typing} // taken only once the message is handled
+	feed.events <- helpline.NewItemEvent(typing) // taken only once the message is handled
 
 	if _, err := other.Authenticate(ctx, helpline.ParticipantToken, added.ParticipantToken); helpline.ErrorCode(err) != helpline.EFORBIDDEN {
 		t.Errorf("Authenticate of the agent who left, after lost events = %v, want EFORBIDDEN", err)
@@ -96,7 +96,7 @@ type handFedBus struct {
 	sub *handFedSubscription
 }
 
-func (b handFedBus) Subscribe(context.Context, string) (helpline.Subscription, error) {
+func (b handFedBus) Subscribe(context.Context, helpline.Subject) (helpline.Subscription, error) {
 	return b.sub, nil
 }
 

@@ -13,15 +13,15 @@ import (
 // Default buffer sizes, in events. A subscriber that falls this far behind
 // loses events (counted by Lost) and must catch up from the Store.
 const (
-	DefaultContactBuffer = 4096  // per subscription to one contact
-	DefaultAllBuffer     = 65536 // per subscription to all contacts
+	DefaultContactBuffer = 4096  // per subscription to one subject (a contact, an agent)
+	DefaultAllBuffer     = 65536 // per subscription to a wildcard (all contacts, all agents)
 )
 
 // Option configures a Bus.
 type Option func(*Bus)
 
-// WithBuffers sets the buffer sizes of per-contact and all-contacts
-// subscriptions. Values below 1 keep the defaults.
+// WithBuffers sets the buffer sizes of subscriptions to one subject
+// (perContact) and to a wildcard (all). Values below 1 keep the defaults.
 func WithBuffers(perContact, all int) Option {
 	return func(b *Bus) {
 		if perContact > 0 {
@@ -36,18 +36,19 @@ func WithBuffers(perContact, all int) Option {
 // Bus is an in-process helpline.Bus. Publish never blocks: each subscriber
 // has a bounded buffer, and an event that does not fit is dropped for that
 // subscriber only and counted in its Lost. Events published by one goroutine
-// reach every subscriber in publish order. Subscribers share the published
-// *Item and must not modify it.
+// reach every subscriber in publish order. Events are passed as they are:
+// subscribers share their payloads and must not modify them.
 type Bus struct {
 	contactBuffer, allBuffer int
 
 	// mu guards the fields below. Publish holds it for reading while it
 	// sends (without blocking); removing a subscription and closing its
 	// channel take it for writing, so no send can hit a closed channel.
-	mu        sync.RWMutex
-	byContact map[string]map[*subscription]struct{}
-	all       map[*subscription]struct{}
-	closed    bool
+	mu sync.RWMutex
+	// subs holds the subscriptions by the subject they name, wildcards
+	// included.
+	subs   map[helpline.Subject]map[*subscription]struct{}
+	closed bool
 }
 
 var _ helpline.Bus = (*Bus)(nil)
@@ -57,8 +58,7 @@ func NewBus(opts ...Option) *Bus {
 	b := &Bus{
 		contactBuffer: DefaultContactBuffer,
 		allBuffer:     DefaultAllBuffer,
-		byContact:     make(map[string]map[*subscription]struct{}),
-		all:           make(map[*subscription]struct{}),
+		subs:          make(map[helpline.Subject]map[*subscription]struct{}),
 	}
 	for _, opt := range opts {
 		opt(b)
@@ -66,53 +66,56 @@ func NewBus(opts ...Option) *Bus {
 	return b
 }
 
-// Publish delivers ev to the current subscribers of ev.ContactID and of all
-// contacts without waiting for them. It returns ECONFLICT once the bus is
-// closed.
+// Publish delivers ev to the current subscribers of ev.Subject and of its
+// wildcard without waiting for them. It returns EINVALID for an event that
+// fails Validate and ECONFLICT once the bus is closed.
 func (b *Bus) Publish(ctx context.Context, ev helpline.Event) error {
+	if err := ev.Validate(); err != nil {
+		return err
+	}
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	if b.closed {
 		return helpline.Errorf(helpline.ECONFLICT, "bus is closed")
 	}
-	for sub := range b.byContact[ev.ContactID] {
+	for sub := range b.subs[ev.Subject] {
 		sub.offer(ev)
 	}
-	for sub := range b.all {
+	for sub := range b.subs[ev.Subject.Wildcard()] {
 		sub.offer(ev)
 	}
 	return nil
 }
 
-// Subscribe returns a subscription to contactID's events, or to every
-// contact's when contactID is empty. The subscription lives until it or the
-// bus is closed; ctx only bounds the call. It returns ECONFLICT once the bus
-// is closed.
-func (b *Bus) Subscribe(ctx context.Context, contactID string) (helpline.Subscription, error) {
+// Subscribe returns a subscription to subject's events, or to those of
+// every subject of its class when subject is a wildcard. The subscription
+// lives until it or the bus is closed; ctx only bounds the call. It returns
+// EINVALID for a subject that is not valid and ECONFLICT once the bus is
+// closed.
+func (b *Bus) Subscribe(ctx context.Context, subject helpline.Subject) (helpline.Subscription, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if !subject.Valid() {
+		return nil, helpline.Errorf(helpline.EINVALID, "bus subject %q is not valid", subject)
+	}
 	size := b.contactBuffer
-	if contactID == "" {
+	if subject.IsWildcard() {
 		size = b.allBuffer
 	}
-	sub := &subscription{bus: b, contactID: contactID, events: make(chan helpline.Event, size)}
+	sub := &subscription{bus: b, subject: subject, events: make(chan helpline.Event, size)}
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
 		return nil, helpline.Errorf(helpline.ECONFLICT, "bus is closed")
 	}
-	if contactID == "" {
-		b.all[sub] = struct{}{}
-	} else {
-		subs := b.byContact[contactID]
-		if subs == nil {
-			subs = make(map[*subscription]struct{})
-			b.byContact[contactID] = subs
-		}
-		subs[sub] = struct{}{}
+	subs := b.subs[subject]
+	if subs == nil {
+		subs = make(map[*subscription]struct{})
+		b.subs[subject] = subs
 	}
+	subs[sub] = struct{}{}
 	return sub, nil
 }
 
@@ -125,16 +128,12 @@ func (b *Bus) Close() error {
 		return nil
 	}
 	b.closed = true
-	for _, subs := range b.byContact {
+	for _, subs := range b.subs {
 		for sub := range subs {
 			sub.closeLocked()
 		}
 	}
-	for sub := range b.all {
-		sub.closeLocked()
-	}
-	b.byContact = nil
-	b.all = nil
+	b.subs = nil
 	return nil
 }
 
@@ -145,23 +144,21 @@ func (b *Bus) remove(sub *subscription) {
 	if sub.closed {
 		return
 	}
-	if sub.contactID == "" {
-		delete(b.all, sub)
-	} else if subs := b.byContact[sub.contactID]; subs != nil {
+	if subs := b.subs[sub.subject]; subs != nil {
 		delete(subs, sub)
 		if len(subs) == 0 {
-			delete(b.byContact, sub.contactID)
+			delete(b.subs, sub.subject)
 		}
 	}
 	sub.closeLocked()
 }
 
 type subscription struct {
-	bus       *Bus
-	contactID string
-	events    chan helpline.Event
-	lost      atomic.Uint64
-	closed    bool // guarded by bus.mu
+	bus     *Bus
+	subject helpline.Subject
+	events  chan helpline.Event
+	lost    atomic.Uint64
+	closed  bool // guarded by bus.mu
 }
 
 // offer sends ev without blocking; the caller holds bus.mu for reading.

@@ -245,7 +245,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	} else if n > 0 {
 		d.log.Info("mirror: released the leases of a previous run", "owner", d.owner, "pairs", n)
 	}
-	sub, err := d.bus.Subscribe(ctx, "")
+	sub, err := d.bus.Subscribe(ctx, helpline.AllContacts)
 	if err != nil {
 		return fmt.Errorf("mirror: subscribing to the bus: %w", err)
 	}
@@ -266,8 +266,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// listen turns stored items on the bus into wake-ups, and lost events into
-// an immediate scan.
+// listen turns stored items on the bus into wake-ups, and lost events (of
+// any kind) into an immediate scan; it passes over events of other kinds.
 func (d *Dispatcher) listen(ctx context.Context, sub helpline.Subscription) {
 	var lost uint64
 	for {
@@ -279,11 +279,10 @@ func (d *Dispatcher) listen(ctx context.Context, sub helpline.Subscription) {
 				<-ctx.Done()
 				return
 			}
-			if ev.Item == nil || !ev.Item.Stored() {
-				continue
-			}
-			for _, l := range d.lanes {
-				l.notify(ev.ContactID)
+			if ev.Kind == helpline.EventItem && ev.Item != nil && ev.Item.Stored() {
+				for _, l := range d.lanes {
+					l.notify(ev.Item.ContactID)
+				}
 			}
 			if n := sub.Lost(); n != lost {
 				lost = n

@@ -124,7 +124,7 @@ func (h *harness) say(c *chat, text, origin string) *helpline.Item {
 	if _, err := h.store.AppendItem(context.Background(), it); err != nil {
 		h.t.Fatal(err)
 	}
-	h.bus.Publish(context.Background(), helpline.Event{ContactID: c.contact.ID, Item: it})
+	h.bus.Publish(context.Background(), helpline.NewItemEvent(it))
 	return it
 }
 

@@ -40,10 +40,10 @@ func (s Subject) split() (class, id string, ok bool) {
 	if !ok || (class != contactClass && class != agentClass) || id == "" {
 		return "", "", false
 	}
-	if id == "*" {
-		return class, id, true
+	if id != "*" && strings.ContainsAny(id, ".*> \t\r\n") {
+		return "", "", false
 	}
-	return class, id, !strings.ContainsAny(id, ".*> \t\r\n")
+	return class, id, true
 }
 
 // Valid reports whether s names one contact or agent, or is a wildcard.
@@ -52,11 +52,13 @@ func (s Subject) Valid() bool { _, _, ok := s.split(); return ok }
 // Wildcard returns the wildcard of s's class (AllContacts for a contact's
 // subject), or "" if s is not valid.
 func (s Subject) Wildcard() Subject {
-	class, _, ok := s.split()
-	if !ok {
-		return ""
+	switch class, _, _ := s.split(); class {
+	case contactClass:
+		return AllContacts
+	case agentClass:
+		return AllAgents
 	}
-	return Subject(class + ".*")
+	return ""
 }
 
 // IsWildcard reports whether s is AllContacts or AllAgents.
@@ -137,7 +139,7 @@ func (ev Event) Validate() error {
 	}
 	switch ev.Kind {
 	case EventItem:
-		if ev.Item == nil || ev.Item.ContactID == "" || ev.Subject.ContactID() != ev.Item.ContactID {
+		if ev.Item == nil || ev.Subject.ContactID() != ev.Item.ContactID {
 			return Errorf(EINVALID, "item event on %q needs an item of that contact", ev.Subject)
 		}
 	case EventOwnerChanged:

@@ -86,11 +86,11 @@ const (
 	// ephemeral (typing, Seq 0). Subject: ContactSubject(Item.ContactID).
 	// Payload: Item.
 	EventItem EventKind = "item"
-	// EventOwnerChanged: the contact's owner changed (a compare-and-swap in
+	// EventOwner: the contact's owner changed (a compare-and-swap in
 	// the store, which also stored the transition item). Subject: the
 	// contact's. Payload: Owner. It spares subscribers that follow only
 	// ownership (routing, agent consoles) from reading transcript items.
-	EventOwnerChanged EventKind = "owner.changed"
+	EventOwner EventKind = "owner.changed"
 )
 
 // Event is what the bus carries: a kind, the subject it concerns, and the
@@ -107,12 +107,12 @@ type Event struct {
 	Subject Subject
 	// Item is EventItem's payload.
 	Item *Item `json:",omitempty"`
-	// Owner is EventOwnerChanged's payload.
-	Owner *OwnerChange `json:",omitempty"`
+	// Owner is EventOwner's payload.
+	Owner *Ownership `json:",omitempty"`
 }
 
-// OwnerChange is EventOwnerChanged's payload.
-type OwnerChange struct {
+// Ownership is EventOwner's payload.
+type Ownership struct {
 	// Owner is the contact's new owner: "bot:<id>", "queue:<id>" or
 	// "agent:<id>".
 	Owner string
@@ -142,7 +142,7 @@ func (ev Event) Validate() error {
 		if ev.Item == nil || ev.Subject.ContactID() != ev.Item.ContactID {
 			return Errorf(EINVALID, "item event on %q needs an item of that contact", ev.Subject)
 		}
-	case EventOwnerChanged:
+	case EventOwner:
 		if ev.Owner == nil || ev.Subject.ContactID() == "" {
 			return Errorf(EINVALID, "owner change on %q needs a contact's subject and an owner", ev.Subject)
 		}

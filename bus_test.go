@@ -18,7 +18,7 @@ func TestEventJSON(t *testing.T) {
 		Time: time.UnixMilli(1700000000000).UTC(), Metadata: &helpline.MessageMetadata{MessageID: "m1"}}
 	for _, ev := range []helpline.Event{
 		helpline.NewItemEvent(it),
-		{Kind: helpline.EventOwnerChanged, Subject: helpline.ContactSubject("c1"), Owner: &helpline.OwnerChange{Owner: "queue:q1", Version: 4}},
+		{Kind: helpline.EventOwner, Subject: helpline.ContactSubject("c1"), Owner: &helpline.Ownership{Owner: "queue:q1", Version: 4}},
 	} {
 		b, err := json.Marshal(ev)
 		if err != nil {

@@ -71,8 +71,8 @@ func event(id string, seq int64) helpline.Event {
 
 // ownerChange returns an owner-change event of contact id.
 func ownerChange(id string, version int64) helpline.Event {
-	return helpline.Event{Kind: helpline.EventOwnerChanged, Subject: contact(id),
-		Owner: &helpline.OwnerChange{Owner: "agent:a" + strconv.FormatInt(version, 10), Version: version}}
+	return helpline.Event{Kind: helpline.EventOwner, Subject: contact(id),
+		Owner: &helpline.Ownership{Owner: "agent:a" + strconv.FormatInt(version, 10), Version: version}}
 }
 
 // note returns an event of the suite's own kind on subject.
@@ -85,7 +85,7 @@ func describe(ev helpline.Event) string {
 	switch {
 	case ev.Kind == helpline.EventItem && ev.Item != nil:
 		return fmt.Sprintf("%s %s #%d", ev.Kind, ev.Subject, ev.Item.Seq)
-	case ev.Kind == helpline.EventOwnerChanged && ev.Owner != nil:
+	case ev.Kind == helpline.EventOwner && ev.Owner != nil:
 		return fmt.Sprintf("%s %s v%d", ev.Kind, ev.Subject, ev.Owner.Version)
 	}
 	return fmt.Sprintf("%s %s", ev.Kind, ev.Subject)
@@ -331,8 +331,8 @@ func testKinds(t *testing.T, b helpline.Bus) {
 		t.Errorf("contact subscriber's first event = %s, want item #1", describe(got))
 	}
 	got := next(t, c1)
-	if got.Kind != helpline.EventOwnerChanged || got.Subject != contact("c1") || got.Item != nil ||
-		got.Owner == nil || *got.Owner != (helpline.OwnerChange{Owner: "agent:a7", Version: 7}) {
+	if got.Kind != helpline.EventOwner || got.Subject != contact("c1") || got.Item != nil ||
+		got.Owner == nil || *got.Owner != (helpline.Ownership{Owner: "agent:a7", Version: 7}) {
 		t.Errorf("contact subscriber's second event = %+v, want the owner change to agent:a7, version 7", got)
 	}
 	if got := next(t, a1); got.Kind != kindNote || got.Subject != agent("a1") || got.Item != nil || got.Owner != nil {
@@ -361,7 +361,7 @@ func testOrderAcrossKinds(t *testing.T, b helpline.Bus) {
 			got := next(t, sub)
 			ok := got.Kind == helpline.EventItem && got.Item != nil && got.Item.Seq == i
 			if i%2 == 0 {
-				ok = got.Kind == helpline.EventOwnerChanged && got.Owner != nil && got.Owner.Version == i
+				ok = got.Kind == helpline.EventOwner && got.Owner != nil && got.Owner.Version == i
 			}
 			if !ok {
 				t.Fatalf("%s subscriber: event %d is %s", name, i, describe(got))
@@ -386,7 +386,7 @@ func testSubjectsApart(t *testing.T, b helpline.Bus) {
 	if got := next(t, contactX); got.Kind != helpline.EventItem || got.Subject != contact("x") {
 		t.Errorf("contact x subscriber got %s, want item contact.x #1", describe(got))
 	}
-	if got := next(t, contactX); got.Kind != helpline.EventOwnerChanged || got.Subject != contact("x") {
+	if got := next(t, contactX); got.Kind != helpline.EventOwner || got.Subject != contact("x") {
 		t.Errorf("contact x subscriber got %s, want the owner change of contact.x", describe(got))
 	}
 	if got := next(t, agentX); got.Kind != kindNote || got.Subject != agent("x") {
@@ -441,8 +441,8 @@ func testInvalid(t *testing.T, b helpline.Bus) {
 		"item of another":     elsewhere,
 		"item without item":   {Kind: helpline.EventItem, Subject: contact("c1")},
 		"item to an agent":    {Kind: helpline.EventItem, Subject: agent("c1"), Item: elsewhere.Item},
-		"owner without owner": {Kind: helpline.EventOwnerChanged, Subject: contact("c1")},
-		"owner of an agent":   {Kind: helpline.EventOwnerChanged, Subject: agent("a1"), Owner: &helpline.OwnerChange{Owner: "bot:b", Version: 1}},
+		"owner without owner": {Kind: helpline.EventOwner, Subject: contact("c1")},
+		"owner of an agent":   {Kind: helpline.EventOwner, Subject: agent("a1"), Owner: &helpline.Ownership{Owner: "bot:b", Version: 1}},
 	} {
 		if err := b.Publish(context.Background(), ev); helpline.ErrorCode(err) != helpline.EINVALID {
 			t.Errorf("Publish(%s) = %v, want EINVALID", name, err)

@@ -106,7 +106,7 @@ func TestWatchIgnoresOtherKinds(t *testing.T) {
 	typing := &helpline.Item{ContactID: customer.Contact.ID, ID: helpline.NewID(), Type: helpline.ItemEvent, ContentType: helpline.EventTyping,
 		ParticipantID: customer.Participant.ID, Role: helpline.RoleCustomer, Time: e.clock.Now()}
 	for _, ev := range []helpline.Event{
-		{Kind: helpline.EventOwnerChanged, Subject: subject, Owner: &helpline.OwnerChange{Owner: "agent:a1", Version: 2}},
+		{Kind: helpline.EventOwner, Subject: subject, Owner: &helpline.Ownership{Owner: "agent:a1", Version: 2}},
 		{Kind: "chat_test.unknown", Subject: subject, Item: typing},
 	} {
 		if err := e.bus.Publish(ctx, ev); err != nil {

@@ -9,8 +9,9 @@ import (
 // ChangeOwner moves a contact to ch.To by compare-and-swap from ch.From
 // at ch.Version, stamping ch.At now, and publishes the owner.changed item
 // the store appends with the change (helpline.Store.ChangeOwner), so that
-// watchers and the mirror dispatcher see it like any other item. It
-// returns the updated contact and that item.
+// watchers and the mirror dispatcher see it like any other item, then an
+// EventOwner event for subscribers that follow ownership only. It returns
+// the updated contact and that item.
 //
 // Errors: EINVALID, ENOTFOUND (Resource CONTACT), ECONFLICT when the owner
 // or version moved on or the contact ended; a caller rereads the contact
@@ -23,5 +24,10 @@ func (s *Service) ChangeOwner(ctx context.Context, ch helpline.OwnerChange) (*he
 		return nil, nil, err
 	}
 	s.publish(ctx, it)
+	ev := helpline.Event{Kind: helpline.EventOwner, Subject: helpline.ContactSubject(c.ID),
+		Owner: &helpline.Ownership{Owner: c.Owner, Version: c.Version}}
+	if err := s.bus.Publish(context.WithoutCancel(ctx), ev); err != nil {
+		s.log.Error("chat: publish", "contact", c.ID, "owner", c.Owner, "err", err)
+	}
 	return c, it, nil
 }

@@ -14,7 +14,7 @@ func TestChangeOwner(t *testing.T) {
 	if c.Owner != "" || c.Version != 1 {
 		t.Fatalf("new contact: owner %q version %d, want nobody at version 1", c.Owner, c.Version)
 	}
-	sub, err := e.bus.Subscribe(ctx, c.ID)
+	sub, err := e.bus.Subscribe(ctx, helpline.ContactSubject(c.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,18 +33,30 @@ func TestChangeOwner(t *testing.T) {
 	if it.ContentType != helpline.EventOwnerChanged || !it.Time.Equal(e.clock.Now()) {
 		t.Errorf("item %+v, want owner.changed stamped %v", *it, e.clock.Now())
 	}
-	next := func() *helpline.Item {
+	nextEvent := func() helpline.Event {
 		t.Helper()
 		select {
 		case ev := <-sub.Events():
-			return ev.Item
+			return ev
 		case <-time.After(5 * time.Second):
 			t.Fatal("nothing published")
-			return nil
+			return helpline.Event{}
 		}
+	}
+	next := func() *helpline.Item {
+		t.Helper()
+		ev := nextEvent()
+		if ev.Kind != helpline.EventItem {
+			t.Fatalf("published %+v, want an item", ev)
+		}
+		return ev.Item
 	}
 	if pub := next(); pub.ID != it.ID || pub.Seq != it.Seq {
 		t.Errorf("published %+v, want the transition item %+v", *pub, *it)
+	}
+	if ev := nextEvent(); ev.Kind != helpline.EventOwner || ev.Owner == nil ||
+		*ev.Owner != (helpline.Ownership{Owner: "bot:default", Version: 2}) {
+		t.Errorf("published %+v, want the ownership event of bot:default at version 2", ev)
 	}
 
 	// A change from what the contact was is refused and publishes nothing:

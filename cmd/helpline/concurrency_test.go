@@ -19,6 +19,7 @@ import (
 	"github.com/helplinehq/helpline/connector/webhook/webhooktest"
 	"github.com/helplinehq/helpline/connector/zendesk/zendesktest"
 	"github.com/helplinehq/helpline/connector/zendesksell/zendeskselltest"
+	"github.com/helplinehq/helpline/internal/loadtest"
 )
 
 // concZendeskScale multiplies Zendesk's documented Enterprise account
@@ -64,9 +65,9 @@ func concLine(i, j int) string {
 func TestServeMirrorsConcurrentChatsExactlyOnce(t *testing.T) {
 	const nChats, nLines = 200, 50
 	zd := zendesktest.NewServer(zendesktest.Options{
-		RequestsPerMinute:     zendeskRequestsPerMinute * concZendeskScale,
-		UpdatesPerMinute:      zendeskUpdatesPerMinute * concZendeskScale,
-		TicketUpdatesPer10Min: zendeskTicketUpdates,
+		RequestsPerMinute:     zendesktest.EnterpriseRequestsPerMinute * concZendeskScale,
+		UpdatesPerMinute:      zendesktest.EnterpriseUpdatesPerMinute * concZendeskScale,
+		TicketUpdatesPer10Min: zendesktest.TicketUpdatesPer10Min,
 	})
 	defer zd.Close()
 	sell := zendeskselltest.NewServer("sell-token")
@@ -99,7 +100,7 @@ connectors:
     kind: webhook
     urls: [%s]
     secret_env: CONC_HOOK_SECRET
-`, zd.URL, zendeskRequestsPerMinute*concZendeskScale, zendeskUpdatesPerMinute*concZendeskScale, sell.URL, recv.URL)
+`, zd.URL, zendesktest.EnterpriseRequestsPerMinute*concZendeskScale, zendesktest.EnterpriseUpdatesPerMinute*concZendeskScale, sell.URL, recv.URL)
 	path := filepath.Join(t.TempDir(), "helpline.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -109,7 +110,7 @@ connectors:
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}, Timeout: 30 * time.Second}
 	chats := make([]*concChat, nChats)
 	cc := s.connect()
-	if err := parallel(nChats, 16, func(i int) (err error) {
+	if err := loadtest.Parallel(nChats, 16, func(i int) (err error) {
 		chats[i], err = startConcChat(cc, hc, s, i)
 		return err
 	}); err != nil {
@@ -117,7 +118,7 @@ connectors:
 	}
 
 	began := time.Now()
-	if err := parallel(nChats, nChats, func(i int) error {
+	if err := loadtest.Parallel(nChats, nChats, func(i int) error {
 		c := chats[i]
 		for j := range nLines {
 			token := c.customer
@@ -252,7 +253,7 @@ func postParticipant(hc *http.Client, base, path, token string, in, out any) err
 	if err != nil {
 		return err
 	}
-	return participantPost(context.Background(), hc, base, path, token, body, out)
+	return loadtest.PostParticipant(context.Background(), hc, base, path, token, body, out)
 }
 
 // zendeskLines returns the messages of each contact's ticket, by contact
@@ -266,7 +267,7 @@ func zendeskLines(zd *zendesktest.Server) map[string][]string {
 				continue
 			}
 			for _, l := range strings.Split(c.Body, "\n") {
-				if text, ok := said(l); ok {
+				if text, ok := loadtest.Said(l); ok {
 					out[t.ExternalID] = append(out[t.ExternalID], text)
 				}
 			}
@@ -297,7 +298,7 @@ func sellLines(t *testing.T, sell *zendeskselltest.Server) map[string][]string {
 			continue
 		}
 		for _, line := range strings.Split(l.Description, "\n") {
-			if text, ok := said(line); ok {
+			if text, ok := loadtest.Said(line); ok {
 				chat, _, _ := strings.Cut(text, " ")
 				out[chat] = append(out[chat], text)
 			}

@@ -115,7 +115,8 @@ type HTTPConfig struct {
 	// PerIPExempt lists the addresses or CIDR prefixes that
 	// max_connections_per_ip does not apply to (default loopback,
 	// 127.0.0.0/8 and ::1: a reverse proxy on the same host makes every
-	// client 127.0.0.1, and `helpline bench` loads from there). Behind a
+	// client 127.0.0.1, and the load command helpline-bench loads from
+	// there). Behind a
 	// proxy on another host, list the proxy's address. They still count
 	// towards max_connections. An empty list exempts nobody.
 	PerIPExempt []string `yaml:"per_ip_exempt"`

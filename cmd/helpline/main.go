@@ -3,7 +3,6 @@
 // that go with it.
 //
 //	helpline serve     run the server
-//	helpline bench     measure message throughput, latency and socket memory
 //	helpline replay    resume mirror pairs parked by a permanent failure
 //	helpline version   print the version
 package main
@@ -39,7 +38,6 @@ const usage = `Usage: helpline <command> [flags]
 
 Commands:
   serve     run the chat server (embedded SQLite, zero configuration)
-  bench     start a server and measure throughput, latency and memory
   replay    resume mirror deliveries parked by a permanent failure
   version   print the version
 
@@ -50,8 +48,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if os.Getenv("GOGC") == "" {
 		// A chat server's live heap is small (tens of MB for thousands of
 		// chats), so letting it grow threefold between collections costs
-		// little memory and saves a tenth of the CPU under load (helpline
-		// bench). GOGC still overrides it.
+		// little memory and saves a tenth of the CPU under load
+		// (cmd/helpline-bench). GOGC still overrides it.
 		debug.SetGCPercent(200)
 	}
 	if len(args) == 0 {
@@ -61,8 +59,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "serve":
 		return runServe(ctx, args[1:], stdout, stderr)
-	case "bench":
-		return runBench(ctx, args[1:], stdout, stderr)
 	case "replay":
 		return runReplay(ctx, args[1:], stdout, stderr)
 	case "version":

@@ -28,6 +28,14 @@ import (
 	"time"
 )
 
+// Zendesk's documented rate limits on the Enterprise plan: the Server's
+// defaults, and what tests and the load command scale from.
+const (
+	EnterpriseRequestsPerMinute = 700 // per account
+	EnterpriseUpdatesPerMinute  = 100 // Update Ticket, per account
+	TicketUpdatesPer10Min       = 30  // per user and ticket, any plan
+)
+
 // Options configure a Server. Zero values take the defaults noted.
 type Options struct {
 	// Email and Token are the API credentials accepted as basic auth
@@ -188,13 +196,13 @@ func NewServer(opts Options) *Server {
 		opts.Token = "zd-token"
 	}
 	if opts.RequestsPerMinute == 0 {
-		opts.RequestsPerMinute = 700
+		opts.RequestsPerMinute = EnterpriseRequestsPerMinute
 	}
 	if opts.UpdatesPerMinute == 0 {
-		opts.UpdatesPerMinute = 100
+		opts.UpdatesPerMinute = EnterpriseUpdatesPerMinute
 	}
 	if opts.TicketUpdatesPer10Min == 0 {
-		opts.TicketUpdatesPer10Min = 30
+		opts.TicketUpdatesPer10Min = TicketUpdatesPer10Min
 	}
 	if opts.MaxComments == 0 {
 		opts.MaxComments = 5000

@@ -33,9 +33,10 @@ import (
 
 	"github.com/helplinehq/helpline/connector/webhook/webhooktest"
 	"github.com/helplinehq/helpline/connector/zendesk/zendesktest"
+	"github.com/helplinehq/helpline/internal/loadtest"
 )
 
-// runBench starts a Helpline server of its own (this same binary, on a
+// runBench starts a Helpline server of its own (the product binary, on a
 // temporary data directory, with rate limits off) and measures:
 //
 //  1. sustained SendMessage throughput over many concurrent chats, each
@@ -46,8 +47,9 @@ import (
 //  4. with -phases mirror and/or zendesk (off by default), transcript
 //     mirroring: see mirrorBench.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs := flag.NewFlagSet("helpline-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	bin := fs.String("bin", "", "the helpline binary to measure (default: build this module's cmd/helpline)")
 	chats := fs.Int("chats", 1000, "concurrent chats, each with a customer and an agent socket")
 	workers := fs.Int("workers", 128, "concurrent SendMessage callers in the throughput phase")
 	duration := fs.Duration("duration", 20*time.Second, "length of each measured phase")
@@ -63,10 +65,20 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// it collects garbage less often to leave the server more CPU.
 	debug.SetGCPercent(400)
 	want := func(p string) bool { return slices.Contains(strings.Split(*phases, ","), p) }
-	fmt.Fprintf(stdout, "helpline bench: %d chats, %d workers, %s per phase\n", *chats, *workers, *duration)
+	if *bin == "" {
+		dir, err := os.MkdirTemp("", "helpline-bench-bin-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		if *bin, err = buildProduct(ctx, dir, stderr); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "helpline-bench: %d chats, %d workers, %s per phase\n", *chats, *workers, *duration)
 
 	if want("throughput") || want("latency") {
-		srv, err := startBenchServer(ctx, stderr, *chats+16, "")
+		srv, err := startBenchServer(ctx, stderr, *bin, *chats+16, "")
 		if err != nil {
 			return err
 		}
@@ -78,13 +90,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	if want("mirror") || want("zendesk") {
-		m := &mirrorBench{chats: *chats, rate: *rate, duration: *duration, webhook: want("mirror"), zendesk: want("zendesk"), scale: *scale, workers: *mirrorWorkers}
+		m := &mirrorBench{bin: *bin, chats: *chats, rate: *rate, duration: *duration, webhook: want("mirror"), zendesk: want("zendesk"), scale: *scale, workers: *mirrorWorkers}
 		if err := m.run(ctx, stdout, stderr); err != nil {
 			return err
 		}
 	}
 	if want("memory") && *idle > 0 {
-		srv, err := startBenchServer(ctx, stderr, *idle/2+16, "")
+		srv, err := startBenchServer(ctx, stderr, *bin, *idle/2+16, "")
 		if err != nil {
 			return err
 		}
@@ -103,17 +115,14 @@ type benchServer struct {
 	endpoint, instance, flow, akid, secret string
 }
 
-// startBenchServer starts the child server; config, when not empty, is
+// startBenchServer starts the child server from the helpline binary exe;
+// config, when not empty, is
 // the rest of its configuration file, whose secrets it finds in the
 // environment variables benchSecrets names. The file always lifts the
 // total connection cap (http.max_connections): the load opens as many
 // sockets as its flags ask for, all from loopback, which the per-address
 // cap exempts by default.
-func startBenchServer(ctx context.Context, stderr io.Writer, maxChats int, config string) (*benchServer, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
+func startBenchServer(ctx context.Context, stderr io.Writer, exe string, maxChats int, config string) (*benchServer, error) {
 	dir, err := os.MkdirTemp("", "helpline-bench-")
 	if err != nil {
 		return nil, err
@@ -215,32 +224,11 @@ func (b *bench) setupChats(ctx context.Context, n int, open, watch bool) ([]*ben
 	b.http = &http.Client{Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024}, Timeout: 30 * time.Second}
 	cc := b.connectClient()
 	out := make([]*benchChat, n)
-	err := parallel(n, 32, func(i int) (err error) {
+	err := loadtest.Parallel(n, 32, func(i int) (err error) {
 		out[i], err = b.newChat(ctx, cc, i, open, watch)
 		return err
 	})
 	return out, err
-}
-
-// parallel runs f(0), ..., f(n-1), width at a time, and returns the
-// first error.
-func parallel(n, width int, f func(i int) error) error {
-	errs := make(chan error, n)
-	sem := make(chan struct{}, width)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if err := f(i); err != nil {
-				errs <- err
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	return <-errs
 }
 
 func (b *bench) newChat(ctx context.Context, cc *connect.Client, i int, open, watch bool) (*benchChat, error) {
@@ -350,31 +338,7 @@ func (b *bench) call(ctx context.Context, path, token string, in, out any) error
 }
 
 func (b *bench) post(ctx context.Context, path, token string, body []byte, out any) error {
-	return participantPost(ctx, b.http, b.srv.endpoint, path, token, body, out)
-}
-
-// participantPost calls a participant API operation at base with a JSON
-// body; anything but 200 is an error.
-func participantPost(ctx context.Context, hc *http.Client, base, path, token string, body []byte, out any) error {
-	req, err := http.NewRequestWithContext(ctx, "POST", base+path, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Amz-Bearer", token)
-	res, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	data, _ := io.ReadAll(res.Body)
-	if res.StatusCode != 200 {
-		return fmt.Errorf("%s: %d %s", path, res.StatusCode, data)
-	}
-	if out != nil {
-		return json.Unmarshal(data, out)
-	}
-	return nil
+	return loadtest.PostParticipant(ctx, b.http, b.srv.endpoint, path, token, body, out)
 }
 
 // send sends a message whose content is the time of sending.
@@ -523,7 +487,7 @@ func (b *bench) memory(ctx context.Context, w io.Writer, sockets int) error {
 	for _, c := range chats {
 		parties = append(parties, c.parties[:]...)
 	}
-	if err := parallel(len(parties), 32, func(i int) error { return b.connectParty(ctx, parties[i], false) }); err != nil {
+	if err := loadtest.Parallel(len(parties), 32, func(i int) error { return b.connectParty(ctx, parties[i], false) }); err != nil {
 		return err
 	}
 	time.Sleep(5 * time.Second)
@@ -606,17 +570,6 @@ func (p *limitProxy) refusals(t time.Time) (total, perTicket int) {
 	return total, perTicket
 }
 
-// said returns what a transcript line such as "[10:42:07] Ada
-// (customer): Where is my order?" says, or false for a line that reports
-// no message (joins, footers, markers).
-func said(line string) (string, bool) {
-	if !strings.HasPrefix(line, "[") {
-		return "", false
-	}
-	_, text, ok := strings.Cut(line, "): ")
-	return text, ok
-}
-
 // benchSecrets are the secrets a bench server's configuration names,
 // passed to it in its environment.
 var benchSecrets = map[string]string{
@@ -624,14 +577,9 @@ var benchSecrets = map[string]string{
 	"HELPLINE_BENCH_ZENDESK_TOKEN": "bench-zendesk-token",
 }
 
-// Zendesk's documented limits for the Enterprise plan, which the zendesk
-// phase's fake enforces.
-const (
-	zendeskRequestsPerMinute = 700 // per account
-	zendeskUpdatesPerMinute  = 100 // Update Ticket, per account
-	zendeskTicketUpdates     = 30  // per ticket in zendeskTicketWindow
-	zendeskTicketWindow      = 10 * time.Minute
-)
+// zendeskTicketWindow is the window of Zendesk's per-ticket update limit
+// (zendesktest.TicketUpdatesPer10Min).
+const zendeskTicketWindow = 10 * time.Minute
 
 // mirrorBench measures transcript mirroring. A server of its own gets
 // chats with a customer and an agent (connected, without sockets) and
@@ -653,6 +601,7 @@ const (
 // must be there once, and its lag runs from SendMessage to the comment's
 // creation.
 type mirrorBench struct {
+	bin              string // the helpline binary
 	chats, rate      int
 	duration         time.Duration
 	webhook, zendesk bool
@@ -677,9 +626,9 @@ func (m *mirrorBench) run(ctx context.Context, w, stderr io.Writer) error {
 	if m.zendesk {
 		zd = zendesktest.NewServer(zendesktest.Options{
 			Token:                 benchSecrets["HELPLINE_BENCH_ZENDESK_TOKEN"],
-			RequestsPerMinute:     zendeskRequestsPerMinute * m.scale,
-			UpdatesPerMinute:      zendeskUpdatesPerMinute * m.scale,
-			TicketUpdatesPer10Min: zendeskTicketUpdates,
+			RequestsPerMinute:     zendesktest.EnterpriseRequestsPerMinute * m.scale,
+			UpdatesPerMinute:      zendesktest.EnterpriseUpdatesPerMinute * m.scale,
+			TicketUpdatesPer10Min: zendesktest.TicketUpdatesPer10Min,
 		})
 		defer zd.Close()
 		var err error
@@ -689,9 +638,9 @@ func (m *mirrorBench) run(ctx context.Context, w, stderr io.Writer) error {
 		defer proxy.Close()
 		conf += fmt.Sprintf("  - {name: zendesk, kind: zendesk, base_url: %s, email: bot@example.com, token_env: HELPLINE_BENCH_ZENDESK_TOKEN, "+
 			"requests_per_minute: %d, updates_per_minute: %d, status_on_end: none}\n",
-			proxy.URL, zendeskRequestsPerMinute*m.scale, zendeskUpdatesPerMinute*m.scale)
+			proxy.URL, zendesktest.EnterpriseRequestsPerMinute*m.scale, zendesktest.EnterpriseUpdatesPerMinute*m.scale)
 	}
-	srv, err := startBenchServer(ctx, stderr, m.chats+16, conf)
+	srv, err := startBenchServer(ctx, stderr, m.bin, m.chats+16, conf)
 	if err != nil {
 		return err
 	}
@@ -728,7 +677,7 @@ func (m *mirrorBench) run(ctx context.Context, w, stderr io.Writer) error {
 
 // connectAll gives every party connection credentials, without a socket.
 func (b *bench) connectAll(ctx context.Context, parties []*benchParty) error {
-	return parallel(len(parties), 32, func(i int) error {
+	return loadtest.Parallel(len(parties), 32, func(i int) error {
 		var res struct {
 			ConnectionCredentials struct{ ConnectionToken string }
 		}
@@ -858,7 +807,7 @@ func zendeskComments(zd *zendesktest.Server) map[int64][]time.Duration {
 				continue
 			}
 			for _, l := range strings.Split(c.Body, "\n") {
-				text, ok := said(l)
+				text, ok := loadtest.Said(l)
 				if !ok {
 					continue
 				}
@@ -883,7 +832,7 @@ func (m *mirrorBench) reportZendesk(w io.Writer, zd *zendesktest.Server, proxy *
 	m.mu.Lock()
 	want := len(m.acked)
 	m.mu.Unlock()
-	interval := max(time.Duration(m.chats)*time.Minute/time.Duration(zendeskUpdatesPerMinute*m.scale), zendeskTicketWindow/zendeskTicketUpdates)
+	interval := max(time.Duration(m.chats)*time.Minute/time.Duration(zendesktest.EnterpriseUpdatesPerMinute*m.scale), zendeskTicketWindow/zendesktest.TicketUpdatesPer10Min)
 	// A ticket needs a few updates to take everything sent; wait for
 	// several of its least intervals, at least two minutes.
 	awaitCount(func() int { return len(zendeskComments(zd)) }, want, max(2*time.Minute, 6*interval))
@@ -903,7 +852,7 @@ func (m *mirrorBench) reportZendesk(w io.Writer, zd *zendesktest.Server, proxy *
 	fmt.Fprintf(w, "zendesk (limits: %d requests and %d ticket updates a minute, %d updates a ticket per %s): delivered %d of %d acknowledged messages, lost %d, doubled %d, into %d tickets; "+
 		"%d requests (%.3f per message), %d ticket updates (%.3f per message); 429s %d (%d per-ticket), %d after the first minute; "+
 		"SendMessage→comment p50 %s p99 %s max %s; least the limits allow p50 %s p99 %s (a ticket updated every %s); drained %s after the last send\n",
-		zendeskRequestsPerMinute*m.scale, zendeskUpdatesPerMinute*m.scale, zendeskTicketUpdates, zendeskTicketWindow,
+		zendesktest.EnterpriseRequestsPerMinute*m.scale, zendesktest.EnterpriseUpdatesPerMinute*m.scale, zendesktest.TicketUpdatesPer10Min, zendeskTicketWindow,
 		delivered, want, lost, doubled, len(zd.Tickets()),
 		st.Requests, float64(st.Requests)/float64(max(delivered, 1)), st.TicketUpdates, float64(st.TicketUpdates)/float64(max(delivered, 1)),
 		total, perTicket, late,

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"regexp"
+	"testing"
+)
+
+// A short run of the load command, as `go run ./cmd/helpline-bench` with
+// small flags: it builds the product binary, starts it, and the phases
+// report their lines, mirroring losing and doubling nothing. Memory waits
+// seconds by design and zendesk about 25 s for the per-ticket limit, so
+// this run leaves them out.
+func TestBenchRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts the product binary")
+	}
+	var out, errs bytes.Buffer
+	err := runBench(context.Background(), []string{"-phases", "throughput,latency,mirror",
+		"-chats", "4", "-workers", "4", "-duration", "500ms", "-rate", "40", "-idle", "0"}, &out, &errs)
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, errs.String())
+	}
+	t.Log(out.String())
+	for _, want := range []string{
+		`(?m)^throughput: \d+ messages in 500ms .* \(0 failed\)`,
+		`(?m)^latency at 40 messages/s offered: sent 20 \(0 failed`,
+		`(?m)^mirror → webhook: received 20 of 20 acknowledged messages, lost 0, doubled 0`,
+	} {
+		if !regexp.MustCompile(want).Match(out.Bytes()) {
+			t.Errorf("output lacks %s", want)
+		}
+	}
+}

@@ -116,12 +116,11 @@ type benchServer struct {
 }
 
 // startBenchServer starts the child server from the helpline binary exe;
-// config, when not empty, is
-// the rest of its configuration file, whose secrets it finds in the
-// environment variables benchSecrets names. The file always lifts the
-// total connection cap (http.max_connections): the load opens as many
-// sockets as its flags ask for, all from loopback, which the per-address
-// cap exempts by default.
+// config, when not empty, is the rest of its configuration file, whose
+// secrets it finds in the environment variables benchSecrets names. The
+// file always lifts the total connection cap (http.max_connections): the
+// load opens as many sockets as its flags ask for, all from loopback,
+// which the per-address cap exempts by default.
 func startBenchServer(ctx context.Context, stderr io.Writer, exe string, maxChats int, config string) (*benchServer, error) {
 	dir, err := os.MkdirTemp("", "helpline-bench-")
 	if err != nil {

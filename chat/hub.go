@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -41,7 +42,10 @@ const (
 // and a short-lived goroutine per room catches sinks up from the store
 // when they fall behind (a Seq gap, a lost bus event, a new sink).
 type hub struct {
-	s *Service
+	items itemFinder
+	// now stamps the synthetic chat.ended item.
+	now func() time.Time
+	log *slog.Logger
 	// sem bounds concurrent catch-up reads.
 	sem chan struct{}
 
@@ -71,8 +75,14 @@ type watcher struct {
 	done bool
 }
 
-func newHub(s *Service) *hub {
-	return &hub{s: s, sem: make(chan struct{}, maxRefills), rooms: make(map[string]*room)}
+// itemFinder is what the hub reads from the store: the items it catches
+// sinks up with.
+type itemFinder interface {
+	FindItems(ctx context.Context, contactID string, q helpline.ItemQuery) ([]*helpline.Item, error)
+}
+
+func newHub(items itemFinder, now func() time.Time, log *slog.Logger) *hub {
+	return &hub{items: items, now: now, log: log, sem: make(chan struct{}, maxRefills), rooms: make(map[string]*room)}
 }
 
 // unlock releases mu and then ends the sinks dropped meanwhile.
@@ -151,7 +161,7 @@ func (h *hub) deliverLocked(r *room, i int, it *helpline.Item) {
 	case it.Stored() && it.ContentType == helpline.EventChatEnded:
 		h.dropLocked(r, i)
 	case it.ContentType == helpline.EventParticipantLeft && it.ParticipantID == w.participantID:
-		w.sink.Deliver(chatEnded(r.contactID, h.s.now()))
+		w.sink.Deliver(chatEnded(r.contactID, h.now()))
 		h.dropLocked(r, i)
 	}
 }
@@ -216,12 +226,12 @@ func (h *hub) refill(r *room) {
 		h.mu.Unlock()
 
 		ctx, cancel := context.WithTimeout(context.Background(), refillReadTimeout)
-		items, err := h.s.store.FindItems(ctx, r.contactID, helpline.ItemQuery{From: from + 1, Limit: refillBatch})
+		items, err := h.items.FindItems(ctx, r.contactID, helpline.ItemQuery{From: from + 1, Limit: refillBatch})
 		cancel()
 
 		h.mu.Lock()
 		if err != nil {
-			h.s.log.Error("chat: catching up watchers", "contact", r.contactID, "err", err)
+			h.log.Error("chat: catching up watchers", "contact", r.contactID, "err", err)
 			for len(r.watchers) > 0 {
 				h.dropLocked(r, len(r.watchers)-1)
 			}

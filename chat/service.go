@@ -130,7 +130,7 @@ func New(cfg Config) *Service {
 	if s.clock == nil {
 		s.clock = helpline.Now
 	}
-	s.hub = newHub(s)
+	s.hub = newHub(s.store, s.now, s.log)
 	return s
 }
 

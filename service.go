@@ -6,11 +6,17 @@ import (
 	"time"
 )
 
-// ChatService is the engine as transports see it: the contact operations
-// (signed by an instance's keys), the participant operations (authorised by
-// participant and connection tokens) and the realtime feed. Package chat
-// implements it.
-type ChatService interface {
+// The engine (package chat) is seen through one interface per kind of
+// caller, so that each depends only on what it may do: ContactService for
+// callers signed by an instance's keys, ParticipantService for callers
+// holding a participant's tokens, Feed for realtime delivery, and Intake for
+// connectors bringing messages in from outside systems.
+
+// ContactService is the contact operations: what a caller signed by an
+// instance's keys (Connect's StartChatContact, CreateParticipant,
+// StopContact, DescribeContact, the contact attributes) may do. The caller
+// has checked the signature; a contact of another instance is ENOTFOUND.
+type ContactService interface {
 	// StartChat creates a contact with its customer participant and returns
 	// the participant token. It is idempotent on (InstanceID, ClientToken).
 	// Errors: EINVALID, ENOTFOUND (instance or flow), EQUOTA (active chats).
@@ -28,7 +34,14 @@ type ChatService interface {
 	FindContact(ctx context.Context, instanceID, contactID string) (*Contact, error)
 	// UpdateContactAttributes merges attrs into the contact's attributes.
 	UpdateContactAttributes(ctx context.Context, instanceID, contactID string, attrs map[string]string) (*Contact, error)
+}
 
+// ParticipantService is the participant operations, authorised by
+// participant and connection tokens: a caller first resolves its token with
+// Authenticate and then acts within the returned Session, which reaches
+// only its own contact. The attachment upload and download tokens that it
+// hands out authorise UploadAttachment and OpenAttachment by themselves.
+type ParticipantService interface {
 	// Authenticate resolves a participant or connection token to its
 	// session. Unknown, tampered, expired and ended tokens are EFORBIDDEN.
 	Authenticate(ctx context.Context, kind TokenKind, token string) (*Session, error)
@@ -62,28 +75,16 @@ type ChatService interface {
 	GetAttachment(ctx context.Context, s *Session, attachmentID string, expiry time.Duration) (*Attachment, string, error)
 	// OpenAttachment opens the file a download token names.
 	OpenAttachment(ctx context.Context, downloadToken string) (*Attachment, io.ReadCloser, error)
+}
 
-	// PostExternalMessage appends a message that came in through a
-	// connector (an agent reply typed in a helpdesk, a message of a chat
-	// mirrored from elsewhere) and publishes it like any other. It is
-	// idempotent on (ContactID, Origin, ExternalID): a retry returns the
-	// stored item and publishes nothing. Errors: EINVALID, ENOTFOUND
-	// (Resource CONTACT), EFORBIDDEN if the contact has ended.
-	PostExternalMessage(ctx context.Context, in ExternalMessage) (*Item, error)
-
+// Feed is the realtime side of the engine: it delivers a contact's items
+// to an authenticated participant's sockets as they happen.
+type Feed interface {
 	// Watch delivers to sink every item of the session's contact with a
 	// Seq above from, in Seq order, then every later item (ephemeral ones
 	// such as typing included) as it happens, until the session ends or
 	// stop is called. See Sink for the rules.
 	Watch(ctx context.Context, s *Session, from int64, sink Sink) (stop func(), err error)
-}
-
-// Session is an authenticated participant of a contact.
-type Session struct {
-	Participant *Participant
-	Contact     *Contact
-	// Instance is the contact's instance.
-	Instance *Instance
 }
 
 // Sink receives a watched contact's items. Deliver is called from the
@@ -94,6 +95,34 @@ type Session struct {
 type Sink interface {
 	Deliver(it *Item) bool
 	End()
+}
+
+// Intake is what a connector may do to the chat: start a chat for a
+// conversation that began in its outside system, post the messages that
+// come in from there, and end the chat when that conversation ends.
+type Intake interface {
+	// StartChat is ContactService.StartChat. A connector derives
+	// ClientToken from the outside conversation's id, so that every event
+	// of that conversation finds the chat its first event started.
+	StartChat(ctx context.Context, in StartChatInput) (*ChatStarted, error)
+	// PostExternalMessage appends a message that came in through a
+	// connector (an agent reply typed in a helpdesk, a message of a chat
+	// mirrored from elsewhere) and publishes it like any other. It is
+	// idempotent on (ContactID, Origin, ExternalID): a retry returns the
+	// stored item and publishes nothing. Errors: EINVALID, ENOTFOUND
+	// (Resource CONTACT), EFORBIDDEN if the contact has ended.
+	PostExternalMessage(ctx context.Context, in ExternalMessage) (*Item, error)
+	// StopContact is ContactService.StopContact: stopping an ended
+	// contact is not an error.
+	StopContact(ctx context.Context, instanceID, contactID string) error
+}
+
+// Session is an authenticated participant of a contact.
+type Session struct {
+	Participant *Participant
+	Contact     *Contact
+	// Instance is the contact's instance.
+	Instance *Instance
 }
 
 // StartChatInput is a StartChatContact request.
@@ -204,4 +233,12 @@ type BlobStore interface {
 	Put(ctx context.Context, key string, size int64, r io.Reader) error
 	// Open returns the file stored under key, or ENOTFOUND.
 	Open(ctx context.Context, key string) (io.ReadCloser, error)
+}
+
+// ChatService is every operation of the engine.
+type ChatService interface {
+	ContactService
+	ParticipantService
+	Feed
+	Intake
 }

@@ -1,7 +1,7 @@
-// Package chat is Helpline's engine: it implements helpline.ChatService on
-// top of a helpline.Store (the record), a helpline.Bus (wake-up and fan-out)
-// and a helpline.BlobStore (attachment files), with the semantics of the
-// Amazon Connect chat APIs.
+// Package chat is Helpline's engine: it implements helpline.ContactService,
+// ParticipantService, Feed and Intake on top of a helpline.Store (the
+// record), a helpline.Bus (wake-up and fan-out) and a helpline.BlobStore
+// (attachment files), with the semantics of the Amazon Connect chat APIs.
 //
 // # Lifecycle
 //

@@ -84,7 +84,8 @@ type Config struct {
 	Mirrors []string
 }
 
-// Service is the chat engine. It implements helpline.ChatService; Run must
+// Service is the chat engine. It implements helpline.ContactService,
+// helpline.ParticipantService, helpline.Feed and helpline.Intake; Run must
 // be running for Watch to see live items and for chats to expire.
 type Service struct {
 	store  helpline.Store
@@ -108,7 +109,12 @@ type Service struct {
 	readyOnce sync.Once
 }
 
-var _ helpline.ChatService = (*Service)(nil)
+var (
+	_ helpline.ContactService     = (*Service)(nil)
+	_ helpline.ParticipantService = (*Service)(nil)
+	_ helpline.Feed               = (*Service)(nil)
+	_ helpline.Intake             = (*Service)(nil)
+)
 
 // New returns an engine over cfg's store, bus, blob store and token signer.
 func New(cfg Config) *Service {

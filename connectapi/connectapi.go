@@ -11,7 +11,8 @@
 //   - the participant WebSocket (topics aws/subscribe, aws/heartbeat,
 //     aws/ping, aws/chat).
 //
-// It talks to the engine only through helpline.ChatService.
+// It talks to the engine only through the root interfaces that Engine
+// gathers.
 package connectapi
 
 import (
@@ -24,10 +25,20 @@ import (
 	"github.com/helplinehq/helpline"
 )
 
+// Engine is what the handler needs of the chat engine: the contact
+// operations for the signed Connect API, the participant operations for
+// the Participant Service and the attachment URLs, and the feed for the
+// participant WebSocket. Package chat's Service is one.
+type Engine interface {
+	helpline.ContactService
+	helpline.ParticipantService
+	helpline.Feed
+}
+
 // Config configures the handler New returns.
 type Config struct {
 	// Service is the engine. Required.
-	Service helpline.ChatService
+	Service Engine
 	// Logger receives internal errors and socket events; nil means
 	// slog.Default().
 	Logger *slog.Logger
@@ -87,7 +98,7 @@ const (
 // server holds the handler's configuration; its methods are the
 // operations. It is safe for concurrent use.
 type server struct {
-	svc            helpline.ChatService
+	svc            Engine
 	log            *slog.Logger
 	now            func() time.Time
 	publicURL      *url.URL

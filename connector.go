@@ -27,9 +27,10 @@ type ConnectorConfig struct {
 	Getenv func(string) string
 	Logger *slog.Logger
 	Now    func() time.Time
-	// Chat is the engine, for inbound replies; Mirrors maps outside
+	// Intake is the engine's door for what comes in from the outside
+	// system (replies, chats started elsewhere); Mirrors maps outside
 	// references (a ticket id) back to contacts.
-	Chat    ChatService
+	Intake  Intake
 	Mirrors MirrorStore
 	// OpenAttachment opens the file of a completed attachment that an
 	// ATTACHMENT item names, for connectors that copy files into their

@@ -234,11 +234,3 @@ type BlobStore interface {
 	// Open returns the file stored under key, or ENOTFOUND.
 	Open(ctx context.Context, key string) (io.ReadCloser, error)
 }
-
-// ChatService is every operation of the engine.
-type ChatService interface {
-	ContactService
-	ParticipantService
-	Feed
-	Intake
-}

@@ -82,10 +82,10 @@ func validConnectorName(s string) bool {
 	return true
 }
 
-// lateChat is the engine as connectors see it: connectors are built
-// before the engine (which needs the names of those that mirror), and the
-// engine is set before anything runs.
-type lateChat struct{ helpline.ChatService }
+// lateChat is the engine as connectors see it (their Intake): connectors
+// are built before the engine (which needs the names of those that
+// mirror), and the engine is set before anything runs.
+type lateChat struct{ helpline.Intake }
 
 // buildConnectors builds the configured connectors; open gives them the
 // chat's attachment files. The store gives them their marker key (a
@@ -107,7 +107,7 @@ func buildConnectors(ctx context.Context, cfg *Config, chat *lateChat, store hel
 			Getenv:         os.Getenv,
 			Logger:         logger.With("connector", e.Name),
 			Now:            helpline.Now,
-			Chat:           chat,
+			Intake:         chat,
 			Mirrors:        store,
 			OpenAttachment: open,
 			MarkerKey:      markerKey,

@@ -249,7 +249,7 @@ func (s *server) init(ctx context.Context, cfg *Config) error {
 		},
 		Mirrors: names,
 	})
-	late.ChatService = s.engine
+	late.Intake = s.engine
 	// A registry per server rather than the process-wide default, so that
 	// every series it serves is this server's.
 	registry := prometheus.NewRegistry()

@@ -77,14 +77,14 @@ type Connector struct {
 	flowID       string
 	agentRoles   map[string]bool
 	agentUserIDs map[string]bool
-	chat         helpline.ChatService
+	chat         helpline.Intake
 	log          *slog.Logger
 }
 
 var _ helpline.InboundConnector = (*Connector)(nil)
 
 // New builds a connector from its configuration; it is the "streamchat"
-// connector kind. cfg.Chat is required.
+// connector kind. cfg.Intake is required.
 func New(cfg helpline.ConnectorConfig) (helpline.Connector, error) {
 	var s Settings
 	if err := cfg.Decode(&s); err != nil {
@@ -102,7 +102,7 @@ func New(cfg helpline.ConnectorConfig) (helpline.Connector, error) {
 		return nil, bad("instance_id is required")
 	case s.ContactFlowID == "":
 		return nil, bad("contact_flow_id is required")
-	case cfg.Chat == nil:
+	case cfg.Intake == nil:
 		return nil, bad("no chat service to post into")
 	}
 	if s.AgentRoles == nil {
@@ -116,7 +116,7 @@ func New(cfg helpline.ConnectorConfig) (helpline.Connector, error) {
 		flowID:       s.ContactFlowID,
 		agentRoles:   set(s.AgentRoles),
 		agentUserIDs: set(s.AgentUserIDs),
-		chat:         cfg.Chat,
+		chat:         cfg.Intake,
 		log:          cfg.Logger,
 	}
 	if c.log == nil {

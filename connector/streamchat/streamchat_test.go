@@ -76,7 +76,7 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
-func config(conf string, env map[string]string, svc helpline.ChatService) helpline.ConnectorConfig {
+func config(conf string, env map[string]string, svc helpline.Intake) helpline.ConnectorConfig {
 	return helpline.ConnectorConfig{
 		Name: "stream",
 		Decode: func(v any) error {
@@ -85,7 +85,7 @@ func config(conf string, env map[string]string, svc helpline.ChatService) helpli
 			return dec.Decode(v)
 		},
 		Getenv: func(k string) string { return env[k] },
-		Chat:   svc,
+		Intake: svc,
 	}
 }
 

@@ -75,7 +75,7 @@ type Connector struct {
 	set    Settings
 	api    *client
 	secret string
-	chat   helpline.ChatService
+	chat   helpline.Intake
 	pairs  helpline.MirrorStore
 	open   func(ctx context.Context, id string) (*helpline.Attachment, io.ReadCloser, error)
 	log    *slog.Logger
@@ -182,7 +182,7 @@ func New(cfg helpline.ConnectorConfig) (*Connector, error) {
 		name:   cfg.Name,
 		set:    s,
 		secret: secret,
-		chat:   cfg.Chat,
+		chat:   cfg.Intake,
 		pairs:  cfg.Mirrors,
 		open:   cfg.OpenAttachment,
 		log:    cfg.Logger,

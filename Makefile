@@ -3,9 +3,6 @@
 #   make test   every test: Go vet and tests, then the official npm clients and
 #               chatjs in headless Chromium against a real server
 #   make run    run the server (embedded SQLite in ./helpline-data)
-#
-# Optional services are tested when their variables are set, e.g.
-#   HELPLINE_TEST_POSTGRES=postgres://...  HELPLINE_TEST_NATS=nats://...
 
 GO ?= go
 GOTESTFLAGS ?= -timeout 15m

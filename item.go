@@ -103,6 +103,11 @@ type Receipt struct {
 	ReadAt                 time.Time // zero if not read
 }
 
+// MaxAttachmentSize is Amazon Connect's hard limit for a chat attachment,
+// in bytes (20 MB): the engine's default limit, and the most a transport
+// reads of an upload.
+const MaxAttachmentSize = 20 << 20
+
 // Attachment is a file a participant uploads into a contact.
 type Attachment struct {
 	ID            string

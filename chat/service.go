@@ -36,7 +36,7 @@ type Limits struct {
 const (
 	DefaultMaxActiveChats           = 500
 	DefaultMaxAttachmentsPerContact = 100
-	DefaultMaxAttachmentSize        = 20 << 20
+	DefaultMaxAttachmentSize        = helpline.MaxAttachmentSize
 	DefaultChatDuration             = 25 * time.Hour
 	DefaultConnectionTokenTTL       = 24 * time.Hour
 	DefaultWebSocketURLTTL          = 100 * time.Second

@@ -27,8 +27,8 @@ func decodeStartAttachmentUpload(body []byte) (*startAttachmentUploadRequest, er
 	c.required("ContentType", req.ContentType, 1, 255)
 	if req.AttachmentSizeInBytes == nil {
 		c.fail("AttachmentSizeInBytes is required.")
-	} else if n := *req.AttachmentSizeInBytes; n < 1 || n > maxAttachmentSize {
-		c.fail("AttachmentSizeInBytes must be between 1 and %d (20 MB).", maxAttachmentSize)
+	} else if n := *req.AttachmentSizeInBytes; n < 1 || n > helpline.MaxAttachmentSize {
+		c.fail("AttachmentSizeInBytes must be between 1 and %d (20 MB).", helpline.MaxAttachmentSize)
 	}
 	c.required("AttachmentName", req.AttachmentName, 1, 256)
 	c.required("ClientToken", req.ClientToken, 1, 500)
@@ -146,20 +146,20 @@ func (s *server) getAttachment(r *http.Request, sess *helpline.Session, body []b
 // MinUploadRate to arrive; one that fails to arrive is refused with 400.
 // Success is an empty 200, as from S3.
 func (s *server) uploadAttachment(w http.ResponseWriter, r *http.Request) {
-	if r.ContentLength > maxAttachmentSize {
+	if r.ContentLength > helpline.MaxAttachmentSize {
 		s.writeError(w, r, participantErrors, helpline.Errorf(helpline.EINVALID, "Attachments are limited to 20 MB."))
 		return
 	}
 	if r.Body != http.NoBody && s.minUploadRate > 0 {
 		size := r.ContentLength
 		if size < 0 {
-			size = maxAttachmentSize
+			size = helpline.MaxAttachmentSize
 		}
 		// Network deadlines are wall-clock time. A writer that cannot set
 		// one (a test recorder) leaves the upload unbounded.
 		http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.uploadGrace + time.Duration(size)*time.Second/time.Duration(s.minUploadRate)))
 	}
-	body := &bodyReader{r: io.LimitReader(r.Body, maxAttachmentSize+1)}
+	body := &bodyReader{r: io.LimitReader(r.Body, helpline.MaxAttachmentSize+1)}
 	if err := s.svc.UploadAttachment(r.Context(), r.PathValue("token"), r.Header.Get("Content-Type"), body); err != nil {
 		if body.err != nil {
 			err = helpline.Errorf(helpline.EINVALID, "Could not read the request body.")

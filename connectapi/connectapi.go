@@ -87,13 +87,11 @@ type Config struct {
 	UploadGrace time.Duration
 }
 
-// Request body limits. JSON operations carry at most a 16,384-character
-// message plus 32,768 bytes of attributes; 128 KiB leaves room for JSON
-// escaping of both.
-const (
-	maxJSONBody       = 128 << 10
-	maxAttachmentSize = 20 << 20 // Connect's hard limit for chat attachments
-)
+// maxJSONBody limits a JSON request body. JSON operations carry at most a
+// 16,384-character message plus 32,768 bytes of attributes; 128 KiB leaves
+// room for JSON escaping of both. Uploads are limited by
+// helpline.MaxAttachmentSize.
+const maxJSONBody = 128 << 10
 
 // server holds the handler's configuration; its methods are the
 // operations. It is safe for concurrent use.

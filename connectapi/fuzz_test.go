@@ -159,7 +159,7 @@ func FuzzDecodeDisconnectParticipant(f *testing.F) {
 func FuzzDecodeStartAttachmentUpload(f *testing.F) {
 	fuzzDecoder(f, []string{`{"ContentType":"image/png","AttachmentSizeInBytes":10,"AttachmentName":"a.png","ClientToken":"t"}`, `{"AttachmentSizeInBytes":-1}`},
 		decodeStartAttachmentUpload, func(t *testing.T, r *startAttachmentUploadRequest) {
-			if n := *r.AttachmentSizeInBytes; n < 1 || n > maxAttachmentSize {
+			if n := *r.AttachmentSizeInBytes; n < 1 || n > helpline.MaxAttachmentSize {
 				t.Fatalf("accepted size %d", n)
 			}
 			within(t, "ClientToken", r.ClientToken, 1, 500)

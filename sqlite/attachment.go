@@ -21,15 +21,11 @@ const (
 // the contact already has maxPerContact attachments; see helpline.Store.
 func (db *DB) CreateAttachment(ctx context.Context, a *helpline.Attachment, maxPerContact int) (replayed bool, err error) {
 	err = db.write(ctx, func(tx *sql.Tx) error {
-		if a.ClientToken != "" {
-			stored, err := scanAttachment(tx.QueryRow(selectAttachmentByToken, a.ParticipantID, a.ClientToken))
-			if err == nil {
-				*a = *stored
-				replayed = true
-				return nil
-			} else if !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
+		if stored, err := byClientToken(tx, scanAttachment, selectAttachmentByToken, a.ClientToken, a.ParticipantID); err != nil {
+			return err
+		} else if stored != nil {
+			*a, replayed = *stored, true
+			return nil
 		}
 		var n int
 		if err := tx.QueryRow(`SELECT count(*) FROM contacts WHERE id = ?`, a.ContactID).Scan(&n); err != nil {
@@ -98,7 +94,7 @@ func (db *DB) MarkAttachmentUploaded(ctx context.Context, id string, at time.Tim
 func (db *DB) CompleteAttachment(ctx context.Context, id string, it *helpline.Item) (replayed bool, err error) {
 	err = db.write(ctx, func(tx *sql.Tx) error {
 		var itemSeq sql.NullInt64
-		a, err := scanAttachment(tx.QueryRow(`SELECT `+attachmentColumns+`, item_seq FROM attachments WHERE id = ?`, id), &itemSeq)
+		a, err := scanAttachment(withExtra{tx.QueryRow(`SELECT `+attachmentColumns+`, item_seq FROM attachments WHERE id = ?`, id), []any{&itemSeq}})
 		if errors.Is(err, sql.ErrNoRows) {
 			return helpline.NotFound(helpline.ResourceAttachment, id)
 		} else if err != nil {
@@ -108,17 +104,14 @@ func (db *DB) CompleteAttachment(ctx context.Context, id string, it *helpline.It
 		var stored *helpline.Item
 		if itemSeq.Valid {
 			stored, err = scanItem(tx.QueryRow(`SELECT `+itemColumns+` FROM items WHERE contact_id = ? AND seq = ?`, a.ContactID, itemSeq.Int64))
-		} else if it.ClientToken != "" {
-			stored, err = findItemByToken(tx, it)
 		} else {
-			err = sql.ErrNoRows
+			stored, err = findItemByToken(tx, it)
 		}
-		if err == nil {
-			*it = *stored
-			replayed = true
-			return nil
-		} else if !errors.Is(err, sql.ErrNoRows) {
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
+		} else if stored != nil {
+			*it, replayed = *stored, true
+			return nil
 		}
 
 		lastSeq, err := appendableLastSeq(tx, it)
@@ -146,16 +139,15 @@ func (db *DB) CompleteAttachment(ctx context.Context, id string, it *helpline.It
 	return replayed, err
 }
 
-// scanAttachment scans attachmentColumns followed by extra columns.
-func scanAttachment(s scanner, extra ...any) (*helpline.Attachment, error) {
+func scanAttachment(s scanner) (*helpline.Attachment, error) {
 	var (
 		a        helpline.Attachment
 		created  int64
 		uploaded sql.NullInt64
 	)
-	dest := append([]any{&a.ID, &a.ContactID, &a.ParticipantID, &a.Name, &a.ContentType, &a.Size, &a.Status,
-		&a.ClientToken, &created, &uploaded}, extra...)
-	if err := s.Scan(dest...); errors.Is(err, sql.ErrNoRows) {
+	err := s.Scan(&a.ID, &a.ContactID, &a.ParticipantID, &a.Name, &a.ContentType, &a.Size, &a.Status,
+		&a.ClientToken, &created, &uploaded)
+	if errors.Is(err, sql.ErrNoRows) {
 		return nil, err
 	} else if err != nil {
 		return nil, dbError("read attachment", err)

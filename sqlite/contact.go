@@ -49,13 +49,10 @@ func (db *DB) CreateContact(ctx context.Context, nc *helpline.NewContact) (repla
 		return false, fmt.Errorf("sqlite: encode content types: %w", err)
 	}
 	err = db.write(ctx, func(tx *sql.Tx) error {
-		if c.ClientToken != "" {
-			stored, err := scanContact(tx.QueryRow(selectContactByToken, c.InstanceID, c.ClientToken))
-			if err == nil {
-				return replayContact(tx, nc, stored, &replayed)
-			} else if !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
+		if stored, err := byClientToken(tx, scanContact, selectContactByToken, c.ClientToken, c.InstanceID); err != nil {
+			return err
+		} else if stored != nil {
+			return replayContact(tx, nc, stored, &replayed)
 		}
 		if nc.MaxActive > 0 {
 			var active int

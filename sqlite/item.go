@@ -26,15 +26,11 @@ const (
 // left; see helpline.Store.
 func (db *DB) AppendItem(ctx context.Context, it *helpline.Item) (replayed bool, err error) {
 	err = db.write(ctx, func(tx *sql.Tx) error {
-		if it.ClientToken != "" {
-			stored, err := findItemByToken(tx, it)
-			if err == nil {
-				*it = *stored
-				replayed = true
-				return nil
-			} else if !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
+		if stored, err := findItemByToken(tx, it); err != nil {
+			return err
+		} else if stored != nil {
+			*it, replayed = *stored, true
+			return nil
 		}
 		lastSeq, err := appendableLastSeq(tx, it)
 		if err != nil {
@@ -71,10 +67,10 @@ func appendableLastSeq(tx *sql.Tx, it *helpline.Item) (int64, error) {
 	return lastSeq, nil
 }
 
-// findItemByToken returns the stored item with it's idempotency key, or
-// sql.ErrNoRows.
+// findItemByToken returns the stored item with it's idempotency key
+// (ContactID, ParticipantID, ClientToken), or nil if there is none.
 func findItemByToken(tx *sql.Tx, it *helpline.Item) (*helpline.Item, error) {
-	return scanItem(tx.QueryRow(selectItemByToken, it.ContactID, it.ParticipantID, it.ClientToken))
+	return byClientToken(tx, scanItem, selectItemByToken, it.ClientToken, it.ContactID, it.ParticipantID)
 }
 
 // appendItems stores items as the contact's next items, numbering them

@@ -20,15 +20,11 @@ const (
 // returns ECONFLICT if the contact has ended; see helpline.Store.
 func (db *DB) CreateParticipant(ctx context.Context, p *helpline.Participant, items []*helpline.Item) (replayed bool, err error) {
 	err = db.write(ctx, func(tx *sql.Tx) error {
-		if p.ClientToken != "" {
-			stored, err := scanParticipant(tx.QueryRow(selectParticipantByToken, p.ContactID, p.ClientToken))
-			if err == nil {
-				*p = *stored
-				replayed = true
-				return nil
-			} else if !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
+		if stored, err := byClientToken(tx, scanParticipant, selectParticipantByToken, p.ClientToken, p.ContactID); err != nil {
+			return err
+		} else if stored != nil {
+			*p, replayed = *stored, true
+			return nil
 		}
 		c, err := findContact(context.Background(), tx, p.ContactID)
 		if err != nil {

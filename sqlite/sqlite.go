@@ -493,6 +493,30 @@ func queryAll[T any](ctx context.Context, q querier, what string, scan func(scan
 	return out, nil
 }
 
+// byClientToken returns the row that an earlier write with the same
+// ClientToken stored, which a retried create returns instead of writing
+// again. query selects the row by key followed by token, and scan reads it.
+// It returns nil and no error when token is empty or no row has it.
+func byClientToken[T any](tx *sql.Tx, scan func(scanner) (*T, error), query, token string, key ...any) (*T, error) {
+	if token == "" {
+		return nil, nil
+	}
+	v, err := scan(tx.QueryRow(query, append(key, token)...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return v, err
+}
+
+// withExtra scans a row that has extra columns after those its reader
+// scans, into extra.
+type withExtra struct {
+	scanner
+	extra []any
+}
+
+func (w withExtra) Scan(dest ...any) error { return w.scanner.Scan(append(dest, w.extra...)...) }
+
 // millis returns t as unix milliseconds.
 func millis(t time.Time) int64 { return t.UnixMilli() }
 

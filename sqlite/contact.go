@@ -216,6 +216,16 @@ func (db *DB) ChangeOwner(ctx context.Context, ch *helpline.OwnerChange) (*helpl
 	return c, it, nil
 }
 
+// findActiveContact returns the contact that a write needs active:
+// ENOTFOUND if there is none, ECONFLICT if it has ended.
+func findActiveContact(tx *sql.Tx, id string) (*helpline.Contact, error) {
+	c, err := findContact(context.Background(), tx, id)
+	if err == nil && c.Ended() {
+		return nil, helpline.Errorf(helpline.ECONFLICT, "The contact has ended.")
+	}
+	return c, err
+}
+
 // ownerConflict returns why ch changed no contact: ENOTFOUND, or ECONFLICT
 // naming what no longer holds.
 func ownerConflict(tx *sql.Tx, ch *helpline.OwnerChange) error {

@@ -26,11 +26,9 @@ func (db *DB) CreateParticipant(ctx context.Context, p *helpline.Participant, it
 			*p, replayed = *stored, true
 			return nil
 		}
-		c, err := findContact(context.Background(), tx, p.ContactID)
+		c, err := findActiveContact(tx, p.ContactID)
 		if err != nil {
 			return err
-		} else if c.Ended() {
-			return helpline.Errorf(helpline.ECONFLICT, "The contact has ended.")
 		}
 		if err := insertParticipant(tx, p); err != nil {
 			return err
@@ -100,11 +98,9 @@ func (db *DB) LeaveParticipant(ctx context.Context, id string, at time.Time, ite
 		} else if p.Left() {
 			return nil
 		}
-		c, err := findContact(context.Background(), tx, p.ContactID)
+		c, err := findActiveContact(tx, p.ContactID)
 		if err != nil {
 			return err
-		} else if c.Ended() {
-			return helpline.Errorf(helpline.ECONFLICT, "The contact has ended.")
 		}
 		if _, err := tx.Exec(`UPDATE participants SET left_at = ? WHERE id = ?`, millis(at), id); err != nil {
 			return dbError("leave participant", err)

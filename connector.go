@@ -11,6 +11,22 @@ import (
 	"time"
 )
 
+// A connector is a module with a lifecycle (New → Provision → Close):
+//
+//   - Its kind builds it from its own configuration section (a
+//     ConnectorKind, registered under the kind's name). Building checks
+//     the settings and reaches nothing outside: a configuration error
+//     stops the node before it opens anything else.
+//   - Once the node exists (store, engine), a connector that needs
+//     something of it is a Provisioner: the node hands it a ConnectorNode.
+//   - On shutdown, after nothing calls it any more, a connector that holds
+//     resources (connections, goroutines) is an io.Closer and is closed.
+//
+// What a connector can do beyond mirroring out (Connector) is named by
+// the interfaces it implements: InboundConnector (takes webhooks),
+// TicketDesk (ticket actions for bots), Batcher (its batch size) and
+// Source (brings chats in and mirrors nothing out).
+
 // ConnectorKind builds a connector of one kind (zendesk, webhook, ...)
 // from its configuration section. Kinds register themselves from their
 // package's init, so adding one touches no core package.
@@ -25,12 +41,24 @@ type ConnectorConfig struct {
 	Decode func(v any) error
 	// Getenv reads secrets named by the configuration.
 	Getenv func(string) string
-	Logger *slog.Logger
-	Now    func() time.Time
-	// Intake is the engine's door for what comes in from the outside
-	// system (replies, chats started elsewhere); Mirrors maps outside
-	// references (a ticket id) back to contacts.
-	Intake  Intake
+}
+
+// Provisioner is a connector that needs what only the running node has.
+// The node calls Provision once, after every connector is built and the
+// engine exists, before it mirrors anything to the connector or routes
+// any request to it. An error stops the node from starting; the node
+// then closes the connectors it built.
+type Provisioner interface {
+	Provision(ctx context.Context, node ConnectorNode) error
+}
+
+// ConnectorNode is what the node gives connectors in Provision. The node
+// sets every field; a test may leave out what its connector does not use.
+type ConnectorNode struct {
+	// Intake is the engine, for what comes in through the connector
+	// (agent replies typed in a helpdesk, chats of another system).
+	Intake Intake
+	// Mirrors maps outside references (a ticket id) back to contacts.
 	Mirrors MirrorStore
 	// OpenAttachment opens the file of a completed attachment that an
 	// ATTACHMENT item names, for connectors that copy files into their
@@ -38,17 +66,20 @@ type ConnectorConfig struct {
 	// attachment or its file is gone. Nil when files are not available:
 	// connectors then mirror attachments by name only.
 	OpenAttachment func(ctx context.Context, id string) (*Attachment, io.ReadCloser, error)
+	Now            func() time.Time
+	// Logger already names the connector.
+	Logger *slog.Logger
 	// MarkerKey is a per-installation secret, the same on every node and
 	// across restarts, that connectors use to sign the markers they leave
 	// in outside systems to record what landed there, so that text a
-	// customer typed into the chat can never pass for one. Nil when the
-	// node has none: a connector that needs it refuses to be built.
+	// customer typed into the chat can never pass for one. A connector
+	// that needs it refuses to be provisioned without it.
 	MarkerKey []byte
 	// Replay remembers the inbound requests a connector accepted (webhook
 	// signatures), in the store, so that a replay is refused after a
 	// restart and on every node. Connectors scope their keys by their
-	// name. Nil when the node has none: a connector that takes signed
-	// webhooks refuses to be built.
+	// name. A connector that takes signed webhooks refuses to be
+	// provisioned without it.
 	Replay ReplayGuard
 }
 
@@ -58,6 +89,19 @@ type ConnectorConfig struct {
 type InboundConnector interface {
 	Connector
 	http.Handler
+}
+
+// Batcher is a connector that takes at most BatchSize items per Mirror
+// call; the dispatcher's default applies to others.
+type Batcher interface {
+	BatchSize() int
+}
+
+// Source is a connector that only brings chats in (Stream Chat) when
+// Source reports true: the engine opens no mirror pairs for it, so the
+// dispatcher never calls its Mirror.
+type Source interface {
+	Source() bool
 }
 
 var (

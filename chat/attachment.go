@@ -161,7 +161,7 @@ func (s *Service) OpenAttachment(ctx context.Context, downloadToken string) (*he
 
 // AttachmentOpener returns a function that opens a completed attachment's
 // file by id from store and blobs, where the engine keeps it, in the form
-// helpline.ConnectorConfig.OpenAttachment takes. Errors: ENOTFOUND
+// helpline.ConnectorNode.OpenAttachment takes. Errors: ENOTFOUND
 // (Resource ATTACHMENT) for an unknown attachment or a missing file,
 // ECONFLICT for one not completed yet.
 func AttachmentOpener(store helpline.Store, blobs helpline.BlobStore) func(ctx context.Context, id string) (*helpline.Attachment, io.ReadCloser, error) {

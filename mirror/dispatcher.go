@@ -165,7 +165,7 @@ func New(cfg Config) *Dispatcher {
 	var names []string
 	for _, c := range cfg.Connectors {
 		batch := DefaultBatchSize
-		if b, ok := c.(interface{ BatchSize() int }); ok && b.BatchSize() > 0 {
+		if b, ok := c.(helpline.Batcher); ok && b.BatchSize() > 0 {
 			batch = b.BatchSize()
 		}
 		d.lanes = append(d.lanes, &lane{

@@ -57,9 +57,11 @@ func newHarness(t *testing.T) *harness {
 			return nil
 		},
 		Getenv: func(string) string { return "hook-secret" },
-		Now:    h.clock.Now,
 	})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.conn.(helpline.Provisioner).Provision(context.Background(), helpline.ConnectorNode{Now: h.clock.Now}); err != nil {
 		t.Fatal(err)
 	}
 	h.reg = prometheus.NewRegistry()

@@ -56,9 +56,11 @@ func zendeskHarness(t *testing.T) (*harness, *zendesktest.Server, *mirrortest.Pr
 			return nil
 		},
 		Getenv: func(string) string { return "zd-token" },
-		Now:    h.clock.Now,
 	})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := zd.Provision(context.Background(), helpline.ConnectorNode{Now: h.clock.Now}); err != nil {
 		t.Fatal(err)
 	}
 	h.cfg.Connectors = []helpline.Connector{zd}

@@ -82,38 +82,14 @@ func validConnectorName(s string) bool {
 	return true
 }
 
-// lateChat is the engine as connectors see it (their Intake): connectors
-// are built before the engine (which needs the names of those that
-// mirror), and the engine is set before anything runs.
-type lateChat struct{ helpline.Intake }
-
-// buildConnectors builds the configured connectors; open gives them the
-// chat's attachment files. The store gives them their marker key (a
-// secret generated on first use and kept in the database, so that every
-// node and every restart signs markers alike) and their replay guard.
-func buildConnectors(ctx context.Context, cfg *Config, chat *lateChat, store helpline.Store, open func(context.Context, string) (*helpline.Attachment, io.ReadCloser, error), logger *slog.Logger) ([]helpline.Connector, error) {
-	if len(cfg.Connectors) == 0 {
-		return nil, nil
-	}
-	markerKey, err := store.Secret(ctx, "connector-marker-key", randomBytes(32))
-	if err != nil {
-		return nil, err
-	}
+// buildConnectors builds the configured connectors from their settings.
+// They run only once provisioned (provisionConnectors).
+func buildConnectors(cfg *Config) ([]helpline.Connector, error) {
 	var out []helpline.Connector
 	for _, e := range cfg.Connectors {
-		c, err := helpline.NewConnector(e.Kind, helpline.ConnectorConfig{
-			Name:           e.Name,
-			Decode:         e.decode,
-			Getenv:         os.Getenv,
-			Logger:         logger.With("connector", e.Name),
-			Now:            helpline.Now,
-			Intake:         chat,
-			Mirrors:        store,
-			OpenAttachment: open,
-			MarkerKey:      markerKey,
-			Replay:         store,
-		})
+		c, err := helpline.NewConnector(e.Kind, helpline.ConnectorConfig{Name: e.Name, Decode: e.decode, Getenv: os.Getenv})
 		if err != nil {
+			closeConnectors(out, nil)
 			return nil, fmt.Errorf("connector %s: %w", e.Name, err)
 		}
 		out = append(out, c)
@@ -121,9 +97,54 @@ func buildConnectors(ctx context.Context, cfg *Config, chat *lateChat, store hel
 	return out, nil
 }
 
+// provisionConnectors gives the connectors what they need of the node:
+// the engine, the store and the chat's attachment files. The store gives
+// them their marker key (a secret generated on first use and kept in the
+// database, so that every node and every restart signs markers alike)
+// and their replay guard.
+func provisionConnectors(ctx context.Context, conns []helpline.Connector, intake helpline.Intake, store helpline.Store, open func(context.Context, string) (*helpline.Attachment, io.ReadCloser, error), logger *slog.Logger) error {
+	if len(conns) == 0 {
+		return nil
+	}
+	markerKey, err := store.Secret(ctx, "connector-marker-key", randomBytes(32))
+	if err != nil {
+		return err
+	}
+	for _, c := range conns {
+		p, ok := c.(helpline.Provisioner)
+		if !ok {
+			continue
+		}
+		err := p.Provision(ctx, helpline.ConnectorNode{
+			Intake:         intake,
+			Mirrors:        store,
+			OpenAttachment: open,
+			Now:            helpline.Now,
+			Logger:         logger.With("connector", c.Name()),
+			MarkerKey:      markerKey,
+			Replay:         store,
+		})
+		if err != nil {
+			return fmt.Errorf("connector %s: %w", c.Name(), err)
+		}
+	}
+	return nil
+}
+
+// closeConnectors closes the connectors that hold resources.
+func closeConnectors(conns []helpline.Connector, logger *slog.Logger) {
+	for _, c := range conns {
+		if cl, ok := c.(io.Closer); ok {
+			if err := cl.Close(); err != nil && logger != nil {
+				logger.Warn("closing a connector", "connector", c.Name(), "err", err)
+			}
+		}
+	}
+}
+
 // isSource reports whether c only brings contacts in (Stream Chat) and
 // mirrors nothing.
 func isSource(c helpline.Connector) bool {
-	s, ok := c.(interface{ Source() bool })
+	s, ok := c.(helpline.Source)
 	return ok && s.Source()
 }

@@ -158,8 +158,10 @@ type server struct {
 	mirrors *mirror.Dispatcher
 	inbound map[string]helpline.InboundConnector
 	admin   http.Handler
-	// conns bounds the HTTP server's connections.
-	conns connLimits
+	// limits bounds the HTTP server's connections.
+	limits connLimits
+	// conns are the connectors, closed on shutdown.
+	conns []helpline.Connector
 	// metrics serves the Prometheus metrics, behind a bearer token when
 	// one is configured.
 	metrics http.Handler
@@ -179,14 +181,14 @@ func openServer(ctx context.Context, cfg *Config, logger *slog.Logger) (*server,
 	}
 	s := &server{logger: logger, store: store}
 	if err := s.init(ctx, cfg); err != nil {
-		store.Close()
+		s.close()
 		return nil, err
 	}
 	return s, nil
 }
 
 func (s *server) init(ctx context.Context, cfg *Config) error {
-	s.conns = cfg.HTTP.limits()
+	s.limits = cfg.HTTP.limits()
 	blobs, err := blobfs.New(filepath.Join(cfg.Data, "attachments"))
 	if err != nil {
 		return err
@@ -215,11 +217,11 @@ func (s *server) init(ctx context.Context, cfg *Config) error {
 		return err
 	}
 	s.bus = inmem.NewBus()
-	late := &lateChat{}
-	conns, err := buildConnectors(ctx, cfg, late, s.store, chat.AttachmentOpener(s.store, blobs), s.logger)
+	conns, err := buildConnectors(cfg)
 	if err != nil {
 		return err
 	}
+	s.conns = conns
 	var mirrors []helpline.Connector
 	var names []string
 	desks := map[string]helpline.TicketDesk{}
@@ -249,7 +251,9 @@ func (s *server) init(ctx context.Context, cfg *Config) error {
 		},
 		Mirrors: names,
 	})
-	late.Intake = s.engine
+	if err := provisionConnectors(ctx, conns, s.engine, s.store, chat.AttachmentOpener(s.store, blobs), s.logger); err != nil {
+		return err
+	}
 	// A registry per server rather than the process-wide default, so that
 	// every series it serves is this server's.
 	registry := prometheus.NewRegistry()
@@ -275,8 +279,8 @@ func (s *server) init(ctx context.Context, cfg *Config) error {
 		tokenEnv = "HELPLINE_API_TOKEN"
 	}
 	s.admin = httpapi.New(httpapi.Config{Mirrors: s.store, Desks: desks, Token: os.Getenv(tokenEnv), Logger: s.logger})
-	uploadRate := s.conns.minUploadRate
-	if s.conns.readBody == 0 {
+	uploadRate := s.limits.minUploadRate
+	if s.limits.readBody == 0 {
 		uploadRate = -1 // read_body_timeout: 0 turns every body deadline off
 	}
 	rates := connectapi.DefaultRateLimits()
@@ -296,7 +300,7 @@ func (s *server) init(ctx context.Context, cfg *Config) error {
 		Limits:    rates,
 
 		MinUploadRate: uploadRate,
-		UploadGrace:   s.conns.readBody,
+		UploadGrace:   s.limits.readBody,
 	})
 	return nil
 }
@@ -325,12 +329,12 @@ func (s *server) serve(ctx context.Context, ln, metricsLn net.Listener) error {
 	// Bodies get deadlines per request instead (limitBodyRead, and the
 	// attachment upload's own).
 	hs := &http.Server{
-		Handler:           connectapi.LogRequests(s.logger, limitBodyRead(s.conns.readBody, mux)),
+		Handler:           connectapi.LogRequests(s.logger, limitBodyRead(s.limits.readBody, mux)),
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       s.conns.idle,
+		IdleTimeout:       s.limits.idle,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
-	ln = newLimitListener(ln, s.conns, s.logger)
+	ln = newLimitListener(ln, s.limits, s.logger)
 
 	engineCtx, stopEngine := context.WithCancel(context.Background())
 	engineDone := make(chan error, 1)
@@ -348,11 +352,11 @@ func (s *server) serve(ctx context.Context, ln, metricsLn net.Listener) error {
 			s.metrics.ServeHTTP(w, r)
 		})),
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       s.conns.idle,
+		IdleTimeout:       s.limits.idle,
 		ErrorLog:          hs.ErrorLog,
 	}
 	if metricsLn != nil {
-		go func() { serveDone <- ms.Serve(newLimitListener(metricsLn, s.conns, s.logger)) }()
+		go func() { serveDone <- ms.Serve(newLimitListener(metricsLn, s.limits, s.logger)) }()
 	}
 
 	var err error
@@ -384,6 +388,7 @@ func (s *server) serve(ctx context.Context, ln, metricsLn net.Listener) error {
 }
 
 func (s *server) close() {
+	closeConnectors(s.conns, s.logger)
 	if s.bus != nil {
 		s.bus.Close()
 	}

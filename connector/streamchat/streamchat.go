@@ -81,10 +81,14 @@ type Connector struct {
 	log          *slog.Logger
 }
 
-var _ helpline.InboundConnector = (*Connector)(nil)
+var (
+	_ helpline.InboundConnector = (*Connector)(nil)
+	_ helpline.Provisioner      = (*Connector)(nil)
+	_ helpline.Source           = (*Connector)(nil)
+)
 
 // New builds a connector from its configuration; it is the "streamchat"
-// connector kind. cfg.Intake is required.
+// connector kind.
 func New(cfg helpline.ConnectorConfig) (helpline.Connector, error) {
 	var s Settings
 	if err := cfg.Decode(&s); err != nil {
@@ -102,8 +106,6 @@ func New(cfg helpline.ConnectorConfig) (helpline.Connector, error) {
 		return nil, bad("instance_id is required")
 	case s.ContactFlowID == "":
 		return nil, bad("contact_flow_id is required")
-	case cfg.Intake == nil:
-		return nil, bad("no chat service to post into")
 	}
 	if s.AgentRoles == nil {
 		s.AgentRoles = []string{"admin", "moderator"}
@@ -116,13 +118,22 @@ func New(cfg helpline.ConnectorConfig) (helpline.Connector, error) {
 		flowID:       s.ContactFlowID,
 		agentRoles:   set(s.AgentRoles),
 		agentUserIDs: set(s.AgentUserIDs),
-		chat:         cfg.Intake,
-		log:          cfg.Logger,
-	}
-	if c.log == nil {
-		c.log = slog.Default()
+		log:          slog.Default(),
 	}
 	return c, nil
+}
+
+// Provision takes the engine to start chats and post messages into,
+// without which it refuses to run, and the node's logger.
+func (c *Connector) Provision(ctx context.Context, node helpline.ConnectorNode) error {
+	if node.Intake == nil {
+		return fmt.Errorf("streamchat connector %q: no chat service to post into", c.name)
+	}
+	c.chat = node.Intake
+	if node.Logger != nil {
+		c.log = node.Logger
+	}
+	return nil
 }
 
 func set(list []string) map[string]bool {

@@ -60,8 +60,11 @@ func newEnv(t *testing.T) *env {
 	<-svc.Ready()
 	conn, err := helpline.NewConnector("streamchat", config(
 		"api_key: "+apiKey+"\nsecret_env: STREAM_SECRET\ninstance_id: inst-1\ncontact_flow_id: flow-1\nagent_roles: [admin]\nagent_user_ids: [support-bot]",
-		map[string]string{"STREAM_SECRET": secret}, svc))
+		map[string]string{"STREAM_SECRET": secret}))
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.(helpline.Provisioner).Provision(ctx, helpline.ConnectorNode{Intake: svc}); err != nil {
 		t.Fatal(err)
 	}
 	e := &env{svc: svc, store: db, conn: conn.(helpline.InboundConnector)}
@@ -76,7 +79,7 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
-func config(conf string, env map[string]string, svc helpline.Intake) helpline.ConnectorConfig {
+func config(conf string, env map[string]string) helpline.ConnectorConfig {
 	return helpline.ConnectorConfig{
 		Name: "stream",
 		Decode: func(v any) error {
@@ -85,7 +88,6 @@ func config(conf string, env map[string]string, svc helpline.Intake) helpline.Co
 			return dec.Decode(v)
 		},
 		Getenv: func(k string) string { return env[k] },
-		Intake: svc,
 	}
 }
 
@@ -267,7 +269,7 @@ func TestChannelDeletedStopsContact(t *testing.T) {
 
 func TestSourceMirrorsNothing(t *testing.T) {
 	e := newEnv(t)
-	src, ok := e.conn.(interface{ Source() bool })
+	src, ok := e.conn.(helpline.Source)
 	if !ok || !src.Source() {
 		t.Fatal("streamchat does not report itself a source")
 	}
@@ -278,7 +280,6 @@ func TestSourceMirrorsNothing(t *testing.T) {
 }
 
 func TestConfigErrors(t *testing.T) {
-	svc := &chat.Service{}
 	env := map[string]string{"S": "x"}
 	for conf, want := range map[string]string{
 		"instance_id: i\ncontact_flow_id: f":                           "secret_env is required",
@@ -287,9 +288,16 @@ func TestConfigErrors(t *testing.T) {
 		"secret_env: S\ninstance_id: i":                                "contact_flow_id",
 		"secret_env: S\ninstance_id: i\ncontact_flow_id: f\nsecret: x": "secret",
 	} {
-		_, err := helpline.NewConnector("streamchat", config(conf, env, svc))
+		_, err := helpline.NewConnector("streamchat", config(conf, env))
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: error %v, want one mentioning %q", conf, err, want)
 		}
+	}
+	conn, err := helpline.NewConnector("streamchat", config("secret_env: S\ninstance_id: i\ncontact_flow_id: f", env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.(helpline.Provisioner).Provision(ctx, helpline.ConnectorNode{}); err == nil || !strings.Contains(err.Error(), "no chat service") {
+		t.Errorf("provisioned without an intake: error %v, want one saying there is no chat service", err)
 	}
 }

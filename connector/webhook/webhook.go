@@ -61,7 +61,12 @@ type Connector struct {
 	now    func() time.Time
 }
 
-var _ helpline.Connector = (*Connector)(nil)
+var (
+	_ helpline.Connector   = (*Connector)(nil)
+	_ helpline.Provisioner = (*Connector)(nil)
+	_ helpline.Batcher     = (*Connector)(nil)
+	_ io.Closer            = (*Connector)(nil)
+)
 
 // New builds a webhook connector from its configuration.
 func New(cfg helpline.ConnectorConfig) (helpline.Connector, error) {
@@ -94,19 +99,30 @@ func New(cfg helpline.ConnectorConfig) (helpline.Connector, error) {
 	if s.BatchSize == 0 {
 		s.BatchSize = 100
 	}
-	now := cfg.Now
-	if now == nil {
-		now = time.Now
-	}
 	return &Connector{
 		name:   cfg.Name,
 		urls:   s.URLs,
 		secret: []byte(secret),
 		batch:  s.BatchSize,
 		client: outbound.NewClient(s.Timeout, newTransport()),
-		policy: outbound.Policy{Now: now},
-		now:    now,
+		policy: outbound.Policy{Now: helpline.Now},
+		now:    helpline.Now,
 	}, nil
+}
+
+// Provision takes the node's clock, which stamps the signatures and
+// reads Retry-After dates.
+func (c *Connector) Provision(ctx context.Context, node helpline.ConnectorNode) error {
+	if node.Now != nil {
+		c.now, c.policy.Now = node.Now, node.Now
+	}
+	return nil
+}
+
+// Close drops the connections kept open to the receivers.
+func (c *Connector) Close() error {
+	c.client.CloseIdleConnections()
+	return nil
 }
 
 // maxIdlePerHost is how many idle connections to one receiver are kept

@@ -128,9 +128,11 @@ func TestMirrorOutcomesFollowTheOutboundPolicy(t *testing.T) {
 					return nil
 				},
 				Getenv: func(string) string { return "hook-secret" },
-				Now:    func() time.Time { return now },
 			})
 			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.(helpline.Provisioner).Provision(context.Background(), helpline.ConnectorNode{Now: func() time.Time { return now }}); err != nil {
 				t.Fatal(err)
 			}
 			res, err := c.Mirror(context.Background(), batch("one"))

@@ -19,7 +19,7 @@ import (
 	"github.com/helplinehq/helpline/connector/zendesk/zendesktest"
 )
 
-// fileStore holds completed attachments for ConnectorConfig.OpenAttachment.
+// fileStore holds completed attachments for ConnectorNode.OpenAttachment.
 type fileStore struct {
 	atts  map[string]*helpline.Attachment
 	data  map[string][]byte
@@ -66,7 +66,7 @@ func files(c zendesktest.Comment) string {
 
 func TestMirrorUploadsAttachments(t *testing.T) {
 	fs := newFileStore()
-	f := newFixture(t, zendesktest.Options{}, zendesk.Settings{}, helpline.ConnectorConfig{OpenAttachment: fs.open})
+	f := newFixture(t, zendesktest.Options{}, zendesk.Settings{}, helpline.ConnectorNode{OpenAttachment: fs.open})
 	photo := append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{0, 1, 2, 0xff}, 300)...)
 	menu := []byte("1. Track an order\n2. Returns\n")
 	label := []byte("%PDF-1.4\n% shipping label\n")
@@ -111,7 +111,7 @@ func TestMirrorUploadsAttachments(t *testing.T) {
 
 func TestMirrorAttachmentOverUploadLimit(t *testing.T) {
 	fs := newFileStore()
-	f := newFixture(t, zendesktest.Options{}, zendesk.Settings{MaxUploadMB: 1}, helpline.ConnectorConfig{OpenAttachment: fs.open})
+	f := newFixture(t, zendesktest.Options{}, zendesk.Settings{MaxUploadMB: 1}, helpline.ConnectorNode{OpenAttachment: fs.open})
 	l := newChatLog("contact-a2")
 	fs.send(l, "p-cust", "unboxing.mov", "video/quicktime", bytes.Repeat([]byte("v"), 3<<19))
 	fs.send(l, "p-cust", "receipt.jpg", "image/jpeg", bytes.Repeat([]byte("j"), 1<<20))
@@ -133,7 +133,7 @@ func TestMirrorAttachmentOverUploadLimit(t *testing.T) {
 // uploads nothing.
 func TestMirrorAttachmentRetry(t *testing.T) {
 	fs := newFileStore()
-	f := newFixture(t, zendesktest.Options{TicketUpdatesPer10Min: 1}, zendesk.Settings{}, helpline.ConnectorConfig{OpenAttachment: fs.open})
+	f := newFixture(t, zendesktest.Options{TicketUpdatesPer10Min: 1}, zendesk.Settings{}, helpline.ConnectorNode{OpenAttachment: fs.open})
 	l := newChatLog("contact-a3")
 	l.say("p-cust", "Hello")
 	res := mirror(t, f.conn, l.batch(0, nil, 0))
@@ -174,7 +174,7 @@ func TestMirrorAttachmentRetry(t *testing.T) {
 
 func TestMirrorAttachmentStoreFailureRetries(t *testing.T) {
 	fs := newFileStore()
-	f := newFixture(t, zendesktest.Options{}, zendesk.Settings{}, helpline.ConnectorConfig{OpenAttachment: fs.open})
+	f := newFixture(t, zendesktest.Options{}, zendesk.Settings{}, helpline.ConnectorNode{OpenAttachment: fs.open})
 	l := newChatLog("contact-a4")
 	fs.send(l, "p-cust", "box.png", "image/png", []byte("\x89PNG"))
 	fs.fault = errors.New("disk unavailable")
@@ -203,7 +203,7 @@ func TestMirrorAttachmentRefusedByZendesk(t *testing.T) {
 		fake.ServeHTTP(w, r)
 	}))
 	defer front.Close()
-	f := newFixture(t, zendesktest.Options{}, zendesk.Settings{BaseURL: front.URL}, helpline.ConnectorConfig{OpenAttachment: fs.open})
+	f := newFixture(t, zendesktest.Options{}, zendesk.Settings{BaseURL: front.URL}, helpline.ConnectorNode{OpenAttachment: fs.open})
 	u, _ := url.Parse(f.fake.URL)
 	fake = httputil.NewSingleHostReverseProxy(u)
 	l := newChatLog("contact-a5")

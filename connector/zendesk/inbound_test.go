@@ -71,7 +71,7 @@ func newEngine(t *testing.T) *engine {
 	t.Cleanup(e.hook.Close)
 	e.fixture = newFixtureClock(t, c, zendesktest.Options{WebhookURL: e.hook.URL + "/connectors/zendesk/webhook", WebhookSecret: "whsec"},
 		zendesk.Settings{WebhookSecretEnv: "ZENDESK_WEBHOOK_SECRET"},
-		helpline.ConnectorConfig{Intake: e.svc, Mirrors: db, Replay: db})
+		helpline.ConnectorNode{Intake: e.svc, Mirrors: db, Replay: db})
 	e.serving.Store(e.conn)
 	return e
 }

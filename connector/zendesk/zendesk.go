@@ -92,6 +92,8 @@ type Connector struct {
 var (
 	_ helpline.InboundConnector = (*Connector)(nil)
 	_ helpline.TicketDesk       = (*Connector)(nil)
+	_ helpline.Provisioner      = (*Connector)(nil)
+	_ helpline.Batcher          = (*Connector)(nil)
 )
 
 // Default limits, from Zendesk's documented rate limits.
@@ -145,9 +147,6 @@ func New(cfg helpline.ConnectorConfig) (*Connector, error) {
 		if secret = getenv(s.WebhookSecretEnv); secret == "" {
 			return fail("environment variable %s (webhook_secret_env) is empty", s.WebhookSecretEnv)
 		}
-		if cfg.Replay == nil {
-			return fail("webhook_secret_env is set but the node offers no replay guard to refuse replayed webhooks")
-		}
 	}
 	switch s.StatusOnEnd {
 	case "":
@@ -182,11 +181,8 @@ func New(cfg helpline.ConnectorConfig) (*Connector, error) {
 		name:   cfg.Name,
 		set:    s,
 		secret: secret,
-		chat:   cfg.Intake,
-		pairs:  cfg.Mirrors,
-		open:   cfg.OpenAttachment,
-		log:    cfg.Logger,
-		now:    cfg.Now,
+		log:    slog.Default(),
+		now:    helpline.Now,
 		pace:   outbound.NewPacer(ticketBurst, ticketEvery),
 		api: &client{
 			base:  strings.TrimRight(s.BaseURL, "/") + "/api/v2",
@@ -194,21 +190,39 @@ func New(cfg helpline.ConnectorConfig) (*Connector, error) {
 			token: token,
 			http:  outbound.NewClient(time.Duration(s.TimeoutSeconds)*time.Second, nil),
 			// The limiters wait on real timers, so they read the real
-			// clock whatever cfg.Now is.
+			// clock whatever the node's is.
 			limit:   outbound.PerMinute(rpm, nil),
 			updates: outbound.PerMinute(s.UpdatesPerMinute, nil),
 			follow:  follow,
 		},
 	}
-	if c.log == nil {
-		c.log = slog.Default()
-	}
-	if c.now == nil {
-		c.now = helpline.Now
-	}
 	c.api.policy = outbound.Policy{Retryable: retryableStatuses, Now: c.now}
-	c.guard = &inbound.Guard{Replay: cfg.Replay, Scope: replayScope(c.name), Window: webhookWindow, Now: c.now}
+	c.guard = &inbound.Guard{Scope: replayScope(c.name), Window: webhookWindow, Now: c.now}
 	return c, nil
+}
+
+// Provision takes what the connector needs of the node: the engine and
+// the mirror pairs, to post agent replies into their chats; the replay
+// guard, to admit each webhook once; attachment files, to upload them;
+// the clock and the logger. With a webhook secret configured it refuses
+// to run without an intake or a replay guard.
+func (c *Connector) Provision(ctx context.Context, node helpline.ConnectorNode) error {
+	switch {
+	case c.secret != "" && node.Replay == nil:
+		return fmt.Errorf("zendesk connector %q: webhook_secret_env is set but the node offers no replay guard to refuse replayed webhooks", c.name)
+	case c.secret != "" && node.Intake == nil:
+		return fmt.Errorf("zendesk connector %q: webhook_secret_env is set but the node offers no intake to post agent replies into", c.name)
+	}
+	c.chat, c.pairs, c.open = node.Intake, node.Mirrors, node.OpenAttachment
+	if node.Logger != nil {
+		c.log = node.Logger
+	}
+	if node.Now != nil {
+		c.now = node.Now
+	}
+	c.api.policy.Now = c.now
+	c.guard.Replay, c.guard.Now = node.Replay, c.now
+	return nil
 }
 
 // Name is the connector's configured name.

@@ -91,16 +91,18 @@ type fixture struct {
 	conn  *zendesk.Connector
 	clock *clocktest.Clock
 	rec   *recorder
-	// cfg built conn; building it again is a restart of the connector.
-	cfg helpline.ConnectorConfig
+	// cfg built conn and node provisioned it; building it again is a
+	// restart of the connector.
+	cfg  helpline.ConnectorConfig
+	node helpline.ConnectorNode
 }
 
-func newFixture(t *testing.T, opts zendesktest.Options, set zendesk.Settings, cfg helpline.ConnectorConfig) *fixture {
+func newFixture(t *testing.T, opts zendesktest.Options, set zendesk.Settings, node helpline.ConnectorNode) *fixture {
 	t.Helper()
-	return newFixtureClock(t, clocktest.New(time.Date(2025, 3, 1, 10, 42, 0, 0, time.UTC)), opts, set, cfg)
+	return newFixtureClock(t, clocktest.New(time.Date(2025, 3, 1, 10, 42, 0, 0, time.UTC)), opts, set, node)
 }
 
-func newFixtureClock(t *testing.T, c *clocktest.Clock, opts zendesktest.Options, set zendesk.Settings, cfg helpline.ConnectorConfig) *fixture {
+func newFixtureClock(t *testing.T, c *clocktest.Clock, opts zendesktest.Options, set zendesk.Settings, node helpline.ConnectorNode) *fixture {
 	t.Helper()
 	f := &fixture{clock: c, rec: &recorder{}}
 	if opts.Now == nil {
@@ -128,26 +130,30 @@ func newFixtureClock(t *testing.T, c *clocktest.Clock, opts zendesktest.Options,
 	if set.TimeoutSeconds == 0 {
 		set.TimeoutSeconds = 2
 	}
-	if cfg.Name == "" {
-		cfg.Name = "zendesk"
+	f.cfg = helpline.ConnectorConfig{
+		Name:   "zendesk",
+		Decode: func(v any) error { *v.(*zendesk.Settings) = set; return nil },
+		Getenv: func(k string) string {
+			return map[string]string{"ZENDESK_TOKEN": "zd-token", "ZENDESK_WEBHOOK_SECRET": "whsec"}[k]
+		},
 	}
-	cfg.Decode = func(v any) error { *v.(*zendesk.Settings) = set; return nil }
-	cfg.Getenv = func(k string) string {
-		return map[string]string{"ZENDESK_TOKEN": "zd-token", "ZENDESK_WEBHOOK_SECRET": "whsec"}[k]
+	if node.Now == nil {
+		node.Now = f.clock.Now
 	}
-	if cfg.Now == nil {
-		cfg.Now = f.clock.Now
-	}
-	f.cfg = cfg
+	f.node = node
 	f.conn = f.build(t)
 	return f
 }
 
-// build builds a new connector from the fixture's configuration.
+// build builds a new connector from the fixture's configuration and
+// provisions it, as a node does.
 func (f *fixture) build(t *testing.T) *zendesk.Connector {
 	t.Helper()
 	conn, err := helpline.NewConnector("zendesk", f.cfg)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.(helpline.Provisioner).Provision(context.Background(), f.node); err != nil {
 		t.Fatal(err)
 	}
 	return conn.(*zendesk.Connector)
@@ -220,7 +226,7 @@ func commentBodies(tk zendesktest.Ticket) []string {
 }
 
 func TestMirrorCreatesTicketAndComments(t *testing.T) {
-	f := newFixture(t, zendesktest.Options{}, zendesk.Settings{TicketTags: []string{"chat"}, GroupID: 77}, helpline.ConnectorConfig{})
+	f := newFixture(t, zendesktest.Options{}, zendesk.Settings{TicketTags: []string{"chat"}, GroupID: 77}, helpline.ConnectorNode{})
 	l := newChatLog("contact-1")
 	l.add("p-cust", helpline.ItemEvent, helpline.EventParticipantJoined, "")
 	l.say("p-cust", "Where is my order?")
@@ -277,7 +283,7 @@ func TestMirrorCreatesTicketAndComments(t *testing.T) {
 }
 
 func TestMirrorRetryCreatesOneTicketAndNoDuplicateComments(t *testing.T) {
-	f := newFixture(t, zendesktest.Options{}, zendesk.Settings{}, helpline.ConnectorConfig{})
+	f := newFixture(t, zendesktest.Options{}, zendesk.Settings{}, helpline.ConnectorNode{})
 	l := newChatLog("contact-2")
 	l.say("p-cust", "Hello")
 	l.say("p-bot", "Hi, how can I help?")
@@ -315,7 +321,7 @@ func TestMirrorRetryCreatesOneTicketAndNoDuplicateComments(t *testing.T) {
 // spends its per-ticket budget and then asks to wait, so the lines that
 // arrive meanwhile share one comment; the fake never refuses an update.
 func TestMirrorPacesTicketUpdates(t *testing.T) {
-	f := newFixture(t, zendesktest.Options{}, zendesk.Settings{}, helpline.ConnectorConfig{})
+	f := newFixture(t, zendesktest.Options{}, zendesk.Settings{}, helpline.ConnectorNode{})
 	l := newChatLog("contact-3")
 	var refs map[string]string
 	var cursor int64
@@ -363,24 +369,24 @@ func TestMirrorErrorClasses(t *testing.T) {
 	l.say("p-cust", "Hello")
 
 	t.Run("503 retryable", func(t *testing.T) {
-		f := newFixture(t, zendesktest.Options{}, zendesk.Settings{}, helpline.ConnectorConfig{})
+		f := newFixture(t, zendesktest.Options{}, zendesk.Settings{}, helpline.ConnectorNode{})
 		f.fake.SetOutage(true)
 		_, err := f.conn.Mirror(ctx, l.batch(0, nil, 0))
 		assertMirrorError(t, err, false, 0)
 	})
 	t.Run("timeout retryable", func(t *testing.T) {
-		f := newFixture(t, zendesktest.Options{}, zendesk.Settings{TimeoutSeconds: 1}, helpline.ConnectorConfig{})
+		f := newFixture(t, zendesktest.Options{}, zendesk.Settings{TimeoutSeconds: 1}, helpline.ConnectorNode{})
 		f.fake.SetDelay(1500 * time.Millisecond)
 		_, err := f.conn.Mirror(ctx, l.batch(0, nil, 0))
 		assertMirrorError(t, err, false, 0)
 	})
 	t.Run("401 permanent", func(t *testing.T) {
-		f := newFixture(t, zendesktest.Options{Token: "other"}, zendesk.Settings{}, helpline.ConnectorConfig{})
+		f := newFixture(t, zendesktest.Options{Token: "other"}, zendesk.Settings{}, helpline.ConnectorNode{})
 		_, err := f.conn.Mirror(ctx, l.batch(0, nil, 0))
 		assertMirrorError(t, err, true, 0)
 	})
 	t.Run("429 carries Retry-After", func(t *testing.T) {
-		f := newFixture(t, zendesktest.Options{TicketUpdatesPer10Min: 1}, zendesk.Settings{}, helpline.ConnectorConfig{})
+		f := newFixture(t, zendesktest.Options{TicketUpdatesPer10Min: 1}, zendesk.Settings{}, helpline.ConnectorNode{})
 		res := mirror(t, f.conn, l.batch(0, nil, 0))
 		l2 := newChatLog("contact-4")
 		l2.say("p-cust", "Hello")
@@ -400,7 +406,7 @@ func TestMirrorErrorClasses(t *testing.T) {
 			io.WriteString(w, `{"error":"Whatever","description":"as answered"}`)
 		}))
 		t.Cleanup(srv.Close)
-		return newFixture(t, zendesktest.Options{}, zendesk.Settings{BaseURL: srv.URL}, helpline.ConnectorConfig{})
+		return newFixture(t, zendesktest.Options{}, zendesk.Settings{BaseURL: srv.URL}, helpline.ConnectorNode{})
 	}
 	t.Run("408 retryable", func(t *testing.T) {
 		f := answering(t, http.StatusRequestTimeout)
@@ -426,7 +432,7 @@ func TestMirrorErrorClasses(t *testing.T) {
 		}
 	})
 	t.Run("422 comment cap permanent", func(t *testing.T) {
-		f := newFixture(t, zendesktest.Options{MaxComments: 1}, zendesk.Settings{}, helpline.ConnectorConfig{})
+		f := newFixture(t, zendesktest.Options{MaxComments: 1}, zendesk.Settings{}, helpline.ConnectorNode{})
 		_, err := f.conn.Mirror(ctx, l.batch(0, nil, 0))
 		assertMirrorError(t, err, true, 0)
 		if !strings.Contains(err.Error(), "maximum of 1 comments") {
@@ -469,11 +475,35 @@ func TestNewValidatesSettings(t *testing.T) {
 	}
 }
 
+// A connector that takes signed webhooks is not provisioned without the
+// replay guard that refuses replayed ones, nor without the engine its
+// replies go to.
+func TestProvisionNeedsReplayGuardForWebhooks(t *testing.T) {
+	conn, err := helpline.NewConnector("zendesk", helpline.ConnectorConfig{
+		Name: "zd",
+		Decode: func(v any) error {
+			*v.(*zendesk.Settings) = zendesk.Settings{Subdomain: "acme", Email: "a@b.c", TokenEnv: "ZENDESK_TOKEN", WebhookSecretEnv: "ZENDESK_WEBHOOK_SECRET"}
+			return nil
+		},
+		Getenv: func(k string) string { return "x" },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := conn.(helpline.Provisioner)
+	if err := p.Provision(ctx, helpline.ConnectorNode{Intake: struct{ helpline.Intake }{}}); err == nil || !strings.Contains(err.Error(), "replay guard") {
+		t.Errorf("provisioned without a replay guard: err = %v", err)
+	}
+	if err := p.Provision(ctx, helpline.ConnectorNode{Replay: struct{ helpline.ReplayGuard }{}}); err == nil || !strings.Contains(err.Error(), "intake") {
+		t.Errorf("provisioned without an intake: err = %v", err)
+	}
+}
+
 // A footer in a comment Helpline did not write (the customer answering
 // the ticket's notification by email or on the web) is not Helpline's:
 // a retry must still send the lines it claims.
 func TestMirrorRetryIgnoresFootersOfOtherComments(t *testing.T) {
-	f := newFixture(t, zendesktest.Options{}, zendesk.Settings{}, helpline.ConnectorConfig{})
+	f := newFixture(t, zendesktest.Options{}, zendesk.Settings{}, helpline.ConnectorNode{})
 	l := newChatLog("contact-9")
 	l.say("p-cust", "Hello")
 	res := mirror(t, f.conn, l.batch(0, nil, 0))

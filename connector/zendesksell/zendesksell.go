@@ -14,7 +14,7 @@
 //
 // Every batch ends with a marker line
 // "— helpline <contact> seq <a>-<b> #<mac>", the mac an HMAC under the
-// installation's marker key (ConnectorConfig.MarkerKey). After an
+// installation's marker key (ConnectorNode.MarkerKey). After an
 // uncertain outcome the connector looks for the marker of the batch's
 // first item before writing again, so a batch lands once: in notes mode
 // on the last line of each note, in description mode on a line of its
@@ -85,7 +85,10 @@ type Connector struct {
 	markerKey []byte
 }
 
-var _ helpline.Connector = (*Connector)(nil)
+var (
+	_ helpline.Provisioner = (*Connector)(nil)
+	_ helpline.Batcher     = (*Connector)(nil)
+)
 
 // New builds a connector from its configuration; it is the
 // "zendesksell" connector kind.
@@ -102,9 +105,6 @@ func New(cfg helpline.ConnectorConfig) (helpline.Connector, error) {
 	}
 	if u, err := url.Parse(s.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, bad("base_url %q is not an http(s) URL", s.BaseURL)
-	}
-	if len(cfg.MarkerKey) == 0 {
-		return nil, bad("the node gave no marker key to sign the batches' markers with")
 	}
 	if s.TokenEnv == "" {
 		return nil, bad("token_env is required (the environment variable holding the access token)")
@@ -135,15 +135,27 @@ func New(cfg helpline.ConnectorConfig) (helpline.Connector, error) {
 		mode:      s.Mode,
 		leadAttr:  s.LeadAttribute,
 		batchSize: s.BatchSize,
-		markerKey: cfg.MarkerKey,
 		api: &client{
 			base:    strings.TrimSuffix(s.BaseURL, "/"),
 			token:   token,
 			http:    outbound.NewClient(defaultTimeout, nil),
-			policy:  outbound.Policy{Now: cfg.Now},
+			policy:  outbound.Policy{Now: helpline.Now},
 			limiter: outbound.NewLimiter(rate.Limit(s.RequestsPerSecond), 1, nil),
 		},
 	}, nil
+}
+
+// Provision takes the installation's marker key, without which it
+// refuses to run, and the node's clock.
+func (c *Connector) Provision(ctx context.Context, node helpline.ConnectorNode) error {
+	if len(node.MarkerKey) == 0 {
+		return fmt.Errorf("zendesksell connector %q: the node gave no marker key to sign the batches' markers with", c.name)
+	}
+	c.markerKey = node.MarkerKey
+	if node.Now != nil {
+		c.api.policy.Now = node.Now
+	}
+	return nil
 }
 
 // Name returns the configured name.

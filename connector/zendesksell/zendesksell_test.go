@@ -28,7 +28,7 @@ const token = "sell-token"
 func newConnector(t *testing.T, fake *zendeskselltest.Server, settings string) *zendesksell.Connector {
 	t.Helper()
 	conf := fmt.Sprintf("base_url: %s\ntoken_env: SELL_TOKEN\nrequests_per_second: 100000\n%s", fake.URL, settings)
-	c, err := helpline.NewConnector("zendesksell", config(conf, map[string]string{"SELL_TOKEN": token}))
+	c, err := build(conf, map[string]string{"SELL_TOKEN": token})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,9 +43,21 @@ func config(conf string, env map[string]string) helpline.ConnectorConfig {
 			dec.KnownFields(true)
 			return dec.Decode(v)
 		},
-		Getenv:    func(k string) string { return env[k] },
-		MarkerKey: []byte("marker-key-of-this-installation!"),
+		Getenv: func(k string) string { return env[k] },
 	}
+}
+
+// node is what a node provisions the connector with.
+var node = helpline.ConnectorNode{MarkerKey: []byte("marker-key-of-this-installation!")}
+
+// build builds a connector of kind zendesksell and provisions it with
+// node, as a node does.
+func build(conf string, env map[string]string) (helpline.Connector, error) {
+	c, err := helpline.NewConnector("zendesksell", config(conf, env))
+	if err != nil {
+		return nil, err
+	}
+	return c, c.(helpline.Provisioner).Provision(ctx, node)
 }
 
 var t0 = time.Date(2025, 3, 1, 10, 42, 7, 0, time.UTC)
@@ -332,7 +344,7 @@ func TestPermanentFailures(t *testing.T) {
 		t.Fatalf("unknown lead: %v", me)
 	}
 
-	bad, err := helpline.NewConnector("zendesksell", config(fmt.Sprintf("base_url: %s\ntoken_env: T", fake.URL), map[string]string{"T": "wrong"}))
+	bad, err := build(fmt.Sprintf("base_url: %s\ntoken_env: T", fake.URL), map[string]string{"T": "wrong"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -490,9 +502,11 @@ func TestMultiLineMessageCannotWriteAMarkerLine(t *testing.T) {
 }
 
 func TestNeedsMarkerKey(t *testing.T) {
-	cfg := config("token_env: T", map[string]string{"T": "x"})
-	cfg.MarkerKey = nil
-	if _, err := helpline.NewConnector("zendesksell", cfg); err == nil || !strings.Contains(err.Error(), "marker key") {
+	c, err := helpline.NewConnector("zendesksell", config("token_env: T", map[string]string{"T": "x"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.(helpline.Provisioner).Provision(ctx, helpline.ConnectorNode{}); err == nil || !strings.Contains(err.Error(), "marker key") {
 		t.Fatalf("error %v, want one about the marker key", err)
 	}
 }
@@ -525,7 +539,7 @@ func TestOutcomesFollowTheOutboundPolicy(t *testing.T) {
 			}))
 			defer srv.Close()
 			conf := fmt.Sprintf("base_url: %s\ntoken_env: SELL_TOKEN\nrequests_per_second: 100000\n", srv.URL)
-			conn, err := helpline.NewConnector("zendesksell", config(conf, map[string]string{"SELL_TOKEN": token}))
+			conn, err := build(conf, map[string]string{"SELL_TOKEN": token})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/helplinehq/helpline/app"
 )
 
 // Every YAML example in README loads as a configuration file as written:
@@ -29,7 +31,7 @@ func TestReadmeConfigExamplesLoad(t *testing.T) {
 		if err := os.WriteFile(path, []byte(b[1]), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := loadConfig(path); err != nil {
+		if _, err := app.Load(path); err != nil {
 			first, _, _ := strings.Cut(b[1], "\n")
 			t.Errorf("README YAML example %d (%s…): %v", i+1, first, err)
 		}

@@ -5,16 +5,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
 
 	"github.com/helplinehq/helpline"
-	"github.com/helplinehq/helpline/sqlite"
+	"github.com/helplinehq/helpline/app"
 )
 
 // runReplay resumes parked mirror pairs: they become active and due now,
 // and the dispatcher of a running (or the next) serve delivers them from
-// their cursor. It opens the database directly, which is safe while serve
-// runs on it.
+// their cursor. It opens the node's store directly, which is safe while
+// serve runs on it.
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -25,12 +24,12 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*configPath)
+	cfg, err := app.Load(*configPath)
 	if err != nil {
 		return err
 	}
 	override(&cfg.Data, *data, "./helpline-data")
-	store, err := sqlite.Open(filepath.Join(cfg.Data, "helpline.db"))
+	store, err := app.OpenStore(cfg)
 	if err != nil {
 		return err
 	}

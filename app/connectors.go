@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bytes"
@@ -140,11 +140,4 @@ func closeConnectors(conns []helpline.Connector, logger *slog.Logger) {
 			}
 		}
 	}
-}
-
-// isSource reports whether c only brings contacts in (Stream Chat) and
-// mirrors nothing.
-func isSource(c helpline.Connector) bool {
-	s, ok := c.(helpline.Source)
-	return ok && s.Source()
 }

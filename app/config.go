@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"fmt"
@@ -183,8 +183,9 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// loadConfig reads and validates the file at path.
-func loadConfig(path string) (*Config, error) {
+// Load reads and validates the configuration file at path; an empty path
+// is the configuration with every default.
+func Load(path string) (*Config, error) {
 	var cfg Config
 	if path == "" {
 		return &cfg, nil

@@ -78,7 +78,9 @@ func TestDependencyRulesCatchPlantedViolations(t *testing.T) {
 		{"connector/zendesk/zendesktest", []string{ours("connector/zendesk")}, "fakes and test helpers import only the root and other test packages"},
 		{"internal/loadtest", []string{ours("sqlite")}, "fakes and test helpers import only the root and other test packages"},
 		{"app", []string{ours("sqlite"), ours("connector/zendesk"), ours("chat")}, ""},
-		{"cmd/helpline", []string{ours("app"), ours("sqlite")}, ""},
+		{"cmd/helpline", []string{ours(""), ours("app"), "flag"}, ""},
+		{"cmd/helpline", []string{ours("sqlite")}, "the product command wires the node through app only"},
+		{"cmd/helpline", []string{ours("connector/zendesk")}, "the product command wires the node through app only"},
 		{"cmd/helpline-bench", []string{ours("connector/zendesk/zendesktest"), ours("internal/loadtest"), "net/http/httptest"}, ""},
 		// Production code never imports a …test package.
 		{"cmd/helpline", []string{ours("connector/zendesk/zendesktest")}, "production code never imports a …test package"},
@@ -263,6 +265,10 @@ func importRule(rel, g, imp string) string {
 	case groupTestHelper:
 		if !isTestPackage(imp) {
 			return "fakes and test helpers import only the root and other test packages"
+		}
+	case groupCommand:
+		if rel == "cmd/helpline" && dep != "app" {
+			return "the product command wires the node through app only"
 		}
 	}
 	return ""

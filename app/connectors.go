@@ -83,14 +83,14 @@ func validConnectorName(s string) bool {
 }
 
 // buildConnectors builds the configured connectors from their settings.
-// They run only once provisioned (provisionConnectors).
+// They run only once provisioned (provisionConnectors). On an error it
+// returns those built so far, for the caller to close.
 func buildConnectors(cfg *Config) ([]helpline.Connector, error) {
 	var out []helpline.Connector
 	for _, e := range cfg.Connectors {
 		c, err := helpline.NewConnector(e.Kind, helpline.ConnectorConfig{Name: e.Name, Decode: e.decode, Getenv: os.Getenv})
 		if err != nil {
-			closeConnectors(out, nil)
-			return nil, fmt.Errorf("connector %s: %w", e.Name, err)
+			return out, fmt.Errorf("connector %s: %w", e.Name, err)
 		}
 		out = append(out, c)
 	}
@@ -135,7 +135,7 @@ func provisionConnectors(ctx context.Context, conns []helpline.Connector, intake
 func closeConnectors(conns []helpline.Connector, logger *slog.Logger) {
 	for _, c := range conns {
 		if cl, ok := c.(io.Closer); ok {
-			if err := cl.Close(); err != nil && logger != nil {
+			if err := cl.Close(); err != nil {
 				logger.Warn("closing a connector", "connector", c.Name(), "err", err)
 			}
 		}

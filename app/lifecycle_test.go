@@ -217,12 +217,16 @@ func TestConnectorProvisionFailureClosesWhatWasOpened(t *testing.T) {
 }
 
 // A connector whose settings are wrong stops the node before it opens
-// anything: not even the data directory is created.
+// anything: not even the data directory is created, and the connectors
+// built before it are closed unprovisioned.
 func TestConnectorBuildFailureOpensNothing(t *testing.T) {
-	cfg := loadConfig(t, "connectors:\n  - name: probe-typo\n    kind: probe\n    fail_provison: true\n")
+	cfg := loadConfig(t, "connectors:\n  - name: probe-before\n    kind: probe\n  - name: probe-typo\n    kind: probe\n    fail_provison: true\n")
 	cfg.Data = filepath.Join(t.TempDir(), "data")
 	if _, err := New(context.Background(), cfg, quiet()); err == nil || !strings.Contains(err.Error(), "connector probe-typo") {
 		t.Fatalf("New = %v, want an error naming probe-typo", err)
+	}
+	if got := probeNamed(t, "probe-before").lifecycle(); !slices.Equal(got, []string{"new", "close"}) {
+		t.Errorf("probe-before: lifecycle %q, want new, close", got)
 	}
 	if _, err := os.Stat(cfg.Data); !os.IsNotExist(err) {
 		t.Errorf("the data directory exists after a configuration error (%v)", err)

@@ -22,10 +22,16 @@ import (
 //   - On shutdown, after nothing calls it any more, a connector that holds
 //     resources (connections, goroutines) is an io.Closer and is closed.
 //
-// What a connector can do beyond mirroring out (Connector) is named by
-// the interfaces it implements: InboundConnector (takes webhooks),
-// TicketDesk (ticket actions for bots), Batcher (its batch size) and
-// Source (brings chats in and mirrors nothing out).
+// What a connector can do is named by the interfaces it implements:
+// Mirrorer (mirrors transcripts out), InboundConnector (takes webhooks),
+// TicketDesk (ticket actions for bots) and Batcher (its batch size).
+
+// Connector is any connector: a name, unique in a Helpline, and the
+// abilities it implements.
+type Connector interface {
+	// Name is the connector's configured name.
+	Name() string
+}
 
 // ConnectorKind builds a connector of one kind (zendesk, webhook, ...)
 // from its configuration section. Kinds register themselves from their
@@ -95,13 +101,6 @@ type InboundConnector interface {
 // call; the dispatcher's default applies to others.
 type Batcher interface {
 	BatchSize() int
-}
-
-// Source is a connector that only brings chats in (Stream Chat) when
-// Source reports true: the engine opens no mirror pairs for it, so the
-// dispatcher never calls its Mirror.
-type Source interface {
-	Source() bool
 }
 
 var (

@@ -6,14 +6,15 @@ import (
 	"time"
 )
 
-// Connector mirrors contacts' transcripts into one outside system (a
-// helpdesk, a CRM, a webhook receiver). The mirror dispatcher calls Mirror
+// Mirrorer is a connector that mirrors contacts' transcripts into its
+// outside system (a helpdesk, a CRM, a webhook receiver); a connector that
+// is not one only brings chats in (Stream Chat), and the engine opens no
+// mirror pairs for it. The mirror dispatcher calls Mirror
 // with one contact's items at a time, in Seq order, never two calls for
 // the same contact at once, and records what was delivered; a connector
 // holds no delivery state of its own beyond the references it returns.
-type Connector interface {
-	// Name is the connector's configured name, unique in a Helpline.
-	Name() string
+type Mirrorer interface {
+	Connector
 	// Mirror delivers b.Items, which follow the pair's cursor, to the
 	// outside system. It returns how many of them (a prefix) landed and
 	// the pair's references afterwards (ticket id, lead id, ...), which

@@ -120,13 +120,13 @@ func (n *Node) open(ctx context.Context) error {
 		return err
 	}
 
-	var mirrors []helpline.Connector
+	var mirrors []helpline.Mirrorer
 	var names []string
 	desks := map[string]helpline.TicketDesk{}
 	n.inbound = map[string]helpline.InboundConnector{}
 	for _, c := range n.conns {
-		if s, ok := c.(helpline.Source); !ok || !s.Source() {
-			mirrors = append(mirrors, c)
+		if m, ok := c.(helpline.Mirrorer); ok {
+			mirrors = append(mirrors, m)
 			names = append(names, c.Name())
 		}
 		if d, ok := c.(helpline.TicketDesk); ok {

@@ -60,7 +60,7 @@ type Store interface {
 type Config struct {
 	Store      Store
 	Bus        helpline.Bus
-	Connectors []helpline.Connector
+	Connectors []helpline.Mirrorer
 	// Owner names this node in leases. It must differ between nodes and
 	// between processes running at once, and should stay the same across
 	// restarts of one node (helpline serve keeps it in the data

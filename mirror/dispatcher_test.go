@@ -30,7 +30,7 @@ type harness struct {
 	bus   *inmem.Bus
 	clock *clocktest.Clock
 	recv  *webhooktest.Receiver
-	conn  helpline.Connector
+	conn  helpline.Mirrorer
 	reg   *prometheus.Registry
 	cfg   mirror.Config
 }
@@ -50,7 +50,7 @@ func newHarness(t *testing.T) *harness {
 	h.recv = webhooktest.NewReceiver("hook-secret")
 	h.recv.Now = h.clock.Now
 	t.Cleanup(h.recv.Close)
-	h.conn, err = webhook.New(helpline.ConnectorConfig{
+	conn, err := webhook.New(helpline.ConnectorConfig{
 		Name: connector,
 		Decode: func(v any) error {
 			*v.(*webhook.Settings) = webhook.Settings{URLs: []string{h.recv.URL}, SecretEnv: "HOOK_SECRET", Timeout: 2 * time.Second, BatchSize: 10}
@@ -61,6 +61,7 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.conn = conn.(helpline.Mirrorer)
 	if err := h.conn.(helpline.Provisioner).Provision(context.Background(), helpline.ConnectorNode{Now: h.clock.Now}); err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +69,7 @@ func newHarness(t *testing.T) *harness {
 	h.cfg = mirror.Config{
 		Store:        store,
 		Bus:          h.bus,
-		Connectors:   []helpline.Connector{h.conn},
+		Connectors:   []helpline.Mirrorer{h.conn},
 		Owner:        "node-1",
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now:          h.clock.Now,
@@ -536,7 +537,7 @@ func (c *slowConnector) Mirror(ctx context.Context, b *helpline.MirrorBatch) (he
 func TestNoDeliveryOutlivesItsLease(t *testing.T) {
 	h := newHarness(t)
 	slow := &slowConnector{busy: map[string]bool{}, delivered: map[string]int{}}
-	h.cfg.Connectors = []helpline.Connector{slow}
+	h.cfg.Connectors = []helpline.Mirrorer{slow}
 	h.cfg.Now = time.Now
 	h.cfg.Workers = 1
 	h.cfg.Lease = 600 * time.Millisecond

@@ -63,7 +63,7 @@ func zendeskHarness(t *testing.T) (*harness, *zendesktest.Server, *mirrortest.Pr
 	if err := zd.Provision(context.Background(), helpline.ConnectorNode{Now: h.clock.Now}); err != nil {
 		t.Fatal(err)
 	}
-	h.cfg.Connectors = []helpline.Connector{zd}
+	h.cfg.Connectors = []helpline.Mirrorer{zd}
 	// A delivery gets two thirds of the lease, one second of real time:
 	// that is when a hanging request counts as timed out.
 	h.cfg.Lease = 1500 * time.Millisecond

@@ -11,7 +11,7 @@ import (
 
 // lane is one connector's queue of contacts to deliver.
 type lane struct {
-	conn  helpline.Connector
+	conn  helpline.Mirrorer
 	batch int
 	// wake carries contacts whose pair may be behind; claimed carries
 	// pairs the poller already leased.

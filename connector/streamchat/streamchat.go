@@ -84,7 +84,6 @@ type Connector struct {
 var (
 	_ helpline.InboundConnector = (*Connector)(nil)
 	_ helpline.Provisioner      = (*Connector)(nil)
-	_ helpline.Source           = (*Connector)(nil)
 )
 
 // New builds a connector from its configuration; it is the "streamchat"
@@ -146,16 +145,6 @@ func set(list []string) map[string]bool {
 
 // Name returns the configured name.
 func (c *Connector) Name() string { return c.name }
-
-// Source reports that the connector only brings chats in; a dispatcher
-// lists no mirror pairs for it.
-func (c *Connector) Source() bool { return true }
-
-// Mirror acknowledges b's items without sending them anywhere: Stream
-// already holds the chat.
-func (c *Connector) Mirror(ctx context.Context, b *helpline.MirrorBatch) (helpline.MirrorResult, error) {
-	return helpline.MirrorResult{Delivered: len(b.Items)}, nil
-}
 
 // user is a Stream user as webhook events carry it; custom fields sit
 // beside the standard ones.

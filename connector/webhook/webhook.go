@@ -62,7 +62,7 @@ type Connector struct {
 }
 
 var (
-	_ helpline.Connector   = (*Connector)(nil)
+	_ helpline.Mirrorer    = (*Connector)(nil)
 	_ helpline.Provisioner = (*Connector)(nil)
 	_ helpline.Batcher     = (*Connector)(nil)
 	_ io.Closer            = (*Connector)(nil)

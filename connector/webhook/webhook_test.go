@@ -14,7 +14,7 @@ import (
 	"github.com/helplinehq/helpline/connector/webhook/webhooktest"
 )
 
-func newConnector(t *testing.T, urls ...string) helpline.Connector {
+func newConnector(t *testing.T, urls ...string) helpline.Mirrorer {
 	t.Helper()
 	c, err := webhook.New(helpline.ConnectorConfig{
 		Name: "hooks",
@@ -27,7 +27,7 @@ func newConnector(t *testing.T, urls ...string) helpline.Connector {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c
+	return c.(helpline.Mirrorer)
 }
 
 func batch(texts ...string) *helpline.MirrorBatch {
@@ -135,7 +135,7 @@ func TestMirrorOutcomesFollowTheOutboundPolicy(t *testing.T) {
 			if err := c.(helpline.Provisioner).Provision(context.Background(), helpline.ConnectorNode{Now: func() time.Time { return now }}); err != nil {
 				t.Fatal(err)
 			}
-			res, err := c.Mirror(context.Background(), batch("one"))
+			res, err := c.(helpline.Mirrorer).Mirror(context.Background(), batch("one"))
 			var merr *helpline.MirrorError
 			if res.Delivered != 0 || !errors.As(err, &merr) {
 				t.Fatalf("Mirror = %+v, %v; want nothing delivered and a *MirrorError", res, err)

@@ -69,7 +69,7 @@ type Settings struct {
 }
 
 // Connector is a configured Zendesk Support connector. It implements
-// helpline.Connector, helpline.InboundConnector and helpline.TicketDesk.
+// helpline.Mirrorer, helpline.InboundConnector and helpline.TicketDesk.
 type Connector struct {
 	name   string
 	set    Settings
@@ -90,6 +90,7 @@ type Connector struct {
 }
 
 var (
+	_ helpline.Mirrorer         = (*Connector)(nil)
 	_ helpline.InboundConnector = (*Connector)(nil)
 	_ helpline.TicketDesk       = (*Connector)(nil)
 	_ helpline.Provisioner      = (*Connector)(nil)

@@ -86,6 +86,7 @@ type Connector struct {
 }
 
 var (
+	_ helpline.Mirrorer    = (*Connector)(nil)
 	_ helpline.Provisioner = (*Connector)(nil)
 	_ helpline.Batcher     = (*Connector)(nil)
 )

@@ -52,12 +52,12 @@ var node = helpline.ConnectorNode{MarkerKey: []byte("marker-key-of-this-installa
 
 // build builds a connector of kind zendesksell and provisions it with
 // node, as a node does.
-func build(conf string, env map[string]string) (helpline.Connector, error) {
+func build(conf string, env map[string]string) (helpline.Mirrorer, error) {
 	c, err := helpline.NewConnector("zendesksell", config(conf, env))
 	if err != nil {
 		return nil, err
 	}
-	return c, c.(helpline.Provisioner).Provision(ctx, node)
+	return c.(helpline.Mirrorer), c.(helpline.Provisioner).Provision(ctx, node)
 }
 
 var t0 = time.Date(2025, 3, 1, 10, 42, 7, 0, time.UTC)
@@ -97,7 +97,7 @@ func (c *chat) batch(n int) *helpline.MirrorBatch {
 }
 
 // deliver mirrors b and takes the refs, failing on any error.
-func (c *chat) deliver(t *testing.T, conn helpline.Connector, b *helpline.MirrorBatch) {
+func (c *chat) deliver(t *testing.T, conn helpline.Mirrorer, b *helpline.MirrorBatch) {
 	t.Helper()
 	res, err := conn.Mirror(ctx, b)
 	if err != nil {
@@ -376,7 +376,7 @@ func TestConfigErrors(t *testing.T) {
 // dispatcher does: what follows the cursor, again with Attempt > 0 after
 // a failure, dropping what Delivered says landed.
 type dispatcher struct {
-	conn    helpline.Connector
+	conn    helpline.Mirrorer
 	chat    *chat
 	pending []*helpline.Item
 	attempt int

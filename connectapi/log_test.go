@@ -7,26 +7,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/helplinehq/helpline/connectapi"
+	"github.com/helplinehq/helpline/internal/loadtest"
 )
 
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
 func TestLogRequests(t *testing.T) {
-	var out syncBuffer
+	var out loadtest.LogBuffer
 	logger := slog.New(slog.NewJSONHandler(&out, nil))
 	h := connectapi.LogRequests(logger, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusTeapot)
@@ -41,11 +29,9 @@ func TestLogRequests(t *testing.T) {
 	resp.Body.Close()
 	id := resp.Header.Get("x-amzn-RequestId")
 
-	out.mu.Lock()
-	lines := bytes.Split(bytes.TrimSpace(out.b.Bytes()), []byte("\n"))
-	out.mu.Unlock()
+	lines := bytes.Split(bytes.TrimSpace([]byte(out.String())), []byte("\n"))
 	if len(lines) != 1 {
-		t.Fatalf("%d log lines: %s", len(lines), out.b.String())
+		t.Fatalf("%d log lines: %s", len(lines), out.String())
 	}
 	var rec struct {
 		Method, Path string
@@ -65,7 +51,7 @@ func TestLogRequests(t *testing.T) {
 
 // The tokens of attachment URLs never reach the log.
 func TestLogRequestsRedactsTokens(t *testing.T) {
-	var out syncBuffer
+	var out loadtest.LogBuffer
 	logger := slog.New(slog.NewJSONHandler(&out, nil))
 	srv := httptest.NewServer(connectapi.LogRequests(logger, http.NotFoundHandler()))
 	defer srv.Close()
@@ -77,9 +63,7 @@ func TestLogRequestsRedactsTokens(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
-	out.mu.Lock()
-	log := out.b.String()
-	out.mu.Unlock()
+	log := out.String()
 	if strings.Contains(log, "secret-token") || !strings.Contains(log, `"path":"/attachments/upload/REDACTED"`) ||
 		!strings.Contains(log, `"path":"/attachments/download/REDACTED"`) {
 		t.Errorf("log:\n%s", log)

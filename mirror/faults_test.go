@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -14,27 +13,6 @@ import (
 	"github.com/helplinehq/helpline/connector/zendesk/zendesktest"
 	"github.com/helplinehq/helpline/mirror/mirrortest"
 )
-
-// chatLine matches a customer's or agent's line in a Zendesk comment and
-// captures its words.
-var chatLine = regexp.MustCompile(`^\[\d\d:\d\d:\d\d\] .+ \((?:customer|agent)\): (.*)$`)
-
-// publicLines returns the chat lines of the ticket's public comments, in
-// order, repeats included.
-func publicLines(tk zendesktest.Ticket) []string {
-	var out []string
-	for _, c := range tk.Comments {
-		if !c.Public {
-			continue
-		}
-		for _, l := range strings.Split(c.Body, "\n") {
-			if m := chatLine.FindStringSubmatch(l); m != nil {
-				out = append(out, m[1])
-			}
-		}
-	}
-	return out
-}
 
 // zendeskHarness runs a dispatcher delivering one chat to the Zendesk
 // connector through a fault proxy in front of the fake, all on the
@@ -113,7 +91,7 @@ func TestFaultSequenceIntoZendesk(t *testing.T) {
 	}
 
 	say("healthy", 2)
-	eventually(t, "the first lines", func() bool { return len(publicLines(ticket())) == 2 })
+	eventually(t, "the first lines", func() bool { return len(ticket().PublicChatLines()) == 2 })
 
 	proxy.Fail(mirrortest.Fault{Count: -1, Status: 503})
 	say("unavailable", 2)
@@ -134,15 +112,15 @@ func TestFaultSequenceIntoZendesk(t *testing.T) {
 	proxy.Fail(mirrortest.Fault{Count: 1, Hang: true, Match: isUpdate})
 	h.clock.Advance(90 * time.Second)
 	failed(4, "deadline")
-	if got := publicLines(ticket()); len(got) != len(want) {
+	if got := ticket().PublicChatLines(); len(got) != len(want) {
 		t.Fatalf("the timed-out update did not land: %v", got)
 	}
 
 	proxy.Fail(mirrortest.Fault{})
 	say("recovered", 2)
 	h.clock.Advance(2 * time.Minute)
-	eventually(t, "every line", func() bool { return len(publicLines(ticket())) >= len(want) && pair().Cursor == pair().LastSeq })
-	if got := publicLines(ticket()); strings.Join(got, "|") != strings.Join(want, "|") {
+	eventually(t, "every line", func() bool { return len(ticket().PublicChatLines()) >= len(want) && pair().Cursor == pair().LastSeq })
+	if got := ticket().PublicChatLines(); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("ticket lines\n got %v\nwant %v", got, want)
 	}
 	if n := len(fake.Tickets()); n != 1 {
@@ -161,7 +139,7 @@ func TestUncertainUpdateIsCheckedAfterAWait(t *testing.T) {
 	h, fake, proxy, c := zendeskHarness(t)
 	ticket := func() []string {
 		tk, _ := fake.TicketByExternalID(c.contact.ID)
-		return publicLines(tk)
+		return tk.PublicChatLines()
 	}
 	var want []string
 	say := func(l string) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"net/http"
 	"os"
@@ -10,40 +9,22 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/helplinehq/helpline/connector/webhook/webhooktest"
 	"github.com/helplinehq/helpline/connector/zendesk/zendesktest"
+	"github.com/helplinehq/helpline/internal/loadtest"
 	"github.com/helplinehq/helpline/mirror/mirrortest"
 )
 
-// lockedBuffer collects a process's stderr.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // crashServe runs the built binary's serve as a child process and returns
 // it with the banner read; the test kills it.
-func crashServe(t *testing.T, bin string, env []string, args ...string) (*exec.Cmd, *testServer, *lockedBuffer) {
+func crashServe(t *testing.T, bin string, env []string, args ...string) (*exec.Cmd, *testServer, *loadtest.LogBuffer) {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
-	logs := &lockedBuffer{}
+	logs := &loadtest.LogBuffer{}
 	cmd.Stderr = logs
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -156,7 +137,7 @@ connectors:
 	}
 	delivered := func(c *chat) bool {
 		tk, _ := fake.TicketByExternalID(c.id)
-		return len(messages(recv, c.id)) >= len(c.want) && len(crashTicketLines(tk)) >= len(c.want)
+		return len(messages(recv, c.id)) >= len(c.want) && len(tk.PublicChatLines()) >= len(c.want)
 	}
 	talk(s, "before", 6)
 	waitFor(t, "the first lines delivered", func() bool {
@@ -189,7 +170,7 @@ connectors:
 		for _, c := range chats {
 			if !delivered(c) {
 				tk, _ := fake.TicketByExternalID(c.id)
-				out = append(out, fmt.Sprintf("%s: webhook %d, zendesk %d of %d", c.id, len(messages(recv, c.id)), len(crashTicketLines(tk)), len(c.want)))
+				out = append(out, fmt.Sprintf("%s: webhook %d, zendesk %d of %d", c.id, len(messages(recv, c.id)), len(tk.PublicChatLines()), len(c.want)))
 			}
 		}
 		return strings.Join(out, "; ")
@@ -251,7 +232,7 @@ connectors:
 			t.Errorf("contact %s has no ticket", c.id)
 			continue
 		}
-		if got := crashTicketLines(tk); strings.Join(got, "|") != strings.Join(c.want, "|") {
+		if got := tk.PublicChatLines(); strings.Join(got, "|") != strings.Join(c.want, "|") {
 			t.Errorf("contact %s: ticket %d lines\n got %v\nwant %v", c.id, tk.ID, got, c.want)
 		}
 		joined := 0
@@ -262,24 +243,4 @@ connectors:
 			t.Errorf("contact %s: %d join lines in the ticket, want 2 (customer, agent)", c.id, joined)
 		}
 	}
-}
-
-// crashLine matches a customer's or agent's line in a Zendesk comment.
-var crashLine = regexp.MustCompile(`^\[\d\d:\d\d:\d\d\] .+ \((?:customer|agent)\): (.*)$`)
-
-// crashTicketLines returns the words of the chat lines in the ticket's
-// public comments, in order, repeats included.
-func crashTicketLines(tk zendesktest.Ticket) []string {
-	var out []string
-	for _, cm := range tk.Comments {
-		if !cm.Public {
-			continue
-		}
-		for _, l := range strings.Split(cm.Body, "\n") {
-			if m := crashLine.FindStringSubmatch(l); m != nil {
-				out = append(out, m[1])
-			}
-		}
-	}
-	return out
 }

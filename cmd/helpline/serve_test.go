@@ -358,6 +358,23 @@ func TestServeMetricsAccess(t *testing.T) {
 // subscribed; it returns the contact id and her connection token.
 func startCustomer(t *testing.T, s *testServer) (contactID, connectionToken string, ws *websocket.Conn) {
 	t.Helper()
+	contactID, connectionToken, wsURL := connectCustomer(t, s)
+	ws, _, err := websocket.DefaultDialer.Dial(wsURL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"topic":"aws/subscribe","content":{"topics":["aws/chat"]}}`)); err != nil {
+		t.Fatal(err)
+	}
+	return contactID, connectionToken, ws
+}
+
+// connectCustomer starts a chat as the customer Ada and creates her
+// connection; it returns the contact id, her connection token and her
+// WebSocket URL.
+func connectCustomer(t *testing.T, s *testServer) (contactID, connectionToken, wsURL string) {
+	t.Helper()
 	started, err := s.connect().StartChatContact(context.Background(), &connect.StartChatContactInput{
 		InstanceId:         aws.String(s.banner["Instance id"]),
 		ContactFlowId:      aws.String(s.banner["Contact flow id"]),
@@ -374,15 +391,7 @@ func startCustomer(t *testing.T, s *testServer) (contactID, connectionToken stri
 		map[string]any{"Type": []string{"WEBSOCKET", "CONNECTION_CREDENTIALS"}}, &conn); code != 200 {
 		t.Fatalf("CreateParticipantConnection: %d", code)
 	}
-	ws, _, err = websocket.DefaultDialer.Dial(conn.Websocket.Url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ws.Close() })
-	if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"topic":"aws/subscribe","content":{"topics":["aws/chat"]}}`)); err != nil {
-		t.Fatal(err)
-	}
-	return *started.ContactId, conn.ConnectionCredentials.ConnectionToken, ws
+	return *started.ContactId, conn.ConnectionCredentials.ConnectionToken, conn.Websocket.Url
 }
 
 // zendeskServe starts serve mirroring into a Zendesk fake at fakeURL,
@@ -416,34 +425,19 @@ func TestServeParticipantLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := startServe(t, "--config", path, "--data", t.TempDir())
-	started, err := s.connect().StartChatContact(context.Background(), &connect.StartChatContactInput{
-		InstanceId:         aws.String(s.banner["Instance id"]),
-		ContactFlowId:      aws.String(s.banner["Contact flow id"]),
-		ParticipantDetails: &types.ParticipantDetails{DisplayName: aws.String("Ada")},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var conn struct {
-		Websocket             struct{ Url string }
-		ConnectionCredentials struct{ ConnectionToken string }
-	}
-	if code := participantCall(t, s.url(), "/participant/connection", *started.ParticipantToken,
-		map[string]any{"Type": []string{"WEBSOCKET", "CONNECTION_CREDENTIALS"}}, &conn); code != 200 {
-		t.Fatalf("CreateParticipantConnection: %d", code)
-	}
+	_, connectionToken, wsURL := connectCustomer(t, s)
 	msg := map[string]any{"ContentType": "text/plain", "Content": "hello"}
 	for i, want := range []int{200, 200, 429} {
-		if code := participantCall(t, s.url(), "/participant/message", conn.ConnectionCredentials.ConnectionToken, msg, nil); code != want {
+		if code := participantCall(t, s.url(), "/participant/message", connectionToken, msg, nil); code != want {
 			t.Errorf("SendMessage %d: %d, want %d", i+1, code, want)
 		}
 	}
-	ws, _, err := websocket.DefaultDialer.Dial(conn.Websocket.Url, nil)
+	ws, _, err := websocket.DefaultDialer.Dial(wsURL, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ws.Close()
-	second, resp, err := websocket.DefaultDialer.Dial(conn.Websocket.Url, nil)
+	second, resp, err := websocket.DefaultDialer.Dial(wsURL, nil)
 	if err == nil {
 		second.Close()
 		t.Fatal("a second socket opened with sockets_per_participant: 1")

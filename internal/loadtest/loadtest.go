@@ -75,3 +75,23 @@ func Said(line string) (string, bool) {
 	_, text, ok := strings.Cut(line, "): ")
 	return text, ok
 }
+
+// LogBuffer collects what a server logs while it runs: writes and reads
+// may come from different goroutines.
+type LogBuffer struct {
+	mu sync.Mutex // guards b
+	b  bytes.Buffer
+}
+
+func (l *LogBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// String returns everything written so far.
+func (l *LogBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}

@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -282,6 +283,28 @@ func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.stats
+}
+
+// chatLine matches a customer's or agent's line of a Helpline transcript
+// ("[10:42:07] Ada (customer): Where is my order?") and captures its words.
+var chatLine = regexp.MustCompile(`^\[\d\d:\d\d:\d\d\] .+ \((?:customer|agent)\): (.*)$`)
+
+// PublicChatLines returns the words of the customer's and agents' chat
+// lines in the ticket's public comments, in order, repeats included: what
+// tests compare with what was said in the chat.
+func (t Ticket) PublicChatLines() []string {
+	var out []string
+	for _, c := range t.Comments {
+		if !c.Public {
+			continue
+		}
+		for _, l := range strings.Split(c.Body, "\n") {
+			if m := chatLine.FindStringSubmatch(l); m != nil {
+				out = append(out, m[1])
+			}
+		}
+	}
+	return out
 }
 
 // Tickets returns copies of every ticket, by id, comments included.

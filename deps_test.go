@@ -90,6 +90,19 @@ func TestDependencyRulesCatchPlantedViolations(t *testing.T) {
 		{"chat", []string{ours("clocktest")}, "production code never imports a …test package"},
 		{"httpapi", []string{"net/http/httptest"}, "production code never imports a …test package"},
 		{"sqlite", []string{"internal/synctest"}, ""}, // the standard library's own, not a test helper
+		// Outside modules, by group.
+		{"mirror", []string{"github.com/prometheus/client_golang/prometheus", "net/http"}, ""},
+		{"chat", []string{"github.com/gorilla/websocket"}, "may use only these outside modules"},
+		{"chat", []string{"database/sql"}, "only stores use a SQL database"},
+		{"chat", []string{"github.com/mattn/go-sqlite3"}, "may use only these outside modules"},
+		{"sqlite", []string{"database/sql", "github.com/mattn/go-sqlite3"}, ""},
+		{"inmem", []string{"github.com/gorilla/websocket"}, "may use only these outside modules"},
+		{"connector/zendesk", []string{"golang.org/x/time/rate", "net/http"}, ""},
+		{"connector/zendesk", []string{"github.com/mattn/go-sqlite3"}, "may use only these outside modules"},
+		{"connectapi", []string{"github.com/gorilla/websocket", "github.com/aws/aws-sdk-go-v2/aws/signer/v4", "github.com/go-json-experiment/json/jsontext"}, ""},
+		{"connectapi", []string{"database/sql"}, "only stores use a SQL database"},
+		{"httpapi", []string{"github.com/nats-io/nats.go"}, "may use only these outside modules"},
+		{"app", []string{"gopkg.in/yaml.v3", "database/sql"}, ""},
 		// A package in no group fails.
 		{"util", []string{"strings"}, "in no group of the layout"},
 		{"internal/pool", nil, "in no group of the layout"},
@@ -238,8 +251,11 @@ func importRule(rel, g, imp string) string {
 		}
 		return ""
 	}
-	if !ours || dep == "" {
-		return "" // the root and outside modules are open to the rest
+	if !ours {
+		return outsideRule(g, imp)
+	}
+	if dep == "" {
+		return "" // the root is open to the rest
 	}
 	switch g {
 	case groupEngine:
@@ -272,6 +288,40 @@ func importRule(rel, g, imp string) string {
 		}
 	}
 	return ""
+}
+
+// outsideModules lists, for the groups whose outside imports are limited,
+// the modules (by path prefix) they may use beyond the standard library:
+// the engine keeps to its logic and metrics, stores to their database or
+// bus client, connectors to HTTP, transports to their wire. The app,
+// commands, contract suites and test helpers may use any.
+var outsideModules = map[string][]string{
+	groupEngine:            {"github.com/prometheus/client_golang/", "golang.org/x/time/", "golang.org/x/crypto/"},
+	groupStore:             {"github.com/mattn/go-sqlite3", "github.com/jackc/pgx/", "github.com/nats-io/nats.go"},
+	groupConnector:         {"golang.org/x/time/"},
+	groupConnectorInternal: {"golang.org/x/time/"},
+	groupTransport:         {"github.com/aws/aws-sdk-go-v2/", "github.com/go-json-experiment/json", "github.com/gorilla/websocket", "golang.org/x/time/", "golang.org/x/crypto/"},
+}
+
+// outsideRule says which rule a package of group g breaks by importing
+// imp, a package of the standard library or of another module, or "".
+func outsideRule(g, imp string) string {
+	allowed, limited := outsideModules[g]
+	if !limited {
+		return ""
+	}
+	if !strings.Contains(strings.Split(imp, "/")[0], ".") {
+		if imp == "database/sql" && g != groupStore {
+			return "only stores use a SQL database"
+		}
+		return ""
+	}
+	for _, prefix := range allowed {
+		if strings.HasPrefix(imp, prefix) || imp+"/" == prefix {
+			return ""
+		}
+	}
+	return "the " + g + " group may use only these outside modules: " + strings.Join(allowed, ", ")
 }
 
 // unshippable says why the product binary must not link the package at

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/helplinehq/helpline/connectapi"
+	"github.com/helplinehq/helpline/internal/loadtest"
 )
 
 // An upload trickled slower than MinUploadRate is cut off at UploadGrace
@@ -42,22 +43,7 @@ func TestUploadTrickledPastItsDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				if _, err := conn.Write([]byte("x")); err != nil {
-					return
-				}
-			}
-		}
-	}()
+	defer loadtest.Trickle(conn, 100*time.Millisecond, []byte("x"))()
 
 	conn.SetReadDeadline(start.Add(5 * time.Second))
 	br := bufio.NewReader(conn)

@@ -18,6 +18,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/helplinehq/helpline/connector/zendesk/zendesktest"
+	"github.com/helplinehq/helpline/internal/loadtest"
 )
 
 // These tests run a real server on real TCP connections: read deadlines
@@ -66,22 +67,7 @@ func trickle(t *testing.T, addr, head string, limit time.Duration) (open time.Du
 		t.Fatal(err)
 	}
 	start := time.Now()
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		tick := time.NewTicker(200 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				if _, err := conn.Write([]byte(" ")); err != nil {
-					return
-				}
-			}
-		}
-	}()
+	defer loadtest.Trickle(conn, 200*time.Millisecond, []byte(" "))()
 	return openFor(conn, start, limit)
 }
 

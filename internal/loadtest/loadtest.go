@@ -13,9 +13,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Parallel runs f(0), ..., f(n-1), width at a time, and returns the
@@ -94,4 +96,25 @@ func (l *LogBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// Trickle writes b to conn once every interval, as a client too slow to
+// be served would, until conn fails or the returned stop is called.
+func Trickle(conn net.Conn, every time.Duration, b []byte) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				if _, err := conn.Write(b); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	return func() { close(done) }
 }

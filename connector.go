@@ -64,6 +64,11 @@ type ConnectorNode struct {
 	// Intake is the engine, for what comes in through the connector
 	// (agent replies typed in a helpdesk, chats of another system).
 	Intake Intake
+	// DefaultInstanceID is the id of the instance Helpline created on
+	// first start. A connector's configuration names it, and its first
+	// flow, "default", so that an example works as written on any data
+	// directory.
+	DefaultInstanceID string
 	// Mirrors maps outside references (a ticket id) back to contacts.
 	Mirrors MirrorStore
 	// OpenAttachment opens the file of a completed attachment that an

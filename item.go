@@ -33,6 +33,11 @@ const (
 	// EventOwnerChanged, a Helpline event, records a change of the
 	// contact's owner; its content is an OwnerTransition as JSON.
 	EventOwnerChanged = "application/vnd.helpline.event.owner.changed"
+	// EventCustomerUpdated, a Helpline event, records that the customer's
+	// identity changed after the contact started (a name or an email
+	// learned later); its content is a CustomerUpdate as JSON, and the
+	// item's DisplayName is the customer's new name.
+	EventCustomerUpdated = "application/vnd.helpline.event.customer.updated"
 )
 
 // SystemDisplayName is the DisplayName of items the system sends: a flow's

@@ -115,6 +115,29 @@ type Intake interface {
 	// StopContact is ContactService.StopContact: stopping an ended
 	// contact is not an error.
 	StopContact(ctx context.Context, instanceID, contactID string) error
+	// UpdateCustomer records what the outside system learned about the
+	// contact's customer after the contact started: it renames the
+	// customer participant (when DisplayName is set) and merges Attributes
+	// into the contact's, and when that changed anything it appends and
+	// publishes a customer.updated EVENT (EventCustomerUpdated), so that
+	// connectors see the change in order with the lines around it. Lines
+	// sent afterwards carry the new name. Repeating an update changes
+	// nothing and appends nothing. Errors: EINVALID (a name or attributes
+	// StartChat would refuse), ENOTFOUND (Resource CONTACT); on an ended
+	// contact the attributes are merged and no item is appended.
+	UpdateCustomer(ctx context.Context, u CustomerUpdate) (*Contact, error)
+	// FindInstance is ContactService.FindInstance, for a connector to
+	// check at start that the instance it feeds exists.
+	FindInstance(ctx context.Context, id string) (*Instance, error)
+}
+
+// CustomerUpdate is an UpdateCustomer request, and the content of the
+// customer.updated EVENT it appends (DisplayName and the attributes that
+// changed).
+type CustomerUpdate struct {
+	ContactID   string            `json:"-"`
+	DisplayName string            `json:"display_name,omitempty"`
+	Attributes  map[string]string `json:"attributes,omitempty"`
 }
 
 // Session is an authenticated participant of a contact.

@@ -44,6 +44,15 @@ type Store interface {
 	// UpdateContactAttributes merges attrs into the contact's attributes and
 	// returns the updated contact. It works on ended contacts too.
 	UpdateContactAttributes(ctx context.Context, id string, attrs map[string]string) (*Contact, error)
+	// UpdateCustomer sets the display name of the contact's customer
+	// participant to displayName (unless it is empty) and merges attrs into
+	// the contact's attributes; when that changed anything and the contact
+	// is active it appends it (numbering it as AppendItem does), all in one
+	// transaction. It returns the contact afterwards and whether anything
+	// changed: an update that changes nothing writes nothing, so of
+	// callers racing with the same update one appends it. On an ended
+	// contact it merges the attributes and renames, and appends nothing.
+	UpdateCustomer(ctx context.Context, contactID, displayName string, attrs map[string]string, it *Item) (c *Contact, changed bool, err error)
 	// FindContactsToExpire returns up to limit active contacts whose
 	// ExpiresAt is at or before t, oldest first.
 	FindContactsToExpire(ctx context.Context, t time.Time, limit int) ([]*Contact, error)

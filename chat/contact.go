@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/helplinehq/helpline"
@@ -267,21 +268,21 @@ func (s *Service) FindContact(ctx context.Context, instanceID, contactID string)
 }
 
 // UpdateContactAttributes merges attrs into the contact's attributes; it
-// works on ended contacts too. Errors: EINVALID (names or size, see
+// works on ended contacts too. A change on an active contact is recorded
+// as a customer.updated item, as UpdateCustomer's. Errors: EINVALID (names or size, see
 // StartChat), ENOTFOUND.
 func (s *Service) UpdateContactAttributes(ctx context.Context, instanceID, contactID string, attrs map[string]string) (*helpline.Contact, error) {
 	if err := checkAttributes(attrs); err != nil {
 		return nil, err
 	}
-	if _, err := s.FindContact(ctx, instanceID, contactID); err != nil {
-		return nil, err
-	}
-	c, err := s.store.UpdateContactAttributes(ctx, contactID, attrs)
+	c, err := s.FindContact(ctx, instanceID, contactID)
 	if err != nil {
 		return nil, err
 	}
-	s.sessions.forgetContact(contactID)
-	return c, nil
+	// The customer's identity may arrive this way after the chat started
+	// (an email the bot collected): connectors see it as a
+	// customer.updated item.
+	return s.updateCustomer(ctx, c, helpline.CustomerUpdate{Attributes: attrs})
 }
 
 // StopContact ends a contact with reason API. Stopping an ended contact is
@@ -373,4 +374,77 @@ func (s *Service) endContact(ctx context.Context, c *helpline.Contact, reason st
 		s.publish(ctx, items...)
 	}
 	return nil
+}
+
+// UpdateCustomer records what a connector learned about the contact's
+// customer after the contact started: the customer's new display name
+// (when set) and attributes merged into the contact's. When that changed
+// anything on an active contact, a customer.updated EVENT, by the
+// customer under the new name, is stored and published with the change
+// as its content, so that connectors re-read the customer in order with
+// the lines around it. Errors: EINVALID, ENOTFOUND.
+func (s *Service) UpdateCustomer(ctx context.Context, u helpline.CustomerUpdate) (*helpline.Contact, error) {
+	if u.DisplayName != "" {
+		if err := checkLen("DisplayName", u.DisplayName, 1, maxDisplayName); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkAttributes(u.Attributes); err != nil {
+		return nil, err
+	}
+	c, err := s.store.FindContactByID(ctx, u.ContactID)
+	if err != nil {
+		return nil, err
+	}
+	return s.updateCustomer(ctx, c, u)
+}
+
+// updateCustomer applies u to c and publishes its customer.updated item
+// when one was stored.
+func (s *Service) updateCustomer(ctx context.Context, c *helpline.Contact, u helpline.CustomerUpdate) (*helpline.Contact, error) {
+	ps, err := s.store.FindParticipants(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	var customer *helpline.Participant
+	for _, p := range ps {
+		if p.Role == helpline.RoleCustomer {
+			customer = p
+		}
+	}
+	if customer == nil {
+		return nil, helpline.Errorf(helpline.EINTERNAL, "chat: contact %s has no customer", c.ID)
+	}
+	// The item names only what changes, read before the write; a racing
+	// update may make it say a little more than its own share, never less.
+	change := helpline.CustomerUpdate{Attributes: map[string]string{}}
+	if u.DisplayName != "" && u.DisplayName != customer.DisplayName {
+		change.DisplayName = u.DisplayName
+	}
+	for k, v := range u.Attributes {
+		if old, ok := c.Attributes[k]; !ok || old != v {
+			change.Attributes[k] = v
+		}
+	}
+	if change.DisplayName == "" && len(change.Attributes) == 0 {
+		return c, nil
+	}
+	content, err := json.Marshal(change)
+	if err != nil {
+		return nil, err
+	}
+	it := participantEvent(customer, helpline.EventCustomerUpdated, s.now())
+	if u.DisplayName != "" {
+		it.DisplayName = u.DisplayName
+	}
+	it.Content = string(content)
+	updated, changed, err := s.store.UpdateCustomer(ctx, c.ID, u.DisplayName, u.Attributes, it)
+	if err != nil {
+		return nil, err
+	}
+	s.sessions.forgetContact(c.ID)
+	if changed && it.Seq != 0 {
+		s.publish(ctx, it)
+	}
+	return updated, nil
 }

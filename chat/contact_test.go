@@ -436,3 +436,53 @@ func TestUpdateContactAttributes(t *testing.T) {
 	_, err = e.svc.UpdateContactAttributes(ctx, "other", started.Contact.ID, map[string]string{"a": "x"})
 	wantCode(t, err, helpline.ENOTFOUND)
 }
+
+func TestUpdateCustomerRenamesAndRecordsTheChangeOnce(t *testing.T) {
+	e := newEnv(t)
+	started, _ := e.start(t, helpline.StartChatInput{DisplayName: "Stream user"})
+	id := started.Contact.ID
+	u := helpline.CustomerUpdate{ContactID: id, DisplayName: "Ada Lovelace", Attributes: map[string]string{"email": "ada@example.com"}}
+	for i := 0; i < 2; i++ { // the second is a retry: nothing new
+		if _, err := e.svc.UpdateCustomer(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msg, err := e.svc.PostExternalMessage(ctx, helpline.ExternalMessage{ContactID: id, Origin: "stream", Role: helpline.RoleCustomer,
+		ExternalID: "m1", ContentType: helpline.ContentPlain, Content: "hi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg.DisplayName != "Ada Lovelace" {
+		t.Errorf("a line after the update is by %q, want Ada Lovelace", msg.DisplayName)
+	}
+	items, err := e.store.FindItems(ctx, id, helpline.ItemQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var updates []*helpline.Item
+	for _, it := range items {
+		if it.ContentType == helpline.EventCustomerUpdated {
+			updates = append(updates, it)
+		}
+	}
+	if len(updates) != 1 || updates[0].DisplayName != "Ada Lovelace" || updates[0].Role != helpline.RoleCustomer ||
+		updates[0].Content != `{"display_name":"Ada Lovelace","attributes":{"email":"ada@example.com"}}` {
+		t.Fatalf("customer.updated items %v, want one by the renamed customer naming the change", updates)
+	}
+	// An attribute set through UpdateContactAttributes is a change too.
+	if _, err := e.svc.UpdateContactAttributes(ctx, e.inst.ID, id, map[string]string{"email": "ada@lovelace.org"}); err != nil {
+		t.Fatal(err)
+	}
+	last, err := e.store.FindItems(ctx, id, helpline.ItemQuery{Backward: true, Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last[0].ContentType != helpline.EventCustomerUpdated || last[0].Content != `{"attributes":{"email":"ada@lovelace.org"}}` {
+		t.Errorf("after UpdateContactAttributes the last item is %s %q, want a customer.updated naming the email", last[0].ContentType, last[0].Content)
+	}
+
+	_, err = e.svc.UpdateCustomer(ctx, helpline.CustomerUpdate{ContactID: id, DisplayName: strings.Repeat("x", 300)})
+	wantCode(t, err, helpline.EINVALID)
+	_, err = e.svc.UpdateCustomer(ctx, helpline.CustomerUpdate{ContactID: "missing", DisplayName: "Ada"})
+	wantCode(t, err, helpline.ENOTFOUND)
+}

@@ -146,6 +146,55 @@ func (db *DB) UpdateContactAttributes(ctx context.Context, id string, attrs map[
 	return c, nil
 }
 
+// UpdateCustomer renames the contact's customer, merges attrs and, when
+// that changed anything on an active contact, appends it, in one
+// transaction; see helpline.Store.
+func (db *DB) UpdateCustomer(ctx context.Context, contactID, displayName string, attrs map[string]string, it *helpline.Item) (c *helpline.Contact, changed bool, err error) {
+	err = db.write(ctx, func(tx *sql.Tx) error {
+		changed = false
+		var err error
+		if c, err = findContact(context.Background(), tx, contactID); err != nil {
+			return err
+		}
+		for k, v := range attrs {
+			if old, ok := c.Attributes[k]; !ok || old != v {
+				c.Attributes[k] = v
+				changed = true
+			}
+		}
+		if changed {
+			data, err := json.Marshal(c.Attributes)
+			if err != nil {
+				return fmt.Errorf("sqlite: encode attributes: %w", err)
+			}
+			if _, err := tx.Exec(`UPDATE contacts SET attributes = ? WHERE id = ?`, data, contactID); err != nil {
+				return dbError("update customer", err)
+			}
+		}
+		if displayName != "" {
+			res, err := tx.Exec(`UPDATE participants SET display_name = ? WHERE contact_id = ? AND role = ? AND display_name != ?`,
+				displayName, contactID, helpline.RoleCustomer, displayName)
+			if err != nil {
+				return dbError("update customer", err)
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return dbError("update customer", err)
+			} else if n > 0 {
+				changed = true
+			}
+		}
+		if !changed || c.Ended() || it == nil {
+			return nil
+		}
+		c.LastSeq, err = appendItems(tx, c.ID, c.LastSeq, []*helpline.Item{it})
+		return err
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return c, changed, nil
+}
+
 // FindContactsToExpire returns up to limit active contacts whose ExpiresAt
 // is at or before t, earliest ExpiresAt first. A limit of zero or less means
 // no limit. Contacts without an ExpiresAt never expire.

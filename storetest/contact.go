@@ -270,3 +270,85 @@ func testEndContact(t *testing.T, open func(t *testing.T) helpline.Store) {
 		wantNotFound(t, "EndContact", err, helpline.ResourceContact, "missing")
 	})
 }
+
+func testUpdateCustomer(t *testing.T, open func(t *testing.T) helpline.Store) {
+	ctx := context.Background()
+	updated := func(nc *helpline.NewContact, name string, d time.Duration) *helpline.Item {
+		it := event(nc.Customer, helpline.EventCustomerUpdated, at(d))
+		it.DisplayName = name
+		return it
+	}
+	customerName := func(t *testing.T, s helpline.Store, contactID string) string {
+		t.Helper()
+		ps, err := s.FindParticipants(ctx, contactID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range ps {
+			if p.Role == helpline.RoleCustomer {
+				return p.DisplayName
+			}
+		}
+		t.Fatal("no customer")
+		return ""
+	}
+	t.Run("RenamesMergesAndAppendsOnce", func(t *testing.T) {
+		s := open(t)
+		nc := newContact("i1")
+		mustCreateContact(t, s, nc)
+		attrs := map[string]string{"email": "ada@example.com"}
+		it := updated(nc, "Ada", time.Minute)
+		c, changed, err := s.UpdateCustomer(ctx, nc.Contact.ID, "Ada", attrs, it)
+		if err != nil || !changed {
+			t.Fatalf("UpdateCustomer = changed %v, %v; want a change", changed, err)
+		}
+		if it.Seq != 2 || c.LastSeq != 2 {
+			t.Errorf("item seq %d, contact LastSeq %d; want 2 and 2", it.Seq, c.LastSeq)
+		}
+		if got := mustFindContact(t, s, nc.Contact.ID); got.Attributes["email"] != "ada@example.com" || got.Attributes["orderId"] != "A-1" {
+			t.Errorf("attributes %v: want email merged beside orderId", got.Attributes)
+		}
+		if got := customerName(t, s, nc.Contact.ID); got != "Ada" {
+			t.Errorf("customer named %q, want Ada", got)
+		}
+		// The same update again changes nothing and appends nothing.
+		again := updated(nc, "Ada", 2*time.Minute)
+		if _, changed, err := s.UpdateCustomer(ctx, nc.Contact.ID, "Ada", attrs, again); err != nil || changed {
+			t.Fatalf("repeated UpdateCustomer = changed %v, %v; want no change", changed, err)
+		}
+		items, err := s.FindItems(ctx, nc.Contact.ID, helpline.ItemQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(items) != 2 || items[1].ContentType != helpline.EventCustomerUpdated || items[1].DisplayName != "Ada" {
+			t.Fatalf("items after two updates: %d, want the joined event and one customer.updated by Ada", len(items))
+		}
+		// An empty name keeps the name; a new attribute alone is a change.
+		if _, changed, err := s.UpdateCustomer(ctx, nc.Contact.ID, "", map[string]string{"phone": "+1"}, updated(nc, "Ada", 3*time.Minute)); err != nil || !changed {
+			t.Fatalf("attribute-only UpdateCustomer = changed %v, %v; want a change", changed, err)
+		}
+		if got := customerName(t, s, nc.Contact.ID); got != "Ada" {
+			t.Errorf("customer named %q after an update without a name, want Ada", got)
+		}
+	})
+	t.Run("EndedContactAppendsNothing", func(t *testing.T) {
+		s := open(t)
+		nc := newContact("i1")
+		mustCreateContact(t, s, nc)
+		if _, err := s.EndContact(ctx, nc.Contact.ID, helpline.EndAPI, at(time.Minute), nil); err != nil {
+			t.Fatal(err)
+		}
+		c, _, err := s.UpdateCustomer(ctx, nc.Contact.ID, "Ada", map[string]string{"email": "ada@example.com"}, updated(nc, "Ada", 2*time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.LastSeq != 1 || c.Attributes["email"] != "ada@example.com" {
+			t.Errorf("ended contact: LastSeq %d, attributes %v; want 1 and the email merged", c.LastSeq, c.Attributes)
+		}
+	})
+	t.Run("NotFound", func(t *testing.T) {
+		s := open(t)
+		_, _, err := s.UpdateCustomer(ctx, "missing", "Ada", nil, nil)
+		wantNotFound(t, "UpdateCustomer", err, helpline.ResourceContact, "missing")
+	})
+}

@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) helpline.Store) {
 	t.Run("Secret", func(t *testing.T) { testSecret(t, open) })
 	t.Run("CreateContact", func(t *testing.T) { testCreateContact(t, open) })
 	t.Run("UpdateContactAttributes", func(t *testing.T) { testUpdateContactAttributes(t, open) })
+	t.Run("UpdateCustomer", func(t *testing.T) { testUpdateCustomer(t, open) })
 	t.Run("FindContactsToExpire", func(t *testing.T) { testFindContactsToExpire(t, open) })
 	t.Run("EndContact", func(t *testing.T) { testEndContact(t, open) })
 	t.Run("ChangeOwner", func(t *testing.T) { testChangeOwner(t, open) })

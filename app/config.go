@@ -158,9 +158,11 @@ type RateConfig struct {
 
 // InstanceConfig declares an instance beyond the default one.
 type InstanceConfig struct {
-	ID         string            `yaml:"id"`
-	Name       string            `yaml:"name"`
-	Flows      []helpline.Flow   `yaml:"flows"`
+	ID    string          `yaml:"id"`
+	Name  string          `yaml:"name"`
+	Flows []helpline.Flow `yaml:"flows"`
+	// AccessKeys sign the instance's Connect contact operations. An
+	// instance without any takes chats only from sources (Stream Chat).
 	AccessKeys []AccessKeyConfig `yaml:"access_keys"`
 }
 
@@ -216,8 +218,6 @@ func (cfg *Config) validate() error {
 			return fmt.Errorf("instances[%d]: duplicate id %q", i, in.ID)
 		} else if len(in.Flows) == 0 {
 			return fmt.Errorf("instance %s: at least one flow is required", in.ID)
-		} else if len(in.AccessKeys) == 0 {
-			return fmt.Errorf("instance %s: at least one access key is required", in.ID)
 		}
 		seen[in.ID] = true
 		for j, f := range in.Flows {

@@ -98,11 +98,12 @@ func buildConnectors(cfg *Config) ([]helpline.Connector, error) {
 }
 
 // provisionConnectors gives the connectors what they need of the node:
-// the engine, the store and the chat's attachment files. The store gives
+// the engine, the store, the default instance's id and the chat's
+// attachment files. The store gives
 // them their marker key (a secret generated on first use and kept in the
 // database, so that every node and every restart signs markers alike)
 // and their replay guard.
-func provisionConnectors(ctx context.Context, conns []helpline.Connector, intake helpline.Intake, store helpline.Store, open func(context.Context, string) (*helpline.Attachment, io.ReadCloser, error), logger *slog.Logger) error {
+func provisionConnectors(ctx context.Context, conns []helpline.Connector, intake helpline.Intake, store helpline.Store, defaultInstanceID string, open func(context.Context, string) (*helpline.Attachment, io.ReadCloser, error), logger *slog.Logger) error {
 	if len(conns) == 0 {
 		return nil
 	}
@@ -116,13 +117,14 @@ func provisionConnectors(ctx context.Context, conns []helpline.Connector, intake
 			continue
 		}
 		err := p.Provision(ctx, helpline.ConnectorNode{
-			Intake:         intake,
-			Mirrors:        store,
-			OpenAttachment: open,
-			Now:            helpline.Now,
-			Logger:         logger.With("connector", c.Name()),
-			MarkerKey:      markerKey,
-			Replay:         store,
+			Intake:            intake,
+			DefaultInstanceID: defaultInstanceID,
+			Mirrors:           store,
+			OpenAttachment:    open,
+			Now:               helpline.Now,
+			Logger:            logger.With("connector", c.Name()),
+			MarkerKey:         markerKey,
+			Replay:            store,
 		})
 		if err != nil {
 			return fmt.Errorf("connector %s: %w", c.Name(), err)

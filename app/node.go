@@ -149,7 +149,7 @@ func (n *Node) open(ctx context.Context) error {
 		},
 		Mirrors: names,
 	})
-	if err := provisionConnectors(ctx, n.conns, n.engine, n.store, chat.AttachmentOpener(n.store, blobs), n.logger); err != nil {
+	if err := provisionConnectors(ctx, n.conns, n.engine, n.store, n.identity.InstanceID, chat.AttachmentOpener(n.store, blobs), n.logger); err != nil {
 		return err
 	}
 

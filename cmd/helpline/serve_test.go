@@ -207,7 +207,6 @@ func TestServeRejectsBadConfig(t *testing.T) {
 		"bad rate":            "limits:\n  rates:\n    SendMessage: {rate: 0, burst: 1}\n",
 		"bad log format":      "log: {format: xml}\n",
 		"unset metrics token": "metrics: {token_env: HELPLINE_TEST_UNSET_SECRET}\n",
-		"no access keys":      "instances:\n  - id: a\n    flows: [{id: f}]\n    access_keys: []\n",
 		"shared access key id": "instances:\n  - id: a\n    flows: [{id: f}]\n    access_keys: [{id: K, secret_env: HELPLINE_TEST_SECRET_A}]\n" +
 			"  - id: b\n    flows: [{id: f}]\n    access_keys: [{id: K, secret_env: HELPLINE_TEST_SECRET_B}]\n",
 	}

@@ -3,9 +3,8 @@
 // into a Helpline contact and its messages into the contact's items, so
 // the transcript is mirrored through the same connectors as any chat.
 //
-// It is a source, not a mirror target: Source reports true, and Mirror,
-// which a dispatcher should not call for it, acknowledges every item
-// without sending anything.
+// It is a source, not a mirror target: it is no helpline.Mirrorer, so
+// the node opens no mirror pairs for it.
 //
 // The webhook is served at POST /webhook (under /connectors/{name}/). A
 // request must carry X-Signature, the hex HMAC-SHA256 of the raw body
@@ -46,9 +45,16 @@ type Settings struct {
 	// secret, which signs the webhook.
 	SecretEnv string `yaml:"secret_env"`
 	// InstanceID and ContactFlowID are where Stream channels' contacts
-	// start.
+	// start. Both default to "default": the instance Helpline creates on
+	// first start (unless a configured instance has that id) and its
+	// first flow (unless the instance has a flow of that id). Provision
+	// refuses an instance or flow that does not exist.
 	InstanceID    string `yaml:"instance_id"`
 	ContactFlowID string `yaml:"contact_flow_id"`
+	// ChannelAttributes names custom fields of the Stream channel (its
+	// custom data) that are copied into contact attributes of the same
+	// name, such as the id of the Sell lead the channel belongs to.
+	ChannelAttributes []string `yaml:"channel_attributes"`
 	// AgentRoles are the Stream user roles whose messages are AGENT
 	// messages (default admin and moderator); AgentUserIDs names agents
 	// one by one. Everyone else speaks as the customer.
@@ -77,6 +83,7 @@ type Connector struct {
 	flowID       string
 	agentRoles   map[string]bool
 	agentUserIDs map[string]bool
+	channelAttrs []string
 	chat         helpline.Intake
 	log          *slog.Logger
 }
@@ -101,10 +108,17 @@ func New(cfg helpline.ConnectorConfig) (helpline.Connector, error) {
 		return nil, bad("secret_env is required (the environment variable holding the Stream API secret)")
 	case cfg.Getenv(s.SecretEnv) == "":
 		return nil, bad("environment variable %s (secret_env) is empty", s.SecretEnv)
-	case s.InstanceID == "":
-		return nil, bad("instance_id is required")
-	case s.ContactFlowID == "":
-		return nil, bad("contact_flow_id is required")
+	}
+	if s.InstanceID == "" {
+		s.InstanceID = defaultName
+	}
+	if s.ContactFlowID == "" {
+		s.ContactFlowID = defaultName
+	}
+	for _, name := range s.ChannelAttributes {
+		if name == "" || strings.ContainsAny(name, " \t\n") {
+			return nil, bad("channel_attributes: %q is not an attribute name", name)
+		}
 	}
 	if s.AgentRoles == nil {
 		s.AgentRoles = []string{"admin", "moderator"}
@@ -117,13 +131,21 @@ func New(cfg helpline.ConnectorConfig) (helpline.Connector, error) {
 		flowID:       s.ContactFlowID,
 		agentRoles:   set(s.AgentRoles),
 		agentUserIDs: set(s.AgentUserIDs),
+		channelAttrs: s.ChannelAttributes,
 		log:          slog.Default(),
 	}
 	return c, nil
 }
 
+// defaultName names the default instance, and an instance's first flow,
+// in the settings.
+const defaultName = "default"
+
 // Provision takes the engine to start chats and post messages into,
-// without which it refuses to run, and the node's logger.
+// without which it refuses to run, and the node's logger. It resolves
+// instance_id and contact_flow_id and refuses to run, naming the key,
+// when either names nothing: every webhook would fail, and Stream would
+// drop its messages after three tries.
 func (c *Connector) Provision(ctx context.Context, node helpline.ConnectorNode) error {
 	if node.Intake == nil {
 		return fmt.Errorf("streamchat connector %q: no chat service to post into", c.name)
@@ -132,6 +154,23 @@ func (c *Connector) Provision(ctx context.Context, node helpline.ConnectorNode) 
 	if node.Logger != nil {
 		c.log = node.Logger
 	}
+	in, err := c.chat.FindInstance(ctx, c.instanceID)
+	if helpline.ErrorCode(err) == helpline.ENOTFOUND && c.instanceID == defaultName && node.DefaultInstanceID != "" {
+		in, err = c.chat.FindInstance(ctx, node.DefaultInstanceID)
+	}
+	if helpline.ErrorCode(err) == helpline.ENOTFOUND {
+		return fmt.Errorf("streamchat connector %q: instance_id %q: no such instance (write \"default\" for the one Helpline created, or the id of one under instances:)", c.name, c.instanceID)
+	} else if err != nil {
+		return fmt.Errorf("streamchat connector %q: instance_id %q: %w", c.name, c.instanceID, err)
+	}
+	flow := in.FindFlow(c.flowID)
+	if flow == nil && c.flowID == defaultName && len(in.Flows) > 0 {
+		flow = &in.Flows[0]
+	}
+	if flow == nil {
+		return fmt.Errorf("streamchat connector %q: contact_flow_id %q: instance %s has no such flow (write \"default\" for its first flow)", c.name, c.flowID, c.instanceID)
+	}
+	c.instanceID, c.flowID = in.ID, flow.ID
 	return nil
 }
 
@@ -171,6 +210,10 @@ type message struct {
 	Attachments []attachment `json:"attachments"`
 }
 
+// channel is a Stream channel as events carry it; its custom data sits
+// beside the standard fields.
+type channel map[string]any
+
 type member struct {
 	UserID string `json:"user_id"`
 	User   *user  `json:"user"`
@@ -186,13 +229,16 @@ type event struct {
 	User        *user    `json:"user"`
 	Member      *member  `json:"member"`
 	Members     []member `json:"members"`
+	Channel     channel  `json:"channel"`
 }
 
 // ServeHTTP takes Stream's webhook at POST /webhook. Statuses: 401 for a
 // missing or wrong signature or API key, 400 for a body that is not an
 // event, 200 once the event is applied or when it needs nothing (unknown
 // types included); engine failures map to 422 (invalid, not retried by
-// Stream), 409 (the contact has ended), 429 and 500 (retried by Stream).
+// Stream), 404 (the instance or flow is gone: a configuration error no
+// retry cures, said in the body), 409 (the contact has ended), 429 and
+// 500 (retried by Stream).
 func (c *Connector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != "/webhook" {
 		http.NotFound(w, r)
@@ -227,16 +273,25 @@ func (c *Connector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var ev event
-	if err := json.Unmarshal(body, &ev); err != nil || ev.Type == "" {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber() // a channel's numeric custom field (a lead id) keeps its digits
+	if err := dec.Decode(&ev); err != nil || ev.Type == "" {
 		http.Error(w, "body is not a Stream event", http.StatusBadRequest)
 		return
 	}
 	if err := c.apply(r.Context(), &ev); err != nil {
 		status := httpStatus(err)
 		if status == http.StatusInternalServerError {
-			c.log.Error("streamchat: applying event", "connector", c.name, "type", ev.Type, "cid", ev.CID, "err", err)
+			// The node's logger already names the connector.
+			c.log.Error("streamchat: applying event", "type", ev.Type, "cid", ev.CID, "err", err)
+		} else if status == http.StatusNotFound {
+			c.log.Warn("streamchat: refusing event", "type", ev.Type, "cid", ev.CID, "err", err)
 		}
-		http.Error(w, helpline.ErrorMessage(err), status)
+		msg := helpline.ErrorMessage(err)
+		if status == http.StatusNotFound {
+			msg = fmt.Sprintf("%s (this connector starts chats in instance_id %q, contact_flow_id %q)", msg, c.instanceID, c.flowID)
+		}
+		http.Error(w, msg, status)
 		return
 	}
 	w.WriteHeader(http.StatusOK)
@@ -274,6 +329,8 @@ func httpStatus(err error) int {
 	switch helpline.ErrorCode(err) {
 	case helpline.EINVALID:
 		return http.StatusUnprocessableEntity
+	case helpline.ENOTFOUND:
+		return http.StatusNotFound
 	case helpline.ECONFLICT, helpline.EFORBIDDEN:
 		return http.StatusConflict
 	case helpline.EQUOTA, helpline.ETHROTTLED:
@@ -285,8 +342,9 @@ func httpStatus(err error) int {
 // apply carries out one event:
 //   - message.new: the channel's contact (started on first use) gets the
 //     message, as AGENT or CUSTOMER by the author's role and id;
-//   - channel.created, member.added: the contact is started, so it exists
-//     with the customer's name before the first message;
+//   - channel.created, channel.updated, member.added: the contact is
+//     started, so it exists with the customer's name before the first
+//     message;
 //   - channel.deleted: the contact is stopped;
 //   - anything else (edits, deletions, reactions, truncation, reads) is
 //     ignored: the transcript is append-only and keeps what was said.
@@ -319,7 +377,7 @@ func (c *Connector) apply(ctx context.Context, ev *event) error {
 			ExternalID: m.ID, ContentType: helpline.ContentPlain, Content: content,
 		})
 		return err
-	case "channel.created", "member.added":
+	case "channel.created", "channel.updated", "member.added":
 		_, err := c.contact(ctx, ev)
 		return err
 	case "channel.deleted":
@@ -334,6 +392,14 @@ func (c *Connector) apply(ctx context.Context, ev *event) error {
 
 // contact starts, or finds again, the contact of the event's channel: it
 // is idempotent on the instance and the client token "stream:"+cid.
+//
+// A channel may be created before its customer joins (the admin creates
+// it, then adds the customer), so the contact may start as "Stream user"
+// and learn who the customer is from a later event. When an event names
+// the customer, or carries channel attributes, the contact is updated
+// (UpdateCustomer, which changes nothing when nothing is new). The
+// customer is the first non-agent user the contact learned of: another
+// user of the channel does not take the contact over.
 func (c *Connector) contact(ctx context.Context, ev *event) (*helpline.Contact, error) {
 	cid := ev.CID
 	if cid == "" && ev.ChannelType != "" && ev.ChannelID != "" {
@@ -346,26 +412,82 @@ func (c *Connector) contact(ctx context.Context, ev *event) (*helpline.Contact, 
 	in := helpline.StartChatInput{
 		InstanceID:    c.instanceID,
 		ContactFlowID: c.flowID,
-		DisplayName:   "Stream user",
+		DisplayName:   placeholderName,
 		ClientToken:   "stream:" + cid,
 		ChatDuration:  chatDuration,
-		Attributes:    map[string]string{"stream_cid": cid},
+		Attributes:    c.channelAttributes(ev.Channel),
 	}
+	in.Attributes["stream_cid"] = cid
 	if customer != nil {
 		in.DisplayName = displayName(customer)
 		if len(customer.ID) <= maxCustomerID {
 			in.CustomerID = customer.ID
 		}
-		in.Attributes["stream_user_id"] = customer.ID
-		if customer.Email != "" {
-			in.Attributes["email"] = customer.Email
+		for k, v := range customerAttributes(customer) {
+			in.Attributes[k] = v
 		}
 	}
 	started, err := c.chat.StartChat(ctx, in)
 	if err != nil {
 		return nil, err
 	}
-	return started.Contact, nil
+	contact := started.Contact
+	u := helpline.CustomerUpdate{ContactID: contact.ID, Attributes: c.channelAttributes(ev.Channel)}
+	if customer != nil {
+		if id := contact.Attributes["stream_user_id"]; id == "" || id == customer.ID {
+			u.DisplayName = displayName(customer)
+			for k, v := range customerAttributes(customer) {
+				u.Attributes[k] = v
+			}
+		}
+	}
+	if !changes(contact, started.Participant, u) {
+		return contact, nil
+	}
+	return c.chat.UpdateCustomer(ctx, u)
+}
+
+// placeholderName is the customer's name until an event names them.
+const placeholderName = "Stream user"
+
+// customerAttributes are the contact attributes a Stream user gives.
+func customerAttributes(u *user) map[string]string {
+	attrs := map[string]string{"stream_user_id": u.ID}
+	if u.Email != "" {
+		attrs["email"] = u.Email
+	}
+	return attrs
+}
+
+// channelAttributes copies the configured custom fields of the channel,
+// strings and numbers, into attributes.
+func (c *Connector) channelAttributes(ch channel) map[string]string {
+	attrs := map[string]string{}
+	for _, name := range c.channelAttrs {
+		switch v := ch[name].(type) {
+		case string:
+			if v != "" {
+				attrs[name] = v
+			}
+		case json.Number:
+			attrs[name] = v.String()
+		}
+	}
+	return attrs
+}
+
+// changes reports whether u would change the contact or its customer p
+// (StartChat's participant: the stored one on a replay).
+func changes(contact *helpline.Contact, p *helpline.Participant, u helpline.CustomerUpdate) bool {
+	if u.DisplayName != "" && (p == nil || p.DisplayName != u.DisplayName) {
+		return true
+	}
+	for k, v := range u.Attributes {
+		if contact.Attributes[k] != v {
+			return true
+		}
+	}
+	return false
 }
 
 // customer is the first non-agent user the event names: the message's

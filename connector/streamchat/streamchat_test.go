@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -281,9 +282,8 @@ func TestConfigErrors(t *testing.T) {
 	for conf, want := range map[string]string{
 		"instance_id: i\ncontact_flow_id: f":                           "secret_env is required",
 		"secret_env: NONE\ninstance_id: i\ncontact_flow_id: f":         "NONE",
-		"secret_env: S\ncontact_flow_id: f":                            "instance_id",
-		"secret_env: S\ninstance_id: i":                                "contact_flow_id",
 		"secret_env: S\ninstance_id: i\ncontact_flow_id: f\nsecret: x": "secret",
+		"secret_env: S\nchannel_attributes: ['']":                      "channel_attributes",
 	} {
 		_, err := helpline.NewConnector("streamchat", config(conf, env))
 		if err == nil || !strings.Contains(err.Error(), want) {
@@ -296,5 +296,146 @@ func TestConfigErrors(t *testing.T) {
 	}
 	if err := conn.(helpline.Provisioner).Provision(ctx, helpline.ConnectorNode{}); err == nil || !strings.Contains(err.Error(), "no chat service") {
 		t.Errorf("provisioned without an intake: error %v, want one saying there is no chat service", err)
+	}
+}
+
+// Provision resolves "default" (also when the keys are left out) to the
+// instance Helpline created and its first flow, and refuses, naming the
+// key, an instance or flow that does not exist.
+func TestProvisionResolvesDefaultsAndRefusesUnknownReferences(t *testing.T) {
+	e := newEnv(t)
+	env := map[string]string{"S": "x"}
+	provision := func(conf string) (helpline.InboundConnector, error) {
+		conn, err := helpline.NewConnector("streamchat", config("secret_env: S\n"+conf, env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return conn.(helpline.InboundConnector), conn.(helpline.Provisioner).Provision(ctx, helpline.ConnectorNode{Intake: e.svc, DefaultInstanceID: "inst-1"})
+	}
+	for _, conf := range []string{"instance_id: default\ncontact_flow_id: default", "", "instance_id: inst-1\ncontact_flow_id: default"} {
+		conn, err := provision(conf)
+		if err != nil {
+			t.Fatalf("%q: %v", conf, err)
+		}
+		srv := httptest.NewServer(http.StripPrefix("/connectors/stream", conn))
+		ev := streamchattest.MessageNew("messaging", "d", msg("m1", "Hi", ada, 1), ada)
+		st := post(t, streamchattest.Request(srv.URL+"/connectors/stream/webhook", ev.JSON(), apiKey, "x", "wh", 1))
+		srv.Close()
+		if st != http.StatusOK {
+			t.Fatalf("%q: webhook status %d, want 200", conf, st)
+		}
+	}
+	if c := e.contact(t, "messaging:d"); c.FlowID != "flow-1" {
+		t.Errorf("contact in flow %q, want flow-1", c.FlowID)
+	}
+	for conf, want := range map[string]string{
+		"instance_id: nope":                          `instance_id "nope": no such instance`,
+		"instance_id: inst-1\ncontact_flow_id: nope": `contact_flow_id "nope"`,
+	} {
+		if _, err := provision(conf); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: error %v, want one saying %s", conf, err, want)
+		}
+	}
+}
+
+// goneInstance is an engine whose instance has disappeared.
+type goneInstance struct{ *chat.Service }
+
+func (goneInstance) StartChat(context.Context, helpline.StartChatInput) (*helpline.ChatStarted, error) {
+	return nil, helpline.NotFound(helpline.ResourceInstance, "inst-1")
+}
+
+// A configuration error no retry can cure is a 4xx that says why, so
+// that Stream does not retry it and its dashboard shows the reason.
+func TestMissingInstanceIsA404ThatSaysWhy(t *testing.T) {
+	e := newEnv(t)
+	conn, err := helpline.NewConnector("streamchat", config("secret_env: S\ninstance_id: inst-1\ncontact_flow_id: flow-1", map[string]string{"S": secret}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.(helpline.Provisioner).Provision(ctx, helpline.ConnectorNode{Intake: goneInstance{e.svc}}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.StripPrefix("/connectors/stream", conn.(helpline.InboundConnector)))
+	defer srv.Close()
+	ev := streamchattest.MessageNew("messaging", "c", msg("m1", "Hi", ada, 1), ada)
+	resp, err := http.DefaultClient.Do(streamchattest.Request(srv.URL+"/connectors/stream/webhook", ev.JSON(), apiKey, secret, "wh", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), `instance_id "inst-1"`) {
+		t.Fatalf("status %d %q, want 404 naming the configured instance_id", resp.StatusCode, body)
+	}
+}
+
+// The tutorial's order: the admin creates the channel with no members,
+// then adds the customer, who then writes. The contact starts as "Stream
+// user" and takes the customer's name and email from member.added; a
+// second non-agent user does not take the contact over.
+func TestCustomerLearnedAfterTheChannelStarted(t *testing.T) {
+	e := newEnv(t)
+	e.send(t, streamchattest.Event{Type: "channel.created", ChannelType: "messaging", ChannelID: "t", User: &grace, CreatedAt: t0})
+	c := e.contact(t, "messaging:t")
+	if c.Attributes["email"] != "" {
+		t.Fatalf("contact of an empty channel has email %q", c.Attributes["email"])
+	}
+	e.send(t, streamchattest.MessageNew("messaging", "t", msg("m0", "Welcome!", grace, 1), grace))
+	e.send(t, streamchattest.Event{Type: "member.added", ChannelType: "messaging", ChannelID: "t", User: &grace, Member: &ada, CreatedAt: t0})
+	e.send(t, streamchattest.Event{Type: "member.added", ChannelType: "messaging", ChannelID: "t", User: &grace, Member: &ada, CreatedAt: t0}) // Stream's retry
+	e.send(t, streamchattest.MessageNew("messaging", "t", msg("m1", "Hi, I am Ada", ada, 2), ada, grace))
+	eve := streamchattest.User{ID: "eve", Name: "Eve", Role: "user", Extra: map[string]any{"email": "eve@example.com"}}
+	e.send(t, streamchattest.MessageNew("messaging", "t", msg("m2", "Me too", eve, 3), ada, grace, eve))
+
+	c = e.contact(t, "messaging:t")
+	if c.Attributes["email"] != "ada@example.com" || c.Attributes["stream_user_id"] != "ada" {
+		t.Errorf("attributes %v, want Ada's email and id", c.Attributes)
+	}
+	want := "AGENT Grace: Welcome!|CUSTOMER Ada: Hi, I am Ada|CUSTOMER Ada: Me too"
+	if got := strings.Join(e.messages(t, c.ID), "|"); got != want {
+		t.Errorf("messages %q, want %q", got, want)
+	}
+	items, err := e.store.FindItems(ctx, c.ID, helpline.ItemQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	updates := 0
+	for _, it := range items {
+		if it.ContentType == helpline.EventCustomerUpdated {
+			updates++
+		}
+	}
+	if updates != 1 {
+		t.Errorf("%d customer.updated items, want 1 (member.added; its retry and later events change nothing)", updates)
+	}
+}
+
+// channel_attributes copies the channel's custom data into the contact,
+// also when it is set later (channel.updated).
+func TestChannelCustomFieldsBecomeAttributes(t *testing.T) {
+	e := newEnv(t)
+	conn, err := helpline.NewConnector("streamchat", config("secret_env: S\ninstance_id: inst-1\ncontact_flow_id: flow-1\nchannel_attributes: [sell_lead_id]", map[string]string{"S": secret}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.(helpline.Provisioner).Provision(ctx, helpline.ConnectorNode{Intake: e.svc}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.StripPrefix("/connectors/stream", conn.(helpline.InboundConnector)))
+	defer srv.Close()
+	send := func(ev streamchattest.Event) {
+		if st := post(t, streamchattest.Request(srv.URL+"/connectors/stream/webhook", ev.JSON(), apiKey, secret, "wh", 1)); st != 200 {
+			t.Fatalf("%s: status %d", ev.Type, st)
+		}
+	}
+	send(streamchattest.Event{Type: "channel.created", ChannelType: "messaging", ChannelID: "a", User: &grace, Members: []streamchattest.User{ada}, Channel: map[string]any{"sell_lead_id": 9007199254740993, "color": "red"}})
+	if got := e.contact(t, "messaging:a").Attributes; got["sell_lead_id"] != "9007199254740993" || got["color"] != "" {
+		t.Errorf("attributes %v, want sell_lead_id with every digit and nothing else of the channel", got)
+	}
+	send(streamchattest.Event{Type: "channel.created", ChannelType: "messaging", ChannelID: "b", User: &grace})
+	send(streamchattest.Event{Type: "channel.updated", ChannelType: "messaging", ChannelID: "b", User: &grace, Channel: map[string]any{"sell_lead_id": "77"}})
+	if got := e.contact(t, "messaging:b").Attributes["sell_lead_id"]; got != "77" {
+		t.Errorf("after channel.updated sell_lead_id = %q, want 77", got)
 	}
 }

@@ -58,6 +58,10 @@ type Event struct {
 	// Member is set on member.* events.
 	Member  *User
 	Members []User
+	// Channel, when set, is sent as the event's channel object: its
+	// custom data (e.g. "sell_lead_id") beside id, type and cid, as Stream
+	// flattens it.
+	Channel map[string]any
 	// CreatedAt defaults to the message's time, or the Unix epoch.
 	CreatedAt time.Time
 }
@@ -98,6 +102,15 @@ func (e Event) JSON() []byte {
 	}
 	if e.User != nil {
 		body["user"] = e.User.json(at)
+	}
+	if e.Channel != nil {
+		ch := map[string]any{}
+		for k, v := range e.Channel {
+			ch[k] = v
+		}
+		ch["id"], ch["type"], ch["cid"] = e.ChannelID, e.ChannelType, e.ChannelType+":"+e.ChannelID
+		ch["created_at"], ch["updated_at"], ch["frozen"], ch["disabled"] = stamp(at), stamp(at), false, false
+		body["channel"] = ch
 	}
 	if e.Member != nil {
 		body["member"] = member(*e.Member, at)

@@ -174,6 +174,15 @@ func (c *client) createLead(ctx context.Context, l *lead) (*lead, error) {
 	return &out.Data, nil
 }
 
+// updateLead writes l's names and email (when set) onto lead id.
+func (c *client) updateLead(ctx context.Context, id int64, l *lead) error {
+	fields := map[string]string{"last_name": l.LastName, "first_name": l.FirstName}
+	if l.Email != "" {
+		fields["email"] = l.Email
+	}
+	return c.do(ctx, http.MethodPut, "/v2/leads/"+strconv.FormatInt(id, 10), nil, fields, nil)
+}
+
 // setDescription overwrites the lead's description; Sell has no
 // conditional update, so callers serialise writers of one lead.
 func (c *client) setDescription(ctx context.Context, id int64, description string) error {

@@ -1,9 +1,14 @@
 // Package zendesksell mirrors chat transcripts into Zendesk Sell leads.
 //
-// Each contact is linked to one lead: the lead named by a contact
-// attribute (lead_attribute), else the lead with the customer's email
-// (contact attribute "email"), else a new lead made from the customer's
-// name and email. The pair's Refs hold it as "lead_id".
+// Each contact is linked to one lead: the configured lead (lead_id), else
+// the lead named by a contact attribute (lead_attribute), else the lead
+// with the customer's email (contact attribute "email"), else a new lead
+// made from the customer's name and email. The pair's Refs hold it as
+// "lead_id". A lead the connector created for a customer it knew no email
+// of is provisional: when the contact later learns who the customer is (a
+// customer.updated item), the lead is resolved again — renamed and given
+// the email when no other lead has it, else left for the customer's lead,
+// which then gets a line pointing at the lines written before.
 //
 // In the default "notes" mode every batch of items becomes one note on the
 // lead (POST /v2/notes), which is append-only and cannot lose lines. In
@@ -54,6 +59,8 @@ type Settings struct {
 	TokenEnv string `yaml:"token_env"`
 	// Mode is "notes" (default) or "description".
 	Mode string `yaml:"mode"`
+	// LeadID, when set, is the one lead every contact is written to.
+	LeadID int64 `yaml:"lead_id"`
 	// LeadAttribute, when set, names a contact attribute holding the id of
 	// the lead to use.
 	LeadAttribute string `yaml:"lead_attribute"`
@@ -77,6 +84,7 @@ const (
 type Connector struct {
 	name      string
 	mode      string
+	leadID    int64
 	leadAttr  string
 	batchSize int
 	api       *client
@@ -121,6 +129,9 @@ func New(cfg helpline.ConnectorConfig) (helpline.Connector, error) {
 	default:
 		return nil, bad("mode must be %q or %q, not %q", ModeNotes, ModeDescription, s.Mode)
 	}
+	if s.LeadID < 0 {
+		return nil, bad("lead_id must be a Sell lead id")
+	}
 	if s.BatchSize == 0 {
 		s.BatchSize = DefaultBatchSize
 	} else if s.BatchSize < 1 {
@@ -134,6 +145,7 @@ func New(cfg helpline.ConnectorConfig) (helpline.Connector, error) {
 	return &Connector{
 		name:      cfg.Name,
 		mode:      s.Mode,
+		leadID:    s.LeadID,
 		leadAttr:  s.LeadAttribute,
 		batchSize: s.BatchSize,
 		api: &client{
@@ -165,20 +177,39 @@ func (c *Connector) Name() string { return c.name }
 // BatchSize is the most items the dispatcher hands over at once.
 func (c *Connector) BatchSize() int { return c.batchSize }
 
-// RefLeadID is the Refs key of the contact's lead id.
-const RefLeadID = "lead_id"
+// Refs keys: the contact's lead id, and, for a lead the connector created
+// without an email, the name it was created with (the lead is
+// provisional while this is set).
+const (
+	RefLeadID          = "lead_id"
+	RefProvisionalName = "provisional_name"
+)
+
+// maxDescription is the longest description the connector writes. Sell
+// documents no limit for a lead's description; its product limits cap a
+// paragraph custom field at 64,000 characters, and the connector assumes
+// the description holds no more. A batch that would take the description
+// past it goes into a note instead, after one pointer line.
+const maxDescription = 64000
+
+// overflowLine ends a description that has grown full; the lines that
+// follow are in the lead's notes.
+const overflowLine = "(Helpline: the description is full; later chat lines are in this lead's notes.)"
 
 // Mirror writes b's items to the contact's lead, as one note or one
 // description update. It delivers all the items or none. Errors: Sell's
 // 429 and 5xx are retryable; other 4xx (a lead that does not exist, a
 // refused field) are permanent.
 func (c *Connector) Mirror(ctx context.Context, b *helpline.MirrorBatch) (helpline.MirrorResult, error) {
-	leadID, err := c.lead(ctx, b)
+	leadID, refs, pointer, err := c.lead(ctx, b)
 	if err != nil {
 		return helpline.MirrorResult{}, err
 	}
-	res := helpline.MirrorResult{Refs: map[string]string{RefLeadID: strconv.FormatInt(leadID, 10)}}
+	res := helpline.MirrorResult{Refs: refs}
 	lines := render(b)
+	if pointer != "" {
+		lines = append([]string{pointer}, lines...)
+	}
 	if len(b.Items) == 0 || len(lines) == 0 {
 		res.Delivered = len(b.Items)
 		return res, nil
@@ -238,31 +269,137 @@ func (c *Connector) appendDescription(ctx context.Context, b *helpline.MirrorBat
 	if l.Description != "" {
 		desc = strings.TrimRight(l.Description, "\n") + "\n\n" + text
 	}
+	// Room is kept for the pointer line, so the full description stays
+	// within the cap too.
+	if len([]rune(desc))+len("\n\n"+overflowLine) > maxDescription {
+		// Full: the batch goes into a note, and the description says so
+		// once, so that a reader of the lead knows where to look.
+		if !strings.HasSuffix(strings.TrimRight(l.Description, "\n"), overflowLine) {
+			if err := c.api.setDescription(ctx, leadID, strings.TrimRight(l.Description, "\n")+"\n\n"+overflowLine); err != nil {
+				return 0, err
+			}
+		}
+		return c.addNote(ctx, b, leadID, text)
+	}
 	if err := c.api.setDescription(ctx, leadID, desc); err != nil {
 		return 0, err
 	}
 	return len(b.Items), nil
 }
 
-// lead returns the contact's lead id: from Refs, the lead attribute, the
-// customer's email, or a new lead.
-func (c *Connector) lead(ctx context.Context, b *helpline.MirrorBatch) (int64, error) {
+// lead returns the contact's lead id and the pair's refs: from Refs, the
+// configured lead, the lead attribute, the customer's email, or a new
+// lead. A provisional lead (created without an email) is resolved again
+// when the customer's identity has changed since; pointer is then, when
+// the contact moves to another lead, a line for the new lead saying where
+// the earlier lines are.
+func (c *Connector) lead(ctx context.Context, b *helpline.MirrorBatch) (id int64, refs map[string]string, pointer string, err error) {
 	if v := b.Refs[RefLeadID]; v != "" {
 		id, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			return 0, &helpline.MirrorError{Permanent: true, Err: fmt.Errorf("stored lead id %q: %w", v, err)}
+			return 0, nil, "", &helpline.MirrorError{Permanent: true, Err: fmt.Errorf("stored lead id %q: %w", v, err)}
 		}
-		return id, nil
-	}
-	attrs := b.Contact.Attributes
-	if c.leadAttr != "" && attrs[c.leadAttr] != "" {
-		id, err := strconv.ParseInt(attrs[c.leadAttr], 10, 64)
-		if err != nil || id <= 0 {
-			return 0, &helpline.MirrorError{Permanent: true, Err: fmt.Errorf("contact attribute %s = %q is not a Sell lead id", c.leadAttr, attrs[c.leadAttr])}
+		if b.Refs[RefProvisionalName] == "" || !identityChanged(b) {
+			return id, b.Refs, "", nil
 		}
-		return id, nil
+		return c.resolveProvisional(ctx, b, id)
 	}
-	email := strings.TrimSpace(attrs["email"])
+	id, provisional, err := c.findLead(ctx, b)
+	if err != nil {
+		return 0, nil, "", err
+	}
+	refs = map[string]string{RefLeadID: strconv.FormatInt(id, 10)}
+	if provisional != "" {
+		refs[RefProvisionalName] = provisional
+	}
+	return id, refs, "", nil
+}
+
+// identityChanged reports whether b carries a customer.updated item: the
+// contact learned something about its customer.
+func identityChanged(b *helpline.MirrorBatch) bool {
+	for _, it := range b.Items {
+		if it.Type == helpline.ItemEvent && it.ContentType == helpline.EventCustomerUpdated {
+			return true
+		}
+	}
+	return false
+}
+
+// resolveProvisional finds the lead for a contact whose provisional lead
+// was created before its customer's email was known: the lead the
+// configuration or the email now names, or, when there is none, the
+// provisional lead itself, renamed and given the email. Lines written
+// before stay where they are; a move to another lead leaves a pointer.
+func (c *Connector) resolveProvisional(ctx context.Context, b *helpline.MirrorBatch, old int64) (int64, map[string]string, string, error) {
+	refs := map[string]string{RefLeadID: strconv.FormatInt(old, 10)}
+	email := strings.TrimSpace(b.Contact.Attributes["email"])
+	name := customerName(b)
+	if id, ok, err := c.namedLead(b); err != nil {
+		return 0, nil, "", err
+	} else if ok {
+		return c.moveTo(id, old)
+	}
+	if email == "" {
+		if cmpOr(strings.TrimSpace(name), "Chat customer") == b.Refs[RefProvisionalName] {
+			return old, b.Refs, "", nil
+		}
+		// Still no email: the lead stays provisional, under the new name.
+		if err := c.api.updateLead(ctx, old, newLead(name, "")); err != nil {
+			return 0, nil, "", err
+		}
+		refs[RefProvisionalName] = cmpOr(strings.TrimSpace(name), "Chat customer")
+		return old, refs, "", nil
+	}
+	unlock := c.locks.lock("email:" + strings.ToLower(email))
+	defer unlock()
+	l, err := c.api.findLeadByEmail(ctx, email)
+	if err != nil {
+		return 0, nil, "", err
+	}
+	if l != nil && l.ID != old {
+		return c.moveTo(l.ID, old)
+	}
+	if err := c.api.updateLead(ctx, old, newLead(name, email)); err != nil {
+		return 0, nil, "", err
+	}
+	return old, refs, "", nil
+}
+
+// moveTo makes id the contact's lead, with a pointer to the lead that
+// holds the earlier lines.
+func (c *Connector) moveTo(id, old int64) (int64, map[string]string, string, error) {
+	refs := map[string]string{RefLeadID: strconv.FormatInt(id, 10)}
+	if id == old {
+		return id, refs, "", nil
+	}
+	return id, refs, "Earlier lines of this chat are on lead " + strconv.FormatInt(old, 10) + ".", nil
+}
+
+// namedLead is the lead the configuration names for the contact: lead_id,
+// else the lead attribute's value; ok is false when neither names one.
+func (c *Connector) namedLead(b *helpline.MirrorBatch) (id int64, ok bool, err error) {
+	if c.leadID != 0 {
+		return c.leadID, true, nil
+	}
+	v := b.Contact.Attributes[c.leadAttr]
+	if c.leadAttr == "" || v == "" {
+		return 0, false, nil
+	}
+	id, err = strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, false, &helpline.MirrorError{Permanent: true, Err: fmt.Errorf("contact attribute %s = %q is not a Sell lead id", c.leadAttr, v)}
+	}
+	return id, true, nil
+}
+
+// findLead finds or creates the lead of a contact that has none yet;
+// provisional is the name a lead created without an email was given.
+func (c *Connector) findLead(ctx context.Context, b *helpline.MirrorBatch) (id int64, provisional string, err error) {
+	if id, ok, err := c.namedLead(b); err != nil || ok {
+		return id, "", err
+	}
+	email := strings.TrimSpace(b.Contact.Attributes["email"])
 	name := customerName(b)
 	if email == "" {
 		// Without an email there is nothing to look a lead up by; Sell
@@ -270,9 +407,9 @@ func (c *Connector) lead(ctx context.Context, b *helpline.MirrorBatch) (int64, e
 		// may leave a spare lead behind.
 		l, err := c.api.createLead(ctx, newLead(name, ""))
 		if err != nil {
-			return 0, err
+			return 0, "", err
 		}
-		return l.ID, nil
+		return l.ID, cmpOr(strings.TrimSpace(name), "Chat customer"), nil
 	}
 	// Contacts of one customer may start at once: one finds or creates the
 	// lead while the others wait, then find it.
@@ -280,14 +417,21 @@ func (c *Connector) lead(ctx context.Context, b *helpline.MirrorBatch) (int64, e
 	defer unlock()
 	l, err := c.api.findLeadByEmail(ctx, email)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	if l == nil {
 		if l, err = c.api.createLead(ctx, newLead(name, email)); err != nil {
-			return 0, err
+			return 0, "", err
 		}
 	}
-	return l.ID, nil
+	return l.ID, "", nil
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // newLead splits a display name into Sell's first and last name; a lead

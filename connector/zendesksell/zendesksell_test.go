@@ -238,16 +238,25 @@ func TestDescriptionModeLosesNoLineUnderConcurrency(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	// 2,000 lines outgrow the description (64,000 characters at most):
+	// the rest go into notes, after a pointer line.
 	l, _ := fake.Lead(leadID)
+	if n := len([]rune(l.Description)); n > 64000 || !strings.HasSuffix(l.Description, "later chat lines are in this lead's notes.)") {
+		t.Fatalf("description of %d characters ends %q, want at most 64,000 ending with the pointer to the notes", n, l.Description[len(l.Description)-80:])
+	}
+	all := l.Description + "\n"
+	for _, n := range fake.Notes(leadID) {
+		all += n.Content + "\n"
+	}
 	for i := 0; i < contacts; i++ {
 		id := fmt.Sprintf("k%02d", i)
 		last := -1
 		for s := 1; s <= batches*perBatch; s++ {
 			line := fmt.Sprintf(": %s line %d\n", id, s)
-			if n := strings.Count(l.Description, line); n != 1 {
+			if n := strings.Count(all, line); n != 1 {
 				t.Fatalf("%q appears %d times", line, n)
 			}
-			at := strings.Index(l.Description, line)
+			at := strings.Index(all, line)
 			if at < last {
 				t.Fatalf("%q out of order", line)
 			}
@@ -526,6 +535,7 @@ func TestOutcomesFollowTheOutboundPolicy(t *testing.T) {
 		{"redirect parks", http.StatusFound, []string{"Location", "https://example.com/login"}, true, 0, `redirected to "https://example.com/login"`},
 		{"408 retries", http.StatusRequestTimeout, nil, false, 0, "408"},
 		{"503 honours Retry-After", http.StatusServiceUnavailable, []string{"Retry-After", "30"}, false, 30 * time.Second, "503"},
+		{"429 honours Retry-After", http.StatusTooManyRequests, []string{"Retry-After", "7"}, false, 7 * time.Second, "429"},
 		{"429 honours a rate-limit reset", http.StatusTooManyRequests, []string{"X-RateLimit-Remaining", "0", "X-RateLimit-Reset", "12"}, false, 12 * time.Second, "429"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -552,5 +562,95 @@ func TestOutcomesFollowTheOutboundPolicy(t *testing.T) {
 				t.Errorf("%d requests reached the server, want 1", hits)
 			}
 		})
+	}
+}
+
+// updated returns a batch of the chat's customer.updated item (the
+// customer is now name, with attrs) followed by n messages.
+func (c *chat) updated(name string, attrs map[string]string, n int) *helpline.MirrorBatch {
+	c.parts[0].DisplayName = name
+	for k, v := range attrs {
+		c.contact.Attributes[k] = v
+	}
+	c.seq++
+	ev := &helpline.Item{ContactID: c.contact.ID, Seq: c.seq, Type: helpline.ItemEvent, ContentType: helpline.EventCustomerUpdated,
+		ParticipantID: c.parts[0].ID, DisplayName: name, Role: helpline.RoleCustomer, Time: t0}
+	b := c.batch(n)
+	b.Items = append([]*helpline.Item{ev}, b.Items...)
+	return b
+}
+
+// A lead made before the customer's email was known is the customer's
+// once the email arrives: renamed and given the email, its earlier lines
+// kept, later lines under the customer's name, and no second lead.
+func TestProvisionalLeadBecomesTheCustomersLead(t *testing.T) {
+	fake := zendeskselltest.NewServer(token)
+	defer fake.Close()
+	conn := newConnector(t, fake, "")
+	c := newChat("p1", map[string]string{})
+	c.parts[0].DisplayName = "Stream user"
+	c.deliver(t, conn, c.batch(2))
+	c.deliver(t, conn, c.updated("Ada Lovelace", map[string]string{"email": "ada@example.com"}, 2))
+	c.deliver(t, conn, c.batch(1)) // later batches go straight to the lead
+
+	leads := fake.Leads()
+	if len(leads) != 1 {
+		t.Fatalf("%d leads, want 1", len(leads))
+	}
+	l := leads[0]
+	if l.FirstName != "Ada" || l.LastName != "Lovelace" || l.Email != "ada@example.com" {
+		t.Errorf("lead %q %q <%s>, want Ada Lovelace <ada@example.com>", l.FirstName, l.LastName, l.Email)
+	}
+	notes := fake.Notes(l.ID)
+	if len(notes) != 3 || !strings.Contains(notes[0].Content, "Stream user (customer): p1 line 2") ||
+		!strings.Contains(notes[1].Content, "Ada Lovelace (customer): p1 line 4") {
+		t.Fatalf("notes %+v, want the first batch kept and later lines by Ada Lovelace", notes)
+	}
+}
+
+// When the email belongs to a lead already, the contact moves to it; the
+// first line written there points to the lead holding the earlier lines.
+func TestProvisionalLeadGivesWayToTheEmailsLead(t *testing.T) {
+	fake := zendeskselltest.NewServer(token)
+	defer fake.Close()
+	known := fake.AddLead(zendeskselltest.Lead{FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.com"})
+	conn := newConnector(t, fake, "mode: description")
+	c := newChat("p2", map[string]string{})
+	c.parts[0].DisplayName = "Stream user"
+	c.deliver(t, conn, c.batch(1))
+	first := leadOf(t, c)
+	c.deliver(t, conn, c.updated("Ada Lovelace", map[string]string{"email": "ada@example.com"}, 2))
+	if leadOf(t, c) != known {
+		t.Fatalf("contact on lead %d, want the email's lead %d", leadOf(t, c), known)
+	}
+	l, _ := fake.Lead(known)
+	if !strings.HasPrefix(l.Description, fmt.Sprintf("Earlier lines of this chat are on lead %d.\n", first)) ||
+		!strings.Contains(l.Description, "Ada Lovelace (customer)") {
+		t.Errorf("description %q, want a pointer to lead %d then Ada's lines", l.Description, first)
+	}
+	if old, _ := fake.Lead(first); !strings.Contains(old.Description, "p2 line 1") {
+		t.Errorf("the earlier line is gone from lead %d: %q", first, old.Description)
+	}
+}
+
+// lead_id writes every contact to the one configured lead, whatever
+// the contact's email.
+func TestConfiguredLeadTakesEveryContact(t *testing.T) {
+	fake := zendeskselltest.NewServer(token)
+	defer fake.Close()
+	lead := fake.AddLead(zendeskselltest.Lead{LastName: "Inbound chats"})
+	conn := newConnector(t, fake, fmt.Sprintf("lead_id: %d\nlead_attribute: sell_lead_id", lead))
+	for _, attrs := range []map[string]string{{"email": "ada@example.com"}, {"sell_lead_id": "999"}, {}} {
+		c := newChat(helpline.NewID(), attrs)
+		c.deliver(t, conn, c.batch(1))
+		if leadOf(t, c) != lead {
+			t.Errorf("contact with %v on lead %d, want %d", attrs, leadOf(t, c), lead)
+		}
+	}
+	if n := len(fake.Leads()); n != 1 {
+		t.Errorf("%d leads, want only the configured one", n)
+	}
+	if _, err := build("token_env: SELL_TOKEN\nlead_id: -3", map[string]string{"SELL_TOKEN": token}); err == nil || !strings.Contains(err.Error(), "lead_id") {
+		t.Errorf("lead_id -3: error %v, want one naming lead_id", err)
 	}
 }

@@ -55,6 +55,11 @@ type Note struct {
 	UpdatedAt    time.Time `json:"updated_at"`
 }
 
+// MaxDescription is the longest lead description the fake accepts. Sell
+// documents no limit; this is the 64,000 characters its product limits
+// give a paragraph custom field, assumed for the description too.
+const MaxDescription = 64000
+
 // userID is the id of the token's user: creator and owner of what it makes.
 const userID = 1
 
@@ -471,6 +476,9 @@ func (s *Server) saveLead(r *http.Request, l *Lead) (int, any, *apiError) {
 	}
 	if next.LastName == "" && next.OrganizationName == "" {
 		return 0, nil, &apiError{status: 422, code: "blank", message: "A lead needs a last name or an organization name.", field: "/last_name"}
+	}
+	if len([]rune(next.Description)) > MaxDescription {
+		return 0, nil, &apiError{status: 422, code: "incorrect_value", message: "Description is too long.", field: "/description"}
 	}
 	if next.Email != "" && !strings.Contains(next.Email, "@") {
 		return 0, nil, &apiError{status: 422, code: "incorrect_value", message: "Email is invalid.", field: "/email"}

@@ -36,6 +36,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/time/rate"
 
@@ -201,6 +202,13 @@ const overflowLine = "(Helpline: the description is full; later chat lines are i
 // 429 and 5xx are retryable; other 4xx (a lead that does not exist, a
 // refused field) are permanent.
 func (c *Connector) Mirror(ctx context.Context, b *helpline.MirrorBatch) (helpline.MirrorResult, error) {
+	if c.anonymousWithoutWords(b) {
+		// Nothing said yet and nobody to look a lead up by (a Stream
+		// channel created before its customer joined): wait for the
+		// customer's identity or a first message rather than make a
+		// lead for the join lines alone.
+		return helpline.MirrorResult{Wait: identityWait}, nil
+	}
 	leadID, refs, pointer, err := c.lead(ctx, b)
 	if err != nil {
 		return helpline.MirrorResult{}, err
@@ -313,6 +321,25 @@ func (c *Connector) lead(ctx context.Context, b *helpline.MirrorBatch) (id int64
 		refs[RefProvisionalName] = provisional
 	}
 	return id, refs, "", nil
+}
+
+// identityWait is how long a contact with neither an email nor a message
+// waits before its items are looked at again.
+const identityWait = 2 * time.Second
+
+// anonymousWithoutWords reports whether b's contact has no lead yet,
+// none named, no email, and b holds no message or attachment.
+func (c *Connector) anonymousWithoutWords(b *helpline.MirrorBatch) bool {
+	if b.Refs[RefLeadID] != "" || c.leadID != 0 || (c.leadAttr != "" && b.Contact.Attributes[c.leadAttr] != "") ||
+		strings.TrimSpace(b.Contact.Attributes["email"]) != "" {
+		return false
+	}
+	for _, it := range b.Items {
+		if it.Type == helpline.ItemMessage || it.Type == helpline.ItemAttachment {
+			return false
+		}
+	}
+	return true
 }
 
 // identityChanged reports whether b carries a customer.updated item: the

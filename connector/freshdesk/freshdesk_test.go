@@ -428,3 +428,39 @@ func ticketID(t *testing.T, refs map[string]string) int64 {
 	}
 	return n
 }
+
+// A retry reads every page of the ticket's conversations (Freshdesk
+// pages them by 100 with a Link header): a lost answer after the
+// hundredth conversation still lands once.
+func TestMirrorRetryReadsEveryPage(t *testing.T) {
+	f := newFixture(t, freshdesktest.Options{}, freshdesk.Settings{}, helpline.ConnectorNode{})
+	l := newChatLog("contact-long")
+	l.say("p-cust", "Hello")
+	res := mirror(t, f.conn, l.batch(0, nil, 0))
+	for i := range 130 {
+		who := "p-cust"
+		if i%2 == 1 {
+			who = "p-agent"
+		}
+		l.say(who, fmt.Sprintf("line %d", i))
+		mirror(t, f.conn, l.batch(int64(len(l.items)-1), res.Refs, 0))
+	}
+	l.say("p-cust", "the last one")
+	f.fake.LoseAnswers(1)
+	if _, err := f.conn.Mirror(ctx, l.batch(int64(len(l.items)-1), res.Refs, 0)); err == nil {
+		t.Fatal("Mirror succeeded through a lost answer")
+	}
+	if res := mirror(t, f.conn, l.batch(int64(len(l.items)-1), res.Refs, 1)); res.Delivered != 1 {
+		t.Fatalf("Delivered = %d, want 1", res.Delivered)
+	}
+	tk := only(t, f.fake, "contact-long")
+	if n := len(tk.Conversations); n != 131 {
+		t.Errorf("%d conversations, want 131", n)
+	}
+	if n := strings.Count(tk.Transcript(), "the last one"); n != 1 {
+		t.Errorf("the last line is in the ticket %d times, want once", n)
+	}
+	if ticketID(t, res.Refs) != tk.ID {
+		t.Errorf("refs name ticket %s, the fake holds %d", res.Refs["ticket_id"], tk.ID)
+	}
+}

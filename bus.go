@@ -78,9 +78,7 @@ func (s Subject) ContactID() string {
 // that does not know a kind a newer node publishes passes over it.
 type EventKind string
 
-// Event kinds, with their subjects and payloads. Kinds of the routing of
-// contacts to agents (presence, offers) are added with routing, on agents'
-// subjects.
+// Event kinds, with their subjects and payloads.
 const (
 	// EventItem: a transcript item of a contact, stored (Seq > 0) or
 	// ephemeral (typing, Seq 0). Subject: ContactSubject(Item.ContactID).
@@ -91,6 +89,16 @@ const (
 	// contact's. Payload: Owner. It spares subscribers that follow only
 	// ownership (routing, agent consoles) from reading transcript items.
 	EventOwner EventKind = "owner.changed"
+	// EventPresence: an agent's presence changed (set by the agent, or
+	// derived from its connections). Subject: AgentSubject(agent id).
+	// Payload: Presence (the stored one, after the change). Routing wakes
+	// on it; consoles of supervisors show it.
+	EventPresence EventKind = "presence.changed"
+	// EventOffer: an offer to an agent was made or closed (accepted,
+	// declined, expired, withdrawn). Subject: AgentSubject(Offer.AgentID).
+	// Payload: Offer. The agent's console shows pending offers; the store
+	// holds them, so a console that missed one rereads them.
+	EventOffer EventKind = "offer"
 )
 
 // Event is what the bus carries: a kind, the subject it concerns, and the
@@ -109,6 +117,10 @@ type Event struct {
 	Item *Item `json:",omitempty"`
 	// Owner is EventOwner's payload.
 	Owner *Ownership `json:",omitempty"`
+	// Presence is EventPresence's payload.
+	Presence *Presence `json:",omitempty"`
+	// Offer is EventOffer's payload.
+	Offer *Offer `json:",omitempty"`
 }
 
 // Ownership is EventOwner's payload.
@@ -119,6 +131,15 @@ type Ownership struct {
 	// Version is the contact's version after the change; it grows by one
 	// with every change, so a subscriber can tell a stale event.
 	Version int64
+}
+
+// AgentID returns the agent id of an agent's subject, or "".
+func (s Subject) AgentID() string {
+	class, id, ok := s.split()
+	if !ok || class != agentClass || id == "*" {
+		return ""
+	}
+	return id
 }
 
 // NewItemEvent returns the EventItem event that announces it.
@@ -145,6 +166,14 @@ func (ev Event) Validate() error {
 	case EventOwner:
 		if ev.Owner == nil || ev.Subject.ContactID() == "" {
 			return Errorf(EINVALID, "owner change on %q needs a contact's subject and an owner", ev.Subject)
+		}
+	case EventPresence:
+		if ev.Presence == nil || ev.Subject.AgentID() == "" {
+			return Errorf(EINVALID, "presence change on %q needs an agent's subject and a presence", ev.Subject)
+		}
+	case EventOffer:
+		if ev.Offer == nil || ev.Subject.AgentID() != ev.Offer.AgentID {
+			return Errorf(EINVALID, "offer event on %q needs an offer to that agent", ev.Subject)
 		}
 	}
 	return nil

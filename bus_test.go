@@ -19,6 +19,11 @@ func TestEventJSON(t *testing.T) {
 	for _, ev := range []helpline.Event{
 		helpline.NewItemEvent(it),
 		{Kind: helpline.EventOwner, Subject: helpline.ContactSubject("c1"), Owner: &helpline.Ownership{Owner: "queue:q1", Version: 4}},
+		{Kind: helpline.EventPresence, Subject: helpline.AgentSubject("ada"), Presence: &helpline.Presence{
+			Status: helpline.PresenceAway, StatusAt: time.UnixMilli(1700000000000).UTC()}},
+		{Kind: helpline.EventOffer, Subject: helpline.AgentSubject("ada"), Offer: &helpline.Offer{
+			ID: "o1", ContactID: "c1", QueueID: "q1", AgentID: "ada", ContactVersion: 2, State: helpline.OfferPending,
+			CreatedAt: time.UnixMilli(1700000000000).UTC(), ExpiresAt: time.UnixMilli(1700000030000).UTC()}},
 	} {
 		b, err := json.Marshal(ev)
 		if err != nil {
@@ -37,10 +42,10 @@ func TestEventJSON(t *testing.T) {
 	}
 
 	var got helpline.Event
-	if err := json.Unmarshal([]byte(`{"Kind":"offer.made","Subject":"agent.a1","Offer":{"ContactID":"c1"}}`), &got); err != nil {
+	if err := json.Unmarshal([]byte(`{"Kind":"survey.sent","Subject":"agent.a1","Survey":{"ContactID":"c1"}}`), &got); err != nil {
 		t.Fatal(err)
 	}
-	if want := (helpline.Event{Kind: "offer.made", Subject: helpline.AgentSubject("a1")}); !reflect.DeepEqual(got, want) {
+	if want := (helpline.Event{Kind: "survey.sent", Subject: helpline.AgentSubject("a1")}); !reflect.DeepEqual(got, want) {
 		t.Errorf("event of an unknown kind decoded as %+v, want %+v", got, want)
 	}
 }

@@ -55,6 +55,12 @@ func humanResource(r string) string {
 		return "contact flow"
 	case ResourceAttachment:
 		return "attachment"
+	case ResourceAgent:
+		return "agent"
+	case ResourceQueue:
+		return "queue"
+	case ResourceOffer:
+		return "offer"
 	}
 	return "resource"
 }

@@ -13,6 +13,7 @@ import (
 type Store interface {
 	MirrorStore
 	ReplayGuard
+	RoutingStore
 
 	// SaveInstance creates or replaces the instance with in.ID.
 	SaveInstance(ctx context.Context, in *Instance) error
@@ -98,11 +99,16 @@ type Store interface {
 	// ch.Item() (an owner.changed EVENT recording from, to, reason and
 	// actor) in one transaction, and returns the updated contact and the
 	// stored item. Of changes racing from one (owner, version) exactly one
-	// succeeds.
+	// succeeds. The contact's pending offers are withdrawn in the same
+	// transaction, and its old owner's load drops with the change: a
+	// transfer releases the old assignee at once.
 	//
 	// It returns ECONFLICT, writing nothing, if the owner or version no
 	// longer match or the contact has ended; ENOTFOUND (Resource CONTACT)
-	// for an unknown contact; EINVALID if ch fails ch.Check.
+	// for an unknown contact; EINVALID if ch fails ch.Check. When ch.To is
+	// an agent of the contact's instance (RoutingStore), it also returns
+	// EQUOTA if the agent is at capacity and ECONFLICT if it is disabled;
+	// an agent owner with no agent row is not checked.
 	ChangeOwner(ctx context.Context, ch *OwnerChange) (*Contact, *Item, error)
 	// FindItemByID returns the contact's item with the given id, or
 	// ENOTFOUND (Resource ITEM).

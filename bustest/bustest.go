@@ -435,14 +435,18 @@ func testInvalid(t *testing.T, b helpline.Bus) {
 	noKind := event("c1", 1)
 	noKind.Kind = ""
 	for name, ev := range map[string]helpline.Event{
-		"no kind":             noKind,
-		"wildcard subject":    {Kind: kindNote, Subject: helpline.AllAgents},
-		"no subject":          {Kind: kindNote},
-		"item of another":     elsewhere,
-		"item without item":   {Kind: helpline.EventItem, Subject: contact("c1")},
-		"item to an agent":    {Kind: helpline.EventItem, Subject: agent("c1"), Item: elsewhere.Item},
-		"owner without owner": {Kind: helpline.EventOwner, Subject: contact("c1")},
-		"owner of an agent":   {Kind: helpline.EventOwner, Subject: agent("a1"), Owner: &helpline.Ownership{Owner: "bot:b", Version: 1}},
+		"no kind":                   noKind,
+		"wildcard subject":          {Kind: kindNote, Subject: helpline.AllAgents},
+		"no subject":                {Kind: kindNote},
+		"item of another":           elsewhere,
+		"item without item":         {Kind: helpline.EventItem, Subject: contact("c1")},
+		"item to an agent":          {Kind: helpline.EventItem, Subject: agent("c1"), Item: elsewhere.Item},
+		"owner without owner":       {Kind: helpline.EventOwner, Subject: contact("c1")},
+		"owner of an agent":         {Kind: helpline.EventOwner, Subject: agent("a1"), Owner: &helpline.Ownership{Owner: "bot:b", Version: 1}},
+		"presence without presence": {Kind: helpline.EventPresence, Subject: agent("a1")},
+		"presence of a contact":     {Kind: helpline.EventPresence, Subject: contact("c1"), Presence: &helpline.Presence{Status: helpline.PresenceOnline}},
+		"offer without offer":       {Kind: helpline.EventOffer, Subject: agent("a1")},
+		"offer to another agent":    {Kind: helpline.EventOffer, Subject: agent("a1"), Offer: &helpline.Offer{AgentID: "a2"}},
 	} {
 		if err := b.Publish(context.Background(), ev); helpline.ErrorCode(err) != helpline.EINVALID {
 			t.Errorf("Publish(%s) = %v, want EINVALID", name, err)

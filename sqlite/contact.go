@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/helplinehq/helpline"
@@ -224,6 +225,10 @@ func (db *DB) EndContact(ctx context.Context, id, reason string, at time.Time, i
 			millis(at), id); err != nil {
 			return dbError("end contact", err)
 		}
+		if _, err := tx.Exec(`UPDATE offers SET state = ?, decided_at = ? WHERE contact_id = ? AND state = ?`,
+			helpline.OfferWithdrawn, millis(at), id, helpline.OfferPending); err != nil {
+			return dbError("end contact", err)
+		}
 		if _, err := appendItems(tx, id, c.LastSeq, items); err != nil {
 			return err
 		}
@@ -240,26 +245,55 @@ func (db *DB) ChangeOwner(ctx context.Context, ch *helpline.OwnerChange) (*helpl
 	if err := ch.Check(); err != nil {
 		return nil, nil, err
 	}
-	it := ch.Item()
-	var c *helpline.Contact
-	err := db.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.Exec(`UPDATE contacts SET owner = ?, version = version + 1
-			WHERE id = ? AND owner = ? AND version = ? AND `+isActive, ch.To, ch.ContactID, ch.From, ch.Version)
-		if err != nil {
-			return dbError("change owner", err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return dbError("change owner", err)
-		} else if n == 0 {
-			return ownerConflict(tx, ch)
-		}
-		if c, err = findContact(context.Background(), tx, ch.ContactID); err != nil {
-			return err
-		}
-		c.LastSeq, err = appendItems(tx, c.ID, c.LastSeq, []*helpline.Item{it})
+	var (
+		c  *helpline.Contact
+		it *helpline.Item
+	)
+	err := db.write(ctx, func(tx *sql.Tx) (err error) {
+		c, it, err = changeOwner(tx, ch)
 		return err
 	})
 	if err != nil {
+		return nil, nil, err
+	}
+	return c, it, nil
+}
+
+// changeOwner applies a checked change in tx: the compare-and-swap, the
+// new owner's capacity when it is an agent with a row, the withdrawal of
+// the contact's pending offers and the transition item.
+func changeOwner(tx *sql.Tx, ch *helpline.OwnerChange) (*helpline.Contact, *helpline.Item, error) {
+	if kind, agentID, _ := strings.Cut(ch.To, ":"); kind == helpline.OwnerAgent {
+		var instanceID string
+		if err := tx.QueryRow(`SELECT instance_id FROM contacts WHERE id = ?`, ch.ContactID).Scan(&instanceID); errors.Is(err, sql.ErrNoRows) {
+			return nil, nil, helpline.NotFound(helpline.ResourceContact, ch.ContactID)
+		} else if err != nil {
+			return nil, nil, dbError("change owner", err)
+		}
+		if err := checkCapacity(tx, instanceID, agentID, ch.ContactID, ch.At, false); err != nil {
+			return nil, nil, err
+		}
+	}
+	res, err := tx.Exec(`UPDATE contacts SET owner = ?, version = version + 1, owner_since = ?
+		WHERE id = ? AND owner = ? AND version = ? AND `+isActive, ch.To, millis(ch.At), ch.ContactID, ch.From, ch.Version)
+	if err != nil {
+		return nil, nil, dbError("change owner", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return nil, nil, dbError("change owner", err)
+	} else if n == 0 {
+		return nil, nil, ownerConflict(tx, ch)
+	}
+	if _, err := tx.Exec(`UPDATE offers SET state = ?, decided_at = ? WHERE contact_id = ? AND state = ?`,
+		helpline.OfferWithdrawn, millis(ch.At), ch.ContactID, helpline.OfferPending); err != nil {
+		return nil, nil, dbError("withdraw offers", err)
+	}
+	c, err := findContact(context.Background(), tx, ch.ContactID)
+	if err != nil {
+		return nil, nil, err
+	}
+	it := ch.Item()
+	if c.LastSeq, err = appendItems(tx, c.ID, c.LastSeq, []*helpline.Item{it}); err != nil {
 		return nil, nil, err
 	}
 	return c, it, nil

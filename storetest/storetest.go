@@ -60,6 +60,9 @@ func Run(t *testing.T, open func(t *testing.T) helpline.Store) {
 	t.Run("FindMirrorPairByRef", func(t *testing.T) { testFindMirrorPairByRef(t, open) })
 	t.Run("ItemOrigin", func(t *testing.T) { testItemOrigin(t, open) })
 	t.Run("RememberOnce", func(t *testing.T) { testRememberOnce(t, open) })
+	t.Run("Agents", func(t *testing.T) { testAgents(t, open) })
+	t.Run("QueuesAndPresence", func(t *testing.T) { testQueuesAndPresence(t, open) })
+	t.Run("Offers", func(t *testing.T) { testOffers(t, open) })
 }
 
 // base is the suite's reference time: UTC, whole milliseconds.

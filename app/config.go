@@ -36,6 +36,10 @@ type Config struct {
 	// Connectors are the outside systems contacts are mirrored into (or,
 	// for sources, come from); see ConnectorEntry.
 	Connectors []ConnectorEntry `yaml:"connectors"`
+	// Agents and Queues declare human agents and the queues they serve,
+	// created or updated on every start (AgentConfig, QueueConfig).
+	Agents []AgentConfig `yaml:"agents"`
+	Queues []QueueConfig `yaml:"queues"`
 	// Mirror tunes the mirror dispatcher.
 	Mirror MirrorConfig `yaml:"mirror"`
 	// HTTP bounds how long and how many connections clients hold.
@@ -248,6 +252,9 @@ func (cfg *Config) validate() error {
 			return fmt.Errorf("connector %s: kind is required", c.Name)
 		}
 		names[c.Name] = true
+	}
+	if err := cfg.validateRouting(); err != nil {
+		return err
 	}
 	if cfg.Mirror.Lease < 0 || cfg.Mirror.Workers < 0 || cfg.Mirror.PollInterval < 0 || cfg.Mirror.Linger < 0 {
 		return fmt.Errorf("mirror: lease, workers, poll_interval and linger must not be negative")

@@ -29,3 +29,81 @@ func TestLoadRejectsBadHTTPConfig(t *testing.T) {
 		}
 	}
 }
+
+// The agents: and queues: sections create agents and queues on start and
+// update them on the next, keeping a password the file does not set.
+func TestRoutingConfigApplied(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("ADA_PASSWORD", "correct horse")
+	path := filepath.Join(dir, "helpline.yaml")
+	write := func(body string) {
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`
+queues:
+  - id: sales
+    routing: round_robin
+    accept_within: 20s
+agents:
+  - id: ada
+    email: ada@example.com
+    queues: [sales]
+    capacity: 4
+    password_env: ADA_PASSWORD
+`)
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Data = dir
+	store, err := OpenStore(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ctx := t.Context()
+	instance, err := DefaultInstanceID(ctx, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := applyRouting(ctx, store, cfg, instance); err != nil {
+		t.Fatal(err)
+	}
+	a, err := store.FindAgentByID(ctx, instance, "ada")
+	if err != nil || a.Capacity != 4 || !a.Serves("sales") || !a.Enabled || !strings.HasPrefix(a.PasswordHash, "$argon2id$") {
+		t.Fatalf("agent %+v, %v", a, err)
+	}
+	if q, err := store.FindQueueByID(ctx, instance, "sales"); err != nil || q.Routing != "round_robin" || q.AcceptWithin.Seconds() != 20 {
+		t.Errorf("queue %+v, %v", q, err)
+	}
+	hash := a.PasswordHash
+
+	write("agents:\n  - id: ada\n    email: ada@example.com\n    capacity: 2\n    disabled: true\n")
+	if cfg, err = Load(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := applyRouting(ctx, store, cfg, instance); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := store.FindAgentByID(ctx, instance, "ada"); a.Capacity != 2 || a.Enabled || a.PasswordHash != hash {
+		t.Errorf("after the update: %+v, want capacity 2, disabled, the password kept", a)
+	}
+
+	for body, want := range map[string]string{
+		"agents:\n  - email: x@example.com\n":                                          "id and email are required",
+		"agents:\n  - id: x\n    email: x@example.com\n    password_env: NOPE_UNSET\n": "NOPE_UNSET is empty",
+		"queues:\n  - name: x\n":                                                       "id is required",
+	} {
+		write(body)
+		if _, err := Load(path); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want an error saying %q", body, err, want)
+		}
+	}
+	write("agents:\n  - id: x\n    email: x@example.com\n    capacity: 11\n")
+	cfg, _ = Load(path)
+	if err := applyRouting(ctx, store, cfg, instance); err == nil || !strings.Contains(err.Error(), "capacity") {
+		t.Errorf("capacity 11: %v, want refused", err)
+	}
+}

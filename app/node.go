@@ -107,6 +107,9 @@ func (n *Node) open(ctx context.Context) error {
 	if err := checkAccessKeysUnique(ctx, n.store); err != nil {
 		return err
 	}
+	if err := applyRouting(ctx, n.store, cfg, n.identity.InstanceID); err != nil {
+		return err
+	}
 	key, err := n.store.Secret(ctx, "token-signing-key", randomBytes(32))
 	if err != nil {
 		return err

@@ -4,6 +4,8 @@
 //
 //	helpline serve     run the server
 //	helpline replay    resume mirror pairs parked by a permanent failure
+//	helpline agents    add, list, disable agents and set their passwords
+//	helpline queues    add and list queues
 //	helpline version   print the version
 package main
 
@@ -39,6 +41,8 @@ const usage = `Usage: helpline <command> [flags]
 Commands:
   serve     run the chat server (embedded SQLite, zero configuration)
   replay    resume mirror deliveries parked by a permanent failure
+  agents    add, list, disable agents and set their passwords
+  queues    add and list queues
   version   print the version
 
 Run "helpline <command> -h" for a command's flags.
@@ -61,6 +65,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runServe(ctx, args[1:], stdout, stderr)
 	case "replay":
 		return runReplay(ctx, args[1:], stdout, stderr)
+	case "agents":
+		return runAgents(ctx, args[1:], stdout, stderr)
+	case "queues":
+		return runQueues(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "helpline", version)
 		return nil

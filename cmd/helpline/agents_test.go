@@ -1,0 +1,66 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+// helpline runs the command with args on the data directory dir and
+// returns its output and error.
+func helplineCmd(t *testing.T, dir string, args ...string) (string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	args = append(args, "-data", dir)
+	err := run(context.Background(), args, &out, &errOut)
+	return out.String() + errOut.String(), err
+}
+
+func TestAgentsAndQueuesCommands(t *testing.T) {
+	dir := t.TempDir()
+	mustRun := func(args ...string) string {
+		t.Helper()
+		out, err := helplineCmd(t, dir, args...)
+		if err != nil {
+			t.Fatalf("helpline %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return out
+	}
+	mustRun("queues", "add", "-id", "sales", "-routing", "round_robin", "-accept-within", "20s")
+	if out := mustRun("queues", "list"); !strings.Contains(out, "sales") || !strings.Contains(out, "round_robin") || !strings.Contains(out, "20s") {
+		t.Errorf("queues list:\n%s", out)
+	}
+	t.Setenv("HELPLINE_AGENT_PASSWORD", "correct horse")
+	mustRun("agents", "add", "-email", "Ada.L@example.com", "-queues", "sales", "-capacity", "5", "-role", "supervisor")
+	out := mustRun("agents", "list")
+	if !strings.Contains(out, "Ada-L") || !strings.Contains(out, "ada.l@example.com") || !strings.Contains(out, "supervisor") ||
+		!strings.Contains(out, "5") || !strings.Contains(out, "true") {
+		t.Errorf("agents list:\n%s", out)
+	}
+	mustRun("agents", "passwd", "-id", "Ada-L")
+	mustRun("agents", "disable", "-id", "Ada-L")
+	if out := mustRun("agents", "list"); !strings.Contains(out, "false") {
+		t.Errorf("agents list after disable:\n%s", out)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"agents", "add", "-email", "bob@example.com", "-capacity", "11"}, "capacity 11"},
+		{[]string{"agents", "add", "-email", "ADA.L@example.com", "-id", "other"}, "already has the email"},
+		{[]string{"agents", "add", "-email", "nope"}, "not an email"},
+		{[]string{"agents", "passwd", "-id", "nobody"}, "agent nobody not found"},
+		{[]string{"queues", "add", "-id", "x", "-routing", "random"}, "routing"},
+	} {
+		out, err := helplineCmd(t, dir, tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("helpline %s: %v (%s), want an error saying %q", strings.Join(tc.args, " "), err, out, tc.want)
+		}
+	}
+	t.Setenv("HELPLINE_AGENT_PASSWORD", "short")
+	if _, err := helplineCmd(t, dir, "agents", "passwd", "-id", "Ada-L"); err == nil || !strings.Contains(err.Error(), "password") {
+		t.Errorf("passwd with a short password: %v, want refused", err)
+	}
+}

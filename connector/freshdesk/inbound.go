@@ -47,9 +47,11 @@ type WebhookPayload struct {
 // ticket's contact as an AGENT message under the agent's name; appends
 // are idempotent on the conversation id. With end_chat_on_resolve set, a
 // ticket that is resolved or closed ends its chat. A delivery that
-// brings nothing new — no conversation and no resolution the connector
-// had not acted on — is a replay and gets 409. A ticket that mirrors no
-// contact is acknowledged and ignored.
+// brings nothing new — a replay, or the rule firing on Helpline's own
+// replies — is answered 200 with "appended": 0 and changes nothing:
+// Freshdesk counts other answers as failed webhooks, and there is nothing
+// a retry could fix. A ticket that mirrors no contact is acknowledged
+// and ignored.
 func (c *Connector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != "/webhook" {
 		writeError(w, http.StatusNotFound, "no such endpoint; Freshdesk webhooks go to /webhook")
@@ -108,10 +110,6 @@ func (c *Connector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusBadGateway, "could not read the ticket's status from Freshdesk")
 			return
 		}
-	}
-	if n == 0 && !ended {
-		writeError(w, http.StatusConflict, "nothing new on ticket "+ticketID+": this delivery was already handled")
-		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "appended": n, "ended": ended})
 }

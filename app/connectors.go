@@ -13,6 +13,7 @@ import (
 	"github.com/helplinehq/helpline"
 	// The connector kinds a configuration may name.
 	_ "github.com/helplinehq/helpline/connector/freshdesk"
+	_ "github.com/helplinehq/helpline/connector/kustomer"
 	_ "github.com/helplinehq/helpline/connector/streamchat"
 	_ "github.com/helplinehq/helpline/connector/webhook"
 	_ "github.com/helplinehq/helpline/connector/zendesk"

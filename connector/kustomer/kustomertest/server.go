@@ -203,7 +203,8 @@ func (s *Server) SetDelay(d time.Duration) { s.mu.Lock(); s.delay = d; s.mu.Unlo
 // uncertain outcome.
 func (s *Server) LoseAnswerAfter(n int) { s.mu.Lock(); s.loseAt = s.writes + n + 1; s.mu.Unlock() }
 
-// SetWebhookURL changes where webhooks go; empty turns them off.
+// SetWebhookURL changes where webhooks go; while empty, events are
+// recorded unsent (see Redeliver).
 func (s *Server) SetWebhookURL(u string) { s.mu.Lock(); s.opts.WebhookURL = u; s.mu.Unlock() }
 
 // AddUser adds a Kustomer user (an agent) and returns its id.
@@ -269,7 +270,8 @@ func (s *Server) ConversationsByExternalID(ext string) []Conversation {
 	return out
 }
 
-// Webhooks returns the webhooks posted so far.
+// Webhooks returns the webhooks posted so far, and those made while no
+// URL was set (Status 0), in the order they were made.
 func (s *Server) Webhooks() []WebhookDelivery {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -337,10 +339,13 @@ func (s *Server) event(name string, data map[string]any, at time.Time) []byte {
 func (s *Server) PostWebhook(event string, body []byte) (int, error) {
 	s.mu.Lock()
 	hook, secret := s.opts.WebhookURL, s.opts.WebhookSecret
-	s.mu.Unlock()
 	if hook == "" {
+		// Kept unsent, for Redeliver to send later.
+		s.webhooks = append(s.webhooks, WebhookDelivery{Event: event, Body: body})
+		s.mu.Unlock()
 		return 0, nil
 	}
+	s.mu.Unlock()
 	req, err := http.NewRequest(http.MethodPost, hook, bytes.NewReader(body))
 	if err != nil {
 		return 0, err

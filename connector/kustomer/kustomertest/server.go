@@ -39,11 +39,11 @@ import (
 
 // Kustomer's documented limits: the Server's defaults.
 const (
-	EnterpriseRequestsPerMinute   = 1000 // org-wide, every key and app
-	MessagesPerMinutePerCustomer  = 120
-	NotesPerMinutePerCustomer     = 120
-	ConversationsPerMinuteCustomr = 120
-	MaxNoteBody                   = 10240
+	EnterpriseRequestsPerMinute       = 1000 // org-wide, every key and app
+	MessagesPerMinutePerCustomer      = 120
+	NotesPerMinutePerCustomer         = 120
+	ConversationsPerMinutePerCustomer = 120
+	MaxNoteBody                       = 10240
 )
 
 // Options configure a Server. Zero values take the defaults noted.
@@ -638,7 +638,7 @@ func (s *Server) createConversation(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, "bad_request", "customer is required and must exist")
 		return
 	}
-	if wait, over := s.capped("conversation", in.Customer, ConversationsPerMinuteCustomr, s.opts.Now()); over {
+	if wait, over := s.capped("conversation", in.Customer, ConversationsPerMinutePerCustomer, s.opts.Now()); over {
 		s.mu.Unlock()
 		tooMany(w, wait, "conversations")
 		return

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,8 +14,9 @@ import (
 	"github.com/helplinehq/helpline/app"
 )
 
-// Every YAML example in README loads as a configuration file as written:
-// no unknown key, no invalid value.
+// Every YAML example in README loads as a configuration file as written
+// (no unknown key, no invalid value), and a node starts from it: every
+// connector it names is built from its settings and provisioned.
 func TestReadmeConfigExamplesLoad(t *testing.T) {
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
@@ -31,9 +36,18 @@ func TestReadmeConfigExamplesLoad(t *testing.T) {
 		if err := os.WriteFile(path, []byte(b[1]), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := app.Load(path); err != nil {
-			first, _, _ := strings.Cut(b[1], "\n")
+		first, _, _ := strings.Cut(b[1], "\n")
+		cfg, err := app.Load(path)
+		if err != nil {
 			t.Errorf("README YAML example %d (%s…): %v", i+1, first, err)
+			continue
 		}
+		cfg.Data = filepath.Join(dir, fmt.Sprintf("data-%d", i))
+		node, err := app.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Errorf("README YAML example %d (%s…): the node does not start: %v", i+1, first, err)
+			continue
+		}
+		node.Close()
 	}
 }

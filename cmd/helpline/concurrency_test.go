@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -177,7 +178,7 @@ connectors:
 			t.Errorf("chat %d: the Zendesk ticket holds\n%v\nwant\n%v\nits comments: %s", i, got, want, footers(zd, c.contactID))
 		}
 		if got := bySell[fmt.Sprintf("c%03d", i)]; !slices.Equal(got, want) {
-			t.Errorf("chat %d: the Sell lead's description holds\n%v\nwant\n%v", i, got, want)
+			t.Errorf("chat %d: the Sell lead holds\n%v\nwant\n%v", i, got, want)
 		}
 		if got := byHook[c.contactID]; !slices.Equal(got, want) {
 			t.Errorf("chat %d: the webhook received\n%v\nwant\n%v", i, got, want)
@@ -288,8 +289,9 @@ func webhookLines(recv *webhooktest.Receiver) map[string][]string {
 	return out
 }
 
-// sellLines returns the messages in the description of the lead of
-// concEmail, by the chat they name ("c007"), in description order.
+// sellLines returns the messages on the lead of concEmail, by the chat
+// they name ("c007"): its description's, then, once the description is
+// full, its notes' in the order they were made.
 func sellLines(t *testing.T, sell *zendeskselltest.Server) map[string][]string {
 	out := map[string][]string{}
 	for _, l := range sell.Leads() {
@@ -297,10 +299,18 @@ func sellLines(t *testing.T, sell *zendeskselltest.Server) map[string][]string {
 			t.Errorf("Sell holds lead %d of %q", l.ID, l.Email)
 			continue
 		}
-		for _, line := range strings.Split(l.Description, "\n") {
-			if text, ok := loadtest.Said(line); ok {
-				chat, _, _ := strings.Cut(text, " ")
-				out[chat] = append(out[chat], text)
+		texts := []string{l.Description}
+		notes := sell.Notes(l.ID)
+		slices.SortFunc(notes, func(a, b zendeskselltest.Note) int { return cmp.Compare(a.ID, b.ID) })
+		for _, n := range notes {
+			texts = append(texts, n.Content)
+		}
+		for _, text := range texts {
+			for _, line := range strings.Split(text, "\n") {
+				if said, ok := loadtest.Said(line); ok {
+					chat, _, _ := strings.Cut(said, " ")
+					out[chat] = append(out[chat], said)
+				}
 			}
 		}
 	}

@@ -166,6 +166,33 @@ func (c *client) findLeadByEmail(ctx context.Context, email string) (*lead, erro
 	return &out.Items[0].Data, nil
 }
 
+// findLeadWithLine returns the oldest lead named first and last whose
+// description has line as one of its lines, or nil. Sell filters leads
+// by first_name and last_name, not by description, so it reads the
+// leads of that name page by page.
+func (c *client) findLeadWithLine(ctx context.Context, first, last, line string) (*lead, error) {
+	for page := 1; ; page++ {
+		var out list[lead]
+		q := url.Values{"last_name": {last}, "sort_by": {"created_at:asc"}, "page": {strconv.Itoa(page)}, "per_page": {"100"}}
+		if first != "" {
+			q.Set("first_name", first)
+		}
+		if err := c.do(ctx, http.MethodGet, "/v2/leads", q, nil, &out); err != nil {
+			return nil, err
+		}
+		for _, it := range out.Items {
+			for _, l := range strings.Split(it.Data.Description, "\n") {
+				if strings.TrimRight(l, " \t\r") == line {
+					return &it.Data, nil
+				}
+			}
+		}
+		if out.Meta.Links.NextPage == "" || len(out.Items) == 0 {
+			return nil, nil
+		}
+	}
+}
+
 func (c *client) createLead(ctx context.Context, l *lead) (*lead, error) {
 	var out single[lead]
 	if err := c.do(ctx, http.MethodPost, "/v2/leads", nil, l, &out); err != nil {

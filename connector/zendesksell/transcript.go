@@ -50,6 +50,18 @@ func (c *Connector) markerMAC(contactID string, first, last int64) string {
 	return hex.EncodeToString(m.Sum(nil))[:16]
 }
 
+// leadLine is the first line of the description of a lead created for
+// a contact whose customer had no email:
+// "— helpline lead of <contact> #<mac>", the mac as a marker's, over the
+// connector's name and the contact id. A retry of the create looks for
+// it, so a lead whose create answer was lost is adopted, and no other
+// text can pass for it.
+func (c *Connector) leadLine(contactID string) string {
+	m := hmac.New(sha256.New, c.markerKey)
+	m.Write([]byte("zendesksell lead\x00" + c.name + "\x00" + contactID))
+	return "— helpline lead of " + contactID + " #" + hex.EncodeToString(m.Sum(nil))[:16]
+}
+
 // markerRE matches a whole marker line.
 var markerRE = regexp.MustCompile(`^— helpline (\S+) seq (\d+)-(\d+) #([0-9a-f]{16})$`)
 

@@ -8,7 +8,11 @@
 // of is provisional: when the contact later learns who the customer is (a
 // customer.updated item), the lead is resolved again — renamed and given
 // the email when no other lead has it, else left for the customer's lead,
-// which then gets a line pointing at the lines written before.
+// which then gets a line pointing at the lines written before. Such a
+// lead is created with a signed line in its description
+// ("— helpline lead of <contact> #<mac>"); before creating one the
+// connector lists the leads of that name and adopts the one with the
+// contact's line, so a create whose answer was lost leaves no spare lead.
 //
 // In the default "notes" mode every batch of items becomes one note on the
 // lead (POST /v2/notes), which is append-only and cannot lose lines. In
@@ -429,14 +433,24 @@ func (c *Connector) findLead(ctx context.Context, b *helpline.MirrorBatch) (id i
 	email := strings.TrimSpace(b.Contact.Attributes["email"])
 	name := customerName(b)
 	if email == "" {
-		// Without an email there is nothing to look a lead up by; Sell
-		// has no idempotent create, so a create whose outcome was lost
-		// may leave a spare lead behind.
-		l, err := c.api.createLead(ctx, newLead(name, ""))
+		// Without an email there is nothing to look a lead up by, and
+		// Sell has no idempotent create: the lead is created with the
+		// contact's signed line in its description, so that after a
+		// create whose answer was lost the lead that landed is found
+		// under the name it was given and adopted, not made twice.
+		l := newLead(name, "")
+		line := c.leadLine(b.Contact.ID)
+		found, err := c.api.findLeadWithLine(ctx, l.FirstName, l.LastName, line)
 		if err != nil {
 			return 0, "", err
 		}
-		return l.ID, cmpOr(strings.TrimSpace(name), "Chat customer"), nil
+		if found == nil {
+			l.Description = line
+			if found, err = c.api.createLead(ctx, l); err != nil {
+				return 0, "", err
+			}
+		}
+		return found.ID, cmpOr(strings.TrimSpace(name), "Chat customer"), nil
 	}
 	// Contacts of one customer may start at once: one finds or creates the
 	// lead while the others wait, then find it.

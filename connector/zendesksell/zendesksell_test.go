@@ -654,3 +654,53 @@ func TestConfiguredLeadTakesEveryContact(t *testing.T) {
 		t.Errorf("lead_id -3: error %v, want one naming lead_id", err)
 	}
 }
+
+// A lead created for a customer with no email whose answer was lost is
+// found on the retry by its signed line and adopted: exactly one lead
+// for the contact, each line written once. Another lead of the same name,
+// even one whose description imitates the line, is not taken.
+func TestLostAnonymousCreateLeavesOneLead(t *testing.T) {
+	for _, mode := range []string{zendesksell.ModeNotes, zendesksell.ModeDescription} {
+		t.Run(mode, func(t *testing.T) {
+			fake := zendeskselltest.NewServer(token)
+			defer fake.Close()
+			other := fake.AddLead(zendeskselltest.Lead{FirstName: "Stream", LastName: "user",
+				Description: "— helpline lead of a1 #0123456789abcdef"})
+			conn := newConnector(t, fake, "mode: "+mode)
+			c := newChat("a1", map[string]string{})
+			c.parts[0].DisplayName = "Stream user"
+			b := c.batch(2)
+			fake.LoseAnswers(503, 1)
+			if _, err := conn.Mirror(ctx, b); err == nil {
+				t.Fatal("Mirror succeeded through a lost answer")
+			}
+			b.Attempt = 1
+			c.deliver(t, conn, b)
+			leads := fake.Leads()
+			if len(leads) != 2 {
+				t.Fatalf("%d leads, want the salesperson's and one for the contact: %+v", len(leads), leads)
+			}
+			mine := leadOf(t, c)
+			if mine == other {
+				t.Fatalf("the contact took lead %d, whose line is not signed", other)
+			}
+			var written string
+			if mode == zendesksell.ModeNotes {
+				for _, n := range fake.Notes(mine) {
+					written += n.Content + "\n"
+				}
+			} else {
+				l, _ := fake.Lead(mine)
+				written = l.Description
+			}
+			for i := 1; i <= 2; i++ {
+				if n := strings.Count(written, fmt.Sprintf("a1 line %d", i)); n != 1 {
+					t.Errorf("line %d written %d times, want once; Sell holds:\n%s", i, n, written)
+				}
+			}
+			if o, _ := fake.Lead(other); len(fake.Notes(other)) != 0 || strings.Contains(o.Description, "a1 line") {
+				t.Errorf("lines written to the other lead %d", other)
+			}
+		})
+	}
+}

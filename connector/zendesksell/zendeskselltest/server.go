@@ -394,8 +394,23 @@ func collection[T any](r *http.Request, all []T, typ string) (int, any, *apiErro
 	return 200, map[string]any{"items": items, "meta": map[string]any{"type": "collection", "count": len(items), "links": links}}, nil
 }
 
+// leadFilters are the query parameters of GET /v2/leads the fake
+// implements; Sell documents more (status, owner_id, address[city],
+// custom_fields[…], …), and the fake refuses those with 400 rather than
+// ignore them and answer a list they would have narrowed.
+var leadFilters = map[string]bool{"page": true, "per_page": true, "sort_by": true, "ids": true, "email": true, "first_name": true, "last_name": true}
+
 func (s *Server) listLeads(r *http.Request) (int, any, *apiError) {
 	q := r.URL.Query()
+	for k := range q {
+		if !leadFilters[k] {
+			return 0, nil, &apiError{status: 400, code: "invalid_param", message: "The fake does not implement this filter.", field: k}
+		}
+	}
+	// The fake holds leads in creation order, so it can sort only that way.
+	if v := q.Get("sort_by"); v != "" && v != "created_at:asc" && v != "created_at" && v != "id:asc" && v != "id" {
+		return 0, nil, &apiError{status: 400, code: "invalid_param", message: "The fake sorts only by creation, ascending.", field: "sort_by"}
+	}
 	var ids map[int64]bool
 	if v := q.Get("ids"); v != "" {
 		ids = map[int64]bool{}
@@ -409,13 +424,18 @@ func (s *Server) listLeads(r *http.Request) (int, any, *apiError) {
 	}
 	var all []*Lead
 	for _, l := range s.leads {
-		if (ids == nil || ids[l.ID]) && (q.Get("email") == "" || strings.EqualFold(l.Email, q.Get("email"))) {
+		if (ids == nil || ids[l.ID]) && matches(l.Email, q.Get("email")) &&
+			matches(l.FirstName, q.Get("first_name")) && matches(l.LastName, q.Get("last_name")) {
 			all = append(all, l)
 		}
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
 	return collection(r, all, "lead")
 }
+
+// matches applies an equality filter: an absent one matches everything.
+// Sell's filters compare without regard to case, as the fake assumes.
+func matches(field, filter string) bool { return filter == "" || strings.EqualFold(field, filter) }
 
 func (s *Server) listNotes(r *http.Request) (int, any, *apiError) {
 	q := r.URL.Query()

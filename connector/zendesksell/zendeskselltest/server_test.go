@@ -83,3 +83,29 @@ func TestLostAnswerWriteTakesEffect(t *testing.T) {
 		t.Fatalf("%d notes, want 2: the write whose answer was lost landed too", n)
 	}
 }
+
+// The name filters narrow the list; a filter the fake does not implement
+// is refused rather than ignored.
+func TestLeadNameFiltersAndUnknownFilters(t *testing.T) {
+	s := zendeskselltest.NewServer("tok")
+	defer s.Close()
+	s.AddLead(zendeskselltest.Lead{FirstName: "Ada", LastName: "Lovelace"})
+	s.AddLead(zendeskselltest.Lead{FirstName: "Ada", LastName: "Byron"})
+	s.AddLead(zendeskselltest.Lead{LastName: "Lovelace"})
+	for query, want := range map[string]int{
+		"last_name=lovelace":                2,
+		"first_name=Ada&last_name=Lovelace": 1,
+		"first_name=Ada":                    2,
+		"last_name=Babbage":                 0,
+	} {
+		resp, list := do(t, s, "GET", "/v2/leads?"+query, "", nil)
+		if items, _ := list["items"].([]any); resp.StatusCode != 200 || len(items) != want {
+			t.Errorf("%s: %d, %d leads, want %d", query, resp.StatusCode, len(items), want)
+		}
+	}
+	for _, query := range []string{"status=New", "custom_fields%5Bchat%5D=x", "sort_by=updated_at:desc"} {
+		if resp, body := do(t, s, "GET", "/v2/leads?"+query, "", nil); resp.StatusCode != 400 || errorCode(body) != "invalid_param" {
+			t.Errorf("%s: %d %v, want 400 invalid_param", query, resp.StatusCode, body)
+		}
+	}
+}

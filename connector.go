@@ -92,6 +92,28 @@ type ConnectorNode struct {
 	// name. A connector that takes signed webhooks refuses to be
 	// provisioned without it.
 	Replay ReplayGuard
+	// Connector returns the node's connector of that name, or nil, for a
+	// connector that works with another (a chat source that binds its
+	// chats to a CRM connector's records). Every connector is built
+	// before any is provisioned; one may not yet be provisioned when
+	// another looks it up, so it is only called upon later.
+	Connector func(name string) Connector
+}
+
+// LeadFinder is a connector that keeps customers as CRM records (Sell
+// leads) and can find or create a customer's record ahead of the chat,
+// so that a chat source binds the chat to it. FindOrCreateLead is
+// idempotent on the email: a customer's second call finds the record of
+// the first. It returns the record's id; errors are retryable (EUNAVAILABLE)
+// or not, as the outside system answered.
+type LeadFinder interface {
+	Connector
+	FindOrCreateLead(ctx context.Context, c LeadCustomer) (id string, err error)
+}
+
+// LeadCustomer is who a LeadFinder finds a record for; Email is required.
+type LeadCustomer struct {
+	FirstName, LastName, Email string
 }
 
 // InboundConnector is a connector that also takes requests from its

@@ -100,8 +100,8 @@ func buildConnectors(cfg *Config) ([]helpline.Connector, error) {
 }
 
 // provisionConnectors gives the connectors what they need of the node:
-// the engine, the store, the default instance's id and the chat's
-// attachment files. The store gives
+// the engine, the store, the default instance's id, the chat's
+// attachment files and the other connectors by name. The store gives
 // them their marker key (a secret generated on first use and kept in the
 // database, so that every node and every restart signs markers alike)
 // and their replay guard.
@@ -112,6 +112,10 @@ func provisionConnectors(ctx context.Context, conns []helpline.Connector, intake
 	markerKey, err := store.Secret(ctx, "connector-marker-key", randomBytes(32))
 	if err != nil {
 		return err
+	}
+	byName := map[string]helpline.Connector{}
+	for _, c := range conns {
+		byName[c.Name()] = c
 	}
 	for _, c := range conns {
 		p, ok := c.(helpline.Provisioner)
@@ -127,6 +131,7 @@ func provisionConnectors(ctx context.Context, conns []helpline.Connector, intake
 			Logger:            logger.With("connector", c.Name()),
 			MarkerKey:         markerKey,
 			Replay:            store,
+			Connector:         func(name string) helpline.Connector { return byName[name] },
 		})
 		if err != nil {
 			return fmt.Errorf("connector %s: %w", c.Name(), err)

@@ -102,6 +102,7 @@ var (
 	_ helpline.Mirrorer    = (*Connector)(nil)
 	_ helpline.Provisioner = (*Connector)(nil)
 	_ helpline.Batcher     = (*Connector)(nil)
+	_ helpline.LeadFinder  = (*Connector)(nil)
 )
 
 // New builds a connector from its configuration; it is the
@@ -466,6 +467,36 @@ func (c *Connector) findLead(ctx context.Context, b *helpline.MirrorBatch) (id i
 		}
 	}
 	return l.ID, "", nil
+}
+
+// FindOrCreateLead returns the id of the oldest lead with the customer's
+// email, creating one from the customer's names when there is none. It
+// holds the email's lock, so it and the mirroring of a contact of that
+// email make one lead between them. Sell's 4xx answers are EINVALID, the
+// others EINTERNAL; the message carries Sell's answer.
+func (c *Connector) FindOrCreateLead(ctx context.Context, in helpline.LeadCustomer) (string, error) {
+	email := strings.TrimSpace(in.Email)
+	if email == "" {
+		return "", helpline.Errorf(helpline.EINVALID, "a lead is found by email, and none was given")
+	}
+	unlock := c.locks.lock("email:" + strings.ToLower(email))
+	defer unlock()
+	l, err := c.api.findLeadByEmail(ctx, email)
+	if err == nil && l == nil {
+		nl := &lead{FirstName: strings.TrimSpace(in.FirstName), LastName: strings.TrimSpace(in.LastName), Email: email}
+		if nl.LastName == "" {
+			nl = newLead(nl.FirstName, email)
+		}
+		l, err = c.api.createLead(ctx, nl)
+	}
+	if err != nil {
+		code := helpline.EINTERNAL
+		if me, ok := err.(*helpline.MirrorError); ok && me.Permanent {
+			code = helpline.EINVALID
+		}
+		return "", helpline.Errorf(code, "Zendesk Sell: %v", err)
+	}
+	return strconv.FormatInt(l.ID, 10), nil
 }
 
 func cmpOr(a, b string) string {

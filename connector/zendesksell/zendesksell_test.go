@@ -704,3 +704,34 @@ func TestLostAnonymousCreateLeavesOneLead(t *testing.T) {
 		})
 	}
 }
+
+// FindOrCreateLead finds the email's lead, or creates one; a contact of
+// that email then mirrors into the same lead.
+func TestFindOrCreateLeadSharesTheEmailsLead(t *testing.T) {
+	fake := zendeskselltest.NewServer(token)
+	defer fake.Close()
+	conn := newConnector(t, fake, "")
+	id, err := conn.FindOrCreateLead(ctx, helpline.LeadCustomer{FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := conn.FindOrCreateLead(ctx, helpline.LeadCustomer{FirstName: "Ada", LastName: "L.", Email: "ADA@example.com"})
+	if err != nil || again != id {
+		t.Fatalf("second call: %q, %v; want lead %s", again, err, id)
+	}
+	c := newChat("f1", map[string]string{"email": "ada@example.com"})
+	c.deliver(t, conn, c.batch(1))
+	if got := strconv.FormatInt(leadOf(t, c), 10); got != id || len(fake.Leads()) != 1 {
+		t.Fatalf("contact on lead %s, %d leads; want the one lead %s", got, len(fake.Leads()), id)
+	}
+	if l := fake.Leads()[0]; l.FirstName != "Ada" || l.LastName != "Lovelace" {
+		t.Errorf("lead named %q %q, want Ada Lovelace", l.FirstName, l.LastName)
+	}
+	if _, err := conn.FindOrCreateLead(ctx, helpline.LeadCustomer{LastName: "X"}); helpline.ErrorCode(err) != helpline.EINVALID {
+		t.Errorf("no email: %v, want EINVALID", err)
+	}
+	fake.SetOutage(503)
+	if _, err := conn.FindOrCreateLead(ctx, helpline.LeadCustomer{LastName: "B", Email: "b@example.com"}); helpline.ErrorCode(err) != helpline.EINTERNAL {
+		t.Errorf("outage: %v, want EINTERNAL", err)
+	}
+}

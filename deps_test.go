@@ -99,6 +99,9 @@ func TestDependencyRulesCatchPlantedViolations(t *testing.T) {
 		{"inmem", []string{"github.com/gorilla/websocket"}, "may use only these outside modules"},
 		{"connector/zendesk", []string{"golang.org/x/time/rate", "net/http"}, ""},
 		{"connector/zendesk", []string{"github.com/mattn/go-sqlite3"}, "may use only these outside modules"},
+		{"connector/streamchat", []string{"github.com/golang-jwt/jwt/v5", "net/http"}, ""},
+		{"connector/internal/outbound", []string{"github.com/golang-jwt/jwt/v5"}, "may use only these outside modules"},
+		{"chat", []string{"github.com/golang-jwt/jwt/v5"}, "may use only these outside modules"},
 		{"connectapi", []string{"github.com/gorilla/websocket", "github.com/aws/aws-sdk-go-v2/aws/signer/v4", "github.com/go-json-experiment/json/jsontext"}, ""},
 		{"connectapi", []string{"database/sql"}, "only stores use a SQL database"},
 		{"httpapi", []string{"github.com/nats-io/nats.go"}, "may use only these outside modules"},
@@ -298,7 +301,7 @@ func importRule(rel, g, imp string) string {
 var outsideModules = map[string][]string{
 	groupEngine:            {"github.com/prometheus/client_golang/", "golang.org/x/time/", "golang.org/x/crypto/"},
 	groupStore:             {"github.com/mattn/go-sqlite3", "github.com/jackc/pgx/", "github.com/nats-io/nats.go"},
-	groupConnector:         {"golang.org/x/time/"},
+	groupConnector:         {"golang.org/x/time/", "github.com/golang-jwt/jwt/v5"},
 	groupConnectorInternal: {"golang.org/x/time/"},
 	groupTransport:         {"github.com/aws/aws-sdk-go-v2/", "github.com/go-json-experiment/json", "github.com/gorilla/websocket", "golang.org/x/time/", "golang.org/x/crypto/"},
 }

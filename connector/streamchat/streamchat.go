@@ -60,6 +60,9 @@ type Settings struct {
 	// one by one. Everyone else speaks as the customer.
 	AgentRoles   []string `yaml:"agent_roles"`
 	AgentUserIDs []string `yaml:"agent_user_ids"`
+	// Join, when enabled, serves POST /join for a front end that would
+	// otherwise need its own backend (see JoinSettings).
+	Join *JoinSettings `yaml:"join"`
 }
 
 // Limits: a webhook body, compressed or not; and Helpline's display
@@ -86,6 +89,8 @@ type Connector struct {
 	channelAttrs []string
 	chat         helpline.Intake
 	log          *slog.Logger
+	now          func() time.Time
+	join         *joiner // nil unless join is enabled
 }
 
 var (
@@ -133,6 +138,14 @@ func New(cfg helpline.ConnectorConfig) (helpline.Connector, error) {
 		agentUserIDs: set(s.AgentUserIDs),
 		channelAttrs: s.ChannelAttributes,
 		log:          slog.Default(),
+		now:          time.Now,
+	}
+	if s.Join != nil && s.Join.Enabled {
+		j, err := newJoiner(s.Join, s.APIKey, c.secret, cfg.Getenv, s.ChannelAttributes)
+		if err != nil {
+			return nil, bad("%v", err)
+		}
+		c.join = j
 	}
 	return c, nil
 }
@@ -153,6 +166,14 @@ func (c *Connector) Provision(ctx context.Context, node helpline.ConnectorNode) 
 	c.chat = node.Intake
 	if node.Logger != nil {
 		c.log = node.Logger
+	}
+	if node.Now != nil {
+		c.now = node.Now
+	}
+	if c.join != nil {
+		if err := c.join.provision(node); err != nil {
+			return fmt.Errorf("streamchat connector %q: %w", c.name, err)
+		}
 	}
 	in, err := c.chat.FindInstance(ctx, c.instanceID)
 	if helpline.ErrorCode(err) == helpline.ENOTFOUND && c.instanceID == defaultName && node.DefaultInstanceID != "" {
@@ -240,6 +261,10 @@ type event struct {
 // retry cures, said in the body), 409 (the contact has ended), 429 and
 // 500 (retried by Stream).
 func (c *Connector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/join" && c.join != nil {
+		c.serveJoin(w, r)
+		return
+	}
 	if r.URL.Path != "/webhook" {
 		http.NotFound(w, r)
 		return

@@ -63,6 +63,12 @@ func (c *Connector) Mirror(ctx context.Context, b *helpline.MirrorBatch) (helpli
 	for k, v := range b.Refs {
 		refs[k] = v
 	}
+	if refs[RefTicketID] != "" && customerUpdated(b.Items) {
+		wait, err := c.updateRequester(ctx, b, refs)
+		if err != nil || wait > 0 {
+			return helpline.MirrorResult{Refs: refs, Wait: wait}, mirrorError(err)
+		}
+	}
 	lines, ended := c.lines(b)
 	if len(lines) == 0 {
 		return helpline.MirrorResult{Delivered: len(b.Items), Refs: refs}, nil
@@ -343,6 +349,45 @@ func (c *Connector) ensureTicket(ctx context.Context, b *helpline.MirrorBatch) (
 		return "", "", err
 	}
 	return id(created.Ticket.ID), id(user.User.ID), nil
+}
+
+// customerUpdated reports whether items hold a customer.updated event:
+// the customer's name or email became known after the ticket was made.
+func customerUpdated(items []*helpline.Item) bool {
+	for _, it := range items {
+		if it.Type == helpline.ItemEvent && it.ContentType == helpline.EventCustomerUpdated {
+			return true
+		}
+	}
+	return false
+}
+
+// updateRequester brings the ticket's requester up to date with the
+// customer as the batch knows them (a name or email learned late): the
+// user is created or updated by external id or email, and the ticket gets
+// that user and a subject with the customer's name in one update, paced
+// like the others. Both calls are idempotent, so a retry repeats them
+// harmlessly. It returns a wait when the ticket has no update left.
+func (c *Connector) updateRequester(ctx context.Context, b *helpline.MirrorBatch, refs map[string]string) (time.Duration, error) {
+	ticketID := refs[RefTicketID]
+	if wait := c.pace.Take(ticketID, 1, c.now()); wait > 0 {
+		return wait, nil
+	}
+	customer := customerOf(b)
+	var user struct {
+		User struct {
+			ID int64 `json:"id"`
+		} `json:"user"`
+	}
+	if err := c.api.do(ctx, http.MethodPost, "/users/create_or_update", nil, userEnvelope{customer}, &user); err != nil {
+		return 0, err
+	}
+	upd := ticketEnvelope{ticketUpdate{Subject: "Chat with " + customer.Name, RequesterID: user.User.ID}}
+	if err := c.api.do(ctx, http.MethodPut, "/tickets/"+ticketID, nil, upd, nil); err != nil {
+		return 0, err
+	}
+	refs[RefRequesterID] = id(user.User.ID)
+	return 0, nil
 }
 
 // customerOf is the requester made from the contact's customer. Email and

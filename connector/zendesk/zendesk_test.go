@@ -526,3 +526,46 @@ func TestMirrorRetryIgnoresFootersOfOtherComments(t *testing.T) {
 		t.Fatalf("the retried line appears %d times, want once:\n%s", n, all)
 	}
 }
+
+// A customer whose name and email become known after the ticket was made
+// (a customer.updated event) becomes the ticket's requester, and the
+// subject names them; the lines already written stay.
+func TestMirrorFollowsCustomerLearnedLate(t *testing.T) {
+	f := newFixture(t, zendesktest.Options{}, zendesk.Settings{}, helpline.ConnectorNode{})
+	l := newChatLog("contact-late")
+	l.contact.Attributes = map[string]string{}
+	l.parts[0].DisplayName = "Stream user"
+	l.say("p-cust", "Hello?")
+	res := mirror(t, f.conn, l.batch(0, nil, 0))
+	users := len(f.fake.Users())
+
+	l.parts[0].DisplayName = "Ada Lovelace"
+	l.contact.Attributes["email"] = "ada@example.com"
+	l.add("p-cust", helpline.ItemEvent, helpline.EventCustomerUpdated, "")
+	l.say("p-cust", "It is order 1234.")
+	res2 := mirror(t, f.conn, l.batch(1, res.Refs, 0))
+	// The same batch again, as after an uncertain outcome, changes nothing more.
+	mirror(t, f.conn, l.batch(1, res.Refs, 1))
+
+	tickets := f.fake.Tickets()
+	if len(tickets) != 1 {
+		t.Fatalf("%d tickets, want 1", len(tickets))
+	}
+	tk := tickets[0]
+	var requester zendesktest.User
+	for _, u := range f.fake.Users() {
+		if u.ID == tk.RequesterID {
+			requester = u
+		}
+	}
+	if requester.Email != "ada@example.com" || requester.Name != "Ada Lovelace" || tk.Subject != "Chat with Ada Lovelace" ||
+		res2.Refs["requester_id"] != fmt.Sprint(requester.ID) {
+		t.Errorf("ticket %q requester %+v, refs %v; want Ada Lovelace <ada@example.com>", tk.Subject, requester, res2.Refs)
+	}
+	if got := tk.PublicChatLines(); strings.Join(got, "|") != "Hello?|It is order 1234." {
+		t.Errorf("lines %q", got)
+	}
+	if n := len(f.fake.Users()); n != users {
+		t.Errorf("%d users after the update, %d before: the requester was not updated in place", n, users)
+	}
+}

@@ -146,7 +146,8 @@ func (c *Classifier) Classify(text string) Result {
 	n := len(c.intents)
 	scores := append([]float64(nil), c.logPrior...)
 	known := 0
-	for _, f := range features(text) {
+	fs := features(text)
+	for _, f := range fs {
 		row, ok := c.index[f]
 		if !ok {
 			continue
@@ -169,8 +170,12 @@ func (c *Classifier) Classify(text string) Result {
 	for i := range scores {
 		sum += math.Exp((scores[i] - scores[best]) / (temperature * float64(known)))
 	}
+	// Words the training never saw lower the confidence: an utterance
+	// that shares a few letter groups with one intent and nothing else is
+	// not that intent.
+	coverage := float64(known) / float64(len(fs))
 	r.Best = c.intents[best]
-	r.Confidence = math.Round(1/sum*1000) / 1000
+	r.Confidence = math.Round(math.Sqrt(coverage)/sum*1000) / 1000
 	if r.Confidence >= c.threshold {
 		r.Intent = r.Best
 	}

@@ -135,3 +135,130 @@ func TestHeldOutAccuracy(t *testing.T) {
 		t.Errorf("accuracy %.1f %%, want at least 90 %%", accuracy*100)
 	}
 }
+
+// Paraphrases of each intent, none of them a training phrase.
+func TestParaphrases(t *testing.T) {
+	c := defaultClassifier(t)
+	for intent, texts := range map[string][]string{
+		"greeting":         {"hello friend", "hey there, good morning"},
+		"order_status":     {"where has my parcel got to", "what's the status of order 77812"},
+		"return_refund":    {"i would like to return these boots", "how do i get a refund"},
+		"cancel_order":     {"please cancel my recent order", "i want to cancel order 12345"},
+		"change_address":   {"i need to update the delivery address", "my shipping address is wrong"},
+		"shipping_info":    {"how much is delivery to spain", "do you offer express shipping"},
+		"payment_issue":    {"my card payment was declined", "i was charged twice for one order"},
+		"product_question": {"is this sofa available in green", "what size is this jacket"},
+		"human_agent":      {"can i chat with a real person", "i want a human agent"},
+		"goodbye":          {"thanks, goodbye", "that's all, thank you"},
+	} {
+		for _, text := range texts {
+			if r := c.Classify(text); r.Intent != intent {
+				t.Errorf("%q: %s (%.3f), want %s", text, r.Intent, r.Confidence, intent)
+			}
+		}
+	}
+}
+
+// Nothing the classifier can learn from is fallback with confidence 0,
+// and bad bytes or a huge input neither panic nor take long.
+func TestClassifyBadInput(t *testing.T) {
+	c := defaultClassifier(t)
+	for _, text := range []string{"", "   ", "?!?!", "\xff\xfe", "🙂🙂"} {
+		if r := c.Classify(text); r.Intent != Fallback || r.Confidence != 0 {
+			t.Errorf("%q: %+v, want fallback at 0", text, r)
+		}
+	}
+	for _, text := range []string{"zxqv plmok", "asdfghjkl qwertyuiop"} {
+		if r := c.Classify(text); r.Intent != Fallback {
+			t.Errorf("gibberish %q: %s (%.3f)", text, r.Intent, r.Confidence)
+		}
+	}
+	r := c.Classify("where is my order \xff\xfe please")
+	if r.Intent != "order_status" || !strings.Contains(r.Text, "\uFFFD") {
+		t.Errorf("invalid UTF-8 inside a sentence: %+v", r)
+	}
+	huge := strings.Repeat("where is my order ", 100000)
+	r = c.Classify(huge)
+	if len(r.Text) > MaxUtterance || r.Intent != "order_status" {
+		t.Errorf("huge input: intent %s, %d bytes of text kept", r.Intent, len(r.Text))
+	}
+	if r := c.Classify(strings.Repeat("é", MaxUtterance)); !strings.HasSuffix(r.Text, "é") {
+		t.Errorf("cut inside a rune: %q", r.Text[len(r.Text)-4:])
+	}
+}
+
+// The same phrases train the same model: the same text gets the same
+// result, whatever the map order of the runs.
+func TestClassifyDeterministic(t *testing.T) {
+	a, b := defaultClassifier(t), defaultClassifier(t)
+	for _, tc := range heldout(t) {
+		if ra, rb := a.Classify(tc.text), b.Classify(tc.text); ra.Intent != rb.Intent || ra.Confidence != rb.Confidence {
+			t.Fatalf("%q: %+v then %+v", tc.text, ra, rb)
+		}
+	}
+}
+
+func TestIntentSetCheck(t *testing.T) {
+	ok := func() *IntentSet {
+		return &IntentSet{Threshold: 0.5, Intents: []Intent{{"a", []string{"x"}}, {"b", []string{"y"}}}}
+	}
+	for name, edit := range map[string]func(*IntentSet){
+		"one intent":     func(s *IntentSet) { s.Intents = s.Intents[:1] },
+		"threshold":      func(s *IntentSet) { s.Threshold = 1 },
+		"no name":        func(s *IntentSet) { s.Intents[0].Name = "" },
+		"fallback":       func(s *IntentSet) { s.Intents[0].Name = Fallback },
+		"twice":          func(s *IntentSet) { s.Intents[1].Name = "a" },
+		"no examples":    func(s *IntentSet) { s.Intents[1].Examples = nil },
+		"negative limit": func(s *IntentSet) { s.Threshold = -0.1 },
+	} {
+		s := ok()
+		edit(s)
+		if _, err := NewClassifier(s); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if _, err := NewClassifier(ok()); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestExtract(t *testing.T) {
+	for text, want := range map[string]map[string]string{
+		"order #884421 please":                    {EntityOrderNumber: "884421"},
+		"it's ORD-10023":                          {EntityOrderNumber: "ORD-10023"},
+		"can you look up a77231":                  {EntityOrderNumber: "A77231"},
+		"mail me at Ada.L@Example.co.uk":          {EntityEmail: "ada.l@example.co.uk"},
+		"refund $45.50 on order 12345":            {EntityAmount: "45.50", EntityOrderNumber: "12345"},
+		"charged 30 euros":                        {EntityAmount: "30"},
+		"12,99 € too much":                        {EntityAmount: "12.99"},
+		"€ 12,99 too much":                        {EntityAmount: "12.99"},
+		"ada1234@example.com order 5555":          {EntityEmail: "ada1234@example.com", EntityOrderNumber: "5555"},
+		"i have 3 items and 2 boxes":              {},
+		"order 123, which is too short to be one": {},
+	} {
+		got := Extract(text)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("Extract(%q) = %v, want %v", text, got, want)
+		}
+	}
+}
+
+// BenchmarkClassify measures utterances per second on the held-out set.
+func BenchmarkClassify(b *testing.B) {
+	c := defaultClassifier(b)
+	cases := heldout(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c.Classify(cases[i%len(cases)].text)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "utterances/s")
+}
+
+func BenchmarkTrain(b *testing.B) {
+	set := defaultIntents(b)
+	for i := 0; i < b.N; i++ {
+		if _, err := NewClassifier(set); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

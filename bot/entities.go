@@ -16,7 +16,7 @@ var (
 	emailPattern = regexp.MustCompile(`(?i)\b[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,}\b`)
 	// An amount has a currency sign or word next to its number: "$45",
 	// "45.50 EUR", "€ 12", "30 dollars".
-	amountPattern = regexp.MustCompile(`(?i)(?:[$€£]\s?(\d{1,7}(?:[.,]\d{1,2})?)\b|\b(\d{1,7}(?:[.,]\d{1,2})?)\s?(?:usd|eur|gbp|dollars?|euros?|pounds?|bucks)\b)`)
+	amountPattern = regexp.MustCompile(`(?i)(?:[$€£]\s?(\d{1,7}(?:[.,]\d{1,2})?)\b|\b(\d{1,7}(?:[.,]\d{1,2})?)\s?(?:[$€£]|(?:usd|eur|gbp|dollars?|euros?|pounds?|bucks)\b))`)
 	// An order number is a run of 4 to 12 digits, optionally after "#",
 	// or letters then digits ("A1234", "ORD-10023") of at least 4 digits.
 	orderPattern = regexp.MustCompile(`(?i)(?:#\s?|\b)([a-z]{0,4}-?\d{4,12})\b`)

@@ -6,6 +6,7 @@
 //	helpline replay    resume mirror pairs parked by a permanent failure
 //	helpline agents    add, list, disable agents and set their passwords
 //	helpline queues    add and list queues
+//	helpline bot       classify utterances with the built-in bot's model
 //	helpline version   print the version
 package main
 
@@ -43,6 +44,7 @@ Commands:
   replay    resume mirror deliveries parked by a permanent failure
   agents    add, list, disable agents and set their passwords
   queues    add and list queues
+  bot       classify utterances with the built-in bot's model
   version   print the version
 
 Run "helpline <command> -h" for a command's flags.
@@ -69,6 +71,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runAgents(ctx, args[1:], stdout, stderr)
 	case "queues":
 		return runQueues(ctx, args[1:], stdout, stderr)
+	case "bot":
+		return runBot(ctx, args[1:], stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "helpline", version)
 		return nil

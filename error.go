@@ -61,6 +61,10 @@ func humanResource(r string) string {
 		return "queue"
 	case ResourceOffer:
 		return "offer"
+	case ResourceSession:
+		return "session"
+	case ResourceAPIToken:
+		return "API token"
 	}
 	return "resource"
 }

@@ -14,6 +14,7 @@ type Store interface {
 	MirrorStore
 	ReplayGuard
 	RoutingStore
+	AuthStore
 
 	// SaveInstance creates or replaces the instance with in.ID.
 	SaveInstance(ctx context.Context, in *Instance) error

@@ -1,0 +1,147 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/helplinehq/helpline"
+)
+
+// The auth store (helpline.AuthStore): agents' sessions and API tokens,
+// kept by the SHA-256 of their secrets.
+
+const (
+	sessionColumns  = `id, instance_id, agent_id, created_at, seen_at, expires_at`
+	apiTokenColumns = `id, hash, instance_id, role, name, created_by, created_at, revoked_at`
+)
+
+// CreateSession stores a new session and prunes expired ones; see
+// helpline.AuthStore.
+func (db *DB) CreateSession(ctx context.Context, s *helpline.AgentSession) error {
+	if s.ID == "" || s.InstanceID == "" || s.AgentID == "" {
+		return helpline.Errorf(helpline.EINVALID, "A session needs an id, an instance and an agent.")
+	}
+	return db.write(ctx, func(tx *sql.Tx) error {
+		var one int
+		err := tx.QueryRow(`SELECT 1 FROM agents WHERE instance_id = ? AND id = ?`, s.InstanceID, s.AgentID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return helpline.NotFound(helpline.ResourceAgent, s.AgentID)
+		} else if err != nil {
+			return dbError("find agent", err)
+		}
+		if _, err := tx.Exec(`DELETE FROM sessions WHERE expires_at <= ?`, millis(s.CreatedAt)); err != nil {
+			return dbError("prune sessions", err)
+		}
+		if _, err := tx.Exec(`INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
+			s.ID, s.InstanceID, s.AgentID, millis(s.CreatedAt), millis(s.SeenAt), millis(s.ExpiresAt)); err != nil {
+			return dbError("create session", err)
+		}
+		return nil
+	})
+}
+
+// FindSession returns ENOTFOUND (Resource SESSION) if there is none.
+func (db *DB) FindSession(ctx context.Context, id string) (*helpline.AgentSession, error) {
+	var (
+		s                      helpline.AgentSession
+		created, seen, expires int64
+	)
+	err := db.r.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, id).
+		Scan(&s.ID, &s.InstanceID, &s.AgentID, &created, &seen, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, helpline.NotFound(helpline.ResourceSession, "")
+	} else if err != nil {
+		return nil, dbError("find session", err)
+	}
+	s.CreatedAt, s.SeenAt, s.ExpiresAt = fromMillis(created), fromMillis(seen), fromMillis(expires)
+	return &s, nil
+}
+
+// TouchSession moves the session's SeenAt on to at.
+func (db *DB) TouchSession(ctx context.Context, id string, at time.Time) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.Exec(`UPDATE sessions SET seen_at = max(seen_at, ?) WHERE id = ?`, millis(at), id)
+		if err != nil {
+			return dbError("touch session", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return helpline.NotFound(helpline.ResourceSession, "")
+		}
+		return nil
+	})
+}
+
+// DeleteSession deletes a session, if there is one.
+func (db *DB) DeleteSession(ctx context.Context, id string) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.Exec(`DELETE FROM sessions WHERE id = ?`, id); err != nil {
+			return dbError("delete session", err)
+		}
+		return nil
+	})
+}
+
+// CreateAPIToken stores a new token; see helpline.AuthStore.
+func (db *DB) CreateAPIToken(ctx context.Context, t *helpline.APIToken) error {
+	if err := t.Check(); err != nil {
+		return err
+	} else if t.ID == "" || t.Hash == "" {
+		return helpline.Errorf(helpline.EINVALID, "A token needs an id and a hash.")
+	}
+	return db.write(ctx, func(tx *sql.Tx) error {
+		if err := instanceExists(tx, t.InstanceID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`INSERT INTO api_tokens (`+apiTokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			t.ID, t.Hash, t.InstanceID, t.Role, t.Name, t.CreatedBy, millis(t.CreatedAt), nullMillis(t.RevokedAt)); err != nil {
+			return dbError("create API token", err)
+		}
+		return nil
+	})
+}
+
+// FindAPITokenByHash returns the token with the hash, revoked or not.
+func (db *DB) FindAPITokenByHash(ctx context.Context, hash string) (*helpline.APIToken, error) {
+	t, err := scanAPIToken(db.r.QueryRowContext(ctx, `SELECT `+apiTokenColumns+` FROM api_tokens WHERE hash = ?`, hash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, helpline.NotFound(helpline.ResourceAPIToken, "")
+	} else if err != nil {
+		return nil, dbError("find API token", err)
+	}
+	return t, nil
+}
+
+// FindAPITokens returns the instance's tokens, oldest first.
+func (db *DB) FindAPITokens(ctx context.Context, instanceID string) ([]*helpline.APIToken, error) {
+	return queryAll(ctx, db.r, "find API tokens", scanAPIToken,
+		`SELECT `+apiTokenColumns+` FROM api_tokens WHERE instance_id = ? ORDER BY created_at, id`, instanceID)
+}
+
+// RevokeAPIToken marks the instance's token revoked.
+func (db *DB) RevokeAPIToken(ctx context.Context, instanceID, id string, at time.Time) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.Exec(`UPDATE api_tokens SET revoked_at = coalesce(revoked_at, ?) WHERE instance_id = ? AND id = ?`, millis(at), instanceID, id)
+		if err != nil {
+			return dbError("revoke API token", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return helpline.NotFound(helpline.ResourceAPIToken, id)
+		}
+		return nil
+	})
+}
+
+func scanAPIToken(s scanner) (*helpline.APIToken, error) {
+	var (
+		t       helpline.APIToken
+		created int64
+		revoked sql.NullInt64
+	)
+	if err := s.Scan(&t.ID, &t.Hash, &t.InstanceID, &t.Role, &t.Name, &t.CreatedBy, &created, &revoked); err != nil {
+		return nil, err
+	}
+	t.CreatedAt, t.RevokedAt = fromMillis(created), fromNullMillis(revoked)
+	return &t, nil
+}

@@ -50,6 +50,28 @@ type Config struct {
 	// /admin and /api endpoints (default HELPLINE_API_TOKEN); with no token
 	// those endpoints answer 404.
 	APITokenEnv string `yaml:"api_token_env"`
+	// AgentAPI tunes the agent API's sessions and login throttling.
+	AgentAPI AgentAPIConfig `yaml:"agent_api"`
+}
+
+// AgentAPIConfig tunes the agent API (/api/agent, /api/admin); zero values
+// keep the defaults.
+type AgentAPIConfig struct {
+	// SessionIdleTimeout ends a session unused this long (default 1h).
+	SessionIdleTimeout Duration `yaml:"session_idle_timeout"`
+	// SessionLifetime ends a session this long after login, however busy
+	// (default 12h).
+	SessionLifetime Duration `yaml:"session_lifetime"`
+	// LoginFailuresPerAccount failed logins to one account within
+	// LoginThrottle refuse its logins until LoginThrottle has passed since
+	// the first of them (default 5).
+	LoginFailuresPerAccount int `yaml:"login_failures_per_account"`
+	// LoginFailuresPerAddress does the same per client address (default
+	// 50; behind a reverse proxy every client has the proxy's address).
+	LoginFailuresPerAddress int `yaml:"login_failures_per_address"`
+	// LoginThrottle is the spell failures are counted in and logins
+	// refused for (default 15m).
+	LoginThrottle Duration `yaml:"login_throttle"`
 }
 
 // MetricsConfig protects the Prometheus metrics, which need no
@@ -252,6 +274,10 @@ func (cfg *Config) validate() error {
 			return fmt.Errorf("connector %s: kind is required", c.Name)
 		}
 		names[c.Name] = true
+	}
+	if a := cfg.AgentAPI; a.SessionIdleTimeout < 0 || a.SessionLifetime < 0 || a.LoginThrottle < 0 ||
+		a.LoginFailuresPerAccount < 0 || a.LoginFailuresPerAddress < 0 {
+		return fmt.Errorf("agent_api: durations and login failure counts must not be negative")
 	}
 	if err := cfg.validateRouting(); err != nil {
 		return err

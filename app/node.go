@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +29,7 @@ import (
 	"github.com/helplinehq/helpline/connectapi"
 	"github.com/helplinehq/helpline/httpapi"
 	"github.com/helplinehq/helpline/mirror"
+	"github.com/helplinehq/helpline/routing"
 )
 
 // shutdownTimeout bounds how long in-flight requests get to finish.
@@ -44,10 +46,12 @@ type Node struct {
 	conns    []helpline.Connector
 	mirrors  *mirror.Dispatcher
 	identity *Identity
-	// api serves the Connect API; admin serves /admin and /api; inbound
+	// api serves the Connect API; admin serves /admin and /api; agents
+	// serves the agent API, /api/agent and /api/admin; inbound
 	// are the connectors taking webhooks, by name.
 	api     http.Handler
 	admin   http.Handler
+	agents  http.Handler
 	inbound map[string]helpline.InboundConnector
 	// limits bounds the HTTP server's connections.
 	limits connLimits
@@ -181,6 +185,24 @@ func (n *Node) open(ctx context.Context) error {
 		tokenEnv = "HELPLINE_API_TOKEN"
 	}
 	n.admin = httpapi.New(httpapi.Config{Mirrors: n.store, Desks: desks, Token: os.Getenv(tokenEnv), Logger: n.logger})
+	csrfKey, err := n.store.Secret(ctx, "csrf-key", randomBytes(32))
+	if err != nil {
+		return err
+	}
+	aa := cfg.AgentAPI
+	n.agents = httpapi.NewAgentAPI(httpapi.AgentConfig{
+		Agents:             n.store,
+		CheckPassword:      routing.CheckPassword,
+		DefaultInstance:    n.identity.InstanceID,
+		CSRFKey:            csrfKey,
+		SecureCookie:       strings.HasPrefix(cfg.PublicURL, "https://"),
+		SessionIdle:        time.Duration(aa.SessionIdleTimeout),
+		SessionLifetime:    time.Duration(aa.SessionLifetime),
+		LoginFailsAccount:  aa.LoginFailuresPerAccount,
+		LoginFailsAddress:  aa.LoginFailuresPerAddress,
+		LoginThrottleSpell: time.Duration(aa.LoginThrottle),
+		Logger:             n.logger,
+	})
 	uploadRate := n.limits.minUploadRate
 	if n.limits.readBody == 0 {
 		uploadRate = -1 // read_body_timeout: 0 turns every body deadline off
@@ -235,6 +257,8 @@ func (n *Node) Run(ctx context.Context, ln, metricsLn net.Listener) error {
 	}
 	mux.Handle("/admin/", n.admin)
 	mux.Handle("/api/", n.admin)
+	mux.Handle("/api/agent/", n.agents)
+	mux.Handle("/api/admin/", n.agents)
 	for name, c := range n.inbound {
 		mux.Handle("/connectors/"+name+"/", http.StripPrefix("/connectors/"+name, c))
 	}

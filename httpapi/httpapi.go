@@ -17,6 +17,9 @@
 // Errors are JSON {"error":{"code","message"}} with the status of the
 // code (see statusOf). Ticket endpoints take ?connector=name to pick the
 // helpdesk when several connectors offer ticket actions.
+//
+// The agent API (agent.go, NewAgentAPI) shares the error model and serves
+// /api/agent/ and /api/admin/ with its own credentials.
 package httpapi
 
 import (
@@ -24,7 +27,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
-	"io"
+	"errors"
 	"log/slog"
 	"net/http"
 	"sort"
@@ -93,18 +96,33 @@ func RequireToken(token string, next http.Handler) http.Handler {
 		sum := sha256.Sum256([]byte(tok))
 		if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="helpline"`)
-			writeJSON(w, http.StatusUnauthorized, errorBody("unauthorized", "A valid API token is required."))
+			writeJSON(w, http.StatusUnauthorized, errorBody(codeUnauthorized, "A valid API token is required."))
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-// statusOf is the one table from error codes to HTTP statuses.
+// statusOf is the one table from error codes to HTTP statuses, for the
+// operator API and the agent API:
+//
+//	invalid       400  malformed JSON, a missing or bad field
+//	unauthorized  401  no credentials, or bad, revoked or expired ones
+//	forbidden     403  the credentials do not allow this (role, instance, CSRF)
+//	not_found     404  no such resource or endpoint
+//	conflict      409  the resource's state does not allow this
+//	too_large     413  the request body exceeds 64 KiB
+//	quota         429  a quota is used up
+//	throttled     429  too many requests or failed logins; Retry-After says when to retry
+//	internal      500  a fault of ours, logged; the message says nothing more
 func statusOf(code string) int {
 	switch code {
 	case helpline.EINVALID:
 		return http.StatusBadRequest
+	case codeUnauthorized:
+		return http.StatusUnauthorized
+	case codeTooLarge:
+		return http.StatusRequestEntityTooLarge
 	case helpline.ENOTFOUND:
 		return http.StatusNotFound
 	case helpline.EFORBIDDEN:
@@ -117,12 +135,18 @@ func statusOf(code string) int {
 	return http.StatusInternalServerError
 }
 
-func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
+func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) { fail(a.log, w, r, err) }
+
+// fail writes err as the API's error answer, logging it if it is ours.
+func fail(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
 	code := helpline.ErrorCode(err)
 	status := statusOf(code)
 	if status == http.StatusInternalServerError {
-		a.log.Error("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		log.Error("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	} else if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="helpline"`)
 	}
+	retryAfter(w, err)
 	writeJSON(w, status, errorBody(code, helpline.ErrorMessage(err)))
 }
 
@@ -137,11 +161,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// decode reads a JSON body into v, refusing unknown fields.
+// decode reads a JSON body into v, refusing unknown fields, trailing data
+// and bodies over maxBody (too_large).
 func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxBody))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("data after the JSON value")
+	}
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return helpline.Errorf(codeTooLarge, "The request body exceeds %d KiB.", maxBody>>10)
+	} else if err != nil {
 		return helpline.Errorf(helpline.EINVALID, "The request body is not valid JSON for this endpoint: %v.", err)
 	}
 	return nil

@@ -7,6 +7,7 @@
 //	helpline agents    add, list, disable agents and set their passwords
 //	helpline queues    add and list queues
 //	helpline bot       classify utterances with the built-in bot's model
+//	helpline tokens    create, list and revoke agent API tokens
 //	helpline version   print the version
 package main
 
@@ -45,6 +46,7 @@ Commands:
   agents    add, list, disable agents and set their passwords
   queues    add and list queues
   bot       classify utterances with the built-in bot's model
+  tokens    create, list and revoke agent API tokens
   version   print the version
 
 Run "helpline <command> -h" for a command's flags.
@@ -73,6 +75,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runQueues(ctx, args[1:], stdout, stderr)
 	case "bot":
 		return runBot(ctx, args[1:], stdin, stdout, stderr)
+	case "tokens":
+		return runTokens(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "helpline", version)
 		return nil

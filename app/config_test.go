@@ -107,3 +107,26 @@ agents:
 		t.Errorf("capacity 11: %v, want refused", err)
 	}
 }
+
+// Negative agent API settings are refused; the section's keys load.
+func TestLoadAgentAPIConfig(t *testing.T) {
+	dir := t.TempDir()
+	for i, tc := range []struct{ body, err string }{
+		{"agent_api:\n  session_idle_timeout: 30m\n  session_lifetime: 8h\n  login_failures_per_account: 3\n  login_failures_per_address: 20\n  login_throttle: 10m\n", ""},
+		{"agent_api:\n  session_idle_timeout: -1s\n", "agent_api:"},
+		{"agent_api:\n  login_failures_per_account: -1\n", "agent_api:"},
+		{"agent_api:\n  session_timeout: 1h\n", "session_timeout"},
+	} {
+		path := filepath.Join(dir, fmt.Sprintf("%d.yaml", i))
+		if err := os.WriteFile(path, []byte(tc.body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := Load(path)
+		switch {
+		case tc.err == "" && (err != nil || cfg.AgentAPI.LoginFailuresPerAccount != 3 || cfg.AgentAPI.SessionLifetime.std().Hours() != 8):
+			t.Errorf("%q: %v %+v", tc.body, err, cfg)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("%q: err = %v, want one saying %q", tc.body, err, tc.err)
+		}
+	}
+}

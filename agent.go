@@ -184,6 +184,9 @@ type BusinessHours struct {
 	TimeZone string
 	// Open lists the open periods; a day with none is closed.
 	Open []OpenPeriod
+	// Holidays are dates, written "2025-12-25" and read in TimeZone, on
+	// which the hours are closed all day whatever Open says.
+	Holidays []string `json:",omitempty"`
 }
 
 // OpenPeriod is one day's open period, From inclusive to To exclusive,
@@ -206,6 +209,11 @@ func (h *BusinessHours) Check() error {
 			return Errorf(EINVALID, "Open period %v %s-%s is not a day and HH:MM-HH:MM with from before to.", p.Day, p.From, p.To)
 		}
 	}
+	for _, d := range h.Holidays {
+		if _, err := time.Parse(time.DateOnly, d); err != nil {
+			return Errorf(EINVALID, "Holiday %q is not a date written YYYY-MM-DD.", d)
+		}
+	}
 	return nil
 }
 
@@ -217,6 +225,11 @@ func (h *BusinessHours) IsOpen(t time.Time) bool {
 		return false
 	}
 	t = t.In(loc)
+	for _, d := range h.Holidays {
+		if d == t.Format(time.DateOnly) {
+			return false
+		}
+	}
 	now := t.Hour()*60 + t.Minute()
 	for _, p := range h.Open {
 		from, ok1 := clockMinutes(p.From)

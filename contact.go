@@ -14,6 +14,7 @@ const (
 	EndAPI                = "API"     // StopContact
 	EndExpired            = "EXPIRED" // ChatDurationInMinutes ran out
 	EndAgentDisconnect    = "AGENT_DISCONNECT"
+	EndFlowDisconnect     = "CONTACT_FLOW_DISCONNECT" // the flow ended it (out of hours)
 )
 
 // Contact is one chat conversation.

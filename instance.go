@@ -19,7 +19,23 @@ type Flow struct {
 	// Greeting, when set, is sent by the system as the contact's first
 	// message after the customer joins.
 	Greeting string `json:"greeting,omitempty"`
+	// Queue, when set, is the id of the queue the flow's contacts wait in
+	// for an agent. A contact enters it as it starts, provided at least
+	// one enabled agent of the instance serves the queue: where no agent
+	// does, contacts start owned by nobody, so that an install without
+	// agents works as it did before there were any.
+	Queue string `json:"queue,omitempty"`
+	// Hours, when set, are the flow's business hours: a contact that
+	// starts outside them gets AwayMessage after the greeting, and is
+	// ended at once when EndOutOfHours is set (it waits otherwise).
+	Hours         *BusinessHours `json:"hours,omitempty"`
+	AwayMessage   string         `json:"away_message,omitempty"`
+	EndOutOfHours bool           `json:"end_out_of_hours,omitempty"`
 }
+
+// DefaultQueueID is the id of the queue Helpline creates in the default
+// instance on first start, which the default flow sends contacts to.
+const DefaultQueueID = "default"
 
 // AccessKey is an AWS-style access key pair.
 type AccessKey struct {

@@ -17,9 +17,15 @@ const SystemDisplayName = helpline.SystemDisplayName
 // the flow's greeting (a SYSTEM message) if the flow has one, and the
 // initial message if one is given. It publishes them and returns a
 // participant token that expires with the chat. The store creates a mirror
-// pair for each of Config.Mirrors in the contact's transaction. The
-// contact starts with no owner, at Version 1: until routing and bots take
-// contacts (ChangeOwner), nobody owns a chat.
+// pair for each of Config.Mirrors in the contact's transaction.
+//
+// The contact is created with no owner, at Version 1. When the flow names
+// a queue that at least one enabled agent of the instance serves, the
+// contact then enters it (ChangeOwner to queue:<id>, reason "flow", one
+// owner.changed item); otherwise nobody owns it, as before agents existed.
+// When the flow has business hours and the chat starts outside them, the
+// flow's away message follows the greeting, and the chat ends at once
+// (reason CONTACT_FLOW_DISCONNECT) if the flow says so, or else waits.
 //
 // It is idempotent on (InstanceID, ClientToken): a retry returns the stored
 // contact and customer with a valid token and writes nothing. Errors:
@@ -80,12 +86,15 @@ func (s *Service) StartChat(ctx context.Context, in helpline.StartChatInput) (*h
 	}
 	items := []*helpline.Item{participantEvent(customer, helpline.EventParticipantJoined, now)}
 	if flow.Greeting != "" {
-		items = append(items, &helpline.Item{
-			ContactID: id, ID: helpline.NewID(), Type: helpline.ItemMessage,
-			ContentType: helpline.ContentPlain, Content: flow.Greeting,
-			ParticipantID: helpline.SystemParticipantID(id), DisplayName: SystemDisplayName, Role: helpline.RoleSystem,
-			Time: now,
-		})
+		items = append(items, systemMessage(id, flow.Greeting, now))
+	}
+	closed := flow.Hours != nil && !flow.Hours.IsOpen(now)
+	if closed {
+		away := flow.AwayMessage
+		if away == "" {
+			away = DefaultAwayMessage
+		}
+		items = append(items, systemMessage(id, away, now))
 	}
 	if in.InitialMessage.ContentType != "" {
 		items = append(items, &helpline.Item{
@@ -105,12 +114,57 @@ func (s *Service) StartChat(ctx context.Context, in helpline.StartChatInput) (*h
 	}
 	if !replayed {
 		s.publish(ctx, nc.Items...)
+		switch {
+		case closed && flow.EndOutOfHours:
+			if err := s.endContact(ctx, nc.Contact, helpline.EndFlowDisconnect); err != nil {
+				return nil, err
+			}
+			if nc.Contact, err = s.store.FindContactByID(ctx, id); err != nil {
+				return nil, err
+			}
+		case flow.Queue != "":
+			// The chat exists and its customer holds it: a failure to
+			// queue it leaves it owned by nobody, logged, rather than
+			// failing a start that a retry would only replay.
+			if err := s.enqueue(ctx, nc.Contact, flow); err != nil {
+				s.log.Error("chat: entering the flow's queue", "contact", id, "queue", flow.Queue, "err", err)
+			}
+		}
 	}
 	return &helpline.ChatStarted{
 		Contact:          nc.Contact,
 		Participant:      nc.Customer,
 		ParticipantToken: s.tokens.Sign(helpline.ParticipantToken, nc.Customer.ID, nc.Contact.ExpiresAt),
 	}, nil
+}
+
+// DefaultAwayMessage is what a customer who starts a chat outside its
+// flow's business hours is told when the flow sets no away message.
+const DefaultAwayMessage = "We are closed right now. Leave us a message and we will answer as soon as we are open."
+
+// enqueue moves a new contact c into its flow's queue, provided an
+// enabled agent of the instance serves the queue, and updates *c.
+func (s *Service) enqueue(ctx context.Context, c *helpline.Contact, flow *helpline.Flow) error {
+	agents, err := s.store.FindAgents(ctx, c.InstanceID)
+	if err != nil {
+		return err
+	}
+	served := false
+	for _, a := range agents {
+		served = served || a.Enabled && a.Serves(flow.Queue)
+	}
+	if !served {
+		return nil
+	}
+	queued, _, err := s.ChangeOwner(ctx, helpline.OwnerChange{
+		ContactID: c.ID, From: c.Owner, Version: c.Version, To: helpline.OwnerQueue + ":" + flow.Queue,
+		Reason: "flow", Actor: "flow:" + flow.ID,
+	})
+	if err != nil {
+		return err
+	}
+	*c = *queued
+	return nil
 }
 
 func checkStartChat(in *helpline.StartChatInput) error {

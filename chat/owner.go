@@ -10,8 +10,11 @@ import (
 // at ch.Version, stamping ch.At now, and publishes the owner.changed item
 // the store appends with the change (helpline.Store.ChangeOwner), so that
 // watchers and the mirror dispatcher see it like any other item, then an
-// EventOwner event for subscribers that follow ownership only. It returns
-// the updated contact and that item.
+// EventOwner event for subscribers that follow ownership only. When the
+// change takes a contact from an agent, that agent's AGENT participant
+// leaves the chat; when it gives it to an agent, the agent joins it under
+// its display name. It returns the updated contact and the transition
+// item.
 //
 // Errors: EINVALID, ENOTFOUND (Resource CONTACT), ECONFLICT when the owner
 // or version moved on or the contact ended; a caller rereads the contact
@@ -23,11 +26,7 @@ func (s *Service) ChangeOwner(ctx context.Context, ch helpline.OwnerChange) (*he
 	if err != nil {
 		return nil, nil, err
 	}
-	s.publish(ctx, it)
-	ev := helpline.Event{Kind: helpline.EventOwner, Subject: helpline.ContactSubject(c.ID),
-		Owner: &helpline.Ownership{Owner: c.Owner, Version: c.Version}}
-	if err := s.bus.Publish(context.WithoutCancel(ctx), ev); err != nil {
-		s.log.Error("chat: publish", "contact", c.ID, "owner", c.Owner, "err", err)
-	}
+	s.announceOwner(ctx, c, it)
+	s.reseat(ctx, c, ch.From)
 	return c, it, nil
 }

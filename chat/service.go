@@ -82,6 +82,9 @@ type Config struct {
 	// Mirrors are the connectors that mirror every contact: StartChat
 	// creates a mirror pair for each together with the contact.
 	Mirrors []string
+	// PresenceGrace is how long an agent without a live connection keeps
+	// its status, for Transfer's checks (0 means routing.DefaultGrace).
+	PresenceGrace time.Duration
 }
 
 // Service is the chat engine. It implements helpline.ContactService,
@@ -97,6 +100,8 @@ type Service struct {
 	limits Limits
 	// mirrors are Config.Mirrors.
 	mirrors []string
+	// grace is Config.PresenceGrace.
+	grace time.Duration
 
 	sessions *sessionCache
 	hub      *hub
@@ -127,6 +132,7 @@ func New(cfg Config) *Service {
 		clock:    cfg.Now,
 		limits:   cfg.Limits.withDefaults(),
 		mirrors:  cfg.Mirrors,
+		grace:    cfg.PresenceGrace,
 		sessions: newSessionCache(defaultSessionCacheSize),
 		ready:    make(chan struct{}),
 	}

@@ -1,0 +1,63 @@
+package helpline_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/helplinehq/helpline"
+)
+
+func TestBusinessHoursIsOpen(t *testing.T) {
+	h := &helpline.BusinessHours{
+		TimeZone: "Europe/Paris",
+		Open: []helpline.OpenPeriod{
+			{Day: time.Monday, From: "09:00", To: "17:30"},
+			{Day: time.Saturday, From: "10:00", To: "24:00"},
+		},
+		Holidays: []string{"2025-04-21"}, // Easter Monday
+	}
+	if err := h.Check(); err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	paris, _ := time.LoadLocation("Europe/Paris")
+	for _, tc := range []struct {
+		at   time.Time
+		want bool
+	}{
+		{time.Date(2025, 3, 3, 9, 0, 0, 0, paris), true},       // Monday, the first minute
+		{time.Date(2025, 3, 3, 8, 59, 59, 0, paris), false},    // before it
+		{time.Date(2025, 3, 3, 17, 29, 0, 0, paris), true},     // the last minute
+		{time.Date(2025, 3, 3, 17, 30, 0, 0, paris), false},    // To is exclusive
+		{time.Date(2025, 3, 4, 10, 0, 0, 0, paris), false},     // Tuesday has no period
+		{time.Date(2025, 3, 8, 23, 59, 0, 0, paris), true},     // Saturday until midnight
+		{time.Date(2025, 3, 3, 8, 30, 0, 0, time.UTC), true},   // 09:30 in Paris (UTC+1)
+		{time.Date(2025, 3, 3, 16, 45, 0, 0, time.UTC), false}, // 17:45 in Paris
+		{time.Date(2025, 4, 21, 11, 0, 0, 0, paris), false},    // a Monday, but a holiday
+		{time.Date(2025, 4, 28, 11, 0, 0, 0, paris), true},     // the Monday after
+	} {
+		if got := h.IsOpen(tc.at); got != tc.want {
+			t.Errorf("IsOpen(%v) = %v, want %v", tc.at, got, tc.want)
+		}
+	}
+	// 16:00 UTC is 17:00 in Paris on a Monday in March, 18:00 in June.
+	if !h.IsOpen(time.Date(2025, 3, 3, 16, 0, 0, 0, time.UTC)) || h.IsOpen(time.Date(2025, 6, 2, 16, 0, 0, 0, time.UTC)) {
+		t.Errorf("IsOpen does not follow the zone's summer time")
+	}
+}
+
+func TestBusinessHoursCheck(t *testing.T) {
+	for name, h := range map[string]helpline.BusinessHours{
+		"unknown zone":  {TimeZone: "Mars/Olympus"},
+		"from after to": {Open: []helpline.OpenPeriod{{Day: time.Monday, From: "18:00", To: "09:00"}}},
+		"not a time":    {Open: []helpline.OpenPeriod{{Day: time.Monday, From: "9h", To: "17:00"}}},
+		"not a weekday": {Open: []helpline.OpenPeriod{{Day: 7, From: "09:00", To: "17:00"}}},
+		"not a date":    {Holidays: []string{"25/12/2025"}},
+	} {
+		if err := h.Check(); helpline.ErrorCode(err) != helpline.EINVALID {
+			t.Errorf("%s: Check = %v, want EINVALID", name, err)
+		}
+		if h.IsOpen(time.Date(2025, 3, 3, 12, 0, 0, 0, time.UTC)) {
+			t.Errorf("%s: hours that fail Check are open", name)
+		}
+	}
+}

@@ -1,0 +1,172 @@
+package chat_test
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/helplinehq/helpline"
+)
+
+// routingEnv is an env whose instance has a flow routed to queue sales,
+// served by agents ada and bo, both online.
+func routingEnv(t *testing.T) *env {
+	t.Helper()
+	e := newEnv(t)
+	e.inst.Flows = append(e.inst.Flows,
+		helpline.Flow{ID: "flow-sales", Name: "Sales", Queue: "sales"},
+		helpline.Flow{ID: "flow-nobody", Name: "Nobody serves it", Queue: "empty"})
+	if err := e.store.SaveInstance(ctx, e.inst); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"sales", "empty"} {
+		if err := e.store.SaveQueue(ctx, &helpline.Queue{InstanceID: e.inst.ID, ID: q}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, a := range []*helpline.Agent{
+		{InstanceID: e.inst.ID, ID: "ada", DisplayName: "Ada L.", Email: "ada@example.com", Queues: []string{"sales"}, Enabled: true},
+		{InstanceID: e.inst.ID, ID: "bo", DisplayName: "Bo", Email: "bo@example.com", Queues: []string{"sales"}, Enabled: true},
+	} {
+		if err := e.store.CreateAgent(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		e.online(t, a.ID)
+	}
+	return e
+}
+
+func (e *env) online(t *testing.T, agentID string) {
+	t.Helper()
+	if err := e.store.SetPresence(ctx, e.inst.ID, agentID, helpline.PresenceOnline, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.TouchAgent(ctx, e.inst.ID, agentID, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A flow's queue takes its new contacts when an agent serves it, with one
+// owner.changed item; where no agent serves it, nobody owns them.
+func TestStartChatEntersFlowQueue(t *testing.T) {
+	e := routingEnv(t)
+	started, _ := e.start(t, helpline.StartChatInput{ContactFlowID: "flow-sales"})
+	if c := started.Contact; c.Owner != "queue:sales" || c.Version != 2 {
+		t.Errorf("started owner %q version %d, want queue:sales at 2", c.Owner, c.Version)
+	}
+	want := []string{helpline.EventParticipantJoined, helpline.EventOwnerChanged}
+	if got := contentTypes(e.items(t, started.Contact.ID)); !slices.Equal(got, want) {
+		t.Errorf("items %q, want %q", got, want)
+	}
+	started, _ = e.start(t, helpline.StartChatInput{ContactFlowID: "flow-nobody"})
+	if c := started.Contact; c.Owner != "" || c.Version != 1 {
+		t.Errorf("unserved queue: owner %q version %d, want nobody at 1", c.Owner, c.Version)
+	}
+	if got := contentTypes(e.items(t, started.Contact.ID)); !slices.Equal(got, want[:1]) {
+		t.Errorf("unserved queue: items %q, want %q", got, want[:1])
+	}
+}
+
+// Accepting an offer seats the agent under its display name; a transfer
+// to another agent makes the first leave and the second join; a transfer
+// into a queue where nobody is online is made, and flagged.
+func TestAcceptOfferAndTransfer(t *testing.T) {
+	e := routingEnv(t)
+	started, _ := e.start(t, helpline.StartChatInput{ContactFlowID: "flow-sales"})
+	c := started.Contact
+	sub, err := e.bus.Subscribe(ctx, helpline.AgentSubject("ada"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	o := &helpline.Offer{InstanceID: c.InstanceID, ContactID: c.ID, QueueID: "sales", AgentID: "ada", ContactVersion: c.Version,
+		CreatedAt: e.clock.Now(), ExpiresAt: e.clock.Now().Add(30 * time.Second)}
+	if err := e.store.CreateOffer(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	got, it, err := e.svc.AcceptOffer(ctx, o.ID)
+	if err != nil {
+		t.Fatalf("AcceptOffer: %v", err)
+	}
+	if got.Owner != "agent:ada" || it.ContentType != helpline.EventOwnerChanged {
+		t.Errorf("accepted: owner %q, item %s", got.Owner, it.ContentType)
+	}
+	select {
+	case ev := <-sub.Events():
+		if ev.Kind != helpline.EventOffer || ev.Offer.ID != o.ID || ev.Offer.State != helpline.OfferAccepted {
+			t.Errorf("agent's event %+v, want its offer accepted", ev)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no offer event on the agent's subject")
+	}
+	_, _, err = e.svc.AcceptOffer(ctx, o.ID)
+	wantCode(t, err, helpline.ECONFLICT)
+
+	_, _, err = e.svc.Transfer(ctx, c.InstanceID, c.ID, "agent:nobody", "agent:ada")
+	wantCode(t, err, helpline.ENOTFOUND)
+	_, _, err = e.svc.Transfer(ctx, c.InstanceID, c.ID, "agent:ada", "agent:ada")
+	wantCode(t, err, helpline.EINVALID)
+	got, nobody, err := e.svc.Transfer(ctx, c.InstanceID, c.ID, "agent:bo", "agent:ada")
+	if err != nil || got.Owner != "agent:bo" || nobody {
+		t.Fatalf("Transfer to bo = %v, %v, %v", got, nobody, err)
+	}
+	got, nobody, err = e.svc.Transfer(ctx, c.InstanceID, c.ID, "queue:empty", "agent:bo")
+	if err != nil || got.Owner != "queue:empty" || !nobody {
+		t.Fatalf("Transfer to an empty queue = %v, nobodyOnline %v, %v; want made and flagged", got, nobody, err)
+	}
+
+	var seats []string
+	for _, it := range e.items(t, c.ID) {
+		if it.Role == helpline.RoleAgent {
+			seats = append(seats, it.ContentType+" "+it.DisplayName)
+		}
+	}
+	want := []string{"application/vnd.amazonaws.connect.event.participant.joined Ada L.",
+		"application/vnd.amazonaws.connect.event.participant.left Ada L.",
+		"application/vnd.amazonaws.connect.event.participant.joined Bo",
+		"application/vnd.amazonaws.connect.event.participant.left Bo"}
+	if !slices.Equal(seats, want) {
+		t.Errorf("agents' items %q, want %q", seats, want)
+	}
+}
+
+// Outside its flow's business hours a chat gets the away message and
+// waits, or ends at once when the flow says so.
+func TestStartChatOutOfHours(t *testing.T) {
+	e := newEnv(t) // the clock stands on Saturday 1 March 2025, 12:00 UTC
+	weekdays := &helpline.BusinessHours{TimeZone: "Europe/Paris", Open: []helpline.OpenPeriod{{Day: time.Monday, From: "09:00", To: "17:00"}}}
+	e.inst.Flows = append(e.inst.Flows,
+		helpline.Flow{ID: "flow-away", Name: "Away", Greeting: "Hi!", Hours: weekdays, AwayMessage: "Back on Monday."},
+		helpline.Flow{ID: "flow-closed", Name: "Closed", Hours: weekdays, EndOutOfHours: true},
+		helpline.Flow{ID: "flow-open", Name: "Open", Hours: &helpline.BusinessHours{Open: []helpline.OpenPeriod{{Day: time.Saturday, From: "00:00", To: "24:00"}}}})
+	if err := e.store.SaveInstance(ctx, e.inst); err != nil {
+		t.Fatal(err)
+	}
+	messages := func(id string) []string {
+		var out []string
+		for _, it := range e.items(t, id) {
+			if it.Type == helpline.ItemMessage {
+				out = append(out, it.Content)
+			}
+		}
+		return out
+	}
+	away, _ := e.start(t, helpline.StartChatInput{ContactFlowID: "flow-away"})
+	if got := messages(away.Contact.ID); !slices.Equal(got, []string{"Hi!", "Back on Monday."}) || away.Contact.Ended() {
+		t.Errorf("away flow: messages %q, ended %v; want the greeting then the away message, still waiting", got, away.Contact.Ended())
+	}
+	closed, err := e.svc.StartChat(ctx, helpline.StartChatInput{InstanceID: e.inst.ID, ContactFlowID: "flow-closed", DisplayName: "Casey"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := closed.Contact; !c.Ended() || c.EndReason != helpline.EndFlowDisconnect {
+		t.Errorf("closed flow: contact %s/%s, want ended by the flow", c.State, c.EndReason)
+	}
+	if got := messages(closed.Contact.ID); !slices.Equal(got, []string{"We are closed right now. Leave us a message and we will answer as soon as we are open."}) {
+		t.Errorf("closed flow: messages %q, want the default away message", got)
+	}
+	open, _ := e.start(t, helpline.StartChatInput{ContactFlowID: "flow-open"})
+	if got := messages(open.Contact.ID); len(got) != 0 {
+		t.Errorf("open flow: messages %q, want none", got)
+	}
+}

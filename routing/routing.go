@@ -254,3 +254,48 @@ func (r *round) before(q *helpline.Queue, contactID string, a, b *agent) bool {
 	}
 	return a.Agent.ID < b.Agent.ID
 }
+
+// Next returns the earliest time after now at which Decide, given the
+// same snapshot, could decide otherwise: a pending offer's expiry, the end
+// of an agent's grace without a live connection, an absent agent's chats
+// falling due for their queue's reassign_after. It returns the zero time
+// when nothing is due; the store changing (a contact queued, a presence
+// set) is news the bus brings instead.
+func Next(s *helpline.RoutingSnapshot, now time.Time, grace time.Duration) time.Time {
+	if grace == 0 {
+		grace = DefaultGrace
+	}
+	var next time.Time
+	at := func(t time.Time) {
+		if t.After(now) && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	for _, o := range s.Offers {
+		if o.State == helpline.OfferPending {
+			at(o.ExpiresAt)
+		}
+	}
+	queues := map[string]*helpline.Queue{}
+	for _, q := range s.Queues {
+		queues[q.ID] = q
+	}
+	for _, a := range s.Agents {
+		p := a.Presence
+		if Status(p, now, grace) != helpline.PresenceOffline {
+			// Status counts the agent offline once more than grace has
+			// passed: a millisecond after SeenAt+grace.
+			at(p.SeenAt.Add(grace + time.Millisecond))
+		}
+		if Status(p, now, grace) == helpline.PresenceOnline {
+			continue
+		}
+		since := unavailableSince(p, now, grace)
+		for _, c := range a.Chats {
+			if q := queues[c.QueueID]; q != nil && q.ReassignAfter > 0 {
+				at(since.Add(q.ReassignAfter))
+			}
+		}
+	}
+	return next
+}

@@ -377,3 +377,33 @@ func TestTransfer(t *testing.T) {
 		t.Errorf("to an agent with a pending offer: %v, want EQUOTA", err)
 	}
 }
+
+// Next names the earliest moment a decision could change: here the
+// grace of ada's connection, before bo's offer expires and cy's chat is
+// due back.
+func TestNext(t *testing.T) {
+	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	s := &helpline.RoutingSnapshot{
+		Queues: []*helpline.Queue{{ID: "sales", ReassignAfter: 10 * time.Minute}},
+		Agents: []*helpline.AgentState{
+			{Agent: &helpline.Agent{ID: "ada", Enabled: true}, Presence: helpline.Presence{Status: helpline.PresenceOnline, SeenAt: now.Add(-50 * time.Second)}},
+			{Agent: &helpline.Agent{ID: "cy", Enabled: true}, Presence: helpline.Presence{Status: helpline.PresenceAway, StatusAt: now.Add(-9 * time.Minute), SeenAt: now},
+				Chats: []helpline.Assignment{{ContactID: "c2", QueueID: "sales"}}},
+		},
+		Offers: []*helpline.Offer{{ContactID: "c1", AgentID: "bo", State: helpline.OfferPending, ExpiresAt: now.Add(20 * time.Second)}},
+	}
+	if got, want := routing.Next(s, now, time.Minute), now.Add(10*time.Second+time.Millisecond); !got.Equal(want) {
+		t.Errorf("Next = %v, want ada's grace ending at %v", got, want)
+	}
+	s.Agents = s.Agents[1:]
+	if got, want := routing.Next(s, now, time.Minute), now.Add(20*time.Second); !got.Equal(want) {
+		t.Errorf("Next = %v, want bo's offer expiring at %v", got, want)
+	}
+	s.Offers = nil
+	if got, want := routing.Next(s, now, time.Minute), now.Add(time.Minute); !got.Equal(want) {
+		t.Errorf("Next = %v, want cy's chat due back at %v", got, want)
+	}
+	if got := routing.Next(&helpline.RoutingSnapshot{}, now, 0); !got.IsZero() {
+		t.Errorf("Next of nothing = %v, want zero", got)
+	}
+}

@@ -40,6 +40,8 @@ type Config struct {
 	// created or updated on every start (AgentConfig, QueueConfig).
 	Agents []AgentConfig `yaml:"agents"`
 	Queues []QueueConfig `yaml:"queues"`
+	// Routing tunes how waiting chats are offered to agents.
+	Routing RoutingConfig `yaml:"routing"`
 	// Mirror tunes the mirror dispatcher.
 	Mirror MirrorConfig `yaml:"mirror"`
 	// HTTP bounds how long and how many connections clients hold.
@@ -184,9 +186,9 @@ type RateConfig struct {
 
 // InstanceConfig declares an instance beyond the default one.
 type InstanceConfig struct {
-	ID    string          `yaml:"id"`
-	Name  string          `yaml:"name"`
-	Flows []helpline.Flow `yaml:"flows"`
+	ID    string       `yaml:"id"`
+	Name  string       `yaml:"name"`
+	Flows []FlowConfig `yaml:"flows"`
 	// AccessKeys sign the instance's Connect contact operations. An
 	// instance without any takes chats only from sources (Stream Chat).
 	AccessKeys []AccessKeyConfig `yaml:"access_keys"`
@@ -250,6 +252,9 @@ func (cfg *Config) validate() error {
 			if f.ID == "" {
 				return fmt.Errorf("instance %s: flows[%d]: id is required", in.ID, j)
 			}
+			if _, err := f.flow(); err != nil {
+				return fmt.Errorf("instance %s: flow %s: %w", in.ID, f.ID, err)
+			}
 		}
 		for j, k := range in.AccessKeys {
 			if k.ID == "" || k.SecretEnv == "" {
@@ -281,6 +286,9 @@ func (cfg *Config) validate() error {
 	}
 	if err := cfg.validateRouting(); err != nil {
 		return err
+	}
+	if cfg.Routing.PresenceGrace < 0 || cfg.Routing.PositionStep < 0 {
+		return fmt.Errorf("routing: presence_grace and position_step must not be negative")
 	}
 	if cfg.Mirror.Lease < 0 || cfg.Mirror.Workers < 0 || cfg.Mirror.PollInterval < 0 || cfg.Mirror.Linger < 0 {
 		return fmt.Errorf("mirror: lease, workers, poll_interval and linger must not be negative")
@@ -326,7 +334,11 @@ func validateRates(key string, rates map[string]RateConfig, known map[string]con
 func (cfg *Config) instances() []*helpline.Instance {
 	var out []*helpline.Instance
 	for _, ic := range cfg.Instances {
-		in := &helpline.Instance{ID: ic.ID, Name: ic.Name, Flows: ic.Flows}
+		in := &helpline.Instance{ID: ic.ID, Name: ic.Name}
+		for _, fc := range ic.Flows {
+			f, _ := fc.flow() // validate checked it
+			in.Flows = append(in.Flows, *f)
+		}
 		if in.Name == "" {
 			in.Name = ic.ID
 		}

@@ -60,10 +60,21 @@ func ensureDefaultInstance(ctx context.Context, store helpline.Store) (*Identity
 	err = store.SaveInstance(ctx, &helpline.Instance{
 		ID:         id.InstanceID,
 		Name:       "default",
-		Flows:      []helpline.Flow{{ID: id.FlowID, Name: "Default flow"}},
+		Flows:      []helpline.Flow{{ID: id.FlowID, Name: "Default flow", Queue: helpline.DefaultQueueID}},
 		AccessKeys: []helpline.AccessKey{{ID: id.AccessKeyID, Secret: id.SecretAccessKey}},
 	})
 	return &id, err
+}
+
+// ensureDefaultQueue creates the default instance's queue "default",
+// which the default flow sends chats to, unless it exists: an operator's
+// changes to it (helpline queues add, queues:) are kept.
+func ensureDefaultQueue(ctx context.Context, store helpline.Store, instanceID string) error {
+	_, err := store.FindQueueByID(ctx, instanceID, helpline.DefaultQueueID)
+	if helpline.ErrorCode(err) == helpline.ENOTFOUND {
+		err = store.SaveQueue(ctx, &helpline.Queue{InstanceID: instanceID, ID: helpline.DefaultQueueID, Name: "Default queue"})
+	}
+	return err
 }
 
 // checkAccessKeysUnique refuses to start when two instances share an

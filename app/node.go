@@ -45,6 +45,7 @@ type Node struct {
 	engine   *chat.Service
 	conns    []helpline.Connector
 	mirrors  *mirror.Dispatcher
+	router   *router
 	identity *Identity
 	// api serves the Connect API; admin serves /admin and /api; agents
 	// serves the agent API, /api/agent and /api/admin; inbound
@@ -66,8 +67,8 @@ type Node struct {
 // New builds the node cfg describes, in this order: the connectors from
 // their settings (a configuration error opens nothing), the store, the bus
 // and the attachment files, the instances, the engine, the connectors'
-// provisioning with the engine, the mirror dispatcher and the HTTP
-// handlers. cfg.Data must be set. When New fails it closes what it opened.
+// provisioning with the engine, the routing loop, the mirror dispatcher
+// and the HTTP handlers. cfg.Data must be set. When New fails it closes what it opened.
 func New(ctx context.Context, cfg *Config, logger *slog.Logger) (*Node, error) {
 	n := &Node{cfg: cfg, logger: logger, limits: cfg.HTTP.limits()}
 	if err := n.open(ctx); err != nil {
@@ -109,6 +110,9 @@ func (n *Node) open(ctx context.Context) error {
 		}
 	}
 	if err := checkAccessKeysUnique(ctx, n.store); err != nil {
+		return err
+	}
+	if err := ensureDefaultQueue(ctx, n.store, n.identity.InstanceID); err != nil {
 		return err
 	}
 	if err := applyRouting(ctx, n.store, cfg, n.identity.InstanceID); err != nil {
@@ -154,8 +158,10 @@ func (n *Node) open(ctx context.Context) error {
 			MaxAttachmentsPerContact: cfg.Limits.MaxAttachmentsPerContact,
 			DefaultChatDuration:      time.Duration(cfg.Limits.ChatDuration),
 		},
-		Mirrors: names,
+		Mirrors:       names,
+		PresenceGrace: cfg.Routing.grace(),
 	})
+	n.router = newRouter(n.store, n.bus, n.engine, nil, cfg.Routing, n.logger)
 	if err := provisionConnectors(ctx, n.conns, n.engine, n.store, n.identity.InstanceID, chat.AttachmentOpener(n.store, blobs), n.logger); err != nil {
 		return err
 	}
@@ -234,7 +240,7 @@ func (n *Node) Identity() *Identity { return n.identity }
 
 // Run serves the node on ln until ctx is done or a part of it fails,
 // then shuts down in order: in-flight requests finish (for at most 15 s),
-// the mirror dispatcher stops, then the engine, which ends every watched
+// the mirror dispatcher stops, then the routing loop, then the engine, which ends every watched
 // socket. It returns the failure that stopped it, or nil. Close releases
 // the rest afterwards.
 //
@@ -276,6 +282,7 @@ func (n *Node) Run(ctx context.Context, ln, metricsLn net.Listener) error {
 	// Started in this order, stopped in the reverse one.
 	parts := []component{
 		{"engine", n.engine.Run},
+		{"routing", n.router.Run},
 		{"mirror dispatcher", n.mirrors.Run},
 	}
 	if metricsLn != nil {

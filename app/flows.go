@@ -1,0 +1,89 @@
+package app
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/helplinehq/helpline"
+)
+
+// FlowConfig declares a contact flow of an instance (instances: …
+// flows:): what happens to the chats started in it.
+type FlowConfig struct {
+	ID       string `yaml:"id"`
+	Name     string `yaml:"name"`
+	Greeting string `yaml:"greeting"`
+	// Queue is the queue the flow's chats wait in for an agent; they
+	// enter it only while an enabled agent serves it (helpline.Flow).
+	Queue string `yaml:"queue"`
+	// Hours are the flow's business hours; outside them a new chat gets
+	// AwayMessage and waits, or ends when EndOutOfHours is set.
+	Hours         *HoursConfig `yaml:"hours"`
+	AwayMessage   string       `yaml:"away_message"`
+	EndOutOfHours bool         `yaml:"end_out_of_hours"`
+}
+
+// HoursConfig is a weekly schedule in a time zone. Open lists periods
+// written "mon-fri 09:00-17:30" or "sat 10:00-13:00" (days sun … sat);
+// Holidays are closed dates written 2025-12-25.
+type HoursConfig struct {
+	TimeZone string   `yaml:"time_zone"`
+	Open     []string `yaml:"open"`
+	Holidays []string `yaml:"holidays"`
+}
+
+var weekdays = map[string]time.Weekday{"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday,
+	"wed": time.Wednesday, "thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday}
+
+// flow returns the flow fc declares, or an error saying what is wrong.
+func (fc FlowConfig) flow() (*helpline.Flow, error) {
+	f := &helpline.Flow{ID: fc.ID, Name: fc.Name, Greeting: fc.Greeting, Queue: fc.Queue,
+		AwayMessage: fc.AwayMessage, EndOutOfHours: fc.EndOutOfHours}
+	if f.Name == "" {
+		f.Name = f.ID
+	}
+	if fc.Queue != "" && !helpline.ValidName(fc.Queue) {
+		return nil, fmt.Errorf("queue %q must be 1 to 64 letters, digits, - or _", fc.Queue)
+	}
+	if fc.Hours == nil {
+		if fc.AwayMessage != "" || fc.EndOutOfHours {
+			return nil, fmt.Errorf("away_message and end_out_of_hours need hours")
+		}
+		return f, nil
+	}
+	h := &helpline.BusinessHours{TimeZone: fc.Hours.TimeZone, Holidays: fc.Hours.Holidays}
+	for _, p := range fc.Hours.Open {
+		days, span, ok := strings.Cut(strings.TrimSpace(p), " ")
+		from, to, ok2 := strings.Cut(strings.TrimSpace(span), "-")
+		first, last, ok3 := parseDays(days)
+		if !ok || !ok2 || !ok3 {
+			return nil, fmt.Errorf("hours: open period %q is not written \"mon-fri 09:00-17:30\"", p)
+		}
+		for d := first; ; d = (d + 1) % 7 {
+			h.Open = append(h.Open, helpline.OpenPeriod{Day: d, From: from, To: to})
+			if d == last {
+				break
+			}
+		}
+	}
+	if err := h.Check(); err != nil {
+		return nil, fmt.Errorf("hours: %w", err)
+	}
+	f.Hours = h
+	return f, nil
+}
+
+// parseDays reads "mon" or "mon-fri" (a range may wrap: "fri-mon").
+func parseDays(s string) (first, last time.Weekday, ok bool) {
+	a, b, isRange := strings.Cut(strings.ToLower(s), "-")
+	first, ok = weekdays[a]
+	if !ok {
+		return 0, 0, false
+	}
+	if !isRange {
+		return first, first, true
+	}
+	last, ok = weekdays[b]
+	return first, last, ok
+}

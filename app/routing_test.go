@@ -1,0 +1,245 @@
+package app
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/helplinehq/helpline"
+	"github.com/helplinehq/helpline/chat"
+	"github.com/helplinehq/helpline/clocktest"
+	"github.com/helplinehq/helpline/inmem"
+	"github.com/helplinehq/helpline/sqlite"
+)
+
+// routed is the real engine on SQLite and the in-process bus with a fake
+// clock, an instance whose flow "sales" sends chats to queue sales, and
+// a router whose rounds the test runs itself.
+type routed struct {
+	store  helpline.Store
+	bus    helpline.Bus
+	engine *chat.Service
+	clock  *clocktest.Clock
+	router *router
+	inst   string
+}
+
+func newRouted(t *testing.T, agents ...*helpline.Agent) *routed {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "helpline.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &routed{store: db, bus: inmem.NewBus(), clock: clocktest.New(time.Date(2025, 3, 3, 10, 0, 0, 0, time.UTC)), inst: "shop"}
+	in := &helpline.Instance{ID: e.inst, Name: "Shop", Flows: []helpline.Flow{{ID: "sales", Name: "Sales", Queue: "sales"}}}
+	if err := db.SaveInstance(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"sales", "empty"} {
+		if err := db.SaveQueue(ctx, &helpline.Queue{InstanceID: e.inst, ID: q}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, a := range agents {
+		a.InstanceID, a.Email, a.Enabled = e.inst, a.ID+"@example.com", true
+		if a.Queues == nil {
+			a.Queues = []string{"sales"}
+		}
+		if err := db.CreateAgent(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.engine = chat.New(chat.Config{Store: db, Bus: e.bus, Tokens: helpline.NewTokens([]byte("0123456789abcdef0123456789abcdef")),
+		Now: e.clock.Now, Logger: quiet()})
+	e.router = newRouter(db, e.bus, e.engine, e.clock.Now, RoutingConfig{}, quiet())
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- e.engine.Run(runCtx) }()
+	<-e.engine.Ready()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		e.bus.Close()
+		db.Close()
+	})
+	return e
+}
+
+func (e *routed) presence(t *testing.T, agentID, status string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := e.store.SetPresence(ctx, e.inst, agentID, status, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.TouchAgent(ctx, e.inst, agentID, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// chat is a started chat and what its customer's socket received.
+type watched struct {
+	contact *helpline.Contact
+	mu      sync.Mutex // guards items
+	items   []*helpline.Item
+}
+
+func (w *watched) Deliver(it *helpline.Item) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.items = append(w.items, it)
+	return true
+}
+
+func (w *watched) End() {}
+
+// lines returns "type display-name content" of what the customer saw
+// after its own participant.joined, waiting until want of them arrived.
+func (w *watched) lines(t *testing.T, want int) []string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		w.mu.Lock()
+		var out []string
+		for _, it := range w.items[min(1, len(w.items)):] {
+			kind := it.ContentType
+			if i := strings.Index(kind, "event."); i >= 0 {
+				kind = kind[i+len("event."):]
+			} else if it.Type == helpline.ItemMessage {
+				kind = "message"
+			}
+			out = append(out, strings.TrimSpace(kind+" "+it.DisplayName+" "+it.Content))
+		}
+		w.mu.Unlock()
+		if len(out) >= want || time.Now().After(deadline) {
+			return out
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (e *routed) start(t *testing.T) *watched {
+	t.Helper()
+	ctx := context.Background()
+	started, err := e.engine.StartChat(ctx, helpline.StartChatInput{InstanceID: e.inst, ContactFlowID: "sales", DisplayName: "Casey"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := e.engine.Authenticate(ctx, helpline.ParticipantToken, started.ParticipantToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &watched{contact: started.Contact}
+	stop, err := e.engine.Watch(ctx, sess, 0, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return w
+}
+
+// offers subscribes to an agent's offer events.
+func (e *routed) offers(t *testing.T, agentID string) func() *helpline.Offer {
+	t.Helper()
+	sub, err := e.bus.Subscribe(context.Background(), helpline.AgentSubject(agentID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sub.Close)
+	return func() *helpline.Offer {
+		t.Helper()
+		for {
+			select {
+			case ev := <-sub.Events():
+				if ev.Kind == helpline.EventOffer {
+					return ev.Offer
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("no offer event for %s", agentID)
+				return nil
+			}
+		}
+	}
+}
+
+func (e *routed) owner(t *testing.T, contactID string) string {
+	t.Helper()
+	c, err := e.store.FindContactByID(context.Background(), contactID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Owner
+}
+
+// A chat enters the queue, is offered to the longest-idle online agent,
+// moves to the next when the offer expires, comes back when that agent
+// goes offline, and once accepted seats the agent in the chat; a transfer
+// makes one agent leave and the other join.
+func TestRoutingOffersAndAssigns(t *testing.T) {
+	e := newRouted(t, &helpline.Agent{ID: "ada", DisplayName: "Ada L."}, &helpline.Agent{ID: "bo", DisplayName: "Bo"})
+	ctx := context.Background()
+	e.presence(t, "ada", helpline.PresenceOnline)
+	e.presence(t, "bo", helpline.PresenceOnline)
+	toAda, toBo := e.offers(t, "ada"), e.offers(t, "bo")
+
+	w := e.start(t)
+	if w.contact.Owner != "queue:sales" {
+		t.Fatalf("new chat owned by %q, want queue:sales", w.contact.Owner)
+	}
+	e.router.round(ctx)
+	first := toAda()
+	if first.ContactID != w.contact.ID || first.State != helpline.OfferPending {
+		t.Fatalf("ada's offer %+v, want the chat pending", first)
+	}
+
+	e.clock.Advance(helpline.DefaultAcceptWithin)
+	e.router.round(ctx)
+	if o := toAda(); o.ID != first.ID || o.State != helpline.OfferExpired {
+		t.Errorf("ada's next event %+v, want her offer expired", o)
+	}
+	second := toBo()
+	if second.ContactID != w.contact.ID || second.State != helpline.OfferPending {
+		t.Fatalf("bo's offer %+v, want the chat moved on to him", second)
+	}
+
+	e.presence(t, "ada", helpline.PresenceOnline) // her connection seen again
+	e.presence(t, "bo", helpline.PresenceOffline)
+	e.router.round(ctx)
+	if o := toBo(); o.ID != second.ID || o.State != helpline.OfferWithdrawn {
+		t.Errorf("bo's next event %+v, want his offer withdrawn as he went offline", o)
+	}
+	third := toAda()
+	if third.ContactID != w.contact.ID || third.State != helpline.OfferPending {
+		t.Fatalf("ada's offer %+v, want the chat back with her", third)
+	}
+	if _, _, err := e.engine.AcceptOffer(ctx, third.ID); err != nil {
+		t.Fatalf("AcceptOffer: %v", err)
+	}
+	if o := toAda(); o.State != helpline.OfferAccepted {
+		t.Errorf("ada's event %+v, want accepted", o)
+	}
+	if got := e.owner(t, w.contact.ID); got != "agent:ada" {
+		t.Fatalf("owner %q, want agent:ada", got)
+	}
+
+	e.presence(t, "bo", helpline.PresenceOnline)
+	if _, _, err := e.engine.Transfer(ctx, e.inst, w.contact.ID, "agent:bo", "agent:ada"); err != nil {
+		t.Fatalf("Transfer: %v", err)
+	}
+	e.router.round(ctx) // nothing waits: no offer, no notice
+	want := []string{
+		"owner.changed SYSTEM_MESSAGE " + `{"from":"","to":"queue:sales","reason":"flow","actor":"flow:sales"}`,
+		"owner.changed SYSTEM_MESSAGE " + `{"from":"queue:sales","to":"agent:ada","reason":"accepted","actor":"agent:ada"}`,
+		"participant.joined Ada L.",
+		"owner.changed SYSTEM_MESSAGE " + `{"from":"agent:ada","to":"agent:bo","reason":"transfer","actor":"agent:ada"}`,
+		"participant.left Ada L.",
+		"participant.joined Bo",
+	}
+	if got := w.lines(t, len(want)); !slices.Equal(got, want) {
+		t.Errorf("the customer saw\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

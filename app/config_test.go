@@ -130,3 +130,32 @@ func TestLoadAgentAPIConfig(t *testing.T) {
 		}
 	}
 }
+
+// A flow's hours are written as day ranges and clock times; a malformed
+// period, an unknown zone, or an away message without hours is refused.
+func TestFlowConfig(t *testing.T) {
+	fc := FlowConfig{ID: "web", Queue: "sales", AwayMessage: "Back soon.",
+		Hours: &HoursConfig{TimeZone: "Europe/Paris", Open: []string{"fri-mon 09:00-17:30"}, Holidays: []string{"2025-12-25"}}}
+	f, err := fc.flow()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var days []string
+	for _, p := range f.Hours.Open {
+		days = append(days, p.Day.String()[:3]+" "+p.From+"-"+p.To)
+	}
+	if want := "Fri 09:00-17:30,Sat 09:00-17:30,Sun 09:00-17:30,Mon 09:00-17:30"; strings.Join(days, ",") != want || f.Name != "web" {
+		t.Errorf("flow %q named %q, want %q", days, f.Name, want)
+	}
+	for _, bad := range []FlowConfig{
+		{ID: "a", Hours: &HoursConfig{Open: []string{"weekdays 09:00-17:00"}}},
+		{ID: "b", Hours: &HoursConfig{Open: []string{"mon 17:00-09:00"}}},
+		{ID: "c", Hours: &HoursConfig{TimeZone: "Mars/Olympus"}},
+		{ID: "d", AwayMessage: "closed"},
+		{ID: "e", Queue: "no spaces"},
+	} {
+		if _, err := bad.flow(); err == nil {
+			t.Errorf("flow %+v accepted", bad)
+		}
+	}
+}

@@ -104,22 +104,39 @@ func (w *watched) lines(t *testing.T, want int) []string {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		w.mu.Lock()
-		var out []string
-		for _, it := range w.items[min(1, len(w.items)):] {
-			kind := it.ContentType
-			if i := strings.Index(kind, "event."); i >= 0 {
-				kind = kind[i+len("event."):]
-			} else if it.Type == helpline.ItemMessage {
-				kind = "message"
-			}
-			out = append(out, strings.TrimSpace(kind+" "+it.DisplayName+" "+it.Content))
-		}
+		out := describe(w.items[min(1, len(w.items)):])
 		w.mu.Unlock()
 		if len(out) >= want || time.Now().After(deadline) {
 			return out
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// describe renders items as "type display-name content".
+func describe(items []*helpline.Item) []string {
+	var out []string
+	for _, it := range items {
+		kind := it.ContentType
+		if i := strings.Index(kind, "event."); i >= 0 {
+			kind = kind[i+len("event."):]
+		} else if it.Type == helpline.ItemMessage {
+			kind = "message"
+		}
+		out = append(out, strings.TrimSpace(kind+" "+it.DisplayName+" "+it.Content))
+	}
+	return out
+}
+
+// stored returns what the store holds of the contact's transcript after
+// its customer's participant.joined, described.
+func (e *routed) stored(t *testing.T, contactID string) []string {
+	t.Helper()
+	items, err := e.store.FindItems(context.Background(), contactID, helpline.ItemQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return describe(items[1:])
 }
 
 func (e *routed) start(t *testing.T) *watched {
@@ -241,5 +258,68 @@ func TestRoutingOffersAndAssigns(t *testing.T) {
 	}
 	if got := w.lines(t, len(want)); !slices.Equal(got, want) {
 		t.Errorf("the customer saw\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// An agent is never offered more than its capacity; the chats beyond it
+// wait in FIFO order and are told their place, again when it moves, and
+// once that nobody is online when that is so.
+func TestRoutingCapacityAndQueueNotices(t *testing.T) {
+	e := newRouted(t, &helpline.Agent{ID: "ada", DisplayName: "Ada", Capacity: 1})
+	ctx := context.Background()
+	e.presence(t, "ada", helpline.PresenceOnline)
+	toAda := e.offers(t, "ada")
+	first := e.start(t)
+	e.clock.Advance(time.Millisecond)
+	second := e.start(t)
+	e.router.round(ctx)
+	e.router.round(ctx) // a second round neither offers more nor repeats a notice
+	if o := toAda(); o.ContactID != first.contact.ID {
+		t.Fatalf("ada was offered %s, want the first chat", o.ContactID)
+	}
+	if got, want := e.stored(t, second.contact.ID), []string{
+		"owner.changed SYSTEM_MESSAGE " + `{"from":"","to":"queue:sales","reason":"flow","actor":"flow:sales"}`,
+		"message SYSTEM_MESSAGE You are number 2 in the queue.",
+	}; !slices.Equal(got, want) {
+		t.Errorf("the second customer saw %q, want %q", got, want)
+	}
+	if got := e.stored(t, first.contact.ID); len(got) != 1 {
+		t.Errorf("the first customer, offered at once, saw %q, want only the queue's transition", got)
+	}
+
+	e.presence(t, "ada", helpline.PresenceOffline)
+	e.router.round(ctx)
+	e.router.round(ctx)
+	want := []string{
+		"owner.changed SYSTEM_MESSAGE " + `{"from":"","to":"queue:sales","reason":"flow","actor":"flow:sales"}`,
+		"message SYSTEM_MESSAGE You are number 1 in the queue.",
+		"message SYSTEM_MESSAGE " + nobodyNotice,
+	}
+	if got := e.stored(t, first.contact.ID); !slices.Equal(got, want) {
+		t.Errorf("once ada went offline the first customer saw %q, want %q", got, want)
+	}
+	if got := e.stored(t, second.contact.ID); len(got) != 3 || got[2] != "message SYSTEM_MESSAGE "+nobodyNotice {
+		t.Errorf("the second customer saw %q, want its place, then nobody online once", got)
+	}
+}
+
+// Run wakes on a contact entering a queue and an agent coming online,
+// without the test running rounds itself.
+func TestRoutingRunWakesOnEvents(t *testing.T) {
+	e := newRouted(t, &helpline.Agent{ID: "ada", DisplayName: "Ada", Capacity: 1})
+	e.presence(t, "ada", helpline.PresenceOnline)
+	toAda := e.offers(t, "ada")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.router.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	w := e.start(t)
+	if o := toAda(); o.ContactID != w.contact.ID || o.State != helpline.OfferPending {
+		t.Fatalf("offer %+v, want the new chat to ada", o)
 	}
 }

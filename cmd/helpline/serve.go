@@ -81,6 +81,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
   Region:              %s
   Instance id:         %s
   Contact flow id:     %s
+  Default queue:       default (the flow's chats wait there for an agent once one serves it)
   Access key id:       %s
   Secret access key:   %s
   Data directory:      %s

@@ -8,13 +8,14 @@ import (
 // Error codes. Each transport maps them to its own statuses and exception
 // names in exactly one table.
 const (
-	EINVALID   = "invalid"   // the request is malformed or breaks a documented limit
-	ENOTFOUND  = "not_found" // the named resource does not exist
-	EFORBIDDEN = "forbidden" // the caller may not do this: bad, expired or ended token
-	ECONFLICT  = "conflict"  // the resource is not in a state that allows this
-	EQUOTA     = "quota"     // a quota (active chats, attachments per contact) is used up
-	ETHROTTLED = "throttled" // a request-rate limit was exceeded
-	EINTERNAL  = "internal"  // a fault of ours; the message is not shown to clients
+	EINVALID     = "invalid"     // the request is malformed or breaks a documented limit
+	ENOTFOUND    = "not_found"   // the named resource does not exist
+	EFORBIDDEN   = "forbidden"   // the caller may not do this: bad, expired or ended token
+	ECONFLICT    = "conflict"    // the resource is not in a state that allows this
+	EQUOTA       = "quota"       // a quota (active chats, attachments per contact) is used up
+	ETHROTTLED   = "throttled"   // a request-rate limit was exceeded
+	EUNSUPPORTED = "unsupported" // the outside system has no documented way to do this (a ticket action a helpdesk lacks)
+	EINTERNAL    = "internal"    // a fault of ours; the message is not shown to clients
 )
 
 // Error is an application error with a code from the set above and a

@@ -7,9 +7,12 @@ import (
 
 // TicketDesk is what bots and automations may do, over a helpdesk's own
 // API, on the ticket linked to a contact. A connector whose helpdesk has
-// tickets (Zendesk Support now; Freshdesk and Kustomer next) implements
-// it. Every method returns ENOTFOUND when the contact has no ticket yet,
-// and EINTERNAL-coded errors for helpdesk failures.
+// tickets (Zendesk Support, Freshdesk, Kustomer) implements it. Every
+// method returns ENOTFOUND when the contact has no ticket yet, EINVALID
+// for an id or body the helpdesk refuses, ETHROTTLED when its rate limit
+// was reached, EUNSUPPORTED when the helpdesk has no documented way to do
+// the action (never a silent no-op), and EINTERNAL-coded errors for other
+// helpdesk failures.
 type TicketDesk interface {
 	// Ticket returns the contact's ticket.
 	Ticket(ctx context.Context, contactID string) (*Ticket, error)
@@ -22,7 +25,9 @@ type TicketDesk interface {
 	// Assign sets the ticket's assignee and/or group; empty leaves one as is.
 	Assign(ctx context.Context, contactID string, a TicketAssignment) (*Ticket, error)
 	// HandOff assigns the ticket and adds an internal note with the
-	// context a bot gathered, in one update.
+	// context a bot gathered: in one update where the helpdesk allows it,
+	// else the assignment first and then the note, so a retry after a
+	// failure assigns again rather than noting twice.
 	HandOff(ctx context.Context, contactID string, a TicketAssignment, context string) (*Ticket, error)
 }
 

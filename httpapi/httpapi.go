@@ -131,6 +131,8 @@ func statusOf(code string) int {
 		return http.StatusConflict
 	case helpline.EQUOTA, helpline.ETHROTTLED:
 		return http.StatusTooManyRequests
+	case helpline.EUNSUPPORTED:
+		return http.StatusNotImplemented
 	}
 	return http.StatusInternalServerError
 }

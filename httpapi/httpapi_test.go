@@ -241,6 +241,22 @@ func TestTicketActions(t *testing.T) {
 	}
 }
 
+// unsupportedDesk is a desk that cannot reply publicly.
+type unsupportedDesk struct{ *desk }
+
+func (unsupportedDesk) Reply(context.Context, string, string) (*helpline.TicketMessage, error) {
+	return nil, helpline.Errorf(helpline.EUNSUPPORTED, "This helpdesk cannot send a public reply.")
+}
+
+// An action the helpdesk does not have is 501 with its code and message.
+func TestUnsupportedAction(t *testing.T) {
+	srv, _ := newAPI(t, map[string]helpline.TicketDesk{"k": unsupportedDesk{&desk{}}})
+	status, body := call(t, srv, "POST", "/api/contacts/c1/ticket/reply", token, `{"body":"Hello"}`)
+	if status != 501 || errCode(body) != helpline.EUNSUPPORTED || !strings.Contains(body["error"].(map[string]any)["message"].(string), "cannot send a public reply") {
+		t.Errorf("reply on a desk without replies: %d %v", status, body)
+	}
+}
+
 func TestChoosingTheDesk(t *testing.T) {
 	a, b := &desk{ticket: helpline.Ticket{ID: "1"}}, &desk{ticket: helpline.Ticket{ID: "2"}}
 	srv, _ := newAPI(t, map[string]helpline.TicketDesk{"a": a, "b": b})

@@ -487,4 +487,6 @@ type conversationIn struct {
 	Incoming bool   `json:"incoming"`
 	Private  bool   `json:"private"`
 	UserID   int64  `json:"user_id"`
+	// CreatedAt is read by the ticket actions.
+	CreatedAt time.Time `json:"created_at"`
 }

@@ -2,8 +2,8 @@
 // httptest server that behaves as the documented API does for what
 // Helpline uses — basic auth with the API key and "X", integer enums,
 // the {description, errors[{field, message, code}]} error envelope,
-// contacts listed by email and created once per email, tickets, notes,
-// replies, conversations paged with a Link header, agents, the account's
+// contacts listed by email and created once per email, tickets (assigned
+// to an agent or a group with an update), notes, replies, conversations paged with a Link header, agents, the account's
 // per-minute limits with X-RateLimit-* headers and 429 with Retry-After
 // — plus switchable outages, slow answers and lost answers (a write that
 // lands but answers 503), and an automation-rule webhook sender that
@@ -108,6 +108,7 @@ type Ticket struct {
 	Priority        int            `json:"priority"`
 	Source          int            `json:"source"`
 	RequesterID     int64          `json:"requester_id"`
+	ResponderID     *int64         `json:"responder_id"`
 	GroupID         *int64         `json:"group_id"`
 	Tags            []string       `json:"tags"`
 	CreatedAt       time.Time      `json:"created_at"`
@@ -138,6 +139,7 @@ type Server struct {
 	nextID   int64
 	contacts map[int64]*Contact
 	agents   map[int64]*Agent
+	groups   map[int64]string
 	tickets  map[int64]*Ticket
 	window   time.Time // start of the current limit minute
 	used     int       // requests in window
@@ -162,7 +164,7 @@ func NewServer(opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Server{opts: opts, nextID: 5000, contacts: map[int64]*Contact{}, agents: map[int64]*Agent{}, tickets: map[int64]*Ticket{}}
+	s := &Server{opts: opts, nextID: 5000, contacts: map[int64]*Contact{}, agents: map[int64]*Agent{}, groups: map[int64]string{}, tickets: map[int64]*Ticket{}}
 	s.AgentID = s.addAgent("Helpline Integration", "bot@example.com").ID
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v2/contacts", s.listContacts)
@@ -228,6 +230,15 @@ func (s *Server) addAgent(name, email string) *Agent {
 	a.Contact.Name, a.Contact.Email = name, email
 	s.agents[a.ID] = a
 	return a
+}
+
+// AddGroup adds an agent group and returns its id.
+func (s *Server) AddGroup(name string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextID++
+	s.groups[s.nextID] = name
+	return s.nextID
 }
 
 // Stats returns the counters.
@@ -697,9 +708,13 @@ func (s *Server) showTicket(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// updateTicket takes the status and the assignment: responder_id must be
+// an agent and group_id a group the fake holds.
 func (s *Server) updateTicket(w http.ResponseWriter, r *http.Request) {
 	var in struct {
-		Status *int `json:"status"`
+		Status      *int   `json:"status"`
+		ResponderID *int64 `json:"responder_id"`
+		GroupID     *int64 `json:"group_id"`
 	}
 	if !decode(w, r, &in) {
 		return
@@ -714,8 +729,22 @@ func (s *Server) updateTicket(w http.ResponseWriter, r *http.Request) {
 	if t == nil {
 		return
 	}
+	if in.ResponderID != nil && s.agents[*in.ResponderID] == nil {
+		invalid(w, "responder_id", "invalid_value", "There is no agent matching the given responder_id")
+		return
+	}
+	if in.GroupID != nil && s.groups[*in.GroupID] == "" {
+		invalid(w, "group_id", "invalid_value", "There is no group matching the given group_id")
+		return
+	}
 	if in.Status != nil {
 		t.Status = *in.Status
+	}
+	if in.ResponderID != nil {
+		t.ResponderID = in.ResponderID
+	}
+	if in.GroupID != nil {
+		t.GroupID = in.GroupID
 	}
 	t.UpdatedAt = s.opts.Now()
 	writeJSON(w, http.StatusOK, t)

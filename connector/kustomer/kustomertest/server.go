@@ -2,8 +2,9 @@
 // server that behaves as the documented API does for what Helpline uses —
 // Bearer API keys, JSON:API envelopes, customers found by external id or
 // email and created, conversations created, looked up by external id and
-// updated, messages and notes created on a conversation and listed with
-// page pagination, users read, the documented error bodies, the org-wide
+// updated (status, custom attributes, assigned users and teams), messages
+// and notes created on a conversation and listed with page pagination,
+// users read, the documented error bodies, the org-wide
 // budget per minute with x-ratelimit-* headers and the per-customer
 // creation caps (120 messages, 120 notes per minute) — plus switchable
 // outages, slow answers, writes whose answer is lost, and a webhook
@@ -107,8 +108,11 @@ type Conversation struct {
 	Status     string
 	ExternalID string
 	Custom     map[string]any
-	Messages   []Message
-	Notes      []Note
+	// AssignedUsers and AssignedTeams are the conversation's assignment.
+	AssignedUsers, AssignedTeams []string
+	UpdatedAt                    time.Time
+	Messages                     []Message
+	Notes                        []Note
 }
 
 // Stats count what the fake answered.
@@ -143,6 +147,7 @@ type Server struct {
 	convs     map[string]*Conversation
 	order     []string // conversation ids in creation order
 	users     map[string]string
+	teams     map[string]string
 	window    time.Time // start of the current budget minute
 	used      int
 	perCust   map[string][]time.Time // creation times per "kind:customer"
@@ -172,7 +177,7 @@ func NewServer(opts Options) *Server {
 		opts.Now = time.Now
 	}
 	s := &Server{opts: opts, customers: map[string]*Customer{}, convs: map[string]*Conversation{},
-		users: map[string]string{}, perCust: map[string][]time.Time{}}
+		users: map[string]string{}, teams: map[string]string{}, perCust: map[string][]time.Time{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/customers/{key}", s.findCustomer)
 	mux.HandleFunc("POST /v1/customers", s.createCustomer)
@@ -216,6 +221,15 @@ func (s *Server) AddUser(name string) string {
 	return id
 }
 
+// AddTeam adds a Kustomer team and returns its id.
+func (s *Server) AddTeam(name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := s.newID("team")
+	s.teams[id] = name
+	return id
+}
+
 // AddCustomer adds a customer, as one made in Kustomer beforehand, and
 // returns its id.
 func (s *Server) AddCustomer(name, email, externalID string) string {
@@ -253,6 +267,8 @@ func (s *Server) Conversations() []Conversation {
 		c := *s.convs[id]
 		c.Messages = append([]Message(nil), c.Messages...)
 		c.Notes = append([]Note(nil), c.Notes...)
+		c.AssignedUsers = append([]string(nil), c.AssignedUsers...)
+		c.AssignedTeams = append([]string(nil), c.AssignedTeams...)
 		out = append(out, c)
 	}
 	return out
@@ -533,10 +549,18 @@ func customerResource(c *Customer) map[string]any {
 
 func conversationResource(c *Conversation) map[string]any {
 	return map[string]any{"type": "conversation", "id": c.ID,
-		"attributes": map[string]any{"name": c.Name, "status": c.Status, "externalId": c.ExternalID, "custom": c.Custom},
+		"attributes": map[string]any{"name": c.Name, "status": c.Status, "externalId": c.ExternalID, "custom": c.Custom,
+			"assignedUsers": nonNil(c.AssignedUsers), "assignedTeams": nonNil(c.AssignedTeams), "updatedAt": c.UpdatedAt.Format(time.RFC3339Nano)},
 		"relationships": map[string]any{"customer": map[string]any{
 			"data": map[string]string{"type": "customer", "id": c.CustomerID}, "links": map[string]string{"self": "/v1/customers/" + c.CustomerID}}},
 		"links": map[string]string{"self": "/v1/conversations/" + c.ID}}
+}
+
+func nonNil(list []string) []string {
+	if list == nil {
+		return []string{}
+	}
+	return list
 }
 
 func messageResource(c *Conversation, m Message) map[string]any {
@@ -643,7 +667,8 @@ func (s *Server) createConversation(w http.ResponseWriter, r *http.Request) {
 		tooMany(w, wait, "conversations")
 		return
 	}
-	c := &Conversation{ID: s.newID("con"), CustomerID: in.Customer, Name: in.Name, Status: in.Status, ExternalID: in.ExternalID, Custom: in.Custom}
+	c := &Conversation{ID: s.newID("con"), CustomerID: in.Customer, Name: in.Name, Status: in.Status, ExternalID: in.ExternalID, Custom: in.Custom,
+		UpdatedAt: s.opts.Now().UTC()}
 	s.convs[c.ID] = c
 	s.order = append(s.order, c.ID)
 	s.stats.Conversations++
@@ -672,11 +697,17 @@ func (s *Server) getConversation(w http.ResponseWriter, r *http.Request) {
 	fail(w, http.StatusNotFound, "not_found", "Conversation not found")
 }
 
+// updateConversation serves PATCH /v1/conversations/{id}: the status,
+// custom attributes, and the assignment (assignedUsers, assignedTeams:
+// at most 10 each, every id a user or team the fake holds; a list
+// replaces the one held).
 func (s *Server) updateConversation(w http.ResponseWriter, r *http.Request) {
 	var in struct {
-		Status *string        `json:"status"`
-		Custom map[string]any `json:"custom"`
-		Tags   []string       `json:"tags"`
+		Status        *string        `json:"status"`
+		Custom        map[string]any `json:"custom"`
+		Tags          []string       `json:"tags"`
+		AssignedUsers *[]string      `json:"assignedUsers"`
+		AssignedTeams *[]string      `json:"assignedTeams"`
 	}
 	if !decode(w, r, &in, true) || !validCustom(w, in.Custom) {
 		return
@@ -692,6 +723,34 @@ func (s *Server) updateConversation(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusNotFound, "not_found", "Conversation not found")
 		return
 	}
+	for _, as := range []struct {
+		field string
+		ids   *[]string
+		known map[string]string
+	}{{"assignedUsers", in.AssignedUsers, s.users}, {"assignedTeams", in.AssignedTeams, s.teams}} {
+		if as.ids == nil {
+			continue
+		}
+		if len(*as.ids) > 10 {
+			s.mu.Unlock()
+			fail(w, http.StatusBadRequest, "bad_request", as.field+" takes at most 10 ids")
+			return
+		}
+		for _, id := range *as.ids {
+			if _, ok := as.known[id]; !ok {
+				s.mu.Unlock()
+				fail(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("%s: %q does not exist", as.field, id))
+				return
+			}
+		}
+	}
+	if in.AssignedUsers != nil {
+		c.AssignedUsers = append([]string{}, *in.AssignedUsers...)
+	}
+	if in.AssignedTeams != nil {
+		c.AssignedTeams = append([]string{}, *in.AssignedTeams...)
+	}
+	c.UpdatedAt = s.opts.Now().UTC()
 	if in.Status != nil {
 		c.Status = *in.Status
 	}

@@ -112,7 +112,7 @@ connectors:
 	chats := make([]*concChat, nChats)
 	cc := s.connect()
 	if err := loadtest.Parallel(nChats, 16, func(i int) (err error) {
-		chats[i], err = startConcChat(cc, hc, s, i)
+		chats[i], err = startConcChat(cc, hc, s, i, concEmail)
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -212,15 +212,15 @@ connectors:
 	}
 }
 
-// startConcChat starts chat i with a customer and an agent, both with
-// connection credentials.
-func startConcChat(cc *connect.Client, hc *http.Client, s *testServer, i int) (*concChat, error) {
+// startConcChat starts chat i with a customer of the given email and an
+// agent, both with connection credentials.
+func startConcChat(cc *connect.Client, hc *http.Client, s *testServer, i int, email string) (*concChat, error) {
 	ctx := context.Background()
 	started, err := cc.StartChatContact(ctx, &connect.StartChatContactInput{
 		InstanceId:         aws.String(s.banner["Instance id"]),
 		ContactFlowId:      aws.String(s.banner["Contact flow id"]),
 		ParticipantDetails: &types.ParticipantDetails{DisplayName: aws.String(fmt.Sprintf("Customer %d", i))},
-		Attributes:         map[string]string{"email": concEmail},
+		Attributes:         map[string]string{"email": email},
 	})
 	if err != nil {
 		return nil, err

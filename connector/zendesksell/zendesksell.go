@@ -283,11 +283,14 @@ func (c *Connector) appendDescription(ctx context.Context, b *helpline.MirrorBat
 		desc = strings.TrimRight(l.Description, "\n") + "\n\n" + text
 	}
 	// Room is kept for the pointer line, so the full description stays
-	// within the cap too.
-	if len([]rune(desc))+len("\n\n"+overflowLine) > maxDescription {
+	// within the cap too. Once the pointer is there every later batch
+	// goes into a note, even one that would fit in what is left: the
+	// lines stay in order, the description's first, then the notes'.
+	full := strings.HasSuffix(strings.TrimRight(l.Description, "\n"), overflowLine)
+	if full || len([]rune(desc))+len("\n\n"+overflowLine) > maxDescription {
 		// Full: the batch goes into a note, and the description says so
 		// once, so that a reader of the lead knows where to look.
-		if !strings.HasSuffix(strings.TrimRight(l.Description, "\n"), overflowLine) {
+		if !full {
 			if err := c.api.setDescription(ctx, leadID, strings.TrimRight(l.Description, "\n")+"\n\n"+overflowLine); err != nil {
 				return 0, err
 			}

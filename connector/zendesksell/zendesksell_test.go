@@ -265,6 +265,36 @@ func TestDescriptionModeLosesNoLineUnderConcurrency(t *testing.T) {
 	}
 }
 
+// Once the description is full, every later batch goes into a note, even
+// one short enough to fit in what is left: a contact's lines stay in
+// order, the description's first, then the notes'.
+func TestFullDescriptionSendsEveryLaterBatchToNotes(t *testing.T) {
+	fake := zendeskselltest.NewServer(token)
+	defer fake.Close()
+	earlier := strings.Repeat("an earlier line of another chat\n", 1990) // 63,680 characters
+	leadID := fake.AddLead(zendeskselltest.Lead{LastName: "Shared", Description: earlier})
+	conn := newConnector(t, fake, "mode: description\nlead_attribute: lead")
+	c := newChat("k1", map[string]string{"lead": strconv.FormatInt(leadID, 10)})
+	c.deliver(t, conn, c.batch(6)) // does not fit: a note
+	c.deliver(t, conn, c.batch(1)) // would fit, but must follow it
+	l, _ := fake.Lead(leadID)
+	if strings.Contains(l.Description, "k1 line") || !strings.HasSuffix(l.Description, "later chat lines are in this lead's notes.)") {
+		t.Errorf("description ends %q, want the earlier lines and the pointer only", l.Description[len(l.Description)-120:])
+	}
+	var all string
+	for _, n := range fake.Notes(leadID) {
+		all += n.Content + "\n"
+	}
+	last := -1
+	for s := 1; s <= 7; s++ {
+		at := strings.Index(all, fmt.Sprintf(": k1 line %d\n", s))
+		if at < 0 || at < last {
+			t.Fatalf("line %d at %d after %d in the notes:\n%s", s, at, last, all)
+		}
+		last = at
+	}
+}
+
 func TestDescriptionModeRetryFindsMarker(t *testing.T) {
 	fake := zendeskselltest.NewServer(token)
 	defer fake.Close()

@@ -172,3 +172,92 @@ func TestServeRefusesStreamSourceWithUnknownInstance(t *testing.T) {
 		}
 	}
 }
+
+// The lead the team chose: a fixed lead_id in the Sell connector's
+// settings, or a lead id kept on the Stream channel's custom data and
+// carried into a contact attribute. Either way every line lands on that
+// lead and no lead is made from the customer's email.
+func TestStreamIntoTheChosenSellLead(t *testing.T) {
+	for _, tc := range []struct {
+		name, stream, sell string
+		channel            func(leadID int64) map[string]any
+	}{
+		{"configured lead", "", "    lead_id: %d\n", nil},
+		{"channel custom field", "    channel_attributes: [sell_lead_id]\n", "    lead_attribute: sell_lead_id\n",
+			func(leadID int64) map[string]any { return map[string]any{"sell_lead_id": leadID} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := zendeskselltest.NewServer("sell-token")
+			defer fake.Close()
+			chosen := fake.AddLead(zendeskselltest.Lead{FirstName: "Team", LastName: "Chosen", Email: "sales-team@example.com"})
+			t.Setenv("STREAM_SECRET", "stream-secret")
+			t.Setenv("SELL_TOKEN", "sell-token")
+			sell := tc.sell
+			if strings.Contains(sell, "%d") {
+				sell = fmt.Sprintf(sell, chosen)
+			}
+			cfg := "connectors:\n  - name: stream\n    kind: streamchat\n    api_key: abc123\n    secret_env: STREAM_SECRET\n" + tc.stream +
+				"  - name: sell\n    kind: zendesksell\n    token_env: SELL_TOKEN\n    base_url: " + fake.URL + "\n    requests_per_second: 1000\n" + sell +
+				"mirror:\n  poll_interval: 20ms\n"
+			path := filepath.Join(t.TempDir(), "helpline.yaml")
+			if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s := startServe(t, "--config", path, "--data", filepath.Join(t.TempDir(), "data"), "--disable-rate-limits")
+			hook := s.url() + "/connectors/stream/webhook"
+			deliver := func(ev streamchattest.Event) {
+				t.Helper()
+				resp, err := http.DefaultClient.Do(streamchattest.Request(hook, ev.JSON(), "abc123", "stream-secret", "wh", 1))
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					t.Fatalf("%s: status %d", ev.Type, resp.StatusCode)
+				}
+			}
+			ada := streamchattest.User{ID: "ada", Name: "Ada Lovelace", Role: "user", Extra: map[string]any{"email": "ada@example.com"}}
+			grace := streamchattest.User{ID: "grace", Name: "Grace", Role: "admin"}
+			created := streamchattest.Event{Type: "channel.created", ChannelType: "messaging", ChannelID: "deal-1", User: &grace, Members: []streamchattest.User{ada, grace}, CreatedAt: time.Now()}
+			if tc.channel != nil {
+				created.Channel = tc.channel(chosen)
+			}
+			deliver(created)
+			var want []string
+			for i := 0; i < 4; i++ {
+				u, role := ada, "customer"
+				if i%2 == 1 {
+					u, role = grace, "agent"
+				}
+				m := streamchattest.Message{ID: fmt.Sprintf("m%d", i), Text: fmt.Sprintf("line %d", i), User: u, CreatedAt: time.Now()}
+				deliver(streamchattest.MessageNew("messaging", "deal-1", m, ada, grace))
+				want = append(want, fmt.Sprintf("%s (%s): line %d", u.Name, role, i))
+			}
+			notes := func() string {
+				var b strings.Builder
+				for _, n := range fake.Notes(chosen) {
+					b.WriteString(n.Content + "\n")
+				}
+				return b.String()
+			}
+			waitFor(t, "every line on the chosen lead", func() bool {
+				all := notes()
+				for _, w := range want {
+					if !strings.Contains(all, w+"\n") {
+						return false
+					}
+				}
+				return true
+			})
+			all := notes()
+			for _, w := range want {
+				if n := strings.Count(all, w+"\n"); n != 1 {
+					t.Errorf("%q written %d times on the chosen lead", w, n)
+				}
+			}
+			if leads := fake.Leads(); len(leads) != 1 {
+				t.Errorf("%d leads, want only the chosen one: %+v", len(leads), leads)
+			}
+		})
+	}
+}

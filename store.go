@@ -55,6 +55,10 @@ type Store interface {
 	// callers racing with the same update one appends it. On an ended
 	// contact it merges the attributes and renames, and appends nothing.
 	UpdateCustomer(ctx context.Context, contactID, displayName string, attrs map[string]string, it *Item) (c *Contact, changed bool, err error)
+	// FindBotContacts returns every active contact owned by a bot (Owner
+	// bot:<id>), oldest first: what the bot runner catches up on after a
+	// start or lost bus events.
+	FindBotContacts(ctx context.Context) ([]*Contact, error)
 	// FindContactsToExpire returns up to limit active contacts whose
 	// ExpiresAt is at or before t, oldest first.
 	FindContactsToExpire(ctx context.Context, t time.Time, limit int) ([]*Contact, error)

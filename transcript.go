@@ -1,6 +1,9 @@
 package helpline
 
-import "strings"
+import (
+	"encoding/json"
+	"strings"
+)
 
 // Author returns the display name and role of an item's sender, taken
 // from the item or, where it lacks them, from the batch's participants.
@@ -19,9 +22,9 @@ func (b *MirrorBatch) Author(it *Item) (name, role string) {
 
 // TranscriptLine renders an item as one line of a transcript written into
 // an outside system, such as "[10:42:07] Ada (customer): Where is my
-// order?". Messages, attachments (by file name), joins, leaves and the end
-// of the chat make lines; other items (typing, receipts) make none, and ok
-// is false.
+// order?". Messages, attachments (by file name), joins, leaves, a bot's
+// handoff (with its summary) and the end of the chat make lines; other
+// items (typing, receipts) make none, and ok is false.
 func TranscriptLine(it *Item, name, role string) (line string, ok bool) {
 	stamp := "[" + it.Time.UTC().Format("15:04:05") + "] "
 	who := stamp + cmpOr(name, "Unknown") + " (" + roleWord(role) + ")"
@@ -42,6 +45,16 @@ func TranscriptLine(it *Item, name, role string) (line string, ok bool) {
 			return who + " left the chat", true
 		case EventChatEnded:
 			return stamp + "The chat ended", true
+		case EventHandoff:
+			var h HandoffContext
+			if json.Unmarshal([]byte(it.Content), &h) != nil {
+				return "", false
+			}
+			line := stamp + "The bot handed the chat to queue " + h.Queue + " (" + strings.ReplaceAll(h.Reason, "_", " ") + ")"
+			if h.Summary != "" {
+				line += ": " + h.Summary
+			}
+			return line, true
 		}
 	}
 	return "", false

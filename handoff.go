@@ -1,0 +1,37 @@
+package helpline
+
+// EventHandoff, a Helpline event, records that a bot handed the contact
+// to a person: its content is a HandoffContext as JSON. The runner
+// appends it right after the owner change that moves the contact from
+// the bot to a queue, so that an agent or a helpdesk reads why, and what
+// the bot learnt, before the conversation goes on.
+const EventHandoff = "application/vnd.helpline.event.handoff"
+
+// HandoffContext is the content of a handoff EVENT.
+type HandoffContext struct {
+	// Bot is the bot's owner (bot:<id>); Queue the queue it handed to.
+	Bot   string `json:"bot"`
+	Queue string `json:"queue"`
+	// Reason is the bot's reason, such as "refund_above_limit" or
+	// "bot_error".
+	Reason string `json:"reason"`
+	// Summary is what the agent reads first.
+	Summary string `json:"summary,omitempty"`
+	// Intents are the intents the bot understood, in the order it first
+	// did; Entities what it extracted (order number, email...).
+	Intents  []string          `json:"intents,omitempty"`
+	Entities map[string]string `json:"entities,omitempty"`
+	// Customer is who the customer is, as far as Helpline knows.
+	Customer HandoffCustomer `json:"customer"`
+	// FirstSeq and LastSeq bound the bot's part of the transcript: from
+	// the first customer item it answered to its last.
+	FirstSeq int64 `json:"first_seq"`
+	LastSeq  int64 `json:"last_seq"`
+}
+
+// HandoffCustomer is the customer's identity in a HandoffContext.
+type HandoffCustomer struct {
+	ID    string `json:"id,omitempty"`
+	Name  string `json:"name,omitempty"`
+	Email string `json:"email,omitempty"`
+}

@@ -25,6 +25,11 @@ type Flow struct {
 	// does, contacts start owned by nobody, so that an install without
 	// agents works as it did before there were any.
 	Queue string `json:"queue,omitempty"`
+	// Bot, when set, is the id of the bot that answers the flow's chats
+	// first: a contact is given to bot:<Bot> as it starts (one owner
+	// change), and the bot hands it to a queue when a person is needed.
+	// A flow with a bot does not enter Queue at start.
+	Bot string `json:"bot,omitempty"`
 	// Hours, when set, are the flow's business hours: a contact that
 	// starts outside them gets AwayMessage after the greeting, and is
 	// ended at once when EndOutOfHours is set (it waits otherwise).

@@ -257,3 +257,24 @@ type BlobStore interface {
 	// Open returns the file stored under key, or ENOTFOUND.
 	Open(ctx context.Context, key string) (io.ReadCloser, error)
 }
+
+// BotEngine is what the bot runner may do to a contact a bot owns: join
+// it as its CUSTOM_BOT participant and speak as that participant, merge
+// attributes, hand it over by owner change and end it. chat.Service
+// implements it.
+type BotEngine interface {
+	// AddParticipant is ContactService.AddParticipant: idempotent on
+	// (ContactID, ClientToken), so the bot joins once.
+	AddParticipant(ctx context.Context, in AddParticipantInput) (*ParticipantAdded, error)
+	// SendMessage is ParticipantService.SendMessage, for the bot's
+	// session: idempotent on (participant, clientToken).
+	SendMessage(ctx context.Context, s *Session, contentType, content, clientToken string) (*Item, error)
+	// UpdateContactAttributes is ContactService.UpdateContactAttributes.
+	UpdateContactAttributes(ctx context.Context, instanceID, contactID string, attrs map[string]string) (*Contact, error)
+	// ChangeOwner moves the contact by compare-and-swap, appends and
+	// publishes the owner.changed item; ECONFLICT when the owner or
+	// version moved on.
+	ChangeOwner(ctx context.Context, ch OwnerChange) (*Contact, *Item, error)
+	// StopContact is ContactService.StopContact.
+	StopContact(ctx context.Context, instanceID, contactID string) error
+}

@@ -20,9 +20,10 @@ const SystemDisplayName = helpline.SystemDisplayName
 // pair for each of Config.Mirrors in the contact's transaction.
 //
 // The contact is created with no owner, at Version 1. When the flow names
-// a queue that at least one enabled agent of the instance serves, the
-// contact then enters it (ChangeOwner to queue:<id>, reason "flow", one
-// owner.changed item); otherwise nobody owns it, as before agents existed.
+// a bot, the contact is then given to it (ChangeOwner to bot:<id>, reason
+// "flow", one owner.changed item). Otherwise, when the flow names a queue
+// that at least one enabled agent of the instance serves, the contact
+// enters it the same way; else nobody owns it, as before agents existed.
 // When the flow has business hours and the chat starts outside them, the
 // flow's away message follows the greeting, and the chat ends at once
 // (reason CONTACT_FLOW_DISCONNECT) if the flow says so, or else waits.
@@ -122,6 +123,12 @@ func (s *Service) StartChat(ctx context.Context, in helpline.StartChatInput) (*h
 			if nc.Contact, err = s.store.FindContactByID(ctx, id); err != nil {
 				return nil, err
 			}
+		case flow.Bot != "":
+			// As with the queue below: a failure leaves the chat owned
+			// by nobody, logged.
+			if err := s.enter(ctx, nc.Contact, helpline.OwnerBot+":"+flow.Bot, flow); err != nil {
+				s.log.Error("chat: giving the chat to the flow's bot", "contact", id, "bot", flow.Bot, "err", err)
+			}
 		case flow.Queue != "":
 			// The chat exists and its customer holds it: a failure to
 			// queue it leaves it owned by nobody, logged, rather than
@@ -156,14 +163,20 @@ func (s *Service) enqueue(ctx context.Context, c *helpline.Contact, flow *helpli
 	if !served {
 		return nil
 	}
-	queued, _, err := s.ChangeOwner(ctx, helpline.OwnerChange{
-		ContactID: c.ID, From: c.Owner, Version: c.Version, To: helpline.OwnerQueue + ":" + flow.Queue,
+	return s.enter(ctx, c, helpline.OwnerQueue+":"+flow.Queue, flow)
+}
+
+// enter gives a new contact c to owner on behalf of its flow and updates
+// *c.
+func (s *Service) enter(ctx context.Context, c *helpline.Contact, owner string, flow *helpline.Flow) error {
+	moved, _, err := s.ChangeOwner(ctx, helpline.OwnerChange{
+		ContactID: c.ID, From: c.Owner, Version: c.Version, To: owner,
 		Reason: "flow", Actor: "flow:" + flow.ID,
 	})
 	if err != nil {
 		return err
 	}
-	*c = *queued
+	*c = *moved
 	return nil
 }
 

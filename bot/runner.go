@@ -1,0 +1,516 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/helplinehq/helpline"
+)
+
+// StateAttribute is the contact attribute where the runner keeps its
+// state of the contact (RunnerState as JSON). It is an attribute, written
+// with the store's plain merge, because that is one row update of the
+// contact itself: crash-safe with no table or migration of its own, and
+// gone with the contact. It shows in DescribeContact like any attribute.
+const StateAttribute = "helpline_bot"
+
+// RunnerState is what the runner keeps of one contact between turns.
+type RunnerState struct {
+	Bot string `json:"bot"`
+	// FirstSeq is the Seq of the first customer item the bot took a turn
+	// on; LastSeq the last one. A turn for an item at or below LastSeq is
+	// not taken again.
+	FirstSeq int64 `json:"first_seq"`
+	LastSeq  int64 `json:"last_seq"`
+	// Intents are the intents the bot understood, in the order it first
+	// did.
+	Intents []string `json:"intents,omitempty"`
+	State   State    `json:"state"`
+}
+
+// Reasons the runner itself hands off for.
+const (
+	// ReasonBotError: the bot's Turn failed or panicked.
+	ReasonBotError = "bot_error"
+)
+
+// Messages the runner sends on its own.
+const (
+	// ConnectingMessage tells the customer of a handoff when the bot's
+	// own replies do not.
+	ConnectingMessage = "I'm connecting you to a person now."
+	// ErrorMessage tells the customer of a handoff after a bot error.
+	ErrorMessage = "Sorry, something went wrong on my side. I'm connecting you to a person."
+)
+
+// recentItems is how many items before the customer's a Turn gets.
+const recentItems = 30
+
+// RunnerConfig is what NewRunner needs; Store, Bus, Engine and Bots are
+// required.
+type RunnerConfig struct {
+	Store  helpline.Store
+	Bus    helpline.Bus
+	Engine helpline.BotEngine
+	// Bots are the bots by id: a contact owned by bot:<id> is Bots[id]'s.
+	Bots map[string]Bot
+	// ErrorQueues are, by bot id, the queues a contact goes to when its
+	// bot fails; a bot without one uses helpline.DefaultQueueID.
+	ErrorQueues map[string]string
+	// DisplayName is the bot participant's name (default "Bot").
+	DisplayName string
+	// Now defaults to helpline.Now.
+	Now func() time.Time
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// Runner drives the bots: while a bot owns a contact (Owner bot:<id>),
+// each stored customer MESSAGE or ATTACHMENT gets one Turn, one at a time
+// per contact and in Seq order, and the runner applies the Response as
+// the contact's CUSTOM_BOT participant.
+//
+// The store is the record and the bus only wakes the runner: on start
+// and whenever the subscription lost events it reads every bot-owned
+// contact and takes the turns it missed, so that a customer item stored
+// before a crash gets exactly one turn after the restart. Replies are
+// idempotent (ClientToken bot:<contact>:<seq>:<n>), so a turn repeated
+// after a crash between its replies and its state sends nothing twice.
+type Runner struct {
+	cfg RunnerConfig
+	log *slog.Logger
+
+	// mu guards busy: a contact is in busy while a worker serves it, and
+	// busy[id] is true when it was woken again meanwhile.
+	mu   sync.Mutex
+	busy map[string]bool
+	wg   sync.WaitGroup
+}
+
+// NewRunner returns a runner of cfg's bots.
+func NewRunner(cfg RunnerConfig) *Runner {
+	if cfg.DisplayName == "" {
+		cfg.DisplayName = "Bot"
+	}
+	if cfg.Now == nil {
+		cfg.Now = helpline.Now
+	}
+	r := &Runner{cfg: cfg, log: cfg.Logger, busy: map[string]bool{}}
+	if r.log == nil {
+		r.log = slog.Default()
+	}
+	return r
+}
+
+// Run takes the bots' turns until ctx is done; it returns nil then, after
+// the turns under way have finished, or an error if the bus subscription
+// fails.
+func (r *Runner) Run(ctx context.Context) error {
+	sub, err := r.cfg.Bus.Subscribe(ctx, helpline.AllContacts)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	defer sub.Close()
+	defer r.wg.Wait()
+	r.catchUp(ctx)
+	var lost uint64
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-sub.Events():
+			if !ok {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return helpline.Errorf(helpline.EINTERNAL, "bot: bus subscription closed")
+			}
+			switch {
+			case ev.Kind == helpline.EventItem && customerTurn(ev.Item):
+				r.wake(ctx, ev.Item.ContactID)
+			case ev.Kind == helpline.EventOwner && ev.Owner != nil && strings.HasPrefix(ev.Owner.Owner, helpline.OwnerBot+":"):
+				// A contact given to a bot may hold customer items
+				// from before.
+				r.wake(ctx, ev.Subject.ContactID())
+			}
+			if l := sub.Lost(); l != lost {
+				r.log.Warn("bot: bus events lost; catching up from the store", "lost", l-lost)
+				lost = l
+				r.catchUp(ctx)
+			}
+		}
+	}
+}
+
+// customerTurn reports whether it is an item a bot takes a turn on: a
+// stored customer message or attachment.
+func customerTurn(it *helpline.Item) bool {
+	return it != nil && it.Stored() && it.Role == helpline.RoleCustomer &&
+		(it.Type == helpline.ItemMessage || it.Type == helpline.ItemAttachment)
+}
+
+// catchUp wakes every bot-owned contact, so that turns missed while the
+// runner was down or deaf are taken.
+func (r *Runner) catchUp(ctx context.Context) {
+	cs, err := r.cfg.Store.FindBotContacts(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Error("bot: finding bot-owned contacts", "err", err)
+		}
+		return
+	}
+	for _, c := range cs {
+		r.wake(ctx, c.ID)
+	}
+}
+
+// wake makes sure a worker serves the contact after now: it starts one,
+// or tells the running one to look again when it is done.
+func (r *Runner) wake(ctx context.Context, contactID string) {
+	if contactID == "" {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.busy[contactID]; ok {
+		r.busy[contactID] = true
+		return
+	}
+	r.busy[contactID] = false
+	r.wg.Go(func() {
+		for {
+			r.TakeTurns(ctx, contactID)
+			r.mu.Lock()
+			again := r.busy[contactID]
+			if !again || ctx.Err() != nil {
+				delete(r.busy, contactID)
+				r.mu.Unlock()
+				return
+			}
+			r.busy[contactID] = false
+			r.mu.Unlock()
+		}
+	})
+}
+
+// TakeTurns takes, now, the turns the contact is owed: one per customer
+// item after the stored LastSeq, in Seq order, while a bot owns the
+// contact. Run calls it for every contact it is woken for, one call at a
+// time per contact; a caller of its own must not call it for a contact
+// Run may be serving.
+func (r *Runner) TakeTurns(ctx context.Context, contactID string) {
+	for ctx.Err() == nil {
+		c, err := r.cfg.Store.FindContactByID(ctx, contactID)
+		if err != nil {
+			r.log.Error("bot: reading the contact", "contact", contactID, "err", err)
+			return
+		}
+		botID, ok := botOf(c)
+		if !ok || c.Ended() {
+			return
+		}
+		b := r.cfg.Bots[botID]
+		if b == nil {
+			r.log.Error("bot: the contact's bot is not configured", "contact", c.ID, "owner", c.Owner)
+			return
+		}
+		st := stateOf(c, botID)
+		next, err := r.nextItem(ctx, c.ID, st.LastSeq)
+		if err != nil {
+			r.log.Error("bot: reading the transcript", "contact", c.ID, "err", err)
+			return
+		}
+		if next == nil {
+			return
+		}
+		if !r.turn(ctx, c, botID, b, st, next) {
+			return
+		}
+	}
+}
+
+// botOf returns the bot id of a bot-owned contact.
+func botOf(c *helpline.Contact) (string, bool) {
+	kind, id, ok := strings.Cut(c.Owner, ":")
+	return id, ok && kind == helpline.OwnerBot && id != ""
+}
+
+// stateOf returns the runner's state of the contact for botID, the zero
+// state before the first turn.
+func stateOf(c *helpline.Contact, botID string) *RunnerState {
+	st := &RunnerState{}
+	if raw := c.Attributes[StateAttribute]; raw != "" {
+		if json.Unmarshal([]byte(raw), st) != nil {
+			st = &RunnerState{}
+		}
+	}
+	if st.Bot != "" && st.Bot != botID {
+		// Another bot had the contact: the new one starts with its own
+		// memory, and answers only what comes after the other's part.
+		st = &RunnerState{LastSeq: st.LastSeq}
+	}
+	st.Bot = botID
+	return st
+}
+
+// nextItem returns the first customer item after seq, or nil.
+func (r *Runner) nextItem(ctx context.Context, contactID string, seq int64) (*helpline.Item, error) {
+	const page = 50
+	for {
+		items, err := r.cfg.Store.FindItems(ctx, contactID, helpline.ItemQuery{From: seq + 1, Limit: page})
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range items {
+			if customerTurn(it) {
+				return it, nil
+			}
+		}
+		if len(items) < page {
+			return nil, nil
+		}
+		seq = items[len(items)-1].Seq
+	}
+}
+
+// turn takes the bot's turn on it and applies the response; it reports
+// whether the bot still owns the contact afterwards.
+func (r *Runner) turn(ctx context.Context, c *helpline.Contact, botID string, b Bot, st *RunnerState, it *helpline.Item) bool {
+	t, err := r.input(ctx, c, st, it)
+	if err != nil {
+		r.log.Error("bot: preparing a turn", "contact", c.ID, "seq", it.Seq, "err", err)
+		return false
+	}
+	resp, err := safeTurn(ctx, b, t)
+	if err != nil {
+		if ctx.Err() != nil {
+			return false
+		}
+		r.log.Error("bot: the turn failed; handing off", "contact", c.ID, "bot", botID, "seq", it.Seq, "err", err)
+		q := r.cfg.ErrorQueues[botID]
+		if q == "" {
+			q = helpline.DefaultQueueID
+		}
+		resp = &Response{Replies: []Reply{Text(ErrorMessage)}, State: st.State,
+			Handoff: &Handoff{Queue: q, Reason: ReasonBotError, Summary: "The bot failed on the customer's message; please take over."}}
+	}
+	if st.FirstSeq == 0 {
+		st.FirstSeq = it.Seq
+	}
+	st.LastSeq, st.State = it.Seq, resp.State
+	if resp.State.Intent != "" && !slices.Contains(st.Intents, resp.State.Intent) {
+		st.Intents = append(st.Intents, resp.State.Intent)
+	}
+	owner := helpline.OwnerBot + ":" + botID
+	a := &apply{r: r, owner: owner, contact: c, seq: it.Seq, lastSeq: it.Seq}
+	if !a.run(ctx, resp, st, t.Customer) {
+		return false
+	}
+	return !resp.End && resp.Handoff == nil
+}
+
+// input builds the Turn for it.
+func (r *Runner) input(ctx context.Context, c *helpline.Contact, st *RunnerState, it *helpline.Item) (*Turn, error) {
+	t := &Turn{Contact: c, State: st.State, Item: it,
+		Customer: Customer{ID: c.CustomerID, Email: c.Attributes["customer_email"]}}
+	if t.Customer.Email == "" {
+		t.Customer.Email = c.Attributes["email"]
+	}
+	if it.Seq > 1 {
+		recent, err := r.cfg.Store.FindItems(ctx, c.ID, helpline.ItemQuery{From: it.Seq - 1, Backward: true, Limit: recentItems})
+		if err != nil {
+			return nil, err
+		}
+		slices.Reverse(recent)
+		t.Recent = recent
+	}
+	ps, err := r.cfg.Store.FindParticipants(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range ps {
+		if p.Role == helpline.RoleCustomer {
+			t.Customer.Name = p.DisplayName
+		}
+	}
+	return t, nil
+}
+
+// safeTurn runs b's turn, turning a panic into an error.
+func safeTurn(ctx context.Context, b Bot, t *Turn) (resp *Response, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			resp, err = nil, fmt.Errorf("bot panicked: %v", p)
+		}
+	}()
+	resp, err = b.Turn(ctx, t)
+	if err == nil && resp == nil {
+		err = errors.New("bot returned no response")
+	}
+	return resp, err
+}
+
+// apply is one Response being applied to a contact.
+type apply struct {
+	r       *Runner
+	owner   string
+	contact *helpline.Contact
+	// seq is the customer item's; lastSeq the last item of the bot's
+	// part so far.
+	seq, lastSeq int64
+	session      *helpline.Session
+}
+
+// run applies resp in order: attributes, replies, the runner's state,
+// then the handoff or the end. It stops, silently, as soon as the bot no
+// longer owns the contact, and reports whether it got to the end.
+func (a *apply) run(ctx context.Context, resp *Response, st *RunnerState, cust Customer) bool {
+	r, c := a.r, a.contact
+	if len(resp.Attributes) > 0 {
+		if !a.owns(ctx) {
+			return false
+		}
+		if _, err := r.cfg.Engine.UpdateContactAttributes(ctx, c.InstanceID, c.ID, resp.Attributes); err != nil {
+			r.log.Error("bot: setting attributes", "contact", c.ID, "err", err)
+		}
+	}
+	replies := resp.Replies
+	if resp.Handoff != nil && len(replies) == 0 {
+		replies = []Reply{Text(ConnectingMessage)}
+	}
+	for n, rep := range replies {
+		if !a.owns(ctx) {
+			r.log.Info("bot: the owner changed mid-turn; replies refused", "contact", c.ID, "owner", a.contact.Owner)
+			return false
+		}
+		if err := a.send(ctx, n, rep); err != nil {
+			if helpline.ErrorCode(err) == helpline.EFORBIDDEN {
+				return false // the chat ended
+			}
+			r.log.Error("bot: sending a reply", "contact", c.ID, "seq", a.seq, "n", n, "err", err)
+		}
+	}
+	if resp.Handoff == nil && !resp.End {
+		return a.saveState(ctx, st)
+	}
+	if !a.owns(ctx) {
+		return false
+	}
+	if resp.Handoff != nil {
+		return a.handoff(ctx, resp.Handoff, st, cust)
+	}
+	if err := r.cfg.Engine.StopContact(ctx, c.InstanceID, c.ID); err != nil {
+		r.log.Error("bot: ending the chat", "contact", c.ID, "err", err)
+		return false
+	}
+	return true
+}
+
+// owns rereads the contact and reports whether the bot still owns it.
+func (a *apply) owns(ctx context.Context) bool {
+	c, err := a.r.cfg.Store.FindContactByID(ctx, a.contact.ID)
+	if err != nil {
+		a.r.log.Error("bot: rereading the contact", "contact", a.contact.ID, "err", err)
+		return false
+	}
+	a.contact = c
+	return c.Owner == a.owner && !c.Ended()
+}
+
+// send sends the n-th reply of the turn as the bot participant, joining
+// the bot to the chat on first use.
+func (a *apply) send(ctx context.Context, n int, rep Reply) error {
+	c, eng := a.contact, a.r.cfg.Engine
+	if a.session == nil {
+		added, err := eng.AddParticipant(ctx, helpline.AddParticipantInput{InstanceID: c.InstanceID, ContactID: c.ID,
+			Role: helpline.RoleBot, DisplayName: a.r.cfg.DisplayName, ClientToken: "bot:" + c.ID})
+		if err != nil {
+			return err
+		}
+		a.session = &helpline.Session{Participant: added.Participant, Contact: c}
+	}
+	a.session.Contact = c
+	it, err := eng.SendMessage(ctx, a.session, rep.ContentType, rep.Content, fmt.Sprintf("bot:%s:%d:%d", c.ID, a.seq, n))
+	if err != nil {
+		return err
+	}
+	a.lastSeq = max(a.lastSeq, it.Seq)
+	return nil
+}
+
+// saveState stores st in the contact's StateAttribute.
+func (a *apply) saveState(ctx context.Context, st *RunnerState) bool {
+	raw, err := json.Marshal(st)
+	if err == nil {
+		_, err = a.r.cfg.Store.UpdateContactAttributes(ctx, a.contact.ID, map[string]string{StateAttribute: string(raw)})
+	}
+	if err != nil {
+		a.r.log.Error("bot: saving the state", "contact", a.contact.ID, "err", err)
+		return false
+	}
+	return true
+}
+
+// handoff moves the contact from the bot to the handoff's queue and
+// appends the handoff EVENT with the context right after the change. A
+// change that fails because the owner moved on is no error: someone
+// else took the contact.
+func (a *apply) handoff(ctx context.Context, h *Handoff, st *RunnerState, cust Customer) bool {
+	r, c := a.r, a.contact
+	to := helpline.OwnerQueue + ":" + h.Queue
+	moved, _, err := r.cfg.Engine.ChangeOwner(ctx, helpline.OwnerChange{ContactID: c.ID, From: a.owner,
+		Version: c.Version, To: to, Reason: "handoff", Actor: a.owner})
+	if helpline.ErrorCode(err) == helpline.ECONFLICT {
+		return false
+	} else if err != nil {
+		r.log.Error("bot: handing off", "contact", c.ID, "queue", h.Queue, "err", err)
+		return false
+	}
+	a.contact = moved
+	a.saveState(ctx, st)
+	entities := map[string]string{}
+	if st.State.OrderNumber != "" {
+		entities[EntityOrderNumber] = st.State.OrderNumber
+	}
+	if st.State.Email != "" {
+		entities[EntityEmail] = st.State.Email
+	}
+	if cust.Email == "" {
+		cust.Email = st.State.Email
+	}
+	content, _ := json.Marshal(helpline.HandoffContext{
+		Bot: a.owner, Queue: h.Queue, Reason: h.Reason, Summary: h.Summary,
+		Intents: st.Intents, Entities: entities,
+		Customer: helpline.HandoffCustomer{ID: cust.ID, Name: cust.Name, Email: cust.Email},
+		FirstSeq: st.FirstSeq, LastSeq: a.lastSeq,
+	})
+	it := &helpline.Item{ContactID: c.ID, ID: helpline.NewID(), Type: helpline.ItemEvent,
+		ContentType: helpline.EventHandoff, Content: string(content),
+		ParticipantID: helpline.SystemParticipantID(c.ID), DisplayName: helpline.SystemDisplayName,
+		Role: helpline.RoleSystem, Time: r.now(), ClientToken: fmt.Sprintf("bot:%s:%d:handoff", c.ID, a.seq)}
+	replayed, err := r.cfg.Store.AppendItem(ctx, it)
+	if err != nil {
+		r.log.Error("bot: recording the handoff", "contact", c.ID, "err", err)
+		return true
+	}
+	if !replayed {
+		if err := r.cfg.Bus.Publish(context.WithoutCancel(ctx), helpline.NewItemEvent(it)); err != nil {
+			r.log.Error("bot: publishing the handoff", "contact", c.ID, "err", err)
+		}
+	}
+	return true
+}
+
+// now returns the clock's time in UTC, truncated to milliseconds as the
+// engine stamps items.
+func (r *Runner) now() time.Time { return r.cfg.Now().UTC().Truncate(time.Millisecond) }

@@ -1,0 +1,351 @@
+package bot_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/helplinehq/helpline"
+	"github.com/helplinehq/helpline/bot"
+	"github.com/helplinehq/helpline/chat"
+	"github.com/helplinehq/helpline/clocktest"
+	"github.com/helplinehq/helpline/inmem"
+	"github.com/helplinehq/helpline/sqlite"
+)
+
+// botFunc is a Bot made of a function.
+type botFunc func(ctx context.Context, t *bot.Turn) (*bot.Response, error)
+
+func (f botFunc) Turn(ctx context.Context, t *bot.Turn) (*bot.Response, error) { return f(ctx, t) }
+
+// echo answers each message with "you said: <text>" and counts its turns
+// in its state (State.LowConfidence stands in for a counter).
+var echo = botFunc(func(_ context.Context, t *bot.Turn) (*bot.Response, error) {
+	st := t.State
+	st.LowConfidence++
+	return &bot.Response{Replies: []bot.Reply{bot.Text("you said: " + t.Item.Content)}, State: st}, nil
+})
+
+// runnerEnv is the real engine over SQLite and the in-process bus, with a
+// fake clock.
+type runnerEnv struct {
+	store  *sqlite.DB
+	bus    *inmem.Bus
+	engine *chat.Service
+	clock  *clocktest.Clock
+}
+
+func newRunnerEnv(t *testing.T) *runnerEnv {
+	t.Helper()
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "helpline.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	inst := &helpline.Instance{ID: "inst-1", Name: "Shop", Flows: []helpline.Flow{{ID: "shop", Name: "Shop", Bot: "shop"}}}
+	if err := db.SaveInstance(context.Background(), inst); err != nil {
+		t.Fatal(err)
+	}
+	e := &runnerEnv{store: db, bus: inmem.NewBus(), clock: clocktest.New(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))}
+	t.Cleanup(func() { e.bus.Close() })
+	e.engine = chat.New(chat.Config{Store: db, Bus: e.bus, Tokens: helpline.NewTokens(make([]byte, 32)), Now: e.clock.Now})
+	return e
+}
+
+func (e *runnerEnv) runner(b bot.Bot) *bot.Runner {
+	return bot.NewRunner(bot.RunnerConfig{Store: e.store, Bus: e.bus, Engine: e.engine,
+		Bots: map[string]bot.Bot{"shop": b}, ErrorQueues: map[string]string{"shop": "support"}, Now: e.clock.Now})
+}
+
+// start starts a chat in the bot's flow and returns the customer's session.
+func (e *runnerEnv) start(t *testing.T) *helpline.Session {
+	t.Helper()
+	ctx := context.Background()
+	started, err := e.engine.StartChat(ctx, helpline.StartChatInput{InstanceID: "inst-1", ContactFlowID: "shop",
+		DisplayName: "Ada", CustomerID: "cust-7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := e.engine.Authenticate(ctx, helpline.ParticipantToken, started.ParticipantToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (e *runnerEnv) say(t *testing.T, s *helpline.Session, text string) *helpline.Item {
+	t.Helper()
+	it, err := e.engine.SendMessage(context.Background(), s, helpline.ContentPlain, text, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return it
+}
+
+// items returns the contact's stored items of the given content type and
+// role ("" for any).
+func (e *runnerEnv) items(t *testing.T, contactID, contentType, role string) []*helpline.Item {
+	t.Helper()
+	all, err := e.store.FindItems(context.Background(), contactID, helpline.ItemQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*helpline.Item
+	for _, it := range all {
+		if it.ContentType == contentType && (role == "" || it.Role == role) {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+func (e *runnerEnv) botLines(t *testing.T, contactID string) []string {
+	var out []string
+	for _, it := range e.items(t, contactID, helpline.ContentPlain, helpline.RoleBot) {
+		out = append(out, it.Content)
+	}
+	return out
+}
+
+func (e *runnerEnv) contact(t *testing.T, id string) *helpline.Contact {
+	t.Helper()
+	c, err := e.store.FindContactByID(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// A chat of a flow with a bot starts owned by the bot, with one
+// transition item; a customer message gets one reply, taken once however
+// often the turns are asked for.
+func TestRunnerOneReply(t *testing.T) {
+	e := newRunnerEnv(t)
+	s := e.start(t)
+	c := e.contact(t, s.Contact.ID)
+	if c.Owner != "bot:shop" || len(e.items(t, c.ID, helpline.EventOwnerChanged, "")) != 1 {
+		t.Fatalf("new chat owned by %q with %d transition items, want bot:shop and 1",
+			c.Owner, len(e.items(t, c.ID, helpline.EventOwnerChanged, "")))
+	}
+	r := e.runner(echo)
+	ctx := context.Background()
+	r.TakeTurns(ctx, c.ID) // nothing said yet: nothing to answer
+	e.say(t, s, "hello")
+	r.TakeTurns(ctx, c.ID)
+	r.TakeTurns(ctx, c.ID)
+	if got := e.botLines(t, c.ID); len(got) != 1 || got[0] != "you said: hello" {
+		t.Fatalf("bot lines %q, want one reply", got)
+	}
+	var st bot.RunnerState
+	if err := json.Unmarshal([]byte(e.contact(t, c.ID).Attributes[bot.StateAttribute]), &st); err != nil || st.State.LowConfidence != 1 || st.Bot != "shop" {
+		t.Errorf("stored state %+v, %v; want one turn of bot shop", st, err)
+	}
+	if len(e.items(t, c.ID, helpline.EventParticipantJoined, helpline.RoleBot)) != 1 {
+		t.Error("the bot did not join the chat exactly once")
+	}
+}
+
+// Two messages sent before the runner looks get two turns, in order, and
+// the bot's state carries from the first to the second.
+func TestRunnerTwoMessagesInOrder(t *testing.T) {
+	e := newRunnerEnv(t)
+	s := e.start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sub, err := e.bus.Subscribe(ctx, helpline.ContactSubject(s.Contact.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	var mu sync.Mutex
+	var seen []int
+	counting := botFunc(func(ctx context.Context, t *bot.Turn) (*bot.Response, error) {
+		mu.Lock()
+		seen = append(seen, t.State.LowConfidence)
+		mu.Unlock()
+		return echo(ctx, t)
+	})
+	e.say(t, s, "one")
+	e.say(t, s, "two")
+	done := make(chan error, 1)
+	go func() { done <- e.runner(counting).Run(ctx) }()
+	waitFor(t, sub, func(it *helpline.Item) bool { return it.Role == helpline.RoleBot && it.Content == "you said: two" })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := e.botLines(t, s.Contact.ID); strings.Join(got, "|") != "you said: one|you said: two" {
+		t.Errorf("bot lines %q, want the two replies in order", got)
+	}
+	if len(seen) != 2 || seen[0] != 0 || seen[1] != 1 {
+		t.Errorf("turns saw states %v, want 0 then 1", seen)
+	}
+}
+
+// waitFor reads the subscription until an item satisfies ok, failing
+// after 10 s.
+func waitFor(t *testing.T, sub helpline.Subscription, ok func(*helpline.Item) bool) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case ev := <-sub.Events():
+			if ev.Kind == helpline.EventItem && ok(ev.Item) {
+				return
+			}
+		case <-deadline:
+			t.Fatal("the awaited item never came")
+		}
+	}
+}
+
+// A bot whose contact is taken from it during its turn has its replies
+// refused: nothing stored, and no later turn.
+func TestRunnerOwnerChangedMidTurn(t *testing.T) {
+	e := newRunnerEnv(t)
+	s := e.start(t)
+	ctx := context.Background()
+	taken := botFunc(func(ctx context.Context, t *bot.Turn) (*bot.Response, error) {
+		if _, _, err := e.engine.ChangeOwner(ctx, helpline.OwnerChange{ContactID: t.Contact.ID, From: t.Contact.Owner,
+			Version: t.Contact.Version, To: "agent:ada", Reason: "transfer", Actor: "agent:ada"}); err != nil {
+			return nil, err
+		}
+		return &bot.Response{Replies: []bot.Reply{bot.Text("too late")}, Attributes: map[string]string{"x": "y"}}, nil
+	})
+	r := e.runner(taken)
+	e.say(t, s, "hello")
+	r.TakeTurns(ctx, s.Contact.ID)
+	e.say(t, s, "anyone?")
+	r.TakeTurns(ctx, s.Contact.ID)
+	if got := e.botLines(t, s.Contact.ID); len(got) != 0 {
+		t.Errorf("bot lines %q after the owner changed, want none", got)
+	}
+	if c := e.contact(t, s.Contact.ID); c.Owner != "agent:ada" || c.Attributes["x"] != "" {
+		t.Errorf("contact owner %q attributes %v, want agent:ada and no bot attribute", c.Owner, c.Attributes)
+	}
+}
+
+// A handoff moves the contact to the queue with one transition item,
+// tells the customer, records the context in a handoff item, and the
+// bot is silent afterwards.
+func TestRunnerHandoff(t *testing.T) {
+	e := newRunnerEnv(t)
+	s := e.start(t)
+	ctx := context.Background()
+	handing := botFunc(func(_ context.Context, t *bot.Turn) (*bot.Response, error) {
+		st := t.State
+		if strings.Contains(t.Item.Content, "order") {
+			st.Intent, st.OrderNumber = "order_status", "10023"
+			return &bot.Response{Replies: []bot.Reply{bot.Text("Which email?")}, State: st}, nil
+		}
+		st.Intent, st.Email = "return_refund", "ada@example.com"
+		return &bot.Response{State: st, Handoff: &bot.Handoff{Queue: "support", Reason: bot.ReasonRefundLimit, Summary: "Refund of $300 for order 10023."}}, nil
+	})
+	r := e.runner(handing)
+	first := e.say(t, s, "where is my order")
+	r.TakeTurns(ctx, s.Contact.ID)
+	e.say(t, s, "I want $300 back")
+	r.TakeTurns(ctx, s.Contact.ID)
+	e.say(t, s, "hello?")
+	r.TakeTurns(ctx, s.Contact.ID)
+
+	c := e.contact(t, s.Contact.ID)
+	if c.Owner != "queue:support" {
+		t.Fatalf("owner %q, want queue:support", c.Owner)
+	}
+	if n := len(e.items(t, c.ID, helpline.EventOwnerChanged, "")); n != 2 {
+		t.Errorf("%d transition items, want 2 (to the bot, to the queue)", n)
+	}
+	if got := e.botLines(t, c.ID); strings.Join(got, "|") != "Which email?|"+bot.ConnectingMessage {
+		t.Errorf("bot lines %q, want the question and the connecting message, nothing after", got)
+	}
+	hs := e.items(t, c.ID, helpline.EventHandoff, "")
+	if len(hs) != 1 {
+		t.Fatalf("%d handoff items, want 1", len(hs))
+	}
+	var h helpline.HandoffContext
+	if err := json.Unmarshal([]byte(hs[0].Content), &h); err != nil {
+		t.Fatal(err)
+	}
+	lines := e.items(t, c.ID, helpline.ContentPlain, helpline.RoleBot)
+	if h.Bot != "bot:shop" || h.Queue != "support" || h.Reason != bot.ReasonRefundLimit || h.Summary != "Refund of $300 for order 10023." ||
+		strings.Join(h.Intents, ",") != "order_status,return_refund" ||
+		h.Entities[bot.EntityOrderNumber] != "10023" || h.Entities[bot.EntityEmail] != "ada@example.com" ||
+		h.Customer != (helpline.HandoffCustomer{ID: "cust-7", Name: "Ada", Email: "ada@example.com"}) ||
+		h.FirstSeq != first.Seq || h.LastSeq != lines[len(lines)-1].Seq {
+		t.Errorf("handoff context %+v, want the bot, queue, reason, summary, intents, entities, customer and Seq range %d-%d",
+			h, first.Seq, lines[len(lines)-1].Seq)
+	}
+	owners := e.items(t, c.ID, helpline.EventOwnerChanged, "")
+	if hs[0].Seq != owners[len(owners)-1].Seq+1 {
+		t.Errorf("handoff item at Seq %d, want right after the owner change (%d)", hs[0].Seq, owners[len(owners)-1].Seq)
+	}
+	if line, ok := helpline.TranscriptLine(hs[0], "", ""); !ok || !strings.Contains(line, "Refund of $300") {
+		t.Errorf("transcript line %q, %v; want the summary", line, ok)
+	}
+}
+
+// A bot that fails or panics hands the contact off with reason
+// bot_error to its error queue.
+func TestRunnerBotError(t *testing.T) {
+	for name, b := range map[string]bot.Bot{
+		"error": botFunc(func(context.Context, *bot.Turn) (*bot.Response, error) { return nil, errors.New("down") }),
+		"panic": botFunc(func(context.Context, *bot.Turn) (*bot.Response, error) { panic("boom") }),
+		"nil":   botFunc(func(context.Context, *bot.Turn) (*bot.Response, error) { return nil, nil }),
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newRunnerEnv(t)
+			s := e.start(t)
+			e.say(t, s, "hello")
+			e.runner(b).TakeTurns(context.Background(), s.Contact.ID)
+			c := e.contact(t, s.Contact.ID)
+			hs := e.items(t, c.ID, helpline.EventHandoff, "")
+			if c.Owner != "queue:support" || len(hs) != 1 || !strings.Contains(hs[0].Content, `"reason":"bot_error"`) {
+				t.Errorf("owner %q, handoff items %v; want queue:support and one bot_error handoff", c.Owner, hs)
+			}
+			if got := e.botLines(t, c.ID); len(got) != 1 || got[0] != bot.ErrorMessage {
+				t.Errorf("bot lines %q, want the apology", got)
+			}
+		})
+	}
+}
+
+// A customer message stored while no runner runs gets exactly one answer
+// once one starts; a later runner answers nothing again, and a turn
+// repeated because its state was lost (a crash between the replies and
+// the state) sends nothing twice.
+func TestRunnerCrash(t *testing.T) {
+	e := newRunnerEnv(t)
+	s := e.start(t)
+	e.say(t, s, "are you there?") // stored; no runner is running
+	ctx, cancel := context.WithCancel(context.Background())
+	sub, err := e.bus.Subscribe(ctx, helpline.ContactSubject(s.Contact.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- e.runner(echo).Run(ctx) }()
+	waitFor(t, sub, func(it *helpline.Item) bool { return it.Role == helpline.RoleBot && it.Type == helpline.ItemMessage })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	again := e.runner(echo)
+	again.TakeTurns(context.Background(), s.Contact.ID)
+	if got := e.botLines(t, s.Contact.ID); len(got) != 1 {
+		t.Fatalf("bot lines %q after a restart, want exactly one answer", got)
+	}
+	// Lose the state: the turn is taken again, its reply is not.
+	if _, err := e.store.UpdateContactAttributes(context.Background(), s.Contact.ID, map[string]string{bot.StateAttribute: ""}); err != nil {
+		t.Fatal(err)
+	}
+	again.TakeTurns(context.Background(), s.Contact.ID)
+	if got := e.botLines(t, s.Contact.ID); len(got) != 1 {
+		t.Errorf("bot lines %q after a repeated turn, want still one", got)
+	}
+}

@@ -3,7 +3,9 @@ package app
 import (
 	"bytes"
 	"fmt"
+	"net/url"
 	"os"
+	"time"
 
 	"github.com/helplinehq/helpline/bot"
 	"gopkg.in/yaml.v3"
@@ -57,4 +59,89 @@ func decodeBotFile(path string, def []byte, v any) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
+}
+
+// BotConfig is a flow's bot (flows: - bot:): the bot that answers the
+// flow's chats first, as bot:<flow id>.
+type BotConfig struct {
+	// Kind is the bot: "ecommerce", the built-in e-commerce bot.
+	Kind string `yaml:"kind"`
+	// Intents and Policies are the built-in bot's files; empty means the
+	// shipped defaults.
+	Intents  string `yaml:"intents"`
+	Policies string `yaml:"policies"`
+	// Orders is the order lookup endpoint; without a URL the bot hands
+	// order questions to a person.
+	Orders OrdersConfig `yaml:"orders"`
+}
+
+// OrdersConfig is the built-in bot's order endpoint (bot.OrdersClient):
+// its base URL, the environment variable holding its bearer token, and
+// the time one lookup may take (default 5s).
+type OrdersConfig struct {
+	URL      string   `yaml:"url"`
+	TokenEnv string   `yaml:"token_env"`
+	Timeout  Duration `yaml:"timeout"`
+}
+
+// flowBots are the configured flows' bots by id (the flow's id), and the
+// queue each hands to when its turn fails.
+type flowBots struct {
+	bots        map[string]bot.Bot
+	errorQueues map[string]string
+}
+
+// buildBots builds the bot of every flow that has one. A bot's id is its
+// flow's, so two flows with bots may not share an id, even in different
+// instances.
+func buildBots(cfg *Config) (*flowBots, error) {
+	fb := &flowBots{bots: map[string]bot.Bot{}, errorQueues: map[string]string{}}
+	for _, in := range cfg.Instances {
+		for _, f := range in.Flows {
+			if f.Bot == nil {
+				continue
+			}
+			if fb.bots[f.ID] != nil {
+				return nil, fmt.Errorf("instance %s: flow %s: another flow with a bot has the id %s", in.ID, f.ID, f.ID)
+			}
+			b, queue, err := f.Bot.build()
+			if err != nil {
+				return nil, fmt.Errorf("instance %s: flow %s: bot: %w", in.ID, f.ID, err)
+			}
+			fb.bots[f.ID] = b
+			fb.errorQueues[f.ID] = queue
+			if f.Queue != "" {
+				fb.errorQueues[f.ID] = f.Queue
+			}
+		}
+	}
+	return fb, nil
+}
+
+// build returns the bot bc describes and the queue it hands off to.
+func (bc *BotConfig) build() (bot.Bot, string, error) {
+	if bc.Kind != "ecommerce" {
+		return nil, "", fmt.Errorf("kind %q is not a bot kind (ecommerce)", bc.Kind)
+	}
+	clf, err := NewClassifier(bc.Intents)
+	if err != nil {
+		return nil, "", err
+	}
+	policies, err := LoadPolicies(bc.Policies)
+	if err != nil {
+		return nil, "", err
+	}
+	ec := bot.Config{Classifier: clf, Policies: policies, LookupTimeout: time.Duration(bc.Orders.Timeout)}
+	if bc.Orders.URL != "" {
+		u, err := url.Parse(bc.Orders.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, "", fmt.Errorf("orders: url %q is not an http(s) URL", bc.Orders.URL)
+		}
+		ec.Orders = &bot.OrdersClient{BaseURL: bc.Orders.URL, Token: os.Getenv(bc.Orders.TokenEnv)}
+	}
+	b, err := bot.NewEcommerce(ec)
+	if err != nil {
+		return nil, "", err
+	}
+	return b, policies.Handoff.Queue, nil
 }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,5 +31,31 @@ func TestLoadBotFiles(t *testing.T) {
 	}
 	if _, err := LoadIntents(filepath.Join(dir, "missing.yaml")); err == nil {
 		t.Error("a missing file was accepted")
+	}
+}
+
+// A flow's bot is built from its settings; an unknown kind, a bad orders
+// URL, a missing file and two bot flows sharing an id are refused.
+func TestBuildBots(t *testing.T) {
+	flows := func(bots ...*BotConfig) *Config {
+		cfg := &Config{}
+		for i, b := range bots {
+			cfg.Instances = append(cfg.Instances, InstanceConfig{ID: fmt.Sprint("i", i), Flows: []FlowConfig{{ID: "shop", Bot: b}}})
+		}
+		return cfg
+	}
+	fb, err := buildBots(flows(&BotConfig{Kind: "ecommerce", Orders: OrdersConfig{URL: "https://orders.example.com"}}))
+	if err != nil || fb.bots["shop"] == nil || fb.errorQueues["shop"] != "support" {
+		t.Fatalf("buildBots = %+v, %v; want bot shop handing to the policies' queue", fb, err)
+	}
+	for name, cfg := range map[string]*Config{
+		"kind":      flows(&BotConfig{Kind: "eliza"}),
+		"orders":    flows(&BotConfig{Kind: "ecommerce", Orders: OrdersConfig{URL: "ftp://x"}}),
+		"file":      flows(&BotConfig{Kind: "ecommerce", Intents: filepath.Join(t.TempDir(), "none.yaml")}),
+		"duplicate": flows(&BotConfig{Kind: "ecommerce"}, &BotConfig{Kind: "ecommerce"}),
+	} {
+		if _, err := buildBots(cfg); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
 	}
 }

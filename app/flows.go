@@ -22,6 +22,9 @@ type FlowConfig struct {
 	Hours         *HoursConfig `yaml:"hours"`
 	AwayMessage   string       `yaml:"away_message"`
 	EndOutOfHours bool         `yaml:"end_out_of_hours"`
+	// Bot, when set, answers the flow's chats first, as bot:<flow id>,
+	// and hands them to a queue when a person is needed.
+	Bot *BotConfig `yaml:"bot"`
 }
 
 // HoursConfig is a weekly schedule in a time zone. Open lists periods
@@ -42,6 +45,9 @@ func (fc FlowConfig) flow() (*helpline.Flow, error) {
 		AwayMessage: fc.AwayMessage, EndOutOfHours: fc.EndOutOfHours}
 	if f.Name == "" {
 		f.Name = f.ID
+	}
+	if fc.Bot != nil {
+		f.Bot = fc.ID
 	}
 	if fc.Queue != "" && !helpline.ValidName(fc.Queue) {
 		return nil, fmt.Errorf("queue %q must be 1 to 64 letters, digits, - or _", fc.Queue)

@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/helplinehq/helpline"
+	"github.com/helplinehq/helpline/bot"
 	"github.com/helplinehq/helpline/chat"
 	"github.com/helplinehq/helpline/connectapi"
 	"github.com/helplinehq/helpline/httpapi"
@@ -38,14 +39,16 @@ const shutdownTimeout = 15 * time.Second
 // Node is a wired Helpline: New opens and builds it, Run serves it until
 // its context is done, Close releases what New opened.
 type Node struct {
-	cfg      *Config
-	logger   *slog.Logger
-	store    helpline.Store
-	bus      helpline.Bus
-	engine   *chat.Service
-	conns    []helpline.Connector
-	mirrors  *mirror.Dispatcher
-	router   *router
+	cfg     *Config
+	logger  *slog.Logger
+	store   helpline.Store
+	bus     helpline.Bus
+	engine  *chat.Service
+	conns   []helpline.Connector
+	mirrors *mirror.Dispatcher
+	router  *router
+	// bots is nil when no flow has a bot.
+	bots     *bot.Runner
 	identity *Identity
 	// api serves the Connect API; admin serves /admin and /api; agents
 	// serves the agent API, /api/agent and /api/admin; inbound
@@ -82,6 +85,10 @@ func (n *Node) open(ctx context.Context) error {
 	cfg := n.cfg
 	var err error
 	if n.conns, err = buildConnectors(cfg); err != nil {
+		return err
+	}
+	bots, err := buildBots(cfg)
+	if err != nil {
 		return err
 	}
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
@@ -162,6 +169,10 @@ func (n *Node) open(ctx context.Context) error {
 		PresenceGrace: cfg.Routing.grace(),
 	})
 	n.router = newRouter(n.store, n.bus, n.engine, nil, cfg.Routing, n.logger)
+	if len(bots.bots) > 0 {
+		n.bots = bot.NewRunner(bot.RunnerConfig{Store: n.store, Bus: n.bus, Engine: n.engine,
+			Bots: bots.bots, ErrorQueues: bots.errorQueues, Logger: n.logger})
+	}
 	if err := provisionConnectors(ctx, n.conns, n.engine, n.store, n.identity.InstanceID, chat.AttachmentOpener(n.store, blobs), n.logger); err != nil {
 		return err
 	}
@@ -240,7 +251,8 @@ func (n *Node) Identity() *Identity { return n.identity }
 
 // Run serves the node on ln until ctx is done or a part of it fails,
 // then shuts down in order: in-flight requests finish (for at most 15 s),
-// the mirror dispatcher stops, then the routing loop, then the engine, which ends every watched
+// the mirror dispatcher stops, then the bot runner (when a flow has a
+// bot), the routing loop, then the engine, which ends every watched
 // socket. It returns the failure that stopped it, or nil. Close releases
 // the rest afterwards.
 //
@@ -283,8 +295,11 @@ func (n *Node) Run(ctx context.Context, ln, metricsLn net.Listener) error {
 	parts := []component{
 		{"engine", n.engine.Run},
 		{"routing", n.router.Run},
-		{"mirror dispatcher", n.mirrors.Run},
 	}
+	if n.bots != nil {
+		parts = append(parts, component{"bot runner", n.bots.Run})
+	}
+	parts = append(parts, component{"mirror dispatcher", n.mirrors.Run})
 	if metricsLn != nil {
 		ms := &http.Server{
 			Handler: connectapi.LogRequests(n.logger, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -32,8 +32,11 @@ agents:
 	}
 	s := startServe(t, "--config", path, "--data", data)
 
-	// No agent API yet: presence is set through the store, as the
-	// agents' connections will.
+	contactID, _, ws := startCustomer(t, s)
+	// The agents come online once the customer's socket is open, so that
+	// the assignment happens while the socket watches (an agent who
+	// joined before it opened is in the transcript, not on the socket).
+	// Presence is set through the store, as the agents' connections do.
 	db, err := sqlite.Open(filepath.Join(data, "helpline.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +54,6 @@ agents:
 		}
 	}
 
-	contactID, _, ws := startCustomer(t, s)
 	var joined string
 	for joined == "" {
 		it := nextChatItem(t, ws)

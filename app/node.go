@@ -219,6 +219,11 @@ func (n *Node) open(ctx context.Context) error {
 		LoginFailsAddress:  aa.LoginFailuresPerAddress,
 		LoginThrottleSpell: time.Duration(aa.LoginThrottle),
 		Logger:             n.logger,
+		Feed:               n.engine,
+		Bus:                n.bus,
+		PublicURL:          cfg.PublicURL,
+		// A live socket records its agent as seen well within the grace.
+		SocketPing: min(httpapi.DefaultSocketPing, cfg.Routing.grace()/3),
 	})
 	uploadRate := n.limits.minUploadRate
 	if n.limits.readBody == 0 {

@@ -25,6 +25,7 @@ import (
 //	GET    /api/agent/me
 //	GET    /api/agent/presence
 //	PUT    /api/agent/presence   {"status"}
+//	GET    /api/agent/ws                                            WebSocket (agentws.go)
 //	POST   /api/admin/tokens     {"name","role","instance"}        admin
 //	GET    /api/admin/tokens                                        admin
 //	DELETE /api/admin/tokens/{id}                                   admin
@@ -84,6 +85,22 @@ type AgentConfig struct {
 	Logger                               *slog.Logger
 	// Now defaults to helpline.Now.
 	Now func() time.Time
+
+	// The agent WebSocket (agentws.go) needs Feed and Bus; without them
+	// GET /api/agent/ws is 404.
+	Feed helpline.AgentFeed
+	Bus  helpline.Bus
+	// PublicURL's origin and AllowedOrigins (e.g. https://desk.example.com)
+	// may open an agent's socket with its session cookie, besides pages of
+	// the server's own host.
+	PublicURL      string
+	AllowedOrigins []string
+	// SocketIdle closes an agent socket whose client has sent nothing,
+	// not even a pong, for this long (default DefaultSocketIdle);
+	// SocketPing is how often the server pings it and records the agent
+	// as seen (default DefaultSocketPing; keep it well under
+	// routing.presence_grace).
+	SocketIdle, SocketPing time.Duration
 }
 
 type agentAPI struct {
@@ -92,6 +109,7 @@ type agentAPI struct {
 	now       func() time.Time
 	byAccount *throttle
 	byAddress *throttle
+	sockets   *agentSockets // the agent WebSocket's (agentws.go)
 }
 
 // NewAgentAPI returns the agent API's handler, to be mounted at /api/agent/
@@ -121,12 +139,14 @@ func NewAgentAPI(cfg AgentConfig) http.Handler {
 	if a.now == nil {
 		a.now = helpline.Now
 	}
+	a.sockets = newAgentSockets(&a.cfg, a.log)
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/agent/login", a.login)
 	mux.Handle("POST /api/agent/logout", a.Authenticate(http.HandlerFunc(a.logout)))
 	mux.Handle("GET /api/agent/me", a.Authenticate(http.HandlerFunc(a.me)))
 	mux.Handle("GET /api/agent/presence", a.Authenticate(http.HandlerFunc(a.presence)))
 	mux.Handle("PUT /api/agent/presence", a.Authenticate(http.HandlerFunc(a.setPresence)))
+	mux.Handle("GET /api/agent/ws", a.Authenticate(http.HandlerFunc(a.serveSocket)))
 	mux.Handle("POST /api/admin/tokens", a.Authenticate(a.requireRole(helpline.AgentRoleAdmin, a.createToken)))
 	mux.Handle("GET /api/admin/tokens", a.Authenticate(a.requireRole(helpline.AgentRoleAdmin, a.listTokens)))
 	mux.Handle("DELETE /api/admin/tokens/{id}", a.Authenticate(a.requireRole(helpline.AgentRoleAdmin, a.revokeToken)))

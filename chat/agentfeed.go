@@ -1,0 +1,87 @@
+package chat
+
+import (
+	"context"
+
+	"github.com/helplinehq/helpline"
+	"github.com/helplinehq/helpline/routing"
+)
+
+var _ helpline.AgentFeed = (*Service)(nil)
+
+// AgentView reads the agent's desk from the instance's routing snapshot,
+// then the newest Seq of each of its chats.
+func (s *Service) AgentView(ctx context.Context, instanceID, agentID string) (*helpline.AgentView, error) {
+	snap, err := s.store.RoutingSnapshot(ctx, instanceID)
+	if err != nil {
+		return nil, err
+	}
+	var st *helpline.AgentState
+	for _, a := range snap.Agents {
+		if a.Agent.ID == agentID {
+			st = a
+			break
+		}
+	}
+	if st == nil {
+		return nil, &helpline.Error{Code: helpline.ENOTFOUND, Resource: helpline.ResourceAgent,
+			ResourceID: agentID, Message: "No enabled agent " + agentID + " in instance " + instanceID + "."}
+	}
+	now := s.now()
+	v := &helpline.AgentView{Agent: st.Agent, Presence: st.Presence,
+		Status: routing.Status(st.Presence, now, s.grace), Waiting: map[string][]string{}}
+	for _, q := range st.Agent.Queues {
+		v.Waiting[q] = []string{}
+	}
+	for _, w := range snap.Waiting {
+		if list, ok := v.Waiting[w.QueueID]; ok {
+			v.Waiting[w.QueueID] = append(list, w.ContactID)
+		}
+	}
+	for _, o := range snap.Offers {
+		if o.AgentID == agentID && o.State == helpline.OfferPending && now.Before(o.ExpiresAt) {
+			v.Offers = append(v.Offers, o)
+		}
+	}
+	for _, a := range st.Chats {
+		c, err := s.store.FindContactByID(ctx, a.ContactID)
+		if err != nil {
+			return nil, err
+		}
+		v.Chats = append(v.Chats, helpline.AgentChat{Assignment: a, LastSeq: c.LastSeq})
+	}
+	return v, nil
+}
+
+// ItemsAfter reads the contact's stored items after Seq after.
+func (s *Service) ItemsAfter(ctx context.Context, contactID string, after int64, limit int) ([]*helpline.Item, error) {
+	return s.store.FindItems(ctx, contactID, helpline.ItemQuery{From: max(after, 0) + 1, Limit: limit})
+}
+
+// TouchAgent records the agent's live connection at the engine's now and
+// publishes its presence when the status routing acts on changed (an
+// agent that was offline for want of a connection comes back).
+func (s *Service) TouchAgent(ctx context.Context, instanceID, agentID string) error {
+	before, err := s.store.FindPresence(ctx, instanceID, agentID)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	if err := s.store.TouchAgent(ctx, instanceID, agentID, now); err != nil {
+		return err
+	}
+	after := *before
+	if now.After(after.SeenAt) {
+		after.SeenAt = now
+	}
+	if routing.Status(*before, now, s.grace) == routing.Status(after, now, s.grace) {
+		return nil
+	}
+	ev := helpline.Event{Kind: helpline.EventPresence, Subject: helpline.AgentSubject(agentID), Presence: &after}
+	return s.bus.Publish(context.WithoutCancel(ctx), ev)
+}
+
+// PresenceStatus is routing.Status at the engine's now and grace.
+func (s *Service) PresenceStatus(p helpline.Presence) string {
+	return routing.Status(p, s.now(), s.grace)
+}

@@ -1,0 +1,855 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/helplinehq/helpline"
+)
+
+// The agent WebSocket, GET /api/agent/ws: an agent console's one live
+// connection. It pushes JSON text frames {"type": ..., ...}:
+//
+//	hello         on connect: the agent, its presence, chats, pending
+//	              offers and its queues' waiting counts
+//	offer         an offer made to the agent
+//	offer.closed  an offer accepted, declined, expired or withdrawn
+//	assigned      a chat became the agent's (its owner agent:<id>)
+//	unassigned    a chat stopped being the agent's (transferred, requeued,
+//	              ended)
+//	item          a stored item of one of the agent's chats, with its Seq
+//	typing        someone typing in one of the agent's chats
+//	queue         the waiting count of one of the agent's queues changed
+//	presence      the agent's presence, as routing acts on it, changed
+//	resumed       the answer to resume, once the items it asked for are sent
+//	pong          the answer to ping
+//	error         a frame the server could not take; the socket stays open
+//
+// The client sends {"type":"resume","chats":{"<contactId>":<lastSeq>}}
+// to start the items: each of its chats is caught up from the store after
+// the Seq named (from the first item when not named), then items follow
+// live, each Seq once and in order, whatever the bus lost meanwhile. Until
+// the first resume no item is sent. {"type":"ping"} is answered with pong.
+//
+// A session's socket is the agent's live connection: it records the
+// agent as seen (AgentFeed.TouchAgent) on connect, on every client frame
+// and every wsPingEvery, so that an agent whose sockets are all closed
+// counts as offline once routing.presence_grace has passed.
+
+// Agent socket limits.
+const (
+	// wsQueueLen is how many bus events may wait for one socket; one more
+	// drops the socket (its connection is closed) rather than hold up the
+	// node's fan-out.
+	wsQueueLen = 256
+	// wsReadLimit bounds client frames; a larger one is answered with
+	// close code 1009 and the socket ends.
+	wsReadLimit = 16 << 10
+	// wsCatchUpBatch is how many items one store read catches up.
+	wsCatchUpBatch = 200
+	// wsDrainMax is how many waiting events one reread of the desk covers.
+	wsDrainMax = 64
+	// Defaults of AgentConfig.SocketIdle and SocketPing.
+	DefaultSocketIdle = 60 * time.Second
+	DefaultSocketPing = 20 * time.Second
+)
+
+// kindResync is the hub's own event to its sockets: the bus lost events,
+// so reread the desk and catch every chat up from the store.
+const kindResync helpline.EventKind = "httpapi.resync"
+
+// wsHub is the node's one pair of bus subscriptions (every contact,
+// every agent) for all agent sockets: it hands each event to the sockets
+// it concerns, without ever waiting for one. It subscribes when the first
+// socket opens and unsubscribes when the last one closes.
+type wsHub struct {
+	bus helpline.Bus
+	log *slog.Logger
+
+	mu      sync.Mutex // guards sockets and stop
+	sockets map[*agentSocket]struct{}
+	stop    func() // ends the running fan-out; nil when none runs
+}
+
+func (h *wsHub) add(ctx context.Context, s *agentSocket) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.stop == nil {
+		contacts, err := h.bus.Subscribe(ctx, helpline.AllContacts)
+		if err != nil {
+			return err
+		}
+		agents, err := h.bus.Subscribe(ctx, helpline.AllAgents)
+		if err != nil {
+			contacts.Close()
+			return err
+		}
+		done := make(chan struct{})
+		h.stop = func() { close(done); contacts.Close(); agents.Close() }
+		go h.run(done, contacts, agents)
+	}
+	h.sockets[s] = struct{}{}
+	return nil
+}
+
+func (h *wsHub) remove(s *agentSocket) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.sockets, s)
+	if len(h.sockets) == 0 && h.stop != nil {
+		h.stop()
+		h.stop = nil
+	}
+}
+
+// run fans events out until done is closed. When the bus closes (the node
+// is stopping) it drops every socket.
+func (h *wsHub) run(done chan struct{}, contacts, agents helpline.Subscription) {
+	var lost uint64
+	for {
+		var ev helpline.Event
+		var ok bool
+		select {
+		case <-done:
+			return
+		case ev, ok = <-contacts.Events():
+		case ev, ok = <-agents.Events():
+		}
+		h.mu.Lock()
+		select {
+		case <-done:
+			h.mu.Unlock()
+			return
+		default:
+		}
+		if !ok {
+			for s := range h.sockets {
+				s.drop()
+			}
+			h.mu.Unlock()
+			return
+		}
+		if l := contacts.Lost() + agents.Lost(); l != lost {
+			lost = l
+			for s := range h.sockets {
+				s.notify(helpline.Event{Kind: kindResync})
+			}
+		}
+		for s := range h.sockets {
+			s.notify(ev)
+		}
+		h.mu.Unlock()
+	}
+}
+
+// agentSockets is what the agent API's sockets share.
+type agentSockets struct {
+	hub      *wsHub
+	upgrader websocket.Upgrader
+	origins  map[string]bool // lower-case scheme://host
+}
+
+// newAgentSockets fills cfg's socket defaults and sets up the agent
+// WebSocket.
+func newAgentSockets(cfg *AgentConfig, log *slog.Logger) *agentSockets {
+	if cfg.SocketIdle <= 0 {
+		cfg.SocketIdle = DefaultSocketIdle
+	}
+	if cfg.SocketPing <= 0 {
+		cfg.SocketPing = DefaultSocketPing
+	}
+	as := &agentSockets{hub: &wsHub{bus: cfg.Bus, log: log, sockets: map[*agentSocket]struct{}{}}, origins: map[string]bool{}}
+	for _, o := range append([]string{cfg.PublicURL}, cfg.AllowedOrigins...) {
+		if u, err := url.Parse(o); err == nil && u.Scheme != "" && u.Host != "" {
+			as.origins[strings.ToLower(u.Scheme+"://"+u.Host)] = true
+		}
+	}
+	as.upgrader = websocket.Upgrader{
+		HandshakeTimeout: 10 * time.Second,
+		ReadBufferSize:   1024,
+		WriteBufferSize:  4096,
+		WriteBufferPool:  &sync.Pool{},
+		// serveSocket checks the Origin itself, before upgrading, and
+		// only for cookie requests.
+		CheckOrigin: func(*http.Request) bool { return true },
+		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
+			writeJSON(w, status, errorBody(helpline.EINVALID, reason.Error()))
+		},
+	}
+	return as
+}
+
+// originAllowed reports whether a browser page of origin may open an
+// agent's socket with the session cookie: a page of the server's own host,
+// of public_url, or of an allowed origin. Requests without an Origin (not
+// from a browser) may.
+func (a *agentAPI) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	return strings.EqualFold(u.Host, r.Host) || a.sockets.origins[strings.ToLower(u.Scheme+"://"+u.Host)]
+}
+
+// serveSocket authenticates (Authenticate ran before it), checks and
+// upgrades GET /api/agent/ws[?agent=<id>].
+//
+// A session opens its own agent's socket, and with a session the Origin
+// must be the server's own (its host, public_url or AllowedOrigins),
+// else 403: the cookie alone must not let another site's page read an
+// agent's chats. A supervisor or admin, session or token, may name
+// another agent of its instance with ?agent=<id> to watch its desk; such a
+// socket does not keep that agent's presence up. A token must name the
+// agent. An agent-role token reaches no chats, so its socket is refused
+// with 403.
+func (a *agentAPI) serveSocket(w http.ResponseWriter, r *http.Request) {
+	p := PrincipalFrom(r.Context())
+	s, err := a.openSocket(r, p)
+	if err != nil {
+		fail(a.log, w, r, err)
+		return
+	}
+	if err := a.sockets.hub.add(r.Context(), s); err != nil {
+		fail(a.log, w, r, err)
+		return
+	}
+	ws, err := a.sockets.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		a.sockets.hub.remove(s)
+		return // the upgrader has answered
+	}
+	s.ws = ws
+	// The socket's goroutines outlive the request, so that the HTTP
+	// server's per-connection buffers are freed.
+	go s.read()
+	go s.pump(context.Background())
+}
+
+func (a *agentAPI) openSocket(r *http.Request, p *Principal) (*agentSocket, error) {
+	if a.cfg.Feed == nil || a.cfg.Bus == nil {
+		return nil, helpline.Errorf(helpline.ENOTFOUND, "This server has no agent WebSocket.")
+	}
+	if p.session != nil && !a.originAllowed(r) {
+		return nil, helpline.Errorf(helpline.EFORBIDDEN, "Origin %s may not open an agent's socket.", r.Header.Get("Origin"))
+	}
+	id := r.URL.Query().Get("agent")
+	switch {
+	case p.AgentID == "" && !p.Has(helpline.AgentRoleSupervisor):
+		return nil, helpline.Errorf(helpline.EFORBIDDEN, "An agent-role API token reaches no agent's chats.")
+	case id == "" && p.AgentID == "":
+		return nil, helpline.Errorf(helpline.EINVALID, "An API token names the agent to watch: ?agent=<id>.")
+	case id == "":
+		id = p.AgentID
+	case id != p.AgentID && !p.Has(helpline.AgentRoleSupervisor):
+		return nil, helpline.Errorf(helpline.EFORBIDDEN, "Only a supervisor or admin watches another agent.")
+	}
+	if _, err := a.cfg.Agents.FindAgentByID(r.Context(), p.InstanceID, id); err != nil {
+		return nil, err
+	}
+	return &agentSocket{api: a, instanceID: p.InstanceID, agentID: id, touch: id == p.AgentID,
+		events: make(chan helpline.Event, wsQueueLen), cmds: make(chan wsClientFrame),
+		done: make(chan struct{}), chats: map[string]bool{}, waiting: map[string]bool{}, queues: map[string]bool{}}, nil
+}
+
+// agentSocket is one agent WebSocket. The reader goroutine reads client
+// frames and hands them to the pump; the pump goroutine owns the write
+// side and all the socket's state but the interest sets, which the hub
+// reads.
+type agentSocket struct {
+	api        *agentAPI
+	ws         *websocket.Conn
+	instanceID string
+	agentID    string
+	// touch: the socket is the agent's own live connection.
+	touch bool
+	// events are what the hub handed over, at most wsQueueLen.
+	events chan helpline.Event
+	cmds   chan wsClientFrame
+	// done is closed when the socket ends.
+	done     chan struct{}
+	doneOnce sync.Once
+
+	mu      sync.Mutex // guards chats, waiting and queues
+	chats   map[string]bool
+	waiting map[string]bool
+	queues  map[string]bool
+
+	// The pump's state.
+	streaming bool                          // a resume started the items
+	sent      map[string]int64              // chat → highest Seq pushed
+	assigned  map[string]helpline.AgentChat // chats as last pushed
+	offers    map[string]*helpline.Offer    // pending offers as last pushed
+	counts    map[string]int                // waiting counts as last pushed
+	status    string                        // presence as last pushed
+	stale     bool                          // the desk must be reread
+}
+
+// notify hands ev to the socket if it concerns it. It never blocks: a
+// socket whose queue is full is dropped.
+func (s *agentSocket) notify(ev helpline.Event) {
+	if !s.wants(ev) {
+		return
+	}
+	select {
+	case s.events <- ev:
+	default:
+		s.drop()
+	}
+}
+
+// wants reports whether ev concerns the socket's agent: its own subject's
+// events; items of its chats; owner changes of its chats, of contacts
+// waiting in its queues, to the agent or into one of its queues; and the
+// end of a contact waiting in its queues.
+func (s *agentSocket) wants(ev helpline.Event) bool {
+	if ev.Kind == kindResync {
+		return true
+	} else if id := ev.Subject.AgentID(); id != "" {
+		return id == s.agentID
+	}
+	id := ev.Subject.ContactID()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch ev.Kind {
+	case helpline.EventItem:
+		return s.chats[id] || s.waiting[id] && ev.Item.ContentType == helpline.EventChatEnded
+	case helpline.EventOwner:
+		kind, who, _ := strings.Cut(ev.Owner.Owner, ":")
+		return s.chats[id] || s.waiting[id] ||
+			kind == helpline.OwnerAgent && who == s.agentID || kind == helpline.OwnerQueue && s.queues[who]
+	}
+	return false
+}
+
+// drop ends the socket at once: its connection is closed without a close
+// frame, and both goroutines end.
+func (s *agentSocket) drop() {
+	s.doneOnce.Do(func() {
+		close(s.done)
+		if s.ws != nil {
+			s.ws.NetConn().Close()
+		}
+	})
+}
+
+// wsClientFrame is what clients send. err is set by the reader for a
+// frame it could not read.
+type wsClientFrame struct {
+	Type  string           `json:"type"`
+	Chats map[string]int64 `json:"chats"`
+	err   string
+}
+
+// read reads client frames until the connection fails or goes idle: a
+// client that sends nothing, not even a pong to the server's pings, for
+// SocketIdle is gone.
+func (s *agentSocket) read() {
+	defer s.drop()
+	idle := s.api.cfg.SocketIdle
+	s.ws.SetReadLimit(wsReadLimit)
+	s.ws.SetPongHandler(func(string) error { return s.ws.SetReadDeadline(time.Now().Add(idle)) })
+	for {
+		s.ws.SetReadDeadline(time.Now().Add(idle))
+		typ, data, err := s.ws.ReadMessage()
+		if err != nil {
+			return
+		}
+		var f wsClientFrame
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		if typ != websocket.TextMessage {
+			f.err = "Only JSON text frames are accepted."
+		} else if err := dec.Decode(&f); err != nil {
+			f = wsClientFrame{err: "The frame is not a JSON object of a known shape: " + err.Error()}
+		}
+		select {
+		case s.cmds <- f:
+		case <-s.done:
+			return
+		}
+	}
+}
+
+// pump writes the socket: the hello, then what events, client frames and
+// the ping ticker call for, until the socket ends.
+func (s *agentSocket) pump(ctx context.Context) {
+	defer s.cleanup()
+	if err := s.start(ctx); err != nil {
+		s.fault(err)
+		return
+	}
+	ticker := time.NewTicker(s.api.cfg.SocketPing)
+	defer ticker.Stop()
+	for {
+		var err error
+		select {
+		case <-s.done:
+			return
+		case ev := <-s.events:
+			err = s.handleEvents(ctx, ev)
+		case f := <-s.cmds:
+			err = s.handleFrame(ctx, f)
+		case <-ticker.C:
+			if err = s.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
+				err = &wsWriteError{err}
+			} else {
+				err = s.touchAgent(ctx)
+			}
+		}
+		if err != nil {
+			s.fault(err)
+			return
+		}
+	}
+}
+
+// writeWait bounds one frame's write; a client that takes longer is gone.
+const writeWait = 10 * time.Second
+
+func (s *agentSocket) cleanup() {
+	s.drop()
+	s.api.sockets.hub.remove(s)
+	s.ws.Close()
+}
+
+// fault ends the socket after an error: a store fault is logged and the
+// client told with close code 1011; a write that failed needs nothing
+// more.
+func (s *agentSocket) fault(err error) {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	var we *wsWriteError
+	if errors.As(err, &we) {
+		return
+	}
+	s.api.log.Error("agent socket", "agent", s.agentID, "err", err)
+	msg := websocket.FormatCloseMessage(websocket.CloseInternalServerErr, "internal error")
+	s.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+}
+
+func (s *agentSocket) touchAgent(ctx context.Context) error {
+	if !s.touch {
+		return nil
+	}
+	return s.api.cfg.Feed.TouchAgent(ctx, s.instanceID, s.agentID)
+}
+
+// start touches the agent, reads its desk and sends the hello.
+func (s *agentSocket) start(ctx context.Context) error {
+	if err := s.touchAgent(ctx); err != nil {
+		return err
+	}
+	v, err := s.api.cfg.Feed.AgentView(ctx, s.instanceID, s.agentID)
+	if err != nil {
+		return err
+	}
+	s.sent, s.assigned, s.offers, s.counts = map[string]int64{}, map[string]helpline.AgentChat{}, map[string]*helpline.Offer{}, map[string]int{}
+	s.status = v.Status
+	hello := wsFrame{Type: "hello", Agent: s.agentID, Presence: presenceFrame(v), Chats: []wsChat{}, Offers: []*wsOffer{}, Queues: []wsQueue{}}
+	for _, c := range v.Chats {
+		s.assigned[c.ContactID] = c
+		hello.Chats = append(hello.Chats, chatFrame(c))
+	}
+	for _, o := range v.Offers {
+		s.offers[o.ID] = o
+		hello.Offers = append(hello.Offers, offerFrame(o))
+	}
+	for _, q := range sortedKeys(v.Waiting) {
+		s.counts[q] = len(v.Waiting[q])
+		hello.Queues = append(hello.Queues, wsQueue{Queue: q, Waiting: len(v.Waiting[q])})
+	}
+	s.setInterest(v)
+	return s.send(&hello)
+}
+
+// setInterest records what the hub hands the socket.
+func (s *agentSocket) setInterest(v *helpline.AgentView) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.chats)
+	clear(s.waiting)
+	clear(s.queues)
+	for _, c := range v.Chats {
+		s.chats[c.ContactID] = true
+	}
+	for q, ids := range v.Waiting {
+		s.queues[q] = true
+		for _, id := range ids {
+			s.waiting[id] = true
+		}
+	}
+}
+
+// handleEvents handles ev and the events already waiting (up to
+// wsDrainMax), then rereads the desk once if one of them called for it.
+func (s *agentSocket) handleEvents(ctx context.Context, ev helpline.Event) error {
+	for n := 0; ; n++ {
+		if err := s.handleEvent(ctx, ev); err != nil {
+			return err
+		}
+		if n == wsDrainMax || len(s.events) == 0 {
+			break
+		}
+		ev = <-s.events
+	}
+	if !s.stale {
+		return nil
+	}
+	s.stale = false
+	return s.reconcile(ctx)
+}
+
+func (s *agentSocket) handleEvent(ctx context.Context, ev helpline.Event) error {
+	switch ev.Kind {
+	case kindResync:
+		s.stale = true
+		if s.streaming {
+			for id := range s.assigned {
+				if err := s.catchUp(ctx, id); err != nil {
+					return err
+				}
+			}
+		}
+	case helpline.EventOffer:
+		return s.offerChanged(ev.Offer)
+	case helpline.EventPresence:
+		if st := s.api.cfg.Feed.PresenceStatus(*ev.Presence); st != s.status {
+			s.status = st
+			return s.send(&wsFrame{Type: "presence", Presence: &wsPresence{Status: st, Set: ev.Presence.Status}})
+		}
+	case helpline.EventOwner:
+		s.stale = true
+	case helpline.EventItem:
+		it := ev.Item
+		if it.ContentType == helpline.EventChatEnded {
+			s.stale = true
+		}
+		if _, mine := s.assigned[it.ContactID]; !mine || !s.streaming {
+			return nil
+		} else if !it.Stored() {
+			if it.ContentType != helpline.EventTyping {
+				return nil
+			}
+			return s.send(&wsFrame{Type: "typing", Contact: it.ContactID, ParticipantID: it.ParticipantID,
+				DisplayName: it.DisplayName, Role: it.Role})
+		}
+		return s.deliver(ctx, it)
+	}
+	return nil
+}
+
+// deliver pushes a live item: once, in Seq order. An item past a gap
+// (events the bus lost) catches the chat up from the store instead.
+func (s *agentSocket) deliver(ctx context.Context, it *helpline.Item) error {
+	last := s.sent[it.ContactID]
+	switch {
+	case it.Seq <= last:
+		return nil
+	case it.Seq > last+1:
+		return s.catchUp(ctx, it.ContactID)
+	}
+	if err := s.send(itemFrame(it)); err != nil {
+		return err
+	}
+	s.sent[it.ContactID] = it.Seq
+	return nil
+}
+
+// catchUp pushes the chat's stored items after the last one pushed.
+func (s *agentSocket) catchUp(ctx context.Context, contactID string) error {
+	for {
+		items, err := s.api.cfg.Feed.ItemsAfter(ctx, contactID, s.sent[contactID], wsCatchUpBatch)
+		if err != nil {
+			return err
+		}
+		for _, it := range items {
+			if err := s.send(itemFrame(it)); err != nil {
+				return err
+			}
+			s.sent[contactID] = it.Seq
+		}
+		if len(items) < wsCatchUpBatch {
+			return nil
+		}
+	}
+}
+
+// offerChanged pushes an offer's new state, once per state.
+func (s *agentSocket) offerChanged(o *helpline.Offer) error {
+	known, ok := s.offers[o.ID]
+	if o.State == helpline.OfferPending {
+		if ok {
+			return nil
+		}
+		s.offers[o.ID] = o
+		return s.send(&wsFrame{Type: "offer", Offer: offerFrame(o)})
+	} else if !ok || known.State != helpline.OfferPending {
+		return nil
+	}
+	s.offers[o.ID] = o
+	return s.send(&wsFrame{Type: "offer.closed", Offer: offerFrame(o)})
+}
+
+// reconcile rereads the desk and pushes what changed since it was last
+// pushed: chats assigned (with their items when streaming) and
+// unassigned, offers made and closed, queue counts, presence.
+func (s *agentSocket) reconcile(ctx context.Context) error {
+	v, err := s.api.cfg.Feed.AgentView(ctx, s.instanceID, s.agentID)
+	if err != nil {
+		return err
+	}
+	s.setInterest(v)
+	now := map[string]helpline.AgentChat{}
+	for _, c := range v.Chats {
+		now[c.ContactID] = c
+		if _, ok := s.assigned[c.ContactID]; ok {
+			continue
+		}
+		s.assigned[c.ContactID] = c
+		f := chatFrame(c)
+		if err := s.send(&wsFrame{Type: "assigned", Contact: c.ContactID, Chat: &f}); err != nil {
+			return err
+		}
+		if s.streaming {
+			if err := s.catchUp(ctx, c.ContactID); err != nil {
+				return err
+			}
+		}
+	}
+	for _, id := range sortedKeys(s.assigned) {
+		if _, ok := now[id]; !ok {
+			delete(s.assigned, id)
+			delete(s.sent, id)
+			if err := s.send(&wsFrame{Type: "unassigned", Contact: id}); err != nil {
+				return err
+			}
+		}
+	}
+	pending := map[string]bool{}
+	for _, o := range v.Offers {
+		pending[o.ID] = true
+		if err := s.offerChanged(o); err != nil {
+			return err
+		}
+	}
+	for _, id := range sortedKeys(s.offers) {
+		if o := s.offers[id]; o.State == helpline.OfferPending && !pending[id] {
+			// Closed before (or without) the event saying how: an offer
+			// whose chat is now the agent's was accepted; another one
+			// expired, was declined or withdrawn.
+			closed := *o
+			closed.State = "closed"
+			if _, ok := now[o.ContactID]; ok {
+				closed.State = helpline.OfferAccepted
+			}
+			if err := s.offerChanged(&closed); err != nil {
+				return err
+			}
+		}
+	}
+	for id, o := range s.offers {
+		if o.State != helpline.OfferPending {
+			delete(s.offers, id) // its closing is pushed; nothing more comes
+		}
+	}
+	for _, q := range sortedKeys(v.Waiting) {
+		if n := len(v.Waiting[q]); n != s.counts[q] {
+			s.counts[q] = n
+			if err := s.send(&wsFrame{Type: "queue", Queue: q, Waiting: &n}); err != nil {
+				return err
+			}
+		}
+	}
+	if v.Status != s.status {
+		s.status = v.Status
+		return s.send(&wsFrame{Type: "presence", Presence: presenceFrame(v)})
+	}
+	return nil
+}
+
+// handleFrame answers a client frame. Every frame counts as a sign of the
+// agent's live connection.
+func (s *agentSocket) handleFrame(ctx context.Context, f wsClientFrame) error {
+	if err := s.touchAgent(ctx); err != nil {
+		return err
+	}
+	switch {
+	case f.err != "":
+		return s.sendError(helpline.EINVALID, f.err)
+	case f.Type == "ping":
+		return s.send(&wsFrame{Type: "pong"})
+	case f.Type == "resume":
+		return s.resume(ctx, f.Chats)
+	}
+	return s.sendError(helpline.EINVALID, "Unknown frame type "+strconv.Quote(f.Type)+"; send resume or ping.")
+}
+
+// resume sets where each chat's items start (after the Seq the client
+// names; from the first item for a chat it does not name, on the first
+// resume), catches every chat up and answers resumed with where each
+// stands. Contacts that are not the agent's are left out of the answer.
+func (s *agentSocket) resume(ctx context.Context, chats map[string]int64) error {
+	for id, seq := range chats {
+		if seq < 0 {
+			return s.sendError(helpline.EINVALID, "The Seq of chat "+id+" is negative.")
+		}
+	}
+	first := !s.streaming
+	s.streaming = true
+	for id := range s.assigned {
+		if seq, ok := chats[id]; ok {
+			s.sent[id] = seq
+		} else if first {
+			s.sent[id] = 0
+		}
+		if err := s.catchUp(ctx, id); err != nil {
+			return err
+		}
+	}
+	out := map[string]int64{}
+	for id := range s.assigned {
+		out[id] = s.sent[id]
+	}
+	return s.send(&wsFrame{Type: "resumed", Resumed: out})
+}
+
+func (s *agentSocket) sendError(code, msg string) error {
+	return s.send(&wsFrame{Type: "error", Error: &wsError{Code: code, Message: msg}})
+}
+
+func (s *agentSocket) send(f *wsFrame) error {
+	data, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	s.ws.SetWriteDeadline(time.Now().Add(writeWait))
+	if err := s.ws.WriteMessage(websocket.TextMessage, data); err != nil {
+		return &wsWriteError{err}
+	}
+	return nil
+}
+
+// wsWriteError is a failed write: the client is gone or too slow, which
+// ends the socket and is no fault of ours.
+type wsWriteError struct{ err error }
+
+func (e *wsWriteError) Error() string { return e.err.Error() }
+func (e *wsWriteError) Unwrap() error { return e.err }
+
+// wsFrame is every frame the server sends; each type uses its fields.
+type wsFrame struct {
+	Type          string           `json:"type"`
+	Agent         string           `json:"agent,omitempty"`
+	Contact       string           `json:"contact,omitempty"`
+	Seq           int64            `json:"seq,omitempty"`
+	Item          *wsItem          `json:"item,omitempty"`
+	ParticipantID string           `json:"participant_id,omitempty"`
+	DisplayName   string           `json:"display_name,omitempty"`
+	Role          string           `json:"role,omitempty"`
+	Chat          *wsChat          `json:"chat,omitempty"`
+	Chats         []wsChat         `json:"chats,omitempty"`
+	Offer         *wsOffer         `json:"offer,omitempty"`
+	Offers        []*wsOffer       `json:"offers,omitempty"`
+	Queue         string           `json:"queue,omitempty"`
+	Waiting       *int             `json:"waiting,omitempty"`
+	Queues        []wsQueue        `json:"queues,omitempty"`
+	Presence      *wsPresence      `json:"presence,omitempty"`
+	Resumed       map[string]int64 `json:"seqs,omitempty"`
+	Error         *wsError         `json:"error,omitempty"`
+}
+
+type wsItem struct {
+	ID            string                   `json:"id"`
+	Type          string                   `json:"type"`
+	ContentType   string                   `json:"content_type"`
+	Content       string                   `json:"content,omitempty"`
+	ParticipantID string                   `json:"participant_id"`
+	DisplayName   string                   `json:"display_name,omitempty"`
+	Role          string                   `json:"role"`
+	Time          time.Time                `json:"time"`
+	Attachments   []helpline.AttachmentRef `json:"attachments,omitempty"`
+}
+
+type wsChat struct {
+	Contact string    `json:"contact"`
+	Queue   string    `json:"queue,omitempty"`
+	Version int64     `json:"version"`
+	Since   time.Time `json:"since"`
+	LastSeq int64     `json:"last_seq"`
+}
+
+type wsOffer struct {
+	ID        string     `json:"id"`
+	Contact   string     `json:"contact"`
+	Queue     string     `json:"queue"`
+	State     string     `json:"state"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt time.Time  `json:"expires_at"`
+	DecidedAt *time.Time `json:"decided_at,omitempty"`
+}
+
+type wsQueue struct {
+	Queue   string `json:"queue"`
+	Waiting int    `json:"waiting"`
+}
+
+type wsPresence struct {
+	// Status is the presence routing acts on; Set is what the agent set.
+	Status string `json:"status"`
+	Set    string `json:"set"`
+}
+
+type wsError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func itemFrame(it *helpline.Item) *wsFrame {
+	return &wsFrame{Type: "item", Contact: it.ContactID, Seq: it.Seq, Item: &wsItem{
+		ID: it.ID, Type: it.Type, ContentType: it.ContentType, Content: it.Content, ParticipantID: it.ParticipantID,
+		DisplayName: it.DisplayName, Role: it.Role, Time: it.Time, Attachments: it.Attachments}}
+}
+
+func chatFrame(c helpline.AgentChat) wsChat {
+	return wsChat{Contact: c.ContactID, Queue: c.QueueID, Version: c.Version, Since: c.Since, LastSeq: c.LastSeq}
+}
+
+func offerFrame(o *helpline.Offer) *wsOffer {
+	f := &wsOffer{ID: o.ID, Contact: o.ContactID, Queue: o.QueueID, State: o.State, CreatedAt: o.CreatedAt, ExpiresAt: o.ExpiresAt}
+	if !o.DecidedAt.IsZero() {
+		f.DecidedAt = &o.DecidedAt
+	}
+	return f
+}
+
+func presenceFrame(v *helpline.AgentView) *wsPresence {
+	return &wsPresence{Status: v.Status, Set: v.Presence.Status}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

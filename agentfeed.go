@@ -35,7 +35,7 @@ type AgentView struct {
 	Status string
 	// Chats are the active contacts the agent owns, with the Seq of each
 	// one's newest item.
-	Chats []AgentChat
+	Chats []OwnedChat
 	// Offers are the agent's pending offers that have not expired.
 	Offers []*Offer
 	// Waiting lists, for each queue the agent serves, the contacts waiting
@@ -43,8 +43,8 @@ type AgentView struct {
 	Waiting map[string][]string
 }
 
-// AgentChat is a contact an agent owns.
-type AgentChat struct {
+// OwnedChat is a contact an agent owns, with the Seq of its newest item.
+type OwnedChat struct {
 	Assignment
 	LastSeq int64
 }

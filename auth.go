@@ -161,6 +161,7 @@ type AgentDirectory interface {
 	FindAgentByID(ctx context.Context, instanceID, id string) (*Agent, error)
 	FindAgentByEmail(ctx context.Context, instanceID, email string) (*Agent, error)
 	SetPresence(ctx context.Context, instanceID, agentID, status string, at time.Time) error
+	TouchAgent(ctx context.Context, instanceID, agentID string, at time.Time) error
 	FindPresence(ctx context.Context, instanceID, agentID string) (*Presence, error)
 }
 

@@ -209,6 +209,9 @@ func (n *Node) open(ctx context.Context) error {
 	aa := cfg.AgentAPI
 	n.agents = httpapi.NewAgentAPI(httpapi.AgentConfig{
 		Agents:             n.store,
+		Desk:               n.engine,
+		Participants:       n.engine,
+		Mirrors:            n.store,
 		CheckPassword:      routing.CheckPassword,
 		DefaultInstance:    n.identity.InstanceID,
 		CSRFKey:            csrfKey,

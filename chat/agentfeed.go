@@ -48,7 +48,7 @@ func (s *Service) AgentView(ctx context.Context, instanceID, agentID string) (*h
 		if err != nil {
 			return nil, err
 		}
-		v.Chats = append(v.Chats, helpline.AgentChat{Assignment: a, LastSeq: c.LastSeq})
+		v.Chats = append(v.Chats, helpline.OwnedChat{Assignment: a, LastSeq: c.LastSeq})
 	}
 	return v, nil
 }

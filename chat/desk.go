@@ -117,11 +117,6 @@ func (s *Service) Participants(ctx context.Context, contactID string) ([]*helpli
 	return s.store.FindParticipants(ctx, contactID)
 }
 
-// ItemsAfter returns up to limit stored items with a Seq above after.
-func (s *Service) ItemsAfter(ctx context.Context, contactID string, after int64, limit int) ([]*helpline.Item, error) {
-	return s.store.FindItems(ctx, contactID, helpline.ItemQuery{From: after + 1, Limit: limit})
-}
-
 // AgentSession returns the session of the AGENT participant that seated
 // agentID in the contact when it took it (reseat); if that participant is
 // missing, as when seating failed at the owner change, it seats the agent

@@ -24,7 +24,7 @@ import (
 //	POST   /api/agent/logout
 //	GET    /api/agent/me
 //	GET    /api/agent/presence
-//	PUT    /api/agent/presence   {"status"}
+//	PUT    /api/agent/presence   {"status"}  also a heartbeat (TouchAgent)
 //	GET    /api/agent/ws                                            WebSocket (agentws.go)
 //	POST   /api/admin/tokens     {"name","role","instance"}        admin
 //	GET    /api/admin/tokens                                        admin
@@ -64,7 +64,12 @@ const touchEvery = time.Minute
 
 // AgentConfig configures the agent API.
 type AgentConfig struct {
-	Agents        helpline.AgentDirectory
+	Agents helpline.AgentDirectory
+	// Desk and Participants, when Desk is set, serve the chat endpoints
+	// (agentchats.go); Mirrors, when set, lists a chat's linked tickets.
+	Desk          helpline.AgentDesk
+	Participants  helpline.ParticipantService
+	Mirrors       helpline.MirrorStore
 	CheckPassword helpline.PasswordChecker
 	// DefaultInstance is the instance of a login that names none.
 	DefaultInstance string
@@ -150,6 +155,9 @@ func NewAgentAPI(cfg AgentConfig) http.Handler {
 	mux.Handle("POST /api/admin/tokens", a.Authenticate(a.requireRole(helpline.AgentRoleAdmin, a.createToken)))
 	mux.Handle("GET /api/admin/tokens", a.Authenticate(a.requireRole(helpline.AgentRoleAdmin, a.listTokens)))
 	mux.Handle("DELETE /api/admin/tokens/{id}", a.Authenticate(a.requireRole(helpline.AgentRoleAdmin, a.revokeToken)))
+	if cfg.Desk != nil {
+		a.mountChats(mux)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fail(a.log, w, r, helpline.Errorf(helpline.ENOTFOUND, "No such endpoint: %s %s.", r.Method, r.URL.Path))
 	})
@@ -484,6 +492,11 @@ func (a *agentAPI) setPresence(w http.ResponseWriter, r *http.Request) {
 		}
 		now := a.now()
 		if err := a.cfg.Agents.SetPresence(r.Context(), p.InstanceID, id, in.Status, now); err != nil {
+			return err
+		}
+		// Setting a presence is a sign of life too: a client without the
+		// agent WebSocket stays online by setting it within the grace.
+		if err := a.cfg.Agents.TouchAgent(r.Context(), p.InstanceID, id, now); err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusOK, presenceJSON{Status: in.Status, StatusAt: &now})

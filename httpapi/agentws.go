@@ -293,7 +293,7 @@ type agentSocket struct {
 	// The pump's state.
 	streaming bool                          // a resume started the items
 	sent      map[string]int64              // chat → highest Seq pushed
-	assigned  map[string]helpline.AgentChat // chats as last pushed
+	assigned  map[string]helpline.OwnedChat // chats as last pushed
 	offers    map[string]*helpline.Offer    // pending offers as last pushed
 	counts    map[string]int                // waiting counts as last pushed
 	status    string                        // presence as last pushed
@@ -462,7 +462,7 @@ func (s *agentSocket) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.sent, s.assigned, s.offers, s.counts = map[string]int64{}, map[string]helpline.AgentChat{}, map[string]*helpline.Offer{}, map[string]int{}
+	s.sent, s.assigned, s.offers, s.counts = map[string]int64{}, map[string]helpline.OwnedChat{}, map[string]*helpline.Offer{}, map[string]int{}
 	s.status = v.Status
 	hello := wsFrame{Type: "hello", Agent: s.agentID, Presence: presenceFrame(v), Chats: []wsChat{}, Offers: []*wsOffer{}, Queues: []wsQueue{}}
 	for _, c := range v.Chats {
@@ -618,7 +618,7 @@ func (s *agentSocket) reconcile(ctx context.Context) error {
 		return err
 	}
 	s.setInterest(v)
-	now := map[string]helpline.AgentChat{}
+	now := map[string]helpline.OwnedChat{}
 	for _, c := range v.Chats {
 		now[c.ContactID] = c
 		if _, ok := s.assigned[c.ContactID]; ok {
@@ -829,7 +829,7 @@ func itemFrame(it *helpline.Item) *wsFrame {
 		DisplayName: it.DisplayName, Role: it.Role, Time: it.Time, Attachments: it.Attachments}}
 }
 
-func chatFrame(c helpline.AgentChat) wsChat {
+func chatFrame(c helpline.OwnedChat) wsChat {
 	return wsChat{Contact: c.ContactID, Queue: c.QueueID, Version: c.Version, Since: c.Since, LastSeq: c.LastSeq}
 }
 

@@ -48,4 +48,3 @@ type OwnedChat struct {
 	Assignment
 	LastSeq int64
 }
-

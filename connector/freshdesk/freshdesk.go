@@ -257,7 +257,7 @@ type client struct {
 	http   *http.Client
 	policy outbound.Policy
 	// limit paces every request and writes the ticket creates, notes,
-	// replies and updates, all account-wide. With follow set both track
+	// replies and updates (ticketWrite), all account-wide. With follow set both track
 	// the X-RateLimit-Total header.
 	limit, writes *outbound.Limiter
 	follow        bool
@@ -272,7 +272,7 @@ func (cl *client) do(ctx context.Context, method, path string, in, out any) (htt
 	if err := cl.limit.Wait(ctx); err != nil {
 		return nil, err
 	}
-	if method != http.MethodGet {
+	if ticketWrite(method, path) {
 		if err := cl.writes.Wait(ctx); err != nil {
 			return nil, err
 		}
@@ -316,6 +316,14 @@ func (cl *client) do(ctx context.Context, method, path string, in, out any) (htt
 		return resp.Header, &helpline.MirrorError{Permanent: true, Err: fmt.Errorf("freshdesk %s %s: undecodable answer: %w", method, path, err)}
 	}
 	return resp.Header, nil
+}
+
+// ticketWrite reports whether a request counts against Freshdesk's
+// Ticket Create and Ticket Update budgets: a ticket's create or update,
+// and the notes and replies added to it. Contacts count only against the
+// account's budget.
+func ticketWrite(method, path string) bool {
+	return method != http.MethodGet && strings.HasPrefix(path, "/tickets")
 }
 
 // followLimit adopts the account's own limit from X-RateLimit-Total.

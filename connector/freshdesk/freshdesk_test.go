@@ -464,3 +464,65 @@ func TestMirrorRetryReadsEveryPage(t *testing.T) {
 		t.Errorf("refs name ticket %s, the fake holds %d", res.Refs["ticket_id"], tk.ID)
 	}
 }
+
+// Behind the ticket write budget, a chat whose customer and agent take
+// turns is not one conversation per line: each stretch between the
+// bot's private notes is one reply through the agent's last line and an
+// incoming note of the customer's lines after it, every line stamped
+// and in order; a retry after a lost answer sends none of it again.
+func TestMirrorGathersTurnsWhenBehind(t *testing.T) {
+	// 200 requests a minute: 80 ticket writes, a burst of 4. The first
+	// delivery's ticket leaves 3, fewer than the 9 runs of the second,
+	// and its retry's 6.
+	f := newFixture(t, freshdesktest.Options{}, freshdesk.Settings{RequestsPerMinute: 200, StatusOnEnd: "none"}, helpline.ConnectorNode{})
+	l := newChatLog("contact-g")
+	l.say("p-cust", "Hello")
+	res := mirror(t, f.conn, l.batch(0, nil, 0))
+	l.say("p-agent", "Hi Ada")
+	l.say("p-cust", "My order?")
+	l.say("p-agent", "Checking")
+	l.say("p-bot", "Order 1234 ships today.")
+	l.say("p-cust", "Thanks")
+	l.say("p-agent", "Anything else?")
+	l.say("p-cust", "No")
+	l.say("p-agent", "Bye")
+	l.say("p-cust", "Bye!")
+	l.say("p-cust", "Oh, one more thing")
+	f.fake.LoseAnswers(1)
+	if _, err := f.conn.Mirror(ctx, l.batch(1, res.Refs, 0)); err == nil {
+		t.Fatal("the lost answer was not reported")
+	}
+	res2 := mirror(t, f.conn, l.batch(1, res.Refs, 1))
+	if res2.Delivered != 10 {
+		t.Fatalf("second result = %+v", res2)
+	}
+	want := `description:
+[10:42:07] Ada (customer): Hello
+— helpline contact-g seq 1-1 #mac
+reply:
+[10:42:14] Grace (agent): Hi Ada
+[10:42:21] Ada (customer): My order?
+[10:42:28] Grace (agent): Checking
+— helpline contact-g seq 2-4 #mac
+private note:
+[10:42:35] Shopbot (bot): Order 1234 ships today.
+— helpline contact-g seq 5-5 #mac
+reply:
+[10:42:42] Ada (customer): Thanks
+[10:42:49] Grace (agent): Anything else?
+[10:42:56] Ada (customer): No
+[10:43:03] Grace (agent): Bye
+— helpline contact-g seq 6-9 #mac
+incoming note:
+[10:43:10] Ada (customer): Bye!
+[10:43:17] Ada (customer): Oh, one more thing
+— helpline contact-g seq 10-11 #mac
+`
+	tk := only(t, f.fake, "contact-g")
+	if got := stripMarkers(tk.Transcript()); got != want {
+		t.Errorf("transcript:\n%s\nwant:\n%s", got, want)
+	}
+	if c := tk.Conversations[len(tk.Conversations)-1]; c.UserID != tk.RequesterID || !c.Incoming || c.Private {
+		t.Errorf("the customer's last lines are %+v; want an incoming public note in the requester's name", c)
+	}
+}

@@ -34,8 +34,11 @@ const (
 // customer's as an incoming public note in the customer's name (or a
 // public reply, with customer_lines: reply), the agents' as a public
 // reply, the bot's, the system's and the join/leave/end events as a
-// private note. When the chat ends the ticket takes the configured
-// status.
+// private note. When that is more conversations than the account's
+// ticket write budget has left now, the mirror is behind and gathers
+// the customer's and agents' lines between two private notes into one
+// reply and at most one incoming note (see gather). When the chat ends
+// the ticket takes the configured status.
 //
 // Freshdesk has no idempotency key, so every description and
 // conversation ends with a marker line "— helpline <contact> seq <a>-<b>
@@ -94,11 +97,16 @@ func (c *Connector) Mirror(ctx context.Context, b *helpline.MirrorBatch) (helpli
 		lines = unsent(lines, landed)
 	}
 	ticketID := refs[RefTicketID]
-	for _, run := range runs(lines) {
-		if err := c.post(ctx, ticketID, refs[RefRequesterID], b.Contact.ID, run); err != nil {
+	posts := runs(lines)
+	if len(posts) > 1 && float64(len(posts)) > c.api.writes.Available() {
+		// Behind the ticket write budget: fewer, larger conversations.
+		posts = gather(lines)
+	}
+	for _, p := range posts {
+		if err := c.post(ctx, ticketID, refs[RefRequesterID], b.Contact.ID, p); err != nil {
 			// Each run landed whole or not at all (or its marker tells
 			// on a retry): the runs before this one are delivered.
-			return helpline.MirrorResult{Delivered: countBefore(b.Items, run[0].seq), Refs: refs}, err
+			return helpline.MirrorResult{Delivered: countBefore(b.Items, p.lines[0].seq), Refs: refs}, err
 		}
 	}
 	if ended && c.set.StatusOnEnd != "none" {
@@ -158,24 +166,78 @@ func (c *Connector) lines(b *helpline.MirrorBatch) ([]line, int64) {
 	return out, ended
 }
 
+// run is the lines of one conversation and the kind it goes as.
+type run struct {
+	kind  int
+	lines []line
+}
+
 // runs splits lines into runs of consecutive lines of one kind.
-func runs(lines []line) [][]line {
-	var out [][]line
+func runs(lines []line) []run {
+	var out []run
 	for i, l := range lines {
 		if i == 0 || l.kind != lines[i-1].kind {
-			out = append(out, nil)
+			out = append(out, run{kind: l.kind})
 		}
-		out[len(out)-1] = append(out[len(out)-1], l)
+		out[len(out)-1].lines = append(out[len(out)-1].lines, l)
+	}
+	return out
+}
+
+// gather splits lines into as few conversations as keep what each
+// says true, for a mirror behind the account's ticket write budget,
+// where one conversation per run would fall further behind a chat whose
+// customer and agent take turns (each turn its own write).
+//
+// The bot's, the system's and the events' lines stay private notes of
+// their own: gathered into a public conversation they would show the
+// customer (in the portal, or by email) what the ticket keeps from them.
+// Each stretch of customer and agent lines between them becomes at most
+// two conversations: everything through the agent's last line is one
+// public reply, as an agent answered — Freshdesk counts the response
+// (first response time, the ticket's status) and emails the exchange to
+// the customer, who reads their own lines quoted above the answer — and
+// the customer's lines after it one incoming note in the customer's
+// name, so a ticket whose customer has the last word reads as awaiting
+// an agent. Every line keeps its "[time] Name (role):" stamp, so the
+// reader sees who said what, and its marker names the range it holds.
+// With customer_lines: reply the stretch is one reply either way.
+func gather(lines []line) []run {
+	var out []run
+	for i := 0; i < len(lines); {
+		j := i + 1
+		private := lines[i].kind == kindPrivate
+		for j < len(lines) && (lines[j].kind == kindPrivate) == private {
+			j++
+		}
+		stretch := lines[i:j]
+		i = j
+		if private {
+			out = append(out, run{kindPrivate, stretch})
+			continue
+		}
+		answered := 0 // lines through the agent's last
+		for k, l := range stretch {
+			if l.kind == kindAgent {
+				answered = k + 1
+			}
+		}
+		if answered > 0 {
+			out = append(out, run{kindAgent, stretch[:answered]})
+		}
+		if answered < len(stretch) {
+			out = append(out, run{kindCustomer, stretch[answered:]})
+		}
 	}
 	return out
 }
 
 // post sends one run as one conversation.
-func (c *Connector) post(ctx context.Context, ticketID, requesterID, contactID string, run []line) error {
-	body := c.body(contactID, run)
+func (c *Connector) post(ctx context.Context, ticketID, requesterID, contactID string, r run) error {
+	body := c.body(contactID, r.lines)
 	path := "/tickets/" + ticketID + "/notes"
 	var in any
-	switch kind := run[0].kind; {
+	switch kind := r.kind; {
 	case kind == kindAgent, kind == kindCustomer && c.set.CustomerLines == "reply":
 		path = "/tickets/" + ticketID + "/reply"
 		in = replyOut{Body: body}

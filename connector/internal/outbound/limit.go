@@ -78,6 +78,22 @@ func (l *Limiter) Observe(h http.Header) {
 	}
 }
 
+// Available is how many requests may be sent now without waiting: 0
+// while the account's headers hold requests back. A connector that
+// can send its writes one by one or gathered into fewer asks it to
+// choose: gathering only when behind keeps each write as small as the
+// budget allows.
+func (l *Limiter) Available() float64 {
+	now := l.now()
+	l.mu.Lock()
+	held := l.until.After(now)
+	l.mu.Unlock()
+	if held {
+		return 0
+	}
+	return max(0, l.bucket.TokensAt(now))
+}
+
 // Wait blocks until a request may be sent. When the wait would outlast
 // ctx it spends nothing and returns at once a retryable
 // *helpline.MirrorError with Err ErrLimited and RetryAfter the wait it

@@ -60,6 +60,30 @@ func TestLimiterSetPerMinute(t *testing.T) {
 	limited(t, l.Wait(shortCtx(t)), time.Second*60/630)
 }
 
+func TestLimiterAvailable(t *testing.T) {
+	clock := clocktest.New(now)
+	l := outbound.PerMinute(60, clock.Now) // 0.9/s, bursts of 3
+	if got := l.Available(); got != 3 {
+		t.Fatalf("a fresh limiter has %v available, want the burst, 3", got)
+	}
+	for range 3 {
+		if err := l.Wait(shortCtx(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := l.Available(); got != 0 {
+		t.Errorf("after the burst %v available, want 0", got)
+	}
+	clock.Advance(time.Second * 20 / 9)
+	if got := l.Available(); got < 1.99 || got > 2.01 {
+		t.Errorf("two tokens' time later %v available, want 2", got)
+	}
+	l.Observe(http.Header{"X-Ratelimit-Remaining": {"0"}, "X-Ratelimit-Reset": {"10"}})
+	if got := l.Available(); got != 0 {
+		t.Errorf("while the headers hold requests back %v available, want 0", got)
+	}
+}
+
 func TestLimiterHoldsBackWhileTheBudgetIsSpent(t *testing.T) {
 	clock := clocktest.New(now)
 	l := outbound.PerMinute(600, clock.Now)

@@ -50,6 +50,16 @@ func crashServe(t *testing.T, bin string, env []string, args ...string) (*exec.C
 	return cmd, s, logs
 }
 
+// buildHelpline builds the binary into dir and returns its path.
+func buildHelpline(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "helpline")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
 // The process is killed (SIGKILL) while deliveries to a webhook and to
 // Zendesk are in flight — landed at the other end, not yet acknowledged —
 // and restarted on the same data directory. Afterwards every item is at
@@ -61,10 +71,7 @@ func TestServeSurvivesSIGKILLMidDelivery(t *testing.T) {
 		t.Skip("builds the binary and kills it")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "helpline")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildHelpline(t, dir)
 
 	recv := webhooktest.NewReceiver("hook-secret")
 	defer recv.Close()

@@ -31,6 +31,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/connect/types"
 	"github.com/gorilla/websocket"
 
+	"github.com/helplinehq/helpline/connector/freshdesk/freshdesktest"
+	"github.com/helplinehq/helpline/connector/kustomer/kustomertest"
 	"github.com/helplinehq/helpline/connector/webhook/webhooktest"
 	"github.com/helplinehq/helpline/connector/zendesk/zendesktest"
 	"github.com/helplinehq/helpline/internal/loadtest"
@@ -44,8 +46,8 @@ import (
 //  2. latency from SendMessage to the other participant's socket at a
 //     fixed offered rate;
 //  3. the server's resident memory per idle WebSocket, on a fresh server;
-//  4. with -phases mirror and/or zendesk (off by default), transcript
-//     mirroring: see mirrorBench.
+//  4. with -phases mirror, zendesk, kustomer and/or freshdesk (off by
+//     default), transcript mirroring: see mirrorBench.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("helpline-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -55,9 +57,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	duration := fs.Duration("duration", 20*time.Second, "length of each measured phase")
 	rate := fs.Int("rate", 2000, "offered messages per second in the latency and mirroring phases (0 skips latency)")
 	idle := fs.Int("idle", 10000, "idle WebSockets in the memory phase (0 skips it)")
-	phases := fs.String("phases", "throughput,latency,memory", "phases to run: throughput, latency, memory, mirror, zendesk")
+	phases := fs.String("phases", "throughput,latency,memory", "phases to run: throughput, latency, memory, mirror, zendesk, kustomer, freshdesk")
 	mirrorWorkers := fs.Int("mirror-workers", 64, "the mirror dispatcher's workers per connector (mirror.workers) in the mirroring phases")
 	scale := fs.Int("zendesk-scale", 25, "the zendesk phase's fake allows this many times Zendesk Enterprise's account limits (the per-ticket limit stays as documented)")
+	kusScale := fs.Int("kustomer-scale", 25, "the kustomer phase's fake allows this many times Kustomer Enterprise's org budget (the per-customer caps stay as documented)")
+	fdScale := fs.Int("freshdesk-scale", 25, "the freshdesk phase's fake allows this many times Freshdesk Enterprise's account and ticket write budgets")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -89,8 +93,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
-	if want("mirror") || want("zendesk") {
-		m := &mirrorBench{bin: *bin, chats: *chats, rate: *rate, duration: *duration, webhook: want("mirror"), zendesk: want("zendesk"), scale: *scale, workers: *mirrorWorkers}
+	if want("mirror") || want("zendesk") || want("kustomer") || want("freshdesk") {
+		m := &mirrorBench{bin: *bin, chats: *chats, rate: *rate, duration: *duration, webhook: want("mirror"), zendesk: want("zendesk"), scale: *scale, workers: *mirrorWorkers,
+			kustomer: want("kustomer"), kustomerScale: *kusScale, freshdesk: want("freshdesk"), freshdeskScale: *fdScale}
 		if err := m.run(ctx, stdout, stderr); err != nil {
 			return err
 		}
@@ -574,6 +579,8 @@ func (p *limitProxy) refusals(t time.Time) (total, perTicket int) {
 var benchSecrets = map[string]string{
 	"HELPLINE_BENCH_HOOK_SECRET":   "bench-hook-secret",
 	"HELPLINE_BENCH_ZENDESK_TOKEN": "bench-zendesk-token",
+	"HELPLINE_BENCH_KUSTOMER_KEY":  "bench-kustomer-key",
+	"HELPLINE_BENCH_FRESHDESK_KEY": "bench-freshdesk-key",
 }
 
 // zendeskTicketWindow is the window of Zendesk's per-ticket update limit
@@ -599,6 +606,13 @@ const zendeskTicketWindow = 10 * time.Minute
 // scaled alike. At the end the tickets' comments are read: every message
 // must be there once, and its lag runs from SendMessage to the comment's
 // creation.
+//
+// With kustomer or freshdesk set (phases "kustomer", "freshdesk") the
+// same chats are mirrored into that helpdesk's fake, which enforces
+// kustomerScale (freshdeskScale) times the Enterprise plan's budgets and
+// Kustomer's per-customer caps as documented; the connector is
+// configured with the scaled budget. See reportDesk for what is
+// measured.
 type mirrorBench struct {
 	bin              string // the helpline binary
 	chats, rate      int
@@ -606,6 +620,9 @@ type mirrorBench struct {
 	webhook, zendesk bool
 	scale            int
 	workers          int // the dispatcher's, per connector
+
+	kustomer, freshdesk           bool
+	kustomerScale, freshdeskScale int
 
 	next  atomic.Int64
 	mu    sync.Mutex     // guards acked
@@ -639,6 +656,39 @@ func (m *mirrorBench) run(ctx context.Context, w, stderr io.Writer) error {
 			"requests_per_minute: %d, updates_per_minute: %d, status_on_end: none}\n",
 			proxy.URL, zendesktest.EnterpriseRequestsPerMinute*m.scale, zendesktest.EnterpriseUpdatesPerMinute*m.scale)
 	}
+	var kus *kustomertest.Server
+	var kusProxy *limitProxy
+	if m.kustomer {
+		kus = kustomertest.NewServer(kustomertest.Options{
+			APIKey:            benchSecrets["HELPLINE_BENCH_KUSTOMER_KEY"],
+			RequestsPerMinute: kustomertest.EnterpriseRequestsPerMinute * m.kustomerScale,
+		})
+		defer kus.Close()
+		var err error
+		if kusProxy, err = newLimitProxy(kus.URL); err != nil {
+			return err
+		}
+		defer kusProxy.Close()
+		conf += fmt.Sprintf("  - {name: kustomer, kind: kustomer, base_url: %s, api_key_env: HELPLINE_BENCH_KUSTOMER_KEY, requests_per_minute: %d, status_on_end: none}\n",
+			kusProxy.URL, kustomertest.EnterpriseRequestsPerMinute*m.kustomerScale)
+	}
+	var fd *freshdesktest.Server
+	var fdProxy *limitProxy
+	if m.freshdesk {
+		fd = freshdesktest.NewServer(freshdesktest.Options{
+			APIKey:                benchSecrets["HELPLINE_BENCH_FRESHDESK_KEY"],
+			RequestsPerMinute:     freshdesktest.EnterpriseRequestsPerMinute * m.freshdeskScale,
+			TicketWritesPerMinute: freshdesktest.EnterpriseTicketWritesPerMinute * m.freshdeskScale,
+		})
+		defer fd.Close()
+		var err error
+		if fdProxy, err = newLimitProxy(fd.URL); err != nil {
+			return err
+		}
+		defer fdProxy.Close()
+		conf += fmt.Sprintf("  - {name: freshdesk, kind: freshdesk, base_url: %s, api_key_env: HELPLINE_BENCH_FRESHDESK_KEY, requests_per_minute: %d, status_on_end: none}\n",
+			fdProxy.URL, freshdesktest.EnterpriseRequestsPerMinute*m.freshdeskScale)
+	}
 	srv, err := startBenchServer(ctx, stderr, m.bin, m.chats+16, conf)
 	if err != nil {
 		return err
@@ -670,6 +720,54 @@ func (m *mirrorBench) run(ctx context.Context, w, stderr io.Writer) error {
 	}
 	if m.zendesk {
 		m.reportZendesk(w, zd, proxy, began, ended)
+	}
+	if m.kustomer {
+		// Kustomer's org budget R is every request's, so the least is
+		// one request per delivery round: I = max(N/R, 60 s/120), the
+		// second the per-customer cap of 120 messages a minute; 0 when
+		// neither binds (every line can be its own message at once).
+		r := kustomertest.EnterpriseRequestsPerMinute * m.kustomerScale
+		var interval time.Duration
+		if m.rate*60 > r || m.rate*60 > m.chats*kustomertest.MessagesPerMinutePerCustomer {
+			interval = max(time.Duration(m.chats)*time.Minute/time.Duration(r), time.Minute/kustomertest.MessagesPerMinutePerCustomer)
+		}
+		m.reportDesk(w, deskRun{
+			name:     "kustomer",
+			limits:   fmt.Sprintf("%d requests a minute, %d messages a customer per minute", r, kustomertest.MessagesPerMinutePerCustomer),
+			interval: interval,
+			lines:    func() map[int64][]time.Duration { return kustomerLines(kus) },
+			requests: func() (int, int) {
+				st := kus.Stats()
+				return st.Requests, st.Messages + st.Notes
+			},
+			writes:     "messages and notes",
+			containers: func() int { return len(kus.Conversations()) },
+			proxy:      kusProxy,
+		}, began, ended)
+	}
+	if m.freshdesk {
+		// Freshdesk's ticket write budget W is the tighter (40% of the
+		// account's): the least is one write per delivery round, so a
+		// ticket is written at best every I = N/W; 0 when W takes every
+		// line as its own write.
+		wpm := freshdesktest.EnterpriseTicketWritesPerMinute * m.freshdeskScale
+		var interval time.Duration
+		if m.rate*60 > wpm {
+			interval = time.Duration(m.chats) * time.Minute / time.Duration(wpm)
+		}
+		m.reportDesk(w, deskRun{
+			name:     "freshdesk",
+			limits:   fmt.Sprintf("%d requests and %d ticket writes a minute", freshdesktest.EnterpriseRequestsPerMinute*m.freshdeskScale, wpm),
+			interval: interval,
+			lines:    func() map[int64][]time.Duration { return freshdeskLines(fd) },
+			requests: func() (int, int) {
+				st := fd.Stats()
+				return st.Requests, st.TicketCreates + st.Conversations
+			},
+			writes:     "ticket creates, notes and replies",
+			containers: func() int { return len(fd.Tickets()) },
+			proxy:      fdProxy,
+		}, began, ended)
 	}
 	return nil
 }
@@ -856,4 +954,91 @@ func (m *mirrorBench) reportZendesk(w io.Writer, zd *zendesktest.Server, proxy *
 		st.Requests, float64(st.Requests)/float64(max(delivered, 1)), st.TicketUpdates, float64(st.TicketUpdates)/float64(max(delivered, 1)),
 		total, perTicket, late,
 		pct(lag, 50), pct(lag, 99), pct(lag, 100), (interval / 2).Round(time.Millisecond), (interval * 99 / 100).Round(time.Millisecond), interval.Round(time.Millisecond), drained.Round(time.Millisecond))
+}
+
+// deskRun is what reportDesk needs of one helpdesk phase.
+type deskRun struct {
+	name, limits string
+	// interval is the least time between two writes of one busy
+	// ticket or conversation the limits allow.
+	interval time.Duration
+	// lines returns, for every message in the helpdesk, the lag of each
+	// copy of it (see zendeskComments).
+	lines func() map[int64][]time.Duration
+	// requests counts every request the fake answered and its writes.
+	requests   func() (all, writes int)
+	writes     string // what the writes are, for the report
+	containers func() int
+	proxy      *limitProxy
+}
+
+// reportDesk waits for the tail and compares the lag with the least the
+// limits allow. In the steady state every chat has lines waiting, and a
+// delivery round of a ticket or conversation costs at least one write,
+// so a chat's lines land at best every I (deskRun.interval): a line sent
+// at a random moment waits Uniform(0, I) for its chat's next write, so
+// the least lag is I/2 at p50 and 0.99·I at p99 (before request time).
+// I is 0 when the offered rate is within the limits.
+func (m *mirrorBench) reportDesk(w io.Writer, d deskRun, began, ended time.Time) {
+	m.mu.Lock()
+	want := len(m.acked)
+	m.mu.Unlock()
+	awaitCount(func() int { return len(d.lines()) }, want, max(time.Minute, 6*d.interval))
+	drained := time.Since(ended)
+	lines := d.lines()
+	got := map[int64]int{}
+	var lag []time.Duration
+	for n, lags := range lines {
+		got[n] = len(lags)
+		lag = append(lag, slices.Min(lags))
+	}
+	lost, doubled := m.tally(got)
+	all, writes := d.requests()
+	total, _ := d.proxy.refusals(time.Time{})
+	late, _ := d.proxy.refusals(began.Add(time.Minute))
+	delivered := max(len(lines), 1)
+	fmt.Fprintf(w, "%s (limits: %s): delivered %d of %d acknowledged messages, lost %d, doubled %d, into %d; "+
+		"%d requests (%.3f per message), %d %s (%.3f per message); 429s %d, %d after the first minute; "+
+		"SendMessage→%s p50 %s p99 %s max %s; least the limits allow p50 %s p99 %s (written every %s); drained %s after the last send\n",
+		d.name, d.limits, len(lines), want, lost, doubled, d.containers(),
+		all, float64(all)/float64(delivered), writes, d.writes, float64(writes)/float64(delivered), total, late,
+		d.name, pct(lag, 50), pct(lag, 99), pct(lag, 100), (d.interval / 2).Round(time.Millisecond), (d.interval * 99 / 100).Round(time.Millisecond), d.interval.Round(time.Millisecond), drained.Round(time.Millisecond))
+}
+
+// saidMessages returns the bench messages in a text holding one message
+// as itself or stamped transcript lines, each with the lag to at.
+func saidMessages(text string, at time.Time, out map[int64][]time.Duration) {
+	for _, l := range strings.Split(text, "\n") {
+		if said, ok := loadtest.Said(l); ok {
+			l = said
+		}
+		if n, sent, ok := mirrored(strings.TrimSpace(l)); ok {
+			out[n] = append(out[n], at.Sub(sent))
+		}
+	}
+}
+
+// kustomerLines is zendeskComments for Kustomer: the messages of every
+// conversation.
+func kustomerLines(kus *kustomertest.Server) map[int64][]time.Duration {
+	out := map[int64][]time.Duration{}
+	for _, c := range kus.Conversations() {
+		for _, msg := range c.Messages {
+			saidMessages(msg.Body(), msg.CreatedAt, out)
+		}
+	}
+	return out
+}
+
+// freshdeskLines is zendeskComments for Freshdesk: every ticket's
+// description and conversations.
+func freshdeskLines(fd *freshdesktest.Server) map[int64][]time.Duration {
+	out := map[int64][]time.Duration{}
+	for _, t := range fd.Tickets() {
+		saidMessages(t.DescriptionText, t.CreatedAt, out)
+		for _, c := range t.Conversations {
+			saidMessages(c.BodyText, c.CreatedAt, out)
+		}
+	}
+	return out
 }

@@ -9,15 +9,16 @@ import (
 
 // A short run of the load command, as `go run ./cmd/helpline-bench` with
 // small flags: it builds the product binary, starts it, and the phases
-// report their lines, mirroring losing and doubling nothing. Memory waits
-// seconds by design and zendesk about 25 s for the per-ticket limit, so
-// this run leaves them out.
+// report their lines, mirroring (to the webhook, Kustomer and Freshdesk)
+// losing and doubling nothing and drawing no 429. Memory waits seconds by
+// design and zendesk about 25 s for the per-ticket limit, so this run
+// leaves them out.
 func TestBenchRuns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and starts the product binary")
 	}
 	var out, errs bytes.Buffer
-	err := runBench(context.Background(), []string{"-phases", "throughput,latency,mirror",
+	err := runBench(context.Background(), []string{"-phases", "throughput,latency,mirror,kustomer,freshdesk",
 		"-chats", "4", "-workers", "4", "-duration", "500ms", "-rate", "40", "-idle", "0"}, &out, &errs)
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, errs.String())
@@ -27,6 +28,8 @@ func TestBenchRuns(t *testing.T) {
 		`(?m)^throughput: \d+ messages in 500ms .* \(0 failed\)`,
 		`(?m)^latency at 40 messages/s offered: sent 20 \(0 failed`,
 		`(?m)^mirror → webhook: received 20 of 20 acknowledged messages, lost 0, doubled 0`,
+		`(?m)^kustomer \(limits: .*\): delivered 20 of 20 acknowledged messages, lost 0, doubled 0, into 4; .* 429s 0,`,
+		`(?m)^freshdesk \(limits: .*\): delivered 20 of 20 acknowledged messages, lost 0, doubled 0, into 4; .* 429s 0,`,
 	} {
 		if !regexp.MustCompile(want).Match(out.Bytes()) {
 			t.Errorf("output lacks %s", want)

@@ -61,6 +61,13 @@ type State struct {
 	Email       string `json:"email,omitempty"`
 	// LowConfidence counts the turns in a row the bot did not understand.
 	LowConfidence int `json:"low_confidence,omitempty"`
+	// Session is an outside bot's session with the contact (Watson
+	// Assistant's session_id); "" until the bot has one.
+	Session string `json:"session,omitempty"`
+	// Choices are the quick replies an outside bot offered last, by the
+	// title the customer sees, with the value the bot expects back (a
+	// Rasa button's payload, a Watson option's input text).
+	Choices map[string]string `json:"choices,omitempty"`
 }
 
 // What a State may be awaiting.

@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -64,8 +65,11 @@ func decodeBotFile(path string, def []byte, v any) error {
 // BotConfig is a flow's bot (flows: - bot:): the bot that answers the
 // flow's chats first, as bot:<flow id>.
 type BotConfig struct {
-	// Kind is the bot: "ecommerce", the built-in e-commerce bot.
-	Kind string `yaml:"kind"`
+	// Kind is the bot: "ecommerce", the built-in e-commerce bot, or
+	// "rasa" or "watson", a bot that runs elsewhere, with its settings in
+	// RemoteBotConfig (url, queue, timeout, fallback; Watson's
+	// assistant_id, version, api_key_env, token_url).
+	RemoteBotConfig `yaml:",inline"`
 	// Intents and Policies are the built-in bot's files; empty means the
 	// shipped defaults.
 	Intents  string `yaml:"intents"`
@@ -120,8 +124,19 @@ func buildBots(cfg *Config) (*flowBots, error) {
 
 // build returns the bot bc describes and the queue it hands off to.
 func (bc *BotConfig) build() (bot.Bot, string, error) {
-	if bc.Kind != "ecommerce" {
-		return nil, "", fmt.Errorf("kind %q is not a bot kind (ecommerce)", bc.Kind)
+	switch bc.Kind {
+	case "ecommerce":
+	case BotKindRasa, BotKindWatson:
+		if bc.Intents != "" || bc.Policies != "" || bc.Orders != (OrdersConfig{}) {
+			return nil, "", fmt.Errorf("kind %s takes no intents, policies or orders (the built-in bot's)", bc.Kind)
+		}
+		b, err := NewRemoteBot(bc.RemoteBotConfig, os.Getenv)
+		return b, bc.Queue, err
+	default:
+		return nil, "", fmt.Errorf("kind %q is not a bot kind (ecommerce, %s, %s)", bc.Kind, BotKindRasa, BotKindWatson)
+	}
+	if bc.URL != "" || bc.AssistantID != "" || bc.APIKeyEnv != "" || bc.TokenURL != "" || bc.Version != "" {
+		return nil, "", errors.New("kind ecommerce takes no url, assistant_id, version, api_key_env or token_url (an outside bot's)")
 	}
 	clf, err := NewClassifier(bc.Intents)
 	if err != nil {

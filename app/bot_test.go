@@ -44,15 +44,15 @@ func TestBuildBots(t *testing.T) {
 		}
 		return cfg
 	}
-	fb, err := buildBots(flows(&BotConfig{Kind: "ecommerce", Orders: OrdersConfig{URL: "https://orders.example.com"}}))
+	fb, err := buildBots(flows(&BotConfig{RemoteBotConfig: RemoteBotConfig{Kind: "ecommerce"}, Orders: OrdersConfig{URL: "https://orders.example.com"}}))
 	if err != nil || fb.bots["shop"] == nil || fb.errorQueues["shop"] != "support" {
 		t.Fatalf("buildBots = %+v, %v; want bot shop handing to the policies' queue", fb, err)
 	}
 	for name, cfg := range map[string]*Config{
-		"kind":      flows(&BotConfig{Kind: "eliza"}),
-		"orders":    flows(&BotConfig{Kind: "ecommerce", Orders: OrdersConfig{URL: "ftp://x"}}),
-		"file":      flows(&BotConfig{Kind: "ecommerce", Intents: filepath.Join(t.TempDir(), "none.yaml")}),
-		"duplicate": flows(&BotConfig{Kind: "ecommerce"}, &BotConfig{Kind: "ecommerce"}),
+		"kind":      flows(&BotConfig{RemoteBotConfig: RemoteBotConfig{Kind: "eliza"}}),
+		"orders":    flows(&BotConfig{RemoteBotConfig: RemoteBotConfig{Kind: "ecommerce"}, Orders: OrdersConfig{URL: "ftp://x"}}),
+		"file":      flows(&BotConfig{RemoteBotConfig: RemoteBotConfig{Kind: "ecommerce"}, Intents: filepath.Join(t.TempDir(), "none.yaml")}),
+		"duplicate": flows(&BotConfig{RemoteBotConfig: RemoteBotConfig{Kind: "ecommerce"}}, &BotConfig{RemoteBotConfig: RemoteBotConfig{Kind: "ecommerce"}}),
 	} {
 		if _, err := buildBots(cfg); err == nil {
 			t.Errorf("%s: accepted", name)

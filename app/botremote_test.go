@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -92,5 +94,39 @@ func TestRemoteBotSettingsRefused(t *testing.T) {
 	}
 	if _, err := NewRemoteBot(decodeRemoteBot(t, watson+"api_key_env: WATSON_APIKEY\n"), getenv); err != nil {
 		t.Errorf("a good watson section refused: %v", err)
+	}
+}
+
+// A flow's bot: section names an outside bot as the built-in one is
+// named: the configuration file loads and builds it, and the bot hands
+// off to its queue, or the flow's.
+func TestFlowWithRemoteBot(t *testing.T) {
+	rasa := rasatest.NewServer()
+	defer rasa.Close()
+	rasa.On("hi", rasatest.Message{Text: "Hello from Rasa"})
+	path := filepath.Join(t.TempDir(), "helpline.yaml")
+	cfgText := "instances:\n  - id: shop\n    flows:\n      - id: rasa-flow\n        queue: support\n        bot: {kind: rasa, url: " + rasa.WebhookURL() + "}\n" +
+		"      - id: mixed\n        bot: {kind: rasa, url: " + rasa.WebhookURL() + ", intents: x.yaml}\n"
+	if err := os.WriteFile(path, []byte(cfgText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := buildBots(cfg); err == nil || !strings.Contains(err.Error(), "takes no intents") {
+		t.Errorf("a rasa bot with the built-in bot's intents: %v, want a refusal", err)
+	}
+	cfg.Instances[0].Flows = cfg.Instances[0].Flows[:1]
+	fb, err := buildBots(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp := sayHi(t, fb.bots["rasa-flow"]); len(resp.Replies) != 1 || resp.Replies[0] != bot.Text("Hello from Rasa") || fb.errorQueues["rasa-flow"] != "support" {
+		t.Errorf("rasa flow: %+v, error queue %q", resp, fb.errorQueues["rasa-flow"])
+	}
+	ecommerceWithURL := &BotConfig{RemoteBotConfig: RemoteBotConfig{Kind: "ecommerce", URL: rasa.WebhookURL()}}
+	if _, _, err := ecommerceWithURL.build(); err == nil {
+		t.Error("the built-in bot with an outside bot's url was accepted")
 	}
 }

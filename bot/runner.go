@@ -346,8 +346,16 @@ func (r *Runner) input(ctx context.Context, c *helpline.Contact, st *RunnerState
 	return t, nil
 }
 
-// safeTurn runs b's turn, turning a panic into an error.
+// turnTimeout bounds one turn: a bot that runs elsewhere may be slow or
+// gone, and the customer must not wait on it for ever (the turn's error
+// hands the chat to a person).
+const turnTimeout = 30 * time.Second
+
+// safeTurn runs b's turn within turnTimeout, turning a panic into an
+// error.
 func safeTurn(ctx context.Context, b Bot, t *Turn) (resp *Response, err error) {
+	ctx, cancel := context.WithTimeout(ctx, turnTimeout)
+	defer cancel()
 	defer func() {
 		if p := recover(); p != nil {
 			resp, err = nil, fmt.Errorf("bot panicked: %v", p)

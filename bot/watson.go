@@ -41,7 +41,7 @@ const (
 	// AttrSessionHistoryKey is the contact attribute a Watson handoff
 	// leaves its session_history_key in, for the agent's view of the
 	// conversation with the assistant.
-	AttrSessionHistoryKey = "watson_session_history_key"
+	AttrSessionHistoryKey = "session_history_key"
 )
 
 // Watson is a bot run by Watson Assistant, through its v2 API with

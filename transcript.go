@@ -2,6 +2,8 @@ package helpline
 
 import (
 	"encoding/json"
+	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -23,8 +25,10 @@ func (b *MirrorBatch) Author(it *Item) (name, role string) {
 // TranscriptLine renders an item as one line of a transcript written into
 // an outside system, such as "[10:42:07] Ada (customer): Where is my
 // order?". Messages, attachments (by file name), joins, leaves, a bot's
-// handoff (with its summary) and the end of the chat make lines; other
-// items (typing, receipts) make none, and ok is false.
+// handoff (with its summary, then a line with the intents and entities
+// the bot saw and the items of its part) and the end of the chat make
+// lines; other items (typing, receipts) make none, and ok is false. A
+// message's or summary's own line breaks are kept.
 func TranscriptLine(it *Item, name, role string) (line string, ok bool) {
 	stamp := "[" + it.Time.UTC().Format("15:04:05") + "] "
 	who := stamp + cmpOr(name, "Unknown") + " (" + roleWord(role) + ")"
@@ -54,10 +58,43 @@ func TranscriptLine(it *Item, name, role string) (line string, ok bool) {
 			if h.Summary != "" {
 				line += ": " + h.Summary
 			}
-			return line, true
+			return line + handoffSeen(h), true
 		}
 	}
 	return "", false
+}
+
+// handoffSeen is the line under a handoff's summary that says what the
+// bot saw — its intents and entities — and which items were its part of
+// the chat, so that an agent reading a helpdesk finds them; "" when the
+// handoff names none of them.
+func handoffSeen(h HandoffContext) string {
+	var parts []string
+	if len(h.Intents) > 0 {
+		words := make([]string, len(h.Intents))
+		for i, in := range h.Intents {
+			words[i] = strings.ReplaceAll(in, "_", " ")
+		}
+		parts = append(parts, "Intents: "+strings.Join(words, ", ")+".")
+	}
+	if len(h.Entities) > 0 {
+		keys := make([]string, 0, len(h.Entities))
+		for k := range h.Entities {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for i, k := range keys {
+			keys[i] = strings.ReplaceAll(k, "_", " ") + " " + h.Entities[k]
+		}
+		parts = append(parts, "Entities: "+strings.Join(keys, ", ")+".")
+	}
+	if h.FirstSeq > 0 && h.LastSeq >= h.FirstSeq {
+		parts = append(parts, fmt.Sprintf("The bot's part: items %d-%d.", h.FirstSeq, h.LastSeq))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "\n" + strings.Join(parts, " ")
 }
 
 // roleWord is a role as a transcript line names it.

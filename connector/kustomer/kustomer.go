@@ -57,6 +57,18 @@ type Settings struct {
 	// AttachmentLink, when set, is a link template for chat files, with
 	// {id} and {name} replaced; a file's line then carries its link.
 	AttachmentLink string `yaml:"attachment_link"`
+	// SessionHistoryAttribute is the conversation's custom attribute set
+	// when a bot hands the contact to a person, for an Insight Card to
+	// read (default watsonAssistantSessionHistoryStr, the one Watson
+	// Assistant's Kustomer integration sets). It is a single-line text
+	// attribute, so its name ends in Str and its value is at most 1,024
+	// characters.
+	SessionHistoryAttribute string `yaml:"session_history_attribute"`
+	// TranscriptURL, when set, is a link template with {contact} replaced
+	// by the contact id: the attribute's value for a contact without a
+	// session_history_key attribute. Without it the value is the
+	// handoff's summary.
+	TranscriptURL string `yaml:"transcript_url"`
 	// BatchSize is the most chat items mirrored in one call (default 100).
 	BatchSize int `yaml:"batch_size"`
 	// RequestsPerMinute is the org-wide request rate to stay under. Zero
@@ -104,6 +116,14 @@ const (
 )
 
 var appRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+// defaultSessionHistoryAttribute is the conversation attribute Watson
+// Assistant's Kustomer integration writes its session history key into.
+const defaultSessionHistoryAttribute = "watsonAssistantSessionHistoryStr"
+
+// strAttrRE is a single-line text attribute's system name: camelCase
+// ending in Str.
+var strAttrRE = regexp.MustCompile(`^[a-z][A-Za-z0-9]*Str$`)
 
 // New builds a connector from its configuration; every setting is
 // checked here.
@@ -165,6 +185,17 @@ func New(cfg helpline.ConnectorConfig) (*Connector, error) {
 	if s.AttachmentLink != "" {
 		if u, err := url.Parse(s.AttachmentLink); err != nil || (u.Scheme != "http" && u.Scheme != "https") || !strings.Contains(s.AttachmentLink, "{id}") {
 			return fail("attachment_link %q must be an http(s) URL template holding {id}", s.AttachmentLink)
+		}
+	}
+	if s.SessionHistoryAttribute == "" {
+		s.SessionHistoryAttribute = defaultSessionHistoryAttribute
+	}
+	if !strAttrRE.MatchString(s.SessionHistoryAttribute) {
+		return fail("session_history_attribute %q must be a conversation attribute's system name ending in Str, such as %s", s.SessionHistoryAttribute, defaultSessionHistoryAttribute)
+	}
+	if s.TranscriptURL != "" {
+		if u, err := url.Parse(s.TranscriptURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || !strings.Contains(s.TranscriptURL, "{contact}") {
+			return fail("transcript_url %q must be an http(s) URL template holding {contact}", s.TranscriptURL)
 		}
 	}
 	if s.BatchSize < 0 || s.RequestsPerMinute < 0 || s.TimeoutSeconds < 0 {

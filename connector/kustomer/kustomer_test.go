@@ -433,6 +433,8 @@ func TestNewValidatesSettings(t *testing.T) {
 		{"bad app", kustomer.Settings{Org: "acme", APIKeyEnv: "KUSTOMER_API_KEY", App: "Help Line"}, "app"},
 		{"end without webhook", kustomer.Settings{Org: "acme", APIKeyEnv: "KUSTOMER_API_KEY", EndChatOnDone: true}, "end_chat_on_done needs webhook_secret_env"},
 		{"bad link", kustomer.Settings{Org: "acme", APIKeyEnv: "KUSTOMER_API_KEY", AttachmentLink: "https://files/x"}, "{id}"},
+		{"attribute without Str", kustomer.Settings{Org: "acme", APIKeyEnv: "KUSTOMER_API_KEY", SessionHistoryAttribute: "sessionHistoryTxt"}, "session_history_attribute"},
+		{"bad transcript url", kustomer.Settings{Org: "acme", APIKeyEnv: "KUSTOMER_API_KEY", TranscriptURL: "https://help.acme.com/chats"}, "{contact}"},
 		{"negative", kustomer.Settings{Org: "acme", APIKeyEnv: "KUSTOMER_API_KEY", BatchSize: -1}, "negative"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

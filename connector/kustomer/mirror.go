@@ -2,6 +2,7 @@ package kustomer
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/helplinehq/helpline"
 )
@@ -61,6 +63,11 @@ const maxText = 10000
 // (or notes) are gathered into one message each; when even that does not
 // fit, Mirror delivers a prefix, or nothing and asks for a Wait.
 // When the chat ends, the conversation's status becomes StatusOnEnd.
+//
+// A bot's handoff is a note like the other events, its summary in it;
+// once the batch's posts are in, the conversation's
+// SessionHistoryAttribute is set (see sessionHistory) for the agent's
+// Insight Card. Setting it again is harmless, so a retry does.
 func (c *Connector) Mirror(ctx context.Context, b *helpline.MirrorBatch) (helpline.MirrorResult, error) {
 	refs := make(map[string]string, len(b.Refs)+3)
 	for k, v := range b.Refs {
@@ -112,6 +119,14 @@ func (c *Connector) Mirror(ctx context.Context, b *helpline.MirrorBatch) (helpli
 			}
 		}
 	}
+	if h, ok := lastHandoff(b.Items[:delivered], c.name); ok {
+		// A PATCH sets the same value again on a retry, so the attribute
+		// is written after the posts and every attempt writes it.
+		custom := map[string]any{c.set.SessionHistoryAttribute: c.sessionHistory(b.Contact, h)}
+		if err := c.api.do(ctx, http.MethodPatch, "/conversations/"+convID, map[string]any{"custom": custom}, nil); err != nil {
+			return helpline.MirrorResult{Refs: refs}, mirrorError(err)
+		}
+	}
 	if ended && c.set.StatusOnEnd != "none" {
 		if err := c.api.do(ctx, http.MethodPatch, "/conversations/"+convID, map[string]string{"status": c.set.StatusOnEnd}, nil); err != nil {
 			return helpline.MirrorResult{Refs: refs}, mirrorError(err)
@@ -121,6 +136,41 @@ func (c *Connector) Mirror(ctx context.Context, b *helpline.MirrorBatch) (helpli
 		c.pace.Forget(key)
 	}
 	return helpline.MirrorResult{Delivered: delivered, Refs: refs, Wait: c.pace.Next(key, c.now())}, nil
+}
+
+// maxStr is the most characters a Str custom attribute holds.
+const maxStr = 1024
+
+// lastHandoff returns the context of the last bot handoff among items,
+// leaving out those of origin.
+func lastHandoff(items []*helpline.Item, origin string) (h helpline.HandoffContext, ok bool) {
+	for _, it := range items {
+		if it.Stored() && it.Origin != origin && it.Type == helpline.ItemEvent && it.ContentType == helpline.EventHandoff {
+			var next helpline.HandoffContext
+			if json.Unmarshal([]byte(it.Content), &next) == nil {
+				h, ok = next, true
+			}
+		}
+	}
+	return h, ok
+}
+
+// sessionHistory is the value of the session history attribute for a
+// handoff: the contact's session_history_key attribute (a Watson
+// Assistant session, as its agent app loads it) when it has one that
+// fits, else the link to the contact's transcript from TranscriptURL,
+// else the handoff's summary, cut to fit.
+func (c *Connector) sessionHistory(contact *helpline.Contact, h helpline.HandoffContext) string {
+	if key := contact.Attributes["session_history_key"]; key != "" && utf8.RuneCountInString(key) <= maxStr {
+		return key
+	}
+	if c.set.TranscriptURL != "" {
+		return strings.ReplaceAll(c.set.TranscriptURL, "{contact}", url.PathEscape(contact.ID))
+	}
+	if r := []rune(h.Summary); len(r) > maxStr {
+		return string(r[:maxStr-1]) + "…"
+	}
+	return h.Summary
 }
 
 // line is one transcript line bound for the conversation.

@@ -36,6 +36,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Kustomer's documented limits: the Server's defaults.
@@ -527,10 +528,21 @@ func decode(w http.ResponseWriter, r *http.Request, v any, strict bool) bool {
 // customSuffix is the type suffix a custom attribute's name must end in.
 var customSuffix = regexp.MustCompile(`^[a-z][A-Za-z0-9]*(Str|Txt|Num|At|Bool|Url|Id)$`)
 
+// MaxStr is the most characters a Str (single-line text) attribute
+// holds.
+const MaxStr = 1024
+
 func validCustom(w http.ResponseWriter, custom map[string]any) bool {
-	for k := range custom {
+	for k, v := range custom {
 		if !customSuffix.MatchString(k) {
 			fail(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("custom attribute %q has no type suffix (Str, Txt, Num, At, Bool, Url, Id)", k))
+			return false
+		}
+		if !strings.HasSuffix(k, "Str") || v == nil {
+			continue
+		}
+		if str, ok := v.(string); !ok || utf8.RuneCountInString(str) > MaxStr {
+			fail(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("custom attribute %q must be a string of at most %d characters", k, MaxStr))
 			return false
 		}
 	}

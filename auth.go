@@ -137,6 +137,11 @@ type AuthStore interface {
 	// DeleteSession deletes a session; deleting an unknown one is not an
 	// error, so that logging out twice is harmless.
 	DeleteSession(ctx context.Context, id string) error
+	// DeleteAgentSessions deletes the sessions of the instance's agent
+	// agentID but the session except (none when empty), so that a
+	// password set or an account disabled ends them at once. An agent
+	// without sessions is not an error.
+	DeleteAgentSessions(ctx context.Context, instanceID, agentID, except string) error
 
 	// CreateAPIToken stores a new token (Check first). Errors: EINVALID;
 	// ENOTFOUND (Resource INSTANCE); ECONFLICT for an ID or hash in use.

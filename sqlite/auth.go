@@ -83,6 +83,18 @@ func (db *DB) DeleteSession(ctx context.Context, id string) error {
 	})
 }
 
+// DeleteAgentSessions deletes an agent's sessions but except; see
+// helpline.AuthStore. Sessions are few (expired ones are pruned), so no
+// index by agent is needed.
+func (db *DB) DeleteAgentSessions(ctx context.Context, instanceID, agentID, except string) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.Exec(`DELETE FROM sessions WHERE instance_id = ? AND agent_id = ? AND id <> ?`, instanceID, agentID, except); err != nil {
+			return dbError("delete agent sessions", err)
+		}
+		return nil
+	})
+}
+
 // CreateAPIToken stores a new token; see helpline.AuthStore.
 func (db *DB) CreateAPIToken(ctx context.Context, t *helpline.APIToken) error {
 	if err := t.Check(); err != nil {

@@ -68,6 +68,42 @@ func testSessions(t *testing.T, open func(t *testing.T) helpline.Store) {
 	if _, err := s.FindSession(ctx, later.ID); helpline.ErrorCode(err) != helpline.ENOTFOUND {
 		t.Errorf("deleted session: %v, want not_found", err)
 	}
+
+	// DeleteAgentSessions ends one agent's sessions of one instance, all
+	// but the one named.
+	if err := s.SaveInstance(ctx, &helpline.Instance{ID: "i2", Name: "i2"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateAgent(ctx, &helpline.Agent{InstanceID: "i2", ID: "ada", Email: "ada@example.com", Enabled: true, CreatedAt: base}); err != nil {
+		t.Fatal(err)
+	}
+	sessionOf := func(secret, instance, agent string) string {
+		t.Helper()
+		ss := &helpline.AgentSession{ID: helpline.SecretHash(secret), InstanceID: instance, AgentID: agent,
+			CreatedAt: at(time.Hour), SeenAt: at(time.Hour), ExpiresAt: at(3 * time.Hour)}
+		if err := s.CreateSession(ctx, ss); err != nil {
+			t.Fatal(err)
+		}
+		return ss.ID
+	}
+	ada1, ada2, ada3 := sessionOf("ada-1", "i1", "ada"), sessionOf("ada-2", "i1", "ada"), sessionOf("ada-3", "i1", "ada")
+	bob, adaI2 := sessionOf("bob-1", "i1", "bob"), sessionOf("ada-i2", "i2", "ada")
+	if err := s.DeleteAgentSessions(ctx, "i1", "ada", ada2); err != nil {
+		t.Fatalf("DeleteAgentSessions: %v", err)
+	}
+	for id, want := range map[string]bool{ada1: false, ada2: true, ada3: false, bob: true, adaI2: true} {
+		if _, err := s.FindSession(ctx, id); (err == nil) != want {
+			t.Errorf("after DeleteAgentSessions(i1, ada, but one): session found = %v (%v), want %v", err == nil, err, want)
+		}
+	}
+	if err := s.DeleteAgentSessions(ctx, "i1", "ada", ""); err != nil {
+		t.Fatal(err)
+	} else if _, err := s.FindSession(ctx, ada2); helpline.ErrorCode(err) != helpline.ENOTFOUND {
+		t.Errorf("DeleteAgentSessions without an exception left %v", err)
+	}
+	if err := s.DeleteAgentSessions(ctx, "i1", "nobody", ""); err != nil {
+		t.Errorf("DeleteAgentSessions of an agent without sessions: %v", err)
+	}
 }
 
 func testAPITokens(t *testing.T, open func(t *testing.T) helpline.Store) {

@@ -59,16 +59,36 @@ func (a *Agent) Serves(id string) bool {
 	return false
 }
 
-// Normalize fills a new agent's defaults (capacity, role) and lowers its
-// email's case. Check it afterwards.
+// Normalize fills a new agent's defaults (id from the email, display name
+// from the id, capacity, role) and lowers its email's case. Check it
+// afterwards.
 func (a *Agent) Normalize() {
+	a.Email = strings.TrimSpace(a.Email)
+	if a.ID == "" {
+		a.ID = AgentIDFromEmail(a.Email) // as written: Ada.L@… is Ada-L
+	}
+	a.Email = strings.ToLower(a.Email)
+	if a.DisplayName == "" {
+		a.DisplayName = a.ID
+	}
 	if a.Capacity == 0 {
 		a.Capacity = DefaultCapacity
 	}
 	if a.Role == "" {
 		a.Role = AgentRoleAgent
 	}
-	a.Email = strings.ToLower(strings.TrimSpace(a.Email))
+}
+
+// AgentIDFromEmail derives an agent id from an email's local part, each
+// character not allowed in an id (ValidName) replaced by '-'.
+func AgentIDFromEmail(email string) string {
+	local, _, _ := strings.Cut(email, "@")
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '-'
+	}, local)
 }
 
 // Check returns EINVALID unless a has an instance, a valid id, an email

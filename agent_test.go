@@ -61,3 +61,22 @@ func TestBusinessHoursCheck(t *testing.T) {
 		}
 	}
 }
+
+// The CLI, the configuration and the admin API create agents with the
+// same defaults because they all go through Normalize.
+func TestAgentNormalize(t *testing.T) {
+	a := &helpline.Agent{InstanceID: "i1", Email: " Ada.L+x@Example.COM "}
+	a.Normalize()
+	if a.ID != "Ada-L-x" || a.DisplayName != "Ada-L-x" || a.Email != "ada.l+x@example.com" ||
+		a.Role != helpline.AgentRoleAgent || a.Capacity != helpline.DefaultCapacity {
+		t.Errorf("Normalize = %+v", a)
+	}
+	if err := a.Check(); err != nil {
+		t.Errorf("Check after Normalize: %v", err)
+	}
+	named := &helpline.Agent{ID: "ada", DisplayName: "Ada", Email: "x@example.com"}
+	named.Normalize()
+	if named.ID != "ada" || named.DisplayName != "Ada" {
+		t.Errorf("Normalize changed a given id or name: %+v", named)
+	}
+}

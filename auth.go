@@ -174,3 +174,9 @@ type AgentDirectory interface {
 // PasswordHash, in constant time; a malformed or empty hash matches
 // nothing. The node supplies routing.CheckPassword.
 type PasswordChecker func(hash, password string) bool
+
+// PasswordHasher returns the stored form (Agent.PasswordHash) of a new
+// password, or EINVALID for one too short or too long: the one rule for
+// passwords set by the CLI, the configuration and the admin API. The node
+// supplies routing.HashPassword.
+type PasswordHasher func(password string) (string, error)

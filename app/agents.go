@@ -78,9 +78,6 @@ func applyRouting(ctx context.Context, store helpline.Store, cfg *Config, defaul
 	for _, ac := range cfg.Agents {
 		a := &helpline.Agent{InstanceID: orDefault(ac.Instance), ID: ac.ID, DisplayName: ac.Name, Email: ac.Email, Role: ac.Role,
 			Queues: ac.Queues, Capacity: ac.Capacity, Enabled: !ac.Disabled, CreatedAt: helpline.Now()}
-		if a.DisplayName == "" {
-			a.DisplayName = a.ID
-		}
 		if ac.PasswordEnv != "" {
 			h, err := HashPassword(os.Getenv(ac.PasswordEnv))
 			if err != nil {

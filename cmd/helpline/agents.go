@@ -106,12 +106,6 @@ func runAgents(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	case "add":
 		a := &helpline.Agent{InstanceID: instance, ID: *id, DisplayName: *name, Email: *email, Role: *role,
 			Capacity: *capacity, Enabled: true, CreatedAt: helpline.Now()}
-		if a.ID == "" {
-			a.ID = idFromEmail(*email)
-		}
-		if a.DisplayName == "" {
-			a.DisplayName = a.ID
-		}
 		if *queues != "" {
 			a.Queues = strings.Split(*queues, ",")
 		}
@@ -154,17 +148,6 @@ func runAgents(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, "agent %s updated\n", a.ID)
 	}
 	return nil
-}
-
-// idFromEmail derives an agent id from the local part of an email.
-func idFromEmail(email string) string {
-	local, _, _ := strings.Cut(email, "@")
-	return strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
-			return r
-		}
-		return '-'
-	}, local)
 }
 
 func runQueues(ctx context.Context, args []string, stdout, stderr io.Writer) error {

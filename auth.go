@@ -159,12 +159,18 @@ type AuthStore interface {
 }
 
 // AgentDirectory is the agent domain as the agent API transport sees it:
-// the agents it authenticates, their sessions and tokens, and their
-// presence. A Store is one.
+// the agents it authenticates and admins manage, their sessions and
+// tokens, their presence, and the queues. A Store is one.
 type AgentDirectory interface {
 	AuthStore
+	CreateAgent(ctx context.Context, a *Agent) error
+	UpdateAgent(ctx context.Context, a *Agent) error
 	FindAgentByID(ctx context.Context, instanceID, id string) (*Agent, error)
 	FindAgentByEmail(ctx context.Context, instanceID, email string) (*Agent, error)
+	FindAgents(ctx context.Context, instanceID string) ([]*Agent, error)
+	SaveQueue(ctx context.Context, q *Queue) error
+	FindQueueByID(ctx context.Context, instanceID, id string) (*Queue, error)
+	FindQueues(ctx context.Context, instanceID string) ([]*Queue, error)
 	SetPresence(ctx context.Context, instanceID, agentID, status string, at time.Time) error
 	TouchAgent(ctx context.Context, instanceID, agentID string, at time.Time) error
 	FindPresence(ctx context.Context, instanceID, agentID string) (*Presence, error)

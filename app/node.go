@@ -213,6 +213,7 @@ func (n *Node) open(ctx context.Context) error {
 		Participants:       n.engine,
 		Mirrors:            n.store,
 		CheckPassword:      routing.CheckPassword,
+		HashPassword:       routing.HashPassword,
 		DefaultInstance:    n.identity.InstanceID,
 		CSRFKey:            csrfKey,
 		SecureCookie:       strings.HasPrefix(cfg.PublicURL, "https://"),

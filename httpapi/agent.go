@@ -71,6 +71,9 @@ type AgentConfig struct {
 	Participants  helpline.ParticipantService
 	Mirrors       helpline.MirrorStore
 	CheckPassword helpline.PasswordChecker
+	// HashPassword, when set, serves the admin API for agents and queues
+	// (agentadmin.go), which sets passwords.
+	HashPassword helpline.PasswordHasher
 	// DefaultInstance is the instance of a login that names none.
 	DefaultInstance string
 	// CSRFKey keys the CSRF tokens, derived from session ids: 32 random
@@ -157,6 +160,9 @@ func NewAgentAPI(cfg AgentConfig) http.Handler {
 	mux.Handle("DELETE /api/admin/tokens/{id}", a.Authenticate(a.requireRole(helpline.AgentRoleAdmin, a.revokeToken)))
 	if cfg.Desk != nil {
 		a.mountChats(mux)
+	}
+	if cfg.HashPassword != nil {
+		a.mountAdmin(mux)
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fail(a.log, w, r, helpline.Errorf(helpline.ENOTFOUND, "No such endpoint: %s %s.", r.Method, r.URL.Path))

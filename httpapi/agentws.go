@@ -114,6 +114,18 @@ func (h *wsHub) remove(s *agentSocket) {
 	}
 }
 
+// dropAgent drops the agent's own sockets (not those watching it), as
+// when it is disabled.
+func (h *wsHub) dropAgent(instanceID, agentID string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.sockets {
+		if s.touch && s.instanceID == instanceID && s.agentID == agentID {
+			s.drop()
+		}
+	}
+}
+
 // run fans events out until done is closed. When the bus closes (the node
 // is stopping) it drops every socket.
 func (h *wsHub) run(done chan struct{}, contacts, agents helpline.Subscription) {

@@ -258,6 +258,13 @@ func (n *Node) open(ctx context.Context) error {
 // Identity is the default instance's: what a client needs to reach it.
 func (n *Node) Identity() *Identity { return n.identity }
 
+// HasAgents reports whether the default instance has an agent, enabled
+// or not, once the configuration's agents are applied.
+func (n *Node) HasAgents(ctx context.Context) (bool, error) {
+	agents, err := n.store.FindAgents(ctx, n.identity.InstanceID)
+	return len(agents) > 0, err
+}
+
 // Run serves the node on ln until ctx is done or a part of it fails,
 // then shuts down in order: in-flight requests finish (for at most 15 s),
 // the mirror dispatcher stops, then the bot runner (when a flow has a

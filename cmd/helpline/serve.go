@@ -76,6 +76,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		region = defaultRegion
 	}
 	id := node.Identity()
+	agentsHint := ""
+	if has, err := node.HasAgents(ctx); err != nil {
+		return err
+	} else if !has {
+		agentsHint = fmt.Sprintf("  Agents:              none yet; create an admin (it may add the others through the API):\n    %s\n", firstAgentCommand(cfg.Data))
+	}
 	fmt.Fprintf(stdout, `Helpline is ready.
   Connect endpoint:    %s
   Region:              %s
@@ -86,10 +92,27 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
   Secret access key:   %s
   Data directory:      %s
   Metrics:             %s
-Point the AWS SDKs' endpoint option, or ChatJS's setGlobalConfig({endpoint}), at the Connect endpoint.
-`, endpoint, region, id.InstanceID, id.FlowID, id.AccessKeyID, id.SecretLine(), cfg.Data, metricsURL)
+%sPoint the AWS SDKs' endpoint option, or ChatJS's setGlobalConfig({endpoint}), at the Connect endpoint.
+`, endpoint, region, id.InstanceID, id.FlowID, id.AccessKeyID, id.SecretLine(), cfg.Data, metricsURL, agentsHint)
 	logger.Info("listening", "addr", ln.Addr().String(), "endpoint", endpoint, "data", cfg.Data)
 	return node.Run(ctx, ln, metricsLn)
+}
+
+// firstAgentCommand is the command the banner of a data directory without
+// agents prints: it creates an admin of the default instance, the
+// password from the environment, never a flag. The admin serves no queue: the default flow starts queueing chats only once an
+// agent serves the default queue.
+func firstAgentCommand(data string) string {
+	return "HELPLINE_AGENT_PASSWORD='a long passphrase' helpline agents add -data " + shellQuote(data) +
+		" -email you@example.com -name You -role admin"
+}
+
+// shellQuote quotes s for a POSIX shell unless it needs none.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./+=@,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // override sets *dst to flag when the flag was given, and to def when

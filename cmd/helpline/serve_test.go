@@ -24,6 +24,7 @@ import (
 // testServer is `helpline serve` running in-process.
 type testServer struct {
 	banner map[string]string
+	lines  []string // the banner as printed
 	stop   context.CancelFunc
 	done   chan error
 	logs   *bytes.Buffer
@@ -40,6 +41,7 @@ func startServe(t *testing.T, args ...string) *testServer {
 	}()
 	sc := bufio.NewScanner(pr)
 	for sc.Scan() && !strings.HasPrefix(sc.Text(), "Point ") {
+		s.lines = append(s.lines, sc.Text())
 		if k, v, ok := strings.Cut(sc.Text(), ":"); ok {
 			s.banner[strings.TrimSpace(k)] = strings.TrimSpace(v)
 		}

@@ -14,7 +14,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/helplinehq/helpline"
 	"github.com/helplinehq/helpline/connector/internal/outbound"
+	"github.com/helplinehq/helpline/connector/internal/setup"
 )
 
 func init() {
@@ -124,42 +124,21 @@ var statusByName = map[string]int{"open": statusOpen, "pending": statusPending, 
 // checked here.
 func New(cfg helpline.ConnectorConfig) (*Connector, error) {
 	var s Settings
-	if cfg.Decode != nil {
-		if err := cfg.Decode(&s); err != nil {
-			return nil, fmt.Errorf("freshdesk connector %q: %w", cfg.Name, err)
-		}
+	sec, err := setup.Read("freshdesk", cfg, &s)
+	if err != nil {
+		return nil, err
 	}
-	fail := func(format string, args ...any) (*Connector, error) {
-		return nil, fmt.Errorf("freshdesk connector %q: "+format, append([]any{cfg.Name}, args...)...)
+	fail := func(format string, args ...any) (*Connector, error) { return nil, sec.Errorf(format, args...) }
+	if s.BaseURL, err = sec.BaseURL(s.BaseURL, "domain", s.Domain, "https://%s.freshdesk.com"); err != nil {
+		return nil, err
 	}
-	if cfg.Name == "" {
-		return fail("a name is required")
+	key, err := sec.Secret("api_key_env", s.APIKeyEnv, "the API key")
+	if err != nil {
+		return nil, err
 	}
-	if s.BaseURL == "" {
-		if s.Domain == "" {
-			return fail("set domain or base_url")
-		}
-		s.BaseURL = "https://" + s.Domain + ".freshdesk.com"
-	}
-	if u, err := url.Parse(s.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fail("base_url %q is not an http(s) URL", s.BaseURL)
-	}
-	if s.APIKeyEnv == "" {
-		return fail("api_key_env must name the environment variable holding the API key")
-	}
-	getenv := cfg.Getenv
-	if getenv == nil {
-		getenv = func(string) string { return "" }
-	}
-	key := getenv(s.APIKeyEnv)
-	if key == "" {
-		return fail("environment variable %s (api_key_env) is empty", s.APIKeyEnv)
-	}
-	var secret string
-	if s.WebhookSecretEnv != "" {
-		if secret = getenv(s.WebhookSecretEnv); secret == "" {
-			return fail("environment variable %s (webhook_secret_env) is empty", s.WebhookSecretEnv)
-		}
+	secret, err := sec.OptionalSecret("webhook_secret_env", s.WebhookSecretEnv)
+	if err != nil {
+		return nil, err
 	}
 	switch s.CustomerLines {
 	case "":

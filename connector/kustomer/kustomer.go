@@ -24,6 +24,7 @@ import (
 	"github.com/helplinehq/helpline"
 	"github.com/helplinehq/helpline/connector/internal/inbound"
 	"github.com/helplinehq/helpline/connector/internal/outbound"
+	"github.com/helplinehq/helpline/connector/internal/setup"
 )
 
 func init() {
@@ -129,42 +130,21 @@ var strAttrRE = regexp.MustCompile(`^[a-z][A-Za-z0-9]*Str$`)
 // checked here.
 func New(cfg helpline.ConnectorConfig) (*Connector, error) {
 	var s Settings
-	if cfg.Decode != nil {
-		if err := cfg.Decode(&s); err != nil {
-			return nil, fmt.Errorf("kustomer connector %q: %w", cfg.Name, err)
-		}
+	sec, err := setup.Read("kustomer", cfg, &s)
+	if err != nil {
+		return nil, err
 	}
-	fail := func(format string, args ...any) (*Connector, error) {
-		return nil, fmt.Errorf("kustomer connector %q: "+format, append([]any{cfg.Name}, args...)...)
+	fail := func(format string, args ...any) (*Connector, error) { return nil, sec.Errorf(format, args...) }
+	if s.BaseURL, err = sec.BaseURL(s.BaseURL, "org", s.Org, "https://%s.api.kustomerapp.com"); err != nil {
+		return nil, err
 	}
-	if cfg.Name == "" {
-		return fail("a name is required")
+	key, err := sec.Secret("api_key_env", s.APIKeyEnv, "the API key")
+	if err != nil {
+		return nil, err
 	}
-	if s.BaseURL == "" {
-		if s.Org == "" {
-			return fail("set org or base_url")
-		}
-		s.BaseURL = "https://" + s.Org + ".api.kustomerapp.com"
-	}
-	if u, err := url.Parse(s.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fail("base_url %q is not an http(s) URL", s.BaseURL)
-	}
-	if s.APIKeyEnv == "" {
-		return fail("api_key_env must name the environment variable holding the API key")
-	}
-	getenv := cfg.Getenv
-	if getenv == nil {
-		getenv = func(string) string { return "" }
-	}
-	key := getenv(s.APIKeyEnv)
-	if key == "" {
-		return fail("environment variable %s (api_key_env) is empty", s.APIKeyEnv)
-	}
-	var secret string
-	if s.WebhookSecretEnv != "" {
-		if secret = getenv(s.WebhookSecretEnv); secret == "" {
-			return fail("environment variable %s (webhook_secret_env) is empty", s.WebhookSecretEnv)
-		}
+	secret, err := sec.OptionalSecret("webhook_secret_env", s.WebhookSecretEnv)
+	if err != nil {
+		return nil, err
 	}
 	if s.EndChatOnDone && secret == "" {
 		return fail("end_chat_on_done needs webhook_secret_env: the end comes through the webhook")

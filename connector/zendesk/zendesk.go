@@ -21,6 +21,7 @@ import (
 	"github.com/helplinehq/helpline"
 	"github.com/helplinehq/helpline/connector/internal/inbound"
 	"github.com/helplinehq/helpline/connector/internal/outbound"
+	"github.com/helplinehq/helpline/connector/internal/setup"
 )
 
 func init() {
@@ -109,45 +110,24 @@ const (
 // checked here.
 func New(cfg helpline.ConnectorConfig) (*Connector, error) {
 	var s Settings
-	if cfg.Decode != nil {
-		if err := cfg.Decode(&s); err != nil {
-			return nil, fmt.Errorf("zendesk connector %q: %w", cfg.Name, err)
-		}
+	sec, err := setup.Read("zendesk", cfg, &s)
+	if err != nil {
+		return nil, err
 	}
-	fail := func(format string, args ...any) (*Connector, error) {
-		return nil, fmt.Errorf("zendesk connector %q: "+format, append([]any{cfg.Name}, args...)...)
-	}
-	if cfg.Name == "" {
-		return fail("a name is required")
-	}
-	if s.BaseURL == "" {
-		if s.Subdomain == "" {
-			return fail("set subdomain or base_url")
-		}
-		s.BaseURL = "https://" + s.Subdomain + ".zendesk.com"
-	}
-	if u, err := url.Parse(s.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fail("base_url %q is not an http(s) URL", s.BaseURL)
+	fail := func(format string, args ...any) (*Connector, error) { return nil, sec.Errorf(format, args...) }
+	if s.BaseURL, err = sec.BaseURL(s.BaseURL, "subdomain", s.Subdomain, "https://%s.zendesk.com"); err != nil {
+		return nil, err
 	}
 	if s.Email == "" || !strings.Contains(s.Email, "@") {
 		return fail("email must be the integration user's address")
 	}
-	if s.TokenEnv == "" {
-		return fail("token_env must name the environment variable holding the API token")
+	token, err := sec.Secret("token_env", s.TokenEnv, "the API token")
+	if err != nil {
+		return nil, err
 	}
-	getenv := cfg.Getenv
-	if getenv == nil {
-		getenv = func(string) string { return "" }
-	}
-	token := getenv(s.TokenEnv)
-	if token == "" {
-		return fail("environment variable %s (token_env) is empty", s.TokenEnv)
-	}
-	var secret string
-	if s.WebhookSecretEnv != "" {
-		if secret = getenv(s.WebhookSecretEnv); secret == "" {
-			return fail("environment variable %s (webhook_secret_env) is empty", s.WebhookSecretEnv)
-		}
+	secret, err := sec.OptionalSecret("webhook_secret_env", s.WebhookSecretEnv)
+	if err != nil {
+		return nil, err
 	}
 	switch s.StatusOnEnd {
 	case "":

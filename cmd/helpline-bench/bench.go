@@ -57,7 +57,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	duration := fs.Duration("duration", 20*time.Second, "length of each measured phase")
 	rate := fs.Int("rate", 2000, "offered messages per second in the latency and mirroring phases (0 skips latency)")
 	idle := fs.Int("idle", 10000, "idle WebSockets in the memory phase (0 skips it)")
-	phases := fs.String("phases", "throughput,latency,memory", "phases to run: throughput, latency, memory, mirror, zendesk, kustomer, freshdesk")
+	phases := fs.String("phases", "throughput,latency,memory", "phases to run: throughput, latency, memory, mirror, zendesk, kustomer, freshdesk, agents")
+	agentsN := fs.Int("agents", 500, "online agents, each with an agent WebSocket, in the agents phase")
+	agentChats := fs.Int("agent-chats", 2000, "chats arriving in the agents phase")
+	arrival := fs.Duration("arrival", time.Minute, "how long the agents phase's chats take to arrive, evenly spread")
 	mirrorWorkers := fs.Int("mirror-workers", 64, "the mirror dispatcher's workers per connector (mirror.workers) in the mirroring phases")
 	scale := fs.Int("zendesk-scale", 25, "the zendesk phase's fake allows this many times Zendesk Enterprise's account limits (the per-ticket limit stays as documented)")
 	kusScale := fs.Int("kustomer-scale", 25, "the kustomer phase's fake allows this many times Kustomer Enterprise's org budget (the per-customer caps stay as documented)")
@@ -97,6 +100,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		m := &mirrorBench{bin: *bin, chats: *chats, rate: *rate, duration: *duration, webhook: want("mirror"), zendesk: want("zendesk"), scale: *scale, workers: *mirrorWorkers,
 			kustomer: want("kustomer"), kustomerScale: *kusScale, freshdesk: want("freshdesk"), freshdeskScale: *fdScale}
 		if err := m.run(ctx, stdout, stderr); err != nil {
+			return err
+		}
+	}
+	if want("agents") {
+		a := &agentsBench{bin: *bin, agents: *agentsN, chats: *agentChats, arrival: *arrival, workers: *workers, duration: *duration}
+		if err := a.run(ctx, stdout, stderr); err != nil {
 			return err
 		}
 	}
@@ -577,10 +586,11 @@ func (p *limitProxy) refusals(t time.Time) (total, perTicket int) {
 // benchSecrets are the secrets a bench server's configuration names,
 // passed to it in its environment.
 var benchSecrets = map[string]string{
-	"HELPLINE_BENCH_HOOK_SECRET":   "bench-hook-secret",
-	"HELPLINE_BENCH_ZENDESK_TOKEN": "bench-zendesk-token",
-	"HELPLINE_BENCH_KUSTOMER_KEY":  "bench-kustomer-key",
-	"HELPLINE_BENCH_FRESHDESK_KEY": "bench-freshdesk-key",
+	"HELPLINE_BENCH_HOOK_SECRET":    "bench-hook-secret",
+	"HELPLINE_BENCH_ZENDESK_TOKEN":  "bench-zendesk-token",
+	"HELPLINE_BENCH_KUSTOMER_KEY":   "bench-kustomer-key",
+	"HELPLINE_BENCH_FRESHDESK_KEY":  "bench-freshdesk-key",
+	"HELPLINE_BENCH_AGENT_PASSWORD": "bench agent passphrase",
 }
 
 // zendeskTicketWindow is the window of Zendesk's per-ticket update limit

@@ -12,7 +12,7 @@ var _ helpline.AgentFeed = (*Service)(nil)
 // AgentView reads the agent's desk from the instance's routing snapshot,
 // then the newest Seq of each of its chats.
 func (s *Service) AgentView(ctx context.Context, instanceID, agentID string) (*helpline.AgentView, error) {
-	snap, err := s.store.RoutingSnapshot(ctx, instanceID)
+	snap, err := s.snaps.get(ctx, instanceID)
 	if err != nil {
 		return nil, err
 	}

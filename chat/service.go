@@ -105,6 +105,8 @@ type Service struct {
 
 	sessions *sessionCache
 	hub      *hub
+	// snaps coalesces the agent consoles' routing snapshot reads.
+	snaps *snapshots
 
 	// runMu guards running.
 	runMu   sync.Mutex
@@ -143,6 +145,7 @@ func New(cfg Config) *Service {
 		s.clock = helpline.Now
 	}
 	s.hub = newHub(s.store, s.now, s.log)
+	s.snaps = newSnapshots(s.store)
 	return s
 }
 

@@ -1,0 +1,69 @@
+package chat
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/helplinehq/helpline"
+)
+
+// countingStore answers RoutingSnapshot with the number of the read, each
+// read held until release lets it go.
+type countingStore struct {
+	helpline.RoutingStore
+	reads   atomic.Int64
+	release chan struct{}
+}
+
+func (s *countingStore) RoutingSnapshot(ctx context.Context, instanceID string) (*helpline.RoutingSnapshot, error) {
+	n := s.reads.Add(1)
+	<-s.release
+	return &helpline.RoutingSnapshot{Agents: make([]*helpline.AgentState, n)}, nil
+}
+
+// Callers that arrive while a read runs share the next read, never the
+// running one: 100 callers cost two reads, and each gets a read that
+// began after its call.
+func TestSnapshotsCoalesceFreshReads(t *testing.T) {
+	st := &countingStore{release: make(chan struct{})}
+	s := newSnapshots(st)
+	ctx := context.Background()
+
+	first := make(chan *helpline.RoutingSnapshot)
+	go func() {
+		snap, _ := s.get(ctx, "i1")
+		first <- snap
+	}()
+	for st.reads.Load() != 1 { // the first read is under way
+	}
+	var wg sync.WaitGroup
+	got := make([]*helpline.RoutingSnapshot, 100)
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i], _ = s.get(ctx, "i1")
+		}()
+	}
+	for s.waiting("i1") != len(got) { // all 100 wait for the next read
+	}
+	go func() { // let every read finish
+		for {
+			st.release <- struct{}{}
+		}
+	}()
+	if snap := <-first; len(snap.Agents) != 1 {
+		t.Errorf("the first caller got read %d, want 1", len(snap.Agents))
+	}
+	wg.Wait()
+	for i, snap := range got {
+		if len(snap.Agents) != 2 {
+			t.Fatalf("caller %d got read %d, want 2: the one read that began after the callers arrived", i, len(snap.Agents))
+		}
+	}
+	if n := st.reads.Load(); n != 2 {
+		t.Errorf("%d reads for 101 callers, want 2", n)
+	}
+}

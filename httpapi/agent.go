@@ -24,7 +24,7 @@ import (
 //	POST   /api/agent/logout
 //	GET    /api/agent/me
 //	GET    /api/agent/presence
-//	PUT    /api/agent/presence   {"status"}  also a heartbeat (TouchAgent)
+//	PUT    /api/agent/presence   {"status"}  also a heartbeat (TouchAgent); publishes EventPresence
 //	GET    /api/agent/ws                                            WebSocket (agentws.go)
 //	POST   /api/admin/tokens     {"name","role","instance"}        admin
 //	GET    /api/admin/tokens                                        admin
@@ -504,6 +504,21 @@ func (a *agentAPI) setPresence(w http.ResponseWriter, r *http.Request) {
 		// agent WebSocket stays online by setting it within the grace.
 		if err := a.cfg.Agents.TouchAgent(r.Context(), p.InstanceID, id, now); err != nil {
 			return err
+		}
+		// The change is news for routing (an agent come online may take a
+		// waiting chat; one gone away loses its pending offers) and for the
+		// agent's consoles, which learn presence only from the bus. The
+		// presence is stored by now: a lost event is caught up by routing's
+		// next round and the consoles' next reread, so it fails nothing.
+		if a.cfg.Bus != nil {
+			pr, err := a.cfg.Agents.FindPresence(r.Context(), p.InstanceID, id)
+			if err != nil {
+				return err
+			}
+			ev := helpline.Event{Kind: helpline.EventPresence, Subject: helpline.AgentSubject(id), Presence: pr}
+			if err := a.cfg.Bus.Publish(context.WithoutCancel(r.Context()), ev); err != nil {
+				a.log.Warn("publishing a presence", "agent", id, "err", err)
+			}
 		}
 		writeJSON(w, http.StatusOK, presenceJSON{Status: in.Status, StatusAt: &now})
 		return nil

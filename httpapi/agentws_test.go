@@ -619,6 +619,46 @@ func TestAgentSocketPresence(t *testing.T) {
 	}
 }
 
+// A presence set through the API is news on the bus: the agent's open
+// socket shows it at once (and routing, woken by the same event, acts on
+// it), rather than at the socket's next reread of the desk.
+func TestAgentSocketPresenceSetThroughAPI(t *testing.T) {
+	e := newWSEnv(t, nil)
+	cookie := e.login("ada")
+	s, _ := e.dial("", withCookie(cookie))
+	if p := s.await("hello").sub("presence"); p.str("status") != "offline" {
+		t.Fatalf("hello presence = %v, want offline before ada sets one", p)
+	}
+	req, _ := http.NewRequest("GET", e.srv.URL+"/api/agent/me", nil)
+	req.AddCookie(cookie)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var me struct {
+		CSRF string `json:"csrf_token"`
+	}
+	json.NewDecoder(res.Body).Decode(&me)
+	res.Body.Close()
+	for _, status := range []string{"online", "away"} {
+		req, _ := http.NewRequest("PUT", e.srv.URL+"/api/agent/presence", strings.NewReader(`{"status":"`+status+`"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-CSRF-Token", me.CSRF)
+		req.AddCookie(cookie)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Fatalf("PUT presence %s: %d", status, res.StatusCode)
+		}
+		if p := s.await("presence").sub("presence"); p.str("status") != status || p.str("set") != status {
+			t.Errorf("presence frame %v, want %s", p, status)
+		}
+	}
+}
+
 // What the socket refuses: a binary frame, a frame that is not JSON or
 // of an unknown shape or type, a negative Seq get an error frame and the
 // socket stays open; a frame over 16 KiB closes it with 1009.

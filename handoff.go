@@ -7,6 +7,11 @@ package helpline
 // the bot learnt, before the conversation goes on.
 const EventHandoff = "application/vnd.helpline.event.handoff"
 
+// BotSummaryAttribute is the contact attribute holding the summary of
+// the bot's last handoff (HandoffContext.Summary), set with the handoff:
+// the agent API shows it as the chat's bot_summary.
+const BotSummaryAttribute = "bot_summary"
+
 // HandoffContext is the content of a handoff EVENT.
 type HandoffContext struct {
 	// Bot is the bot's owner (bot:<id>); Queue the queue it handed to.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -409,7 +410,7 @@ func (a *apply) run(ctx context.Context, resp *Response, st *RunnerState, cust C
 		}
 	}
 	if resp.Handoff == nil && !resp.End {
-		return a.saveState(ctx, st)
+		return a.saveState(ctx, st, nil)
 	}
 	if !a.owns(ctx) {
 		return false
@@ -456,11 +457,14 @@ func (a *apply) send(ctx context.Context, n int, rep Reply) error {
 	return nil
 }
 
-// saveState stores st in the contact's StateAttribute.
-func (a *apply) saveState(ctx context.Context, st *RunnerState) bool {
+// saveState stores st in the contact's StateAttribute, with the other
+// attributes given.
+func (a *apply) saveState(ctx context.Context, st *RunnerState, attrs map[string]string) bool {
 	raw, err := json.Marshal(st)
 	if err == nil {
-		_, err = a.r.cfg.Store.UpdateContactAttributes(ctx, a.contact.ID, map[string]string{StateAttribute: string(raw)})
+		merged := map[string]string{StateAttribute: string(raw)}
+		maps.Copy(merged, attrs)
+		_, err = a.r.cfg.Store.UpdateContactAttributes(ctx, a.contact.ID, merged)
 	}
 	if err != nil {
 		a.r.log.Error("bot: saving the state", "contact", a.contact.ID, "err", err)
@@ -485,7 +489,9 @@ func (a *apply) handoff(ctx context.Context, h *Handoff, st *RunnerState, cust C
 		return false
 	}
 	a.contact = moved
-	a.saveState(ctx, st)
+	// The summary is an attribute too, for whoever reads the contact
+	// rather than its transcript (the agent API's bot_summary).
+	a.saveState(ctx, st, map[string]string{helpline.BotSummaryAttribute: h.Summary})
 	entities := map[string]string{}
 	if st.State.OrderNumber != "" {
 		entities[EntityOrderNumber] = st.State.OrderNumber

@@ -285,6 +285,9 @@ func TestRunnerHandoff(t *testing.T) {
 	if hs[0].Seq != owners[len(owners)-1].Seq+1 {
 		t.Errorf("handoff item at Seq %d, want right after the owner change (%d)", hs[0].Seq, owners[len(owners)-1].Seq)
 	}
+	if got := c.Attributes[helpline.BotSummaryAttribute]; got != h.Summary {
+		t.Errorf("attribute %s %q, want the handoff's summary", helpline.BotSummaryAttribute, got)
+	}
 	if line, ok := helpline.TranscriptLine(hs[0], "", ""); !ok || !strings.Contains(line, "Refund of $300") {
 		t.Errorf("transcript line %q, %v; want the summary", line, ok)
 	}

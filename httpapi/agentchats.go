@@ -302,10 +302,6 @@ type customerJSON struct {
 	CustomerID    string `json:"customer_id,omitempty"`
 }
 
-// BotSummaryAttribute is the contact attribute the agent API shows as the
-// bot's handoff summary.
-const BotSummaryAttribute = "bot_summary"
-
 func (a *agentAPI) chat(w http.ResponseWriter, r *http.Request) {
 	a.handle(w, r, func(p *Principal) error {
 		c, err := a.contact(r, p)
@@ -319,7 +315,7 @@ func (a *agentAPI) chat(w http.ResponseWriter, r *http.Request) {
 		out := chatDetailJSON{ContactID: c.ID, Owner: c.Owner, State: c.State, EndReason: c.EndReason,
 			CreatedAt: c.CreatedAt, ExpiresAt: c.ExpiresAt, LastSeq: c.LastSeq,
 			Customer: customerJSON{CustomerID: c.CustomerID}, Attributes: c.Attributes,
-			BotSummary: c.Attributes[BotSummaryAttribute], Participants: []participantJSON{}, Tickets: []ticketRefJSON{}}
+			BotSummary: c.Attributes[helpline.BotSummaryAttribute], Participants: []participantJSON{}, Tickets: []ticketRefJSON{}}
 		if out.Attributes == nil {
 			out.Attributes = map[string]string{}
 		}

@@ -21,8 +21,14 @@ type agentClient struct {
 
 func agentLogin(t *testing.T, base, email, password string) *agentClient {
 	t.Helper()
+	return agentLoginIn(t, base, "", email, password)
+}
+
+// agentLoginIn logs in an agent of the instance ("": the default one).
+func agentLoginIn(t *testing.T, base, instance, email, password string) *agentClient {
+	t.Helper()
 	a := &agentClient{t: t, base: base}
-	resp, body := a.call("POST", "/api/agent/login", `{"email":"`+email+`","password":"`+password+`"}`)
+	resp, body := a.call("POST", "/api/agent/login", jsonOf(map[string]string{"email": email, "password": password, "instance": instance}))
 	for _, c := range resp.Cookies() {
 		if c.Name == "helpline_session" {
 			a.cookie = c

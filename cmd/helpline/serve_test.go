@@ -76,11 +76,26 @@ func (s *testServer) shutdown(t *testing.T) {
 func (s *testServer) url() string { return s.banner["Connect endpoint"] }
 
 func (s *testServer) connect() *connect.Client {
+	return s.connectWith(s.banner["Access key id"], s.banner["Secret access key"])
+}
+
+// connectWith is a Connect client signing with the access key keyID.
+func (s *testServer) connectWith(keyID, secret string) *connect.Client {
 	return connect.New(connect.Options{
 		BaseEndpoint: aws.String(s.url()),
 		Region:       "us-east-1",
-		Credentials:  credentials.NewStaticCredentialsProvider(s.banner["Access key id"], s.banner["Secret access key"], ""),
+		Credentials:  credentials.NewStaticCredentialsProvider(keyID, secret, ""),
 	})
+}
+
+// chatEntry is where a customer starts a chat: an instance, one of its
+// flows, and an access key of the instance to sign StartChatContact.
+type chatEntry struct{ instance, flow, keyID, secret string }
+
+// defaultEntry is the default instance's flow, signed with the key the
+// banner shows.
+func (s *testServer) defaultEntry() chatEntry {
+	return chatEntry{s.banner["Instance id"], s.banner["Contact flow id"], s.banner["Access key id"], s.banner["Secret access key"]}
 }
 
 func participantCall(t *testing.T, base, path, token string, in, out any) int {
@@ -359,7 +374,13 @@ func TestServeMetricsAccess(t *testing.T) {
 // subscribed; it returns the contact id and her connection token.
 func startCustomer(t *testing.T, s *testServer) (contactID, connectionToken string, ws *websocket.Conn) {
 	t.Helper()
-	contactID, connectionToken, wsURL := connectCustomer(t, s)
+	return startCustomerAt(t, s, s.defaultEntry())
+}
+
+// startCustomerAt is startCustomer in the entry's flow.
+func startCustomerAt(t *testing.T, s *testServer, e chatEntry) (contactID, connectionToken string, ws *websocket.Conn) {
+	t.Helper()
+	contactID, connectionToken, wsURL := connectCustomerAt(t, s, e)
 	ws, _, err := websocket.DefaultDialer.Dial(wsURL, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -376,9 +397,15 @@ func startCustomer(t *testing.T, s *testServer) (contactID, connectionToken stri
 // WebSocket URL.
 func connectCustomer(t *testing.T, s *testServer) (contactID, connectionToken, wsURL string) {
 	t.Helper()
-	started, err := s.connect().StartChatContact(context.Background(), &connect.StartChatContactInput{
-		InstanceId:         aws.String(s.banner["Instance id"]),
-		ContactFlowId:      aws.String(s.banner["Contact flow id"]),
+	return connectCustomerAt(t, s, s.defaultEntry())
+}
+
+// connectCustomerAt is connectCustomer in the entry's flow.
+func connectCustomerAt(t *testing.T, s *testServer, e chatEntry) (contactID, connectionToken, wsURL string) {
+	t.Helper()
+	started, err := s.connectWith(e.keyID, e.secret).StartChatContact(context.Background(), &connect.StartChatContactInput{
+		InstanceId:         aws.String(e.instance),
+		ContactFlowId:      aws.String(e.flow),
 		ParticipantDetails: &types.ParticipantDetails{DisplayName: aws.String("Ada")},
 	})
 	if err != nil {

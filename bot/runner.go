@@ -63,7 +63,8 @@ type RunnerConfig struct {
 	// Bots are the bots by id: a contact owned by bot:<id> is Bots[id]'s.
 	Bots map[string]Bot
 	// ErrorQueues are, by bot id, the queues a contact goes to when its
-	// bot fails; a bot without one uses helpline.DefaultQueueID.
+	// bot fails or hands off without naming a queue; a bot without one
+	// uses helpline.DefaultQueueID.
 	ErrorQueues map[string]string
 	// DisplayName is the bot participant's name (default "Bot").
 	DisplayName string
@@ -298,12 +299,8 @@ func (r *Runner) turn(ctx context.Context, c *helpline.Contact, botID string, b 
 			return false
 		}
 		r.log.Error("bot: the turn failed; handing off", "contact", c.ID, "bot", botID, "seq", it.Seq, "err", err)
-		q := r.cfg.ErrorQueues[botID]
-		if q == "" {
-			q = helpline.DefaultQueueID
-		}
 		resp = &Response{Replies: []Reply{Text(ErrorMessage)}, State: st.State,
-			Handoff: &Handoff{Queue: q, Reason: ReasonBotError, Summary: "The bot failed on the customer's message; please take over."}}
+			Handoff: &Handoff{Reason: ReasonBotError, Summary: "The bot failed on the customer's message; please take over."}}
 	}
 	if st.FirstSeq == 0 {
 		st.FirstSeq = it.Seq
@@ -311,6 +308,15 @@ func (r *Runner) turn(ctx context.Context, c *helpline.Contact, botID string, b 
 	st.LastSeq, st.State = it.Seq, resp.State
 	if resp.State.Intent != "" && !slices.Contains(st.Intents, resp.State.Intent) {
 		st.Intents = append(st.Intents, resp.State.Intent)
+	}
+	if resp.Handoff != nil && resp.Handoff.Queue == "" {
+		// An outside bot leaves the queue to its flow.
+		h := *resp.Handoff
+		h.Queue = r.cfg.ErrorQueues[botID]
+		if h.Queue == "" {
+			h.Queue = helpline.DefaultQueueID
+		}
+		resp.Handoff = &h
 	}
 	owner := helpline.OwnerBot + ":" + botID
 	a := &apply{r: r, owner: owner, contact: c, seq: it.Seq, lastSeq: it.Seq}

@@ -318,6 +318,22 @@ func TestRunnerBotError(t *testing.T) {
 	}
 }
 
+// A handoff that names no queue (an outside bot without a queue
+// setting) goes to the bot's flow queue.
+func TestRunnerHandoffToTheFlowsQueue(t *testing.T) {
+	e := newRunnerEnv(t)
+	s := e.start(t)
+	e.say(t, s, "a person please")
+	e.runner(botFunc(func(_ context.Context, t *bot.Turn) (*bot.Response, error) {
+		return &bot.Response{State: t.State, Handoff: &bot.Handoff{Reason: bot.ReasonBotHandoff, Summary: "Wants a person."}}, nil
+	})).TakeTurns(context.Background(), s.Contact.ID)
+	c := e.contact(t, s.Contact.ID)
+	hs := e.items(t, c.ID, helpline.EventHandoff, "")
+	if c.Owner != "queue:support" || len(hs) != 1 || !strings.Contains(hs[0].Content, `"queue":"support"`) {
+		t.Errorf("owner %q, handoff items %v; want queue:support and one handoff to it", c.Owner, hs)
+	}
+}
+
 // A customer message stored while no runner runs gets exactly one answer
 // once one starts; a later runner answers nothing again, and a turn
 // repeated because its state was lost (a crash between the replies and

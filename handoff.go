@@ -5,7 +5,7 @@ package helpline
 // appends it right after the owner change that moves the contact from
 // the bot to a queue, so that an agent or a helpdesk reads why, and what
 // the bot learnt, before the conversation goes on.
-const EventHandoff = "application/vnd.helpline.event.handoff"
+const EventHandoff = HelplineEventPrefix + "handoff"
 
 // BotSummaryAttribute is the contact attribute holding the summary of
 // the bot's last handoff (HandoffContext.Summary), set with the handoff:

@@ -1,6 +1,9 @@
 package helpline
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Item types.
 const (
@@ -30,15 +33,28 @@ const (
 	EventParticipantLeft   = EventPrefix + "participant.left"
 	EventChatEnded         = EventPrefix + "chat.ended"
 
+	// HelplineEventPrefix starts the content types of Helpline's own
+	// events: they record what happened to the contact for its agents,
+	// the store and the connectors, and are not shown to participants on
+	// the Amazon Connect API (see IsHelplineEvent).
+	HelplineEventPrefix = "application/vnd.helpline.event."
+
 	// EventOwnerChanged, a Helpline event, records a change of the
 	// contact's owner; its content is an OwnerTransition as JSON.
-	EventOwnerChanged = "application/vnd.helpline.event.owner.changed"
+	EventOwnerChanged = HelplineEventPrefix + "owner.changed"
 	// EventCustomerUpdated, a Helpline event, records that the customer's
 	// identity changed after the contact started (a name or an email
 	// learned later); its content is a CustomerUpdate as JSON, and the
 	// item's DisplayName is the customer's new name.
-	EventCustomerUpdated = "application/vnd.helpline.event.customer.updated"
+	EventCustomerUpdated = HelplineEventPrefix + "customer.updated"
 )
+
+// IsHelplineEvent reports whether it is one of Helpline's own events
+// (owner changes, handoffs, identity updates): internal records that
+// customers and Connect clients do not see.
+func IsHelplineEvent(it *Item) bool {
+	return it.Type == ItemEvent && strings.HasPrefix(it.ContentType, HelplineEventPrefix)
+}
 
 // SystemDisplayName is the DisplayName of items the system sends: a flow's
 // greeting, chat.ended, owner.changed.

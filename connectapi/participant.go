@@ -274,6 +274,9 @@ func (s *server) getTranscript(r *http.Request, sess *helpline.Session, body []b
 		NextToken string `json:",omitempty"`
 	}{page.InitialContactID, make([]wireItem, 0, len(page.Items)), page.NextToken}
 	for _, it := range page.Items {
+		if helpline.IsHelplineEvent(it) {
+			continue // an internal record, not for Connect clients
+		}
 		out.Transcript = append(out.Transcript, toWireItem(it, page.InitialContactID))
 	}
 	return out, nil

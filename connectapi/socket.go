@@ -320,6 +320,9 @@ type chatFrame struct {
 // Deliver queues it as an aws/chat frame. It never blocks: a socket whose
 // queue is full is dropped (closed at once) and Deliver returns false.
 func (c *socket) Deliver(it *helpline.Item) bool {
+	if helpline.IsHelplineEvent(it) {
+		return true // an internal record, not for Connect clients
+	}
 	frame, err := c.cfg.frames.encode(it, c.sess.Contact.InitialContactID)
 	if err != nil || !c.enqueue(frame) {
 		return false

@@ -1,6 +1,7 @@
 package connectapi_test
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -275,4 +276,46 @@ func TestSocketOpenRate(t *testing.T) {
 	dialRefused(t, url)
 	clock.Advance(time.Second)
 	dial(t, url).subscribe()
+}
+
+// Helpline's own events (an owner change, a handoff) are internal
+// records: a Connect client sees them neither on its socket nor in its
+// transcript, and the items around them arrive as usual.
+func TestHelplineEventsStayInternal(t *testing.T) {
+	e := newEnv(t, nil)
+	cust := e.startChat(t)
+	cc := e.connect(t, cust.participantToken)
+	ct := cc.ConnectionCredentials.ConnectionToken
+	ws := dial(t, cc.Websocket.Url)
+	ws.subscribe()
+
+	if _, _, err := e.svc.ChangeOwner(context.Background(), helpline.OwnerChange{
+		ContactID: cust.contactID, Version: 1, To: "queue:support", Reason: "flow", Actor: "test",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	msg := e.sendMessage(t, ct, "after the owner change")
+	if it := ws.read().item(t); it.Id != msg {
+		t.Errorf("the socket's next item is %+v, want the message after the owner change", it)
+	}
+	items := e.transcriptAll(t, ct)
+	if hasItem(items, func(it item) bool { return strings.HasPrefix(it.ContentType, helpline.HelplineEventPrefix) }) {
+		t.Errorf("the transcript shows Helpline's own events: %+v", items)
+	}
+	if !hasItem(items, func(it item) bool { return it.Id == msg }) {
+		t.Errorf("the transcript lacks the message: %+v", items)
+	}
+	stored, err := e.db.FindItems(context.Background(), cust.contactID, helpline.ItemQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	internal := 0
+	for _, it := range stored {
+		if helpline.IsHelplineEvent(it) {
+			internal++
+		}
+	}
+	if internal != 1 {
+		t.Errorf("%d Helpline events stored, want the owner change", internal)
+	}
 }

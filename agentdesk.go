@@ -55,6 +55,14 @@ type AgentDesk interface {
 	// ENOTFOUND (CONTACT, QUEUE, AGENT); ECONFLICT (contact ended, owner
 	// moved on, target agent not online); EQUOTA (agent at capacity).
 	Transfer(ctx context.Context, instanceID, contactID, target, actor string) (c *Contact, nobodyOnline bool, err error)
+	// HandBack hands an active contact an agent owns back to its flow's
+	// bot as actor decided: the owner changes from agent:<id> to
+	// bot:<the flow's bot> (reason ReasonHandback), the agent leaves the
+	// chat, and an EventHandback item follows; the bot answers the
+	// customer's items from then on. Errors: ENOTFOUND (CONTACT);
+	// ECONFLICT when the contact has ended, no agent owns it, its owner
+	// moved on, or its flow has no bot.
+	HandBack(ctx context.Context, instanceID, contactID, actor string) (*Contact, error)
 	// CloseContact ends an active contact with reason AGENT_DISCONNECT:
 	// every participant leaves and the customer sees chat.ended. Closing
 	// an ended contact is not an error. Errors: ENOTFOUND.

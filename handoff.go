@@ -40,3 +40,25 @@ type HandoffCustomer struct {
 	Name  string `json:"name,omitempty"`
 	Email string `json:"email,omitempty"`
 }
+
+// EventHandback, a Helpline event, records that an agent handed the
+// contact back to the flow's bot: its content is a HandbackContext as
+// JSON. The engine appends it right after the owner change from the agent
+// to the bot, so that a helpdesk sees where the human part ends; the
+// customer's items before that change were the agent's, and the bot
+// answers only those after it.
+const EventHandback = "application/vnd.helpline.event.handback"
+
+// ReasonHandback is the Reason of the owner change that hands a contact
+// back to its bot.
+const ReasonHandback = "handback"
+
+// HandbackContext is the content of a handback EVENT.
+type HandbackContext struct {
+	// Bot is the new owner (bot:<id>); Agent the agent that had the
+	// contact (agent:<id>); Actor who decided (the agent itself, a
+	// supervisor, a token).
+	Bot   string `json:"bot"`
+	Agent string `json:"agent"`
+	Actor string `json:"actor"`
+}

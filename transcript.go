@@ -26,7 +26,8 @@ func (b *MirrorBatch) Author(it *Item) (name, role string) {
 // an outside system, such as "[10:42:07] Ada (customer): Where is my
 // order?". Messages, attachments (by file name), joins, leaves, a bot's
 // handoff (with its summary, then a line with the intents and entities
-// the bot saw and the items of its part) and the end of the chat make
+// the bot saw and the items of its part), an agent's handback to the bot
+// and the end of the chat make
 // lines; other items (typing, receipts) make none, and ok is false. A
 // message's or summary's own line breaks are kept.
 func TranscriptLine(it *Item, name, role string) (line string, ok bool) {
@@ -59,6 +60,16 @@ func TranscriptLine(it *Item, name, role string) (line string, ok bool) {
 				line += ": " + h.Summary
 			}
 			return line + handoffSeen(h), true
+		case EventHandback:
+			var h HandbackContext
+			if json.Unmarshal([]byte(it.Content), &h) != nil {
+				return "", false
+			}
+			line := stamp + strings.TrimPrefix(h.Agent, OwnerAgent+":") + " handed the chat back to the bot"
+			if h.Actor != "" && h.Actor != h.Agent {
+				line += " (by " + h.Actor + ")"
+			}
+			return line, true
 		}
 	}
 	return "", false

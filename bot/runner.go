@@ -227,7 +227,13 @@ func (r *Runner) TakeTurns(ctx context.Context, contactID string) {
 			return
 		}
 		st := stateOf(c, botID)
-		next, err := r.nextItem(ctx, c.ID, st.LastSeq)
+		next, back, err := r.nextItem(ctx, c.ID, st.LastSeq)
+		if back > 0 {
+			// An agent handed the contact back: what the customer said to
+			// the agent was the agent's, and the bot starts a new part
+			// with a fresh memory.
+			st = &RunnerState{Bot: botID, LastSeq: back}
+		}
 		if err != nil {
 			r.log.Error("bot: reading the transcript", "contact", c.ID, "err", err)
 			return
@@ -265,24 +271,43 @@ func stateOf(c *helpline.Contact, botID string) *RunnerState {
 	return st
 }
 
-// nextItem returns the first customer item after seq, or nil.
-func (r *Runner) nextItem(ctx context.Context, contactID string, seq int64) (*helpline.Item, error) {
+// nextItem returns the first customer item after seq, or nil. When an
+// agent handed the contact back to the bot after seq, it is the first
+// after the latest handback, and back is the Seq of that handback's
+// owner change (0 when there was none).
+func (r *Runner) nextItem(ctx context.Context, contactID string, seq int64) (next *helpline.Item, back int64, err error) {
 	const page = 50
 	for {
 		items, err := r.cfg.Store.FindItems(ctx, contactID, helpline.ItemQuery{From: seq + 1, Limit: page})
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		for _, it := range items {
-			if customerTurn(it) {
-				return it, nil
+			switch {
+			case handback(it):
+				next, back = nil, it.Seq
+			case next == nil && customerTurn(it):
+				next = it
 			}
 		}
 		if len(items) < page {
-			return nil, nil
+			return next, back, nil
 		}
 		seq = items[len(items)-1].Seq
 	}
+}
+
+// handback reports whether it is the owner change of an agent handing
+// the contact back to a bot. It is the transition item, stored with the
+// change itself, and not the EventHandback that follows, so that a runner
+// woken by the change never takes the agent's part for the bot's.
+func handback(it *helpline.Item) bool {
+	if it.Type != helpline.ItemEvent || it.ContentType != helpline.EventOwnerChanged {
+		return false
+	}
+	var tr helpline.OwnerTransition
+	return json.Unmarshal([]byte(it.Content), &tr) == nil && tr.Reason == helpline.ReasonHandback &&
+		strings.HasPrefix(tr.To, helpline.OwnerBot+":")
 }
 
 // turn takes the bot's turn on it and applies the response; it reports

@@ -368,3 +368,59 @@ func TestRunnerCrash(t *testing.T) {
 		t.Errorf("bot lines %q after a repeated turn, want still one", got)
 	}
 }
+
+// An agent hands the contact back: the agent leaves, a handback item
+// follows the owner change, and the bot answers only what the customer
+// says after it, with a fresh memory.
+func TestRunnerAfterHandback(t *testing.T) {
+	e := newRunnerEnv(t)
+	s := e.start(t)
+	ctx := context.Background()
+	r := e.runner(echo)
+	e.say(t, s, "hello")
+	r.TakeTurns(ctx, s.Contact.ID)
+	c := e.contact(t, s.Contact.ID)
+	if _, _, err := e.engine.ChangeOwner(ctx, helpline.OwnerChange{ContactID: c.ID, From: c.Owner, Version: c.Version,
+		To: "agent:ada", Reason: "transfer", Actor: "agent:ada"}); err != nil {
+		t.Fatal(err)
+	}
+	e.say(t, s, "for the agent")
+	r.TakeTurns(ctx, c.ID)
+
+	back, err := e.engine.HandBack(ctx, "inst-1", c.ID, "agent:ada")
+	if err != nil {
+		t.Fatalf("HandBack: %v", err)
+	}
+	if back.Owner != "bot:shop" {
+		t.Errorf("owner %q after the handback, want bot:shop", back.Owner)
+	}
+	_, err = e.engine.HandBack(ctx, "inst-1", c.ID, "agent:ada")
+	if helpline.ErrorCode(err) != helpline.ECONFLICT {
+		t.Errorf("handing back a bot's contact: %v, want conflict", err)
+	}
+	e.say(t, s, "again")
+	r.TakeTurns(ctx, c.ID)
+
+	if got := strings.Join(e.botLines(t, c.ID), "|"); got != "you said: hello|you said: again" {
+		t.Errorf("bot lines %q, want the answers to the first and the last message only", got)
+	}
+	var st bot.RunnerState
+	if err := json.Unmarshal([]byte(e.contact(t, c.ID).Attributes[bot.StateAttribute]), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.State.LowConfidence != 1 {
+		t.Errorf("the bot's counter is %d after the handback, want 1 (a fresh memory)", st.State.LowConfidence)
+	}
+	owners := e.items(t, c.ID, helpline.EventOwnerChanged, "")
+	hb := e.items(t, c.ID, helpline.EventHandback, "")
+	if len(hb) != 1 || hb[0].Seq < owners[len(owners)-1].Seq {
+		t.Fatalf("handback items %v, want one after the last owner change", hb)
+	}
+	if line, _ := helpline.TranscriptLine(hb[0], "", ""); !strings.HasSuffix(line, "ada handed the chat back to the bot") {
+		t.Errorf("transcript line %q", line)
+	}
+	left := e.items(t, c.ID, helpline.EventParticipantLeft, helpline.RoleAgent)
+	if len(left) != 1 || left[0].Seq < owners[len(owners)-1].Seq || left[0].Seq > hb[0].Seq {
+		t.Errorf("agent leave items %v, want one between the owner change and the handback item", left)
+	}
+}

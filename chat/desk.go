@@ -2,6 +2,8 @@ package chat
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"sort"
 	"strings"
 
@@ -171,4 +173,45 @@ func (s *Service) CloseContact(ctx context.Context, instanceID, contactID string
 		return err
 	}
 	return s.endContact(ctx, c, helpline.EndAgentDisconnect)
+}
+
+// HandBack gives a contact an agent owns back to its flow's bot. The
+// owner change and its transition item are one store write, so the bot's
+// runner, woken by the change, already sees where the agent's part ends;
+// the EventHandback item that follows is for the transcript's readers.
+func (s *Service) HandBack(ctx context.Context, instanceID, contactID, actor string) (*helpline.Contact, error) {
+	c, err := s.FindContact(ctx, instanceID, contactID)
+	if err != nil {
+		return nil, err
+	} else if c.Ended() {
+		return nil, helpline.Errorf(helpline.ECONFLICT, "Contact %s has ended.", c.ID)
+	} else if !strings.HasPrefix(c.Owner, helpline.OwnerAgent+":") {
+		return nil, helpline.Errorf(helpline.ECONFLICT, "Contact %s is not held by an agent.", c.ID)
+	}
+	inst, err := s.store.FindInstanceByID(ctx, c.InstanceID)
+	if err != nil {
+		return nil, err
+	}
+	flow := inst.FindFlow(c.FlowID)
+	if flow == nil || flow.Bot == "" {
+		return nil, helpline.Errorf(helpline.ECONFLICT, "The flow of contact %s has no bot to hand it back to.", c.ID)
+	}
+	from, to := c.Owner, helpline.OwnerBot+":"+flow.Bot
+	c, _, err = s.ChangeOwner(ctx, helpline.OwnerChange{ContactID: c.ID, From: from, Version: c.Version,
+		To: to, Reason: helpline.ReasonHandback, Actor: actor})
+	if err != nil {
+		return nil, err
+	}
+	content, _ := json.Marshal(helpline.HandbackContext{Bot: to, Agent: from, Actor: actor})
+	it := &helpline.Item{ContactID: c.ID, ID: helpline.NewID(), Type: helpline.ItemEvent,
+		ContentType: helpline.EventHandback, Content: string(content),
+		ParticipantID: helpline.SystemParticipantID(c.ID), DisplayName: helpline.SystemDisplayName,
+		Role: helpline.RoleSystem, Time: s.now(), ClientToken: fmt.Sprintf("handback:%d", c.Version)}
+	replayed, err := s.store.AppendItem(ctx, it)
+	if err != nil {
+		s.log.Error("chat: recording the handback", "contact", c.ID, "err", err)
+	} else if !replayed {
+		s.publish(ctx, it)
+	}
+	return c, nil
 }

@@ -29,6 +29,7 @@ import (
 //	PUT  /api/agent/chats/{contactId}/attachments/{attachmentId}?token=   the file's bytes
 //	POST /api/agent/chats/{contactId}/attachments/{attachmentId}/complete {"client_token"}
 //	POST /api/agent/chats/{contactId}/transfer {"agent_id"|"queue_id"}
+//	POST /api/agent/chats/{contactId}/handback
 //	POST /api/agent/chats/{contactId}/close
 //	POST /api/agent/chats/{contactId}/reassign {"agent_id"}         supervisor
 //
@@ -37,7 +38,7 @@ import (
 // chat of its instance; an agent-role token on none. What is written in a
 // chat (messages, typing, receipts, attachments) is written by the owning
 // agent's AGENT participant, so only that agent's session may; others may
-// read, transfer, close and reassign. A chat of another instance is
+// read, transfer, hand back, close and reassign. A chat of another instance is
 // not_found; one of the instance the principal may not act on, forbidden.
 
 // Transcript page sizes.
@@ -66,6 +67,7 @@ func (a *agentAPI) mountChats(mux *http.ServeMux) {
 		{"PUT /api/agent/chats/{contactId}/attachments/{attachmentId}", a.uploadAttachment},
 		{"POST /api/agent/chats/{contactId}/attachments/{attachmentId}/complete", a.completeAttachment},
 		{"POST /api/agent/chats/{contactId}/transfer", a.transfer},
+		{"POST /api/agent/chats/{contactId}/handback", a.handBack},
 		{"POST /api/agent/chats/{contactId}/close", a.closeChat},
 		{"POST /api/agent/chats/{contactId}/reassign", a.reassign},
 	} {
@@ -648,6 +650,28 @@ func (a *agentAPI) moveTo(w http.ResponseWriter, r *http.Request, p *Principal, 
 	}
 	writeJSON(w, http.StatusOK, transferJSON{ContactID: c.ID, Owner: c.Owner, NobodyOnline: nobody})
 	return nil
+}
+
+// handBack gives the chat back to its flow's bot; it is authorised as a
+// transfer is.
+func (a *agentAPI) handBack(w http.ResponseWriter, r *http.Request) {
+	a.handle(w, r, func(p *Principal) error {
+		if err := emptyBody(r); err != nil {
+			return err
+		}
+		c, err := a.contact(r, p)
+		if err != nil {
+			return err
+		}
+		if c, err = a.cfg.Desk.HandBack(r.Context(), p.InstanceID, c.ID, p.subject()); err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, struct {
+			ContactID string `json:"contact_id"`
+			Owner     string `json:"owner"`
+		}{c.ID, c.Owner})
+		return nil
+	})
 }
 
 func (a *agentAPI) closeChat(w http.ResponseWriter, r *http.Request) {

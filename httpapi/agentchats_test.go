@@ -17,7 +17,8 @@ import (
 
 // chatEnv is the agent API with its chat endpoints over a real engine.
 // Instance i1 has the queue sales (served by ada and bob, both online)
-// and a flow f into it; i2 has a flow g with no queue.
+// and a flow f into it, and a flow fb whose chats its bot answers first;
+// i2 has a flow g with no queue.
 type chatEnv struct {
 	*agentEnv
 	engine *chat.Service
@@ -44,7 +45,8 @@ func newChatEnv(t *testing.T) *chatEnv {
 			t.Fatal(err)
 		}
 	}
-	must(e.store.SaveInstance(ctx, &helpline.Instance{ID: "i1", Name: "i1", Flows: []helpline.Flow{{ID: "f", Name: "f", Queue: "sales"}}}))
+	must(e.store.SaveInstance(ctx, &helpline.Instance{ID: "i1", Name: "i1", Flows: []helpline.Flow{{ID: "f", Name: "f", Queue: "sales"},
+		{ID: "fb", Name: "fb", Queue: "sales", Bot: "shop"}}}))
 	must(e.store.SaveInstance(ctx, &helpline.Instance{ID: "i2", Name: "i2", Flows: []helpline.Flow{{ID: "g", Name: "g"}}}))
 	must(e.store.SaveQueue(ctx, &helpline.Queue{InstanceID: "i1", ID: "sales", Name: "Sales"}))
 	must(e.store.SaveQueue(ctx, &helpline.Queue{InstanceID: "i1", ID: "empty"}))
@@ -74,6 +76,16 @@ func (e *chatEnv) startChat(instance string) *helpline.Contact {
 	flow := map[string]string{"i1": "f", "i2": "g"}[instance]
 	started, err := e.engine.StartChat(context.Background(), helpline.StartChatInput{InstanceID: instance, ContactFlowID: flow,
 		DisplayName: "Carol", Attributes: map[string]string{"bot_summary": "wants a refund", "order": "A1"}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return started.Contact
+}
+
+// startBotChat starts a chat in i1's flow fb, owned by bot:shop.
+func (e *chatEnv) startBotChat() *helpline.Contact {
+	e.t.Helper()
+	started, err := e.engine.StartChat(context.Background(), helpline.StartChatInput{InstanceID: "i1", ContactFlowID: "fb", DisplayName: "Carol"})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -397,5 +409,58 @@ func TestPresenceIsAHeartbeat(t *testing.T) {
 	p, err := e.store.FindPresence(context.Background(), "i1", "ada")
 	if err != nil || !p.SeenAt.Equal(e.clock.Now()) {
 		t.Errorf("SeenAt = %v (%v), want %v: setting a presence counts as a live connection", p.SeenAt, err, e.clock.Now())
+	}
+}
+
+// Handing a chat back to its bot is authorised as a transfer is; the
+// chat is then the bot's, and its agent no longer reaches it. A chat whose
+// flow has no bot, or that no agent holds, cannot be handed back.
+func TestAgentChatHandback(t *testing.T) {
+	e := newChatEnv(t)
+	for _, p := range who {
+		c := e.assign(e.startBotChat(), "ada")
+		e.handBackAs(p, c)
+		e.end(c)
+	}
+
+	noBot := e.assign(e.startChat("i1"), "ada")
+	if ans := e.do("POST", "/api/agent/chats/"+noBot.ID+"/handback", "", e.creds["ada"]); ans.status != 409 || ans.code() != "conflict" {
+		t.Errorf("handing back a chat whose flow has no bot: %d %s, want 409 conflict", ans.status, ans.raw)
+	}
+	waiting := e.startChat("i1")
+	if ans := e.do("POST", "/api/agent/chats/"+waiting.ID+"/handback", "", e.creds["sue"]); ans.status != 409 {
+		t.Errorf("handing back a chat waiting in a queue: %d %s, want 409", ans.status, ans.raw)
+	}
+	if ans := e.do("POST", "/api/agent/chats/"+noBot.ID+"/handback", `{"x":1}`, e.creds["ada"]); ans.status != 400 {
+		t.Errorf("handback with a body: %d %s, want 400", ans.status, ans.raw)
+	}
+}
+
+// handBackAs hands ada's chat c back as principal p and checks the
+// outcome.
+func (e *chatEnv) handBackAs(p string, c *helpline.Contact) {
+	t := e.t
+	t.Helper()
+	want := chatAct[p]
+	ans := e.do("POST", "/api/agent/chats/"+c.ID+"/handback", "", e.creds[p])
+	if ans.status != want {
+		t.Errorf("handback as %s: %d %s, want %d", p, ans.status, ans.raw, want)
+		return
+	}
+	got, err := e.engine.FindContact(context.Background(), "i1", c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want != 200 {
+		if got.Owner != "agent:ada" {
+			t.Errorf("after a refused handback as %s the owner is %q", p, got.Owner)
+		}
+		return
+	}
+	if got.Owner != "bot:shop" || !strings.Contains(ans.raw, `"owner":"bot:shop"`) {
+		t.Errorf("handback as %s: %s, stored owner %q; want bot:shop", p, ans.raw, got.Owner)
+	}
+	if ans := e.do("GET", "/api/agent/chats/"+c.ID, "", e.creds["ada"]); ans.status != 403 {
+		t.Errorf("ada reading the chat after handing it back: %d, want 403", ans.status)
 	}
 }

@@ -46,7 +46,9 @@ import (
 //  2. latency from SendMessage to the other participant's socket at a
 //     fixed offered rate;
 //  3. the server's resident memory per idle WebSocket, on a fresh server;
-//  4. with -phases mirror, zendesk, kustomer and/or freshdesk (off by
+//  4. the built-in bot: a customer's message to the bot's reply on the
+//     customer's socket, and the classifier's throughput (botBench);
+//  5. with -phases mirror, zendesk, kustomer and/or freshdesk (off by
 //     default), transcript mirroring: see mirrorBench.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("helpline-bench", flag.ContinueOnError)
@@ -57,7 +59,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	duration := fs.Duration("duration", 20*time.Second, "length of each measured phase")
 	rate := fs.Int("rate", 2000, "offered messages per second in the latency and mirroring phases (0 skips latency)")
 	idle := fs.Int("idle", 10000, "idle WebSockets in the memory phase (0 skips it)")
-	phases := fs.String("phases", "throughput,latency,memory", "phases to run: throughput, latency, memory, mirror, zendesk, kustomer, freshdesk, agents")
+	phases := fs.String("phases", "throughput,latency,memory,bot", "phases to run: throughput, latency, memory, bot, mirror, zendesk, kustomer, freshdesk, agents")
+	botRate := fs.Int("bot-rate", 500, "customer questions per second offered to the bot chats in the bot phase")
 	agentsN := fs.Int("agents", 500, "online agents, each with an agent WebSocket, in the agents phase")
 	agentChats := fs.Int("agent-chats", 2000, "chats arriving in the agents phase")
 	arrival := fs.Duration("arrival", time.Minute, "how long the agents phase's chats take to arrive, evenly spread")
@@ -100,6 +103,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		m := &mirrorBench{bin: *bin, chats: *chats, rate: *rate, duration: *duration, webhook: want("mirror"), zendesk: want("zendesk"), scale: *scale, workers: *mirrorWorkers,
 			kustomer: want("kustomer"), kustomerScale: *kusScale, freshdesk: want("freshdesk"), freshdeskScale: *fdScale}
 		if err := m.run(ctx, stdout, stderr); err != nil {
+			return err
+		}
+	}
+	if want("bot") && *botRate > 0 {
+		if err := runBotBench(ctx, stdout, stderr, *bin, *chats, *botRate, *duration); err != nil {
 			return err
 		}
 	}
@@ -221,6 +229,12 @@ type benchParty struct {
 	conn                                  *websocket.Conn
 }
 
+// newBenchHTTP returns the HTTP client the load's callers share: enough
+// idle connections to the one server for all of them.
+func newBenchHTTP() *http.Client {
+	return &http.Client{Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024}, Timeout: 30 * time.Second}
+}
+
 func (b *bench) connectClient() *connect.Client {
 	return connect.New(connect.Options{
 		BaseEndpoint: aws.String(b.srv.endpoint),
@@ -234,7 +248,7 @@ func (b *bench) connectClient() *connect.Client {
 // set it connects both over subscribed WebSockets, and with watch set it
 // also reads their sockets.
 func (b *bench) setupChats(ctx context.Context, n int, open, watch bool) ([]*benchChat, error) {
-	b.http = &http.Client{Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024}, Timeout: 30 * time.Second}
+	b.http = newBenchHTTP()
 	cc := b.connectClient()
 	out := make([]*benchChat, n)
 	err := loadtest.Parallel(n, 32, func(i int) (err error) {
@@ -591,6 +605,7 @@ var benchSecrets = map[string]string{
 	"HELPLINE_BENCH_KUSTOMER_KEY":   "bench-kustomer-key",
 	"HELPLINE_BENCH_FRESHDESK_KEY":  "bench-freshdesk-key",
 	"HELPLINE_BENCH_AGENT_PASSWORD": "bench agent passphrase",
+	"HELPLINE_BENCH_BOT_SECRET":     "bench-bot-secret-0123456789",
 }
 
 // zendeskTicketWindow is the window of Zendesk's per-ticket update limit

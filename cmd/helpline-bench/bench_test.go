@@ -9,8 +9,9 @@ import (
 
 // A short run of the load command, as `go run ./cmd/helpline-bench` with
 // small flags: it builds the product binary, starts it, and the phases
-// report their lines, mirroring (to the webhook, Kustomer and Freshdesk)
-// losing and doubling nothing and drawing no 429. Memory waits seconds by
+// report their lines, the bot answering every question, mirroring (to
+// the webhook, Kustomer and Freshdesk) losing and doubling nothing and
+// drawing no 429. Memory waits seconds by
 // design and zendesk about 25 s for the per-ticket limit, so this run
 // leaves them out.
 func TestBenchRuns(t *testing.T) {
@@ -18,8 +19,8 @@ func TestBenchRuns(t *testing.T) {
 		t.Skip("builds and starts the product binary")
 	}
 	var out, errs bytes.Buffer
-	err := runBench(context.Background(), []string{"-phases", "throughput,latency,mirror,kustomer,freshdesk",
-		"-chats", "4", "-workers", "4", "-duration", "500ms", "-rate", "40", "-idle", "0"}, &out, &errs)
+	err := runBench(context.Background(), []string{"-phases", "throughput,latency,mirror,kustomer,freshdesk,bot",
+		"-chats", "4", "-workers", "4", "-duration", "500ms", "-rate", "40", "-bot-rate", "40", "-idle", "0"}, &out, &errs)
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, errs.String())
 	}
@@ -29,6 +30,8 @@ func TestBenchRuns(t *testing.T) {
 		`(?m)^latency at 40 messages/s offered: sent 20 \(0 failed`,
 		`(?m)^mirror → webhook: received 20 of 20 acknowledged messages, lost 0, doubled 0`,
 		`(?m)^kustomer \(limits: .*\): delivered 20 of 20 acknowledged messages, lost 0, doubled 0, into 4; .* 429s 0,`,
+		`(?m)^bot: classifier \(shipped intents, \d+ example utterances\), in process: \d+ utterances/s`,
+		`(?m)^bot: 4 bot chats, 40 questions/s offered: asked 20 \(0 failed, generator behind 0\), answered 20; .* p99 `,
 		`(?m)^freshdesk \(limits: .*\): delivered 20 of 20 acknowledged messages, lost 0, doubled 0, into 4; .* 429s 0,`,
 	} {
 		if !regexp.MustCompile(want).Match(out.Bytes()) {

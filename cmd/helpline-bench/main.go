@@ -1,9 +1,10 @@
 // Command helpline-bench is Helpline's load generator: it builds the
 // product binary (cmd/helpline), starts `helpline serve` on a temporary
-// data directory and measures message throughput, latency, socket memory
+// data directory and measures message throughput, latency, socket memory,
+// the built-in bot's turn latency and classifier throughput
 // and, on request, transcript mirroring into fakes of the helpdesks.
 //
-//	go run ./cmd/helpline-bench [-phases throughput,latency,memory,mirror,zendesk] [flags]
+//	go run ./cmd/helpline-bench [-phases throughput,latency,memory,bot,mirror,zendesk] [flags]
 //
 // It is a command of its own so that what it links (the AWS SDK's
 // Connect client, the Zendesk and webhook fakes) never ships in the

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -79,11 +80,30 @@ func TestServeKustomerMirrorsRepliesAndEnds(t *testing.T) {
 		side.say(t, s, line)
 		want = append(want, dir+" "+line)
 	}
+	// timelineOf lists the lines of the conversation's messages, each
+	// with its direction: a message's own, or, in a message the mirror
+	// gathered when behind the customer's budget, the one its stamped
+	// line's role gives.
+	stamped := regexp.MustCompile(`^\[[^\]]*\] .* \((\w+)\): (.*)$`)
 	timelineOf := func(id string) []string {
 		var out []string
 		for _, cv := range fake.ConversationsByExternalID(id) {
 			for _, m := range cv.Messages {
-				out = append(out, m.Direction+" "+m.Body())
+				body := strings.Split(m.Body(), "\n")
+				if len(body) == 1 {
+					out = append(out, m.Direction+" "+body[0])
+					continue
+				}
+				for _, ln := range body {
+					dir, text := m.Direction, ln
+					if sm := stamped.FindStringSubmatch(ln); sm != nil {
+						dir, text = "out", sm[2]
+						if sm[1] == "customer" {
+							dir = "in"
+						}
+					}
+					out = append(out, dir+" "+text)
+				}
 			}
 		}
 		return out

@@ -419,6 +419,64 @@ func TestMirrorGathersLinesUnderTheCustomerCap(t *testing.T) {
 	}
 }
 
+// Behind the customer's budget, a chat whose customer and agent take
+// turns is gathered into an out message through the last answer and an
+// in message for the customer's lines after it; notes stay notes. A
+// retry after a lost answer sends nothing twice.
+func TestMirrorGathersTurnsWhenBehind(t *testing.T) {
+	f := newFixture(t, kustomertest.Options{}, kustomer.Settings{}, helpline.ConnectorNode{})
+	l := newChatLog("contact-g")
+	l.say("p-cust", "Hello")
+	res := mirror(t, f.conn, l.batch(0, nil, 0))
+	// Nine messages of the customer's budget are left; the second
+	// delivery's eleven posts one by one would be more.
+	l.say("p-agent", "Hi Ada")
+	l.say("p-cust", "My order?")
+	l.say("p-agent", "Checking")
+	l.say("p-cust", "Thanks")
+	l.add("p-agent", helpline.ItemEvent, helpline.EventParticipantLeft, "")
+	l.say("p-cust", "Anyone?")
+	l.say("p-bot", "Order 1234 ships today.")
+	l.say("p-cust", "Great")
+	l.say("p-bot", "Anything else?")
+	l.say("p-cust", "No")
+	l.say("p-cust", "Bye!")
+	f.fake.LoseAnswerAfter(0) // the first message lands, its answer is lost
+	if _, err := f.conn.Mirror(ctx, l.batch(1, res.Refs, 0)); err == nil {
+		t.Fatal("the lost answer was not reported")
+	} else {
+		assertRetryable(t, err)
+	}
+	// The retry finds 2-4 landed; the rest, one by one a note and seven
+	// messages, is more than the four left, and is gathered again.
+	res = mirror(t, f.conn, l.batch(1, res.Refs, 1))
+	if res.Delivered != 11 {
+		t.Fatalf("retry result = %+v", res)
+	}
+	cv := only(t, f.fake, "contact-g")
+	want := []string{
+		"in helpline:contact-g:1-1: Hello",
+		"out helpline:contact-g:2-4: [10:42:14] Grace (agent): Hi Ada\n[10:42:21] Ada (customer): My order?\n[10:42:28] Grace (agent): Checking",
+		"in helpline:contact-g:5-5: Thanks",
+		"out helpline:contact-g:7-10: [10:42:49] Ada (customer): Anyone?\n[10:42:56] Shopbot (bot): Order 1234 ships today.\n[10:43:03] Ada (customer): Great\n[10:43:10] Shopbot (bot): Anything else?",
+		"in helpline:contact-g:11-12: [10:43:17] Ada (customer): No\n[10:43:24] Ada (customer): Bye!",
+	}
+	if got := timeline(cv); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("timeline\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if len(cv.Notes) != 1 || !strings.HasSuffix(cv.Notes[0].Body, "(Helpline chat contact-g, items 6-6)") {
+		t.Errorf("notes = %+v", cv.Notes)
+	}
+	for i, m := range cv.Messages {
+		if first := []int{0, 1, 4, 6, 10}[i]; !m.SentAt.Equal(l.items[first].Time) || m.Meta["author"] != []string{"Ada", "Grace", "Ada", "Shopbot", "Ada"}[i] {
+			t.Errorf("message %d sent at %v by %v", i, m.SentAt, m.Meta["author"])
+		}
+	}
+	if st := f.fake.Stats(); st.Messages != 5 || st.TooMany != 0 {
+		t.Errorf("stats %+v: want 5 messages and no 429", st)
+	}
+}
+
 func TestNewValidatesSettings(t *testing.T) {
 	for _, tc := range []struct {
 		name string

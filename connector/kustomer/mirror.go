@@ -59,9 +59,10 @@ const maxText = 10000
 // enforce unique message externalIds, so the connector checks.
 //
 // Creations are paced under the per-customer cap: when the batch needs
-// more than the customer's budget, consecutive lines of one direction
-// (or notes) are gathered into one message each; when even that does not
-// fit, Mirror delivers a prefix, or nothing and asks for a Wait.
+// more than the customer's budget, the mirror is behind and gathers each
+// stretch of customer, agent and bot lines between two notes into at
+// most two messages (see gather); when even that does not fit, Mirror
+// delivers a prefix, or nothing and asks for a Wait.
 // When the chat ends, the conversation's status becomes StatusOnEnd.
 //
 // A bot's handoff is a note like the other events, its summary in it;
@@ -95,9 +96,10 @@ func (c *Connector) Mirror(ctx context.Context, b *helpline.MirrorBatch) (helpli
 	delivered := len(b.Items)
 	if len(lines) > 0 {
 		now := c.now()
-		posts := split(lines, false)
+		posts := split(lines)
 		if len(posts) > customerBurst || c.pace.Take(key, len(posts), now) > 0 {
-			posts = split(lines, true)
+			// Behind the customer's budget: fewer, larger messages.
+			posts = gather(lines)
 			if len(posts) > customerBurst {
 				posts = posts[:customerBurst]
 				last := posts[len(posts)-1].last()
@@ -271,16 +273,15 @@ func (p post) text() string {
 }
 
 // split makes the posts of lines, in order: consecutive note lines go
-// into one note; each message line is a message of its own, or, with
-// gather, consecutive message lines of one direction go into one
-// message. No post grows past maxText.
-func split(lines []line, gather bool) []post {
+// into one note, no note growing past maxText; each message line is a
+// message of its own.
+func split(lines []line) []post {
 	var out []post
 	size := 0
 	for _, l := range lines {
 		if n := len(out); n > 0 {
 			p := &out[n-1]
-			if p.note == l.note && p.dir == l.dir && (l.note || gather) && size+len(l.full)+1 <= maxText {
+			if p.note && l.note && size+len(l.full)+1 <= maxText {
 				p.lines = append(p.lines, l)
 				size += len(l.full) + 1
 				continue
@@ -290,6 +291,79 @@ func split(lines []line, gather bool) []post {
 		size = len(l.full)
 	}
 	return out
+}
+
+// gather splits lines into as few posts as keep what each says true,
+// for a mirror behind the customer's budget, where one message per run
+// would fall further behind a chat whose customer and agent take turns
+// (each turn its own message).
+//
+// Consecutive note lines stay notes, as split makes them. Each stretch
+// of customer, agent and bot lines between notes becomes at most two
+// messages: everything through the last line of an agent or the bot is
+// one message of direction out, as an answer to what came before it,
+// and the customer's lines after it one message of direction in, so a
+// conversation whose customer has the last word reads as awaiting an
+// agent. Every line of a gathered message keeps its "[time] Name
+// (role):" stamp, so the reader sees who said what, and the message's
+// externalId names the range it holds. A stretch too long for one
+// message is cut short of maxText; a piece with no out line is a
+// message of direction in.
+func gather(lines []line) []post {
+	var out []post
+	for i := 0; i < len(lines); {
+		j := i + 1
+		for j < len(lines) && lines[j].note == lines[i].note {
+			j++
+		}
+		stretch := lines[i:j]
+		i = j
+		if stretch[0].note {
+			out = append(out, split(stretch)...)
+			continue
+		}
+		answered := 0 // lines through the last out line
+		for k, l := range stretch {
+			if l.dir == "out" {
+				answered = k + 1
+			}
+		}
+		out = appendChunks(out, stretch[:answered])
+		out = appendChunks(out, stretch[answered:])
+	}
+	return out
+}
+
+// appendChunks appends lines to out as messages of at most maxText
+// characters each: of direction out when one holds an out line, else in.
+func appendChunks(out []post, lines []line) []post {
+	for len(lines) > 0 {
+		n, size := 1, len(lines[0].full)
+		for n < len(lines) && size+len(lines[n].full)+1 <= maxText {
+			size += len(lines[n].full) + 1
+			n++
+		}
+		p := post{dir: "in", lines: lines[:n:n]}
+		for _, l := range p.lines {
+			if l.dir == "out" {
+				p.dir = "out"
+			}
+		}
+		out = append(out, p)
+		lines = lines[n:]
+	}
+	return out
+}
+
+// author is who a message is in the name of: the first of its lines of
+// its direction.
+func (p post) author() string {
+	for _, l := range p.lines {
+		if l.dir == p.dir {
+			return l.author
+		}
+	}
+	return p.lines[0].author
 }
 
 // footerRE matches the footer that marks which items a note holds.
@@ -321,7 +395,7 @@ func (c *Connector) send(ctx context.Context, convID, contactID string, p post) 
 		App:        c.set.App,
 		Direction:  p.dir,
 		Preview:    preview,
-		Meta:       map[string]string{"body": text, "author": p.lines[0].author},
+		Meta:       map[string]string{"body": text, "author": p.author()},
 		ExternalID: externalID(contactID, p.first(), p.last()),
 		SentAt:     p.lines[0].at.UTC().Format(time.RFC3339Nano),
 	}

@@ -59,7 +59,8 @@ const maxText = 10000
 // enforce unique message externalIds, so the connector checks.
 //
 // Creations are paced under the per-customer cap: when the batch needs
-// more than the customer's budget, the mirror is behind and gathers each
+// more than the customer's budget (or than the org's request budget has
+// left now), the mirror is behind and gathers each
 // stretch of customer, agent and bot lines between two notes into at
 // most two messages (see gather); when even that does not fit, Mirror
 // delivers a prefix, or nothing and asks for a Wait.
@@ -97,8 +98,9 @@ func (c *Connector) Mirror(ctx context.Context, b *helpline.MirrorBatch) (helpli
 	if len(lines) > 0 {
 		now := c.now()
 		posts := split(lines)
-		if len(posts) > customerBurst || c.pace.Take(key, len(posts), now) > 0 {
-			// Behind the customer's budget: fewer, larger messages.
+		if len(posts) > customerBurst || float64(len(posts)) > c.api.limit.Available() || c.pace.Take(key, len(posts), now) > 0 {
+			// Behind the customer's budget or the org's: fewer, larger
+			// messages.
 			posts = gather(lines)
 			if len(posts) > customerBurst {
 				posts = posts[:customerBurst]

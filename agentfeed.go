@@ -13,6 +13,10 @@ type AgentFeed interface {
 	// AgentView reads the agent's desk in one consistent read. Errors:
 	// ENOTFOUND (Resource AGENT) for an unknown or disabled agent.
 	AgentView(ctx context.Context, instanceID, agentID string) (*AgentView, error)
+	// QueueWaiting reads AgentView's Waiting alone: for each queue the
+	// agent serves, the contacts waiting in it in FIFO order. It reads
+	// nothing of the agent's chats. Errors as AgentView's.
+	QueueWaiting(ctx context.Context, instanceID, agentID string) (map[string][]string, error)
 	// ItemsAfter returns up to limit stored items of the contact with a
 	// Seq above after, in Seq order (limit 0: all of them).
 	ItemsAfter(ctx context.Context, contactID string, after int64, limit int) ([]*Item, error)

@@ -12,32 +12,13 @@ var _ helpline.AgentFeed = (*Service)(nil)
 // AgentView reads the agent's desk from the instance's routing snapshot,
 // then the newest Seq of each of its chats.
 func (s *Service) AgentView(ctx context.Context, instanceID, agentID string) (*helpline.AgentView, error) {
-	snap, err := s.snaps.get(ctx, instanceID)
+	snap, st, err := s.agentState(ctx, instanceID, agentID)
 	if err != nil {
 		return nil, err
 	}
-	var st *helpline.AgentState
-	for _, a := range snap.Agents {
-		if a.Agent.ID == agentID {
-			st = a
-			break
-		}
-	}
-	if st == nil {
-		return nil, &helpline.Error{Code: helpline.ENOTFOUND, Resource: helpline.ResourceAgent,
-			ResourceID: agentID, Message: "No enabled agent " + agentID + " in instance " + instanceID + "."}
-	}
 	now := s.now()
 	v := &helpline.AgentView{Agent: st.Agent, Presence: st.Presence,
-		Status: routing.Status(st.Presence, now, s.grace), Waiting: map[string][]string{}}
-	for _, q := range st.Agent.Queues {
-		v.Waiting[q] = []string{}
-	}
-	for _, w := range snap.Waiting {
-		if list, ok := v.Waiting[w.QueueID]; ok {
-			v.Waiting[w.QueueID] = append(list, w.ContactID)
-		}
-	}
+		Status: routing.Status(st.Presence, now, s.grace), Waiting: waitingFor(snap, st)}
 	for _, o := range snap.Offers {
 		if o.AgentID == agentID && o.State == helpline.OfferPending && now.Before(o.ExpiresAt) {
 			v.Offers = append(v.Offers, o)
@@ -51,6 +32,47 @@ func (s *Service) AgentView(ctx context.Context, instanceID, agentID string) (*h
 		v.Chats = append(v.Chats, helpline.OwnedChat{Assignment: a, LastSeq: c.LastSeq})
 	}
 	return v, nil
+}
+
+// QueueWaiting reads the contacts waiting in the agent's queues from the
+// instance's routing snapshot, the same shared read AgentView makes.
+func (s *Service) QueueWaiting(ctx context.Context, instanceID, agentID string) (map[string][]string, error) {
+	snap, st, err := s.agentState(ctx, instanceID, agentID)
+	if err != nil {
+		return nil, err
+	}
+	return waitingFor(snap, st), nil
+}
+
+// agentState reads the instance's routing snapshot and the agent's state
+// in it.
+func (s *Service) agentState(ctx context.Context, instanceID, agentID string) (*helpline.RoutingSnapshot, *helpline.AgentState, error) {
+	snap, err := s.snaps.get(ctx, instanceID)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, a := range snap.Agents {
+		if a.Agent.ID == agentID {
+			return snap, a, nil
+		}
+	}
+	return nil, nil, &helpline.Error{Code: helpline.ENOTFOUND, Resource: helpline.ResourceAgent,
+		ResourceID: agentID, Message: "No enabled agent " + agentID + " in instance " + instanceID + "."}
+}
+
+// waitingFor lists the contacts waiting in each of the agent's queues, in
+// the snapshot's FIFO order (an empty list for an empty queue).
+func waitingFor(snap *helpline.RoutingSnapshot, st *helpline.AgentState) map[string][]string {
+	w := map[string][]string{}
+	for _, q := range st.Agent.Queues {
+		w[q] = []string{}
+	}
+	for _, c := range snap.Waiting {
+		if list, ok := w[c.QueueID]; ok {
+			w[c.QueueID] = append(list, c.ContactID)
+		}
+	}
+	return w
 }
 
 // ItemsAfter reads the contact's stored items after Seq after.

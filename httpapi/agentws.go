@@ -276,7 +276,8 @@ func (a *agentAPI) openSocket(r *http.Request, p *Principal) (*agentSocket, erro
 	}
 	return &agentSocket{api: a, instanceID: p.InstanceID, agentID: id, touch: id == p.AgentID,
 		events: make(chan helpline.Event, wsQueueLen), cmds: make(chan wsClientFrame),
-		done: make(chan struct{}), chats: map[string]bool{}, waiting: map[string]bool{}, queues: map[string]bool{}}, nil
+		done: make(chan struct{}), chats: map[string]bool{}, waiting: map[string]bool{}, queues: map[string]bool{},
+		waitRead: make(chan waitingRead, 1)}, nil
 }
 
 // agentSocket is one agent WebSocket. The reader goroutine reads client
@@ -310,6 +311,21 @@ type agentSocket struct {
 	counts    map[string]int                // waiting counts as last pushed
 	status    string                        // presence as last pushed
 	stale     bool                          // the desk must be reread
+	// queuesStale: only the waiting counts must be reread, which happens
+	// off the pump (readWaiting), so that offers and items never wait
+	// for it.
+	queuesStale bool
+	reading     bool             // a read of the waiting counts runs
+	rereads     int              // desk rereads so far
+	waitRead    chan waitingRead // the running read's result
+}
+
+// waitingRead is the result of one read of the waiting counts, started
+// after rereads desk rereads.
+type waitingRead struct {
+	rereads int
+	waiting map[string][]string
+	err     error
 }
 
 // notify hands ev to the socket if it concerns it. It never blocks: a
@@ -415,6 +431,8 @@ func (s *agentSocket) pump(ctx context.Context) {
 			return
 		case ev := <-s.events:
 			err = s.handleEvents(ctx, ev)
+		case r := <-s.waitRead:
+			err = s.waitingRead(ctx, r)
 		case f := <-s.cmds:
 			err = s.handleFrame(ctx, f)
 		case <-ticker.C:
@@ -498,12 +516,18 @@ func (s *agentSocket) setInterest(v *helpline.AgentView) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	clear(s.chats)
-	clear(s.waiting)
-	clear(s.queues)
 	for _, c := range v.Chats {
 		s.chats[c.ContactID] = true
 	}
-	for q, ids := range v.Waiting {
+	s.setWaitingLocked(v.Waiting)
+}
+
+// setWaitingLocked records the queues and waiting contacts the hub hands
+// the socket events of; s.mu is held.
+func (s *agentSocket) setWaitingLocked(waiting map[string][]string) {
+	clear(s.waiting)
+	clear(s.queues)
+	for q, ids := range waiting {
 		s.queues[q] = true
 		for _, id := range ids {
 			s.waiting[id] = true
@@ -512,7 +536,8 @@ func (s *agentSocket) setInterest(v *helpline.AgentView) {
 }
 
 // handleEvents handles ev and the events already waiting (up to
-// wsDrainMax), then rereads the desk once if one of them called for it.
+// wsDrainMax), then rereads the desk once if one of them called for it,
+// or else starts a reread of the waiting counts if one called for that.
 func (s *agentSocket) handleEvents(ctx context.Context, ev helpline.Event) error {
 	for n := 0; ; n++ {
 		if err := s.handleEvent(ctx, ev); err != nil {
@@ -523,11 +548,81 @@ func (s *agentSocket) handleEvents(ctx context.Context, ev helpline.Event) error
 		}
 		ev = <-s.events
 	}
-	if !s.stale {
-		return nil
+	if s.stale {
+		s.stale = false
+		if err := s.reconcile(ctx); err != nil {
+			return err
+		}
 	}
-	s.stale = false
-	return s.reconcile(ctx)
+	s.readWaiting(ctx)
+	return nil
+}
+
+// concerns reports whether an owner change or end of contact id may
+// change the agent's own desk (its chats or pending offers), beyond the
+// waiting counts of its queues: the contact is one of its chats or of
+// its pending offers, or owner (the new owner, if any) is the agent.
+func (s *agentSocket) concerns(id, owner string) bool {
+	if owner == helpline.OwnerAgent+":"+s.agentID {
+		return true
+	}
+	if _, ok := s.assigned[id]; ok {
+		return true
+	}
+	for _, o := range s.offers {
+		if o.ContactID == id && o.State == helpline.OfferPending {
+			return true
+		}
+	}
+	return false
+}
+
+// readWaiting starts a reread of the waiting counts when one is due and
+// none runs. It runs off the pump; waitingRead takes its result. Counts
+// that change several times meanwhile are pushed once, at their latest.
+func (s *agentSocket) readWaiting(ctx context.Context) {
+	if !s.queuesStale || s.reading {
+		return
+	}
+	s.queuesStale, s.reading = false, true
+	rereads := s.rereads
+	go func() {
+		w, err := s.api.cfg.Feed.QueueWaiting(ctx, s.instanceID, s.agentID)
+		s.waitRead <- waitingRead{rereads: rereads, waiting: w, err: err}
+	}()
+}
+
+// waitingRead pushes the waiting counts a reread found, unless a desk
+// reread that began after it has pushed newer ones, and starts the next
+// reread if a change came meanwhile.
+func (s *agentSocket) waitingRead(ctx context.Context, r waitingRead) error {
+	s.reading = false
+	if r.err != nil {
+		return r.err
+	}
+	if r.rereads == s.rereads {
+		s.mu.Lock()
+		s.setWaitingLocked(r.waiting)
+		s.mu.Unlock()
+		if err := s.pushCounts(r.waiting); err != nil {
+			return err
+		}
+	}
+	s.readWaiting(ctx)
+	return nil
+}
+
+// pushCounts pushes the waiting counts that changed since last pushed.
+func (s *agentSocket) pushCounts(waiting map[string][]string) error {
+	for _, q := range sortedKeys(waiting) {
+		if n := len(waiting[q]); n != s.counts[q] {
+			s.counts[q] = n
+			if err := s.send(&wsFrame{Type: "queue", Queue: q, Waiting: &n}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (s *agentSocket) handleEvent(ctx context.Context, ev helpline.Event) error {
@@ -549,11 +644,19 @@ func (s *agentSocket) handleEvent(ctx context.Context, ev helpline.Event) error 
 			return s.send(&wsFrame{Type: "presence", Presence: &wsPresence{Status: st, Set: ev.Presence.Status}})
 		}
 	case helpline.EventOwner:
-		s.stale = true
+		if s.concerns(ev.Subject.ContactID(), ev.Owner.Owner) {
+			s.stale = true
+		} else {
+			s.queuesStale = true
+		}
 	case helpline.EventItem:
 		it := ev.Item
 		if it.ContentType == helpline.EventChatEnded {
-			s.stale = true
+			if s.concerns(it.ContactID, "") {
+				s.stale = true
+			} else {
+				s.queuesStale = true
+			}
 		}
 		if _, mine := s.assigned[it.ContactID]; !mine || !s.streaming {
 			return nil
@@ -625,6 +728,8 @@ func (s *agentSocket) offerChanged(o *helpline.Offer) error {
 // pushed: chats assigned (with their items when streaming) and
 // unassigned, offers made and closed, queue counts, presence.
 func (s *agentSocket) reconcile(ctx context.Context) error {
+	s.rereads++
+	s.queuesStale = false // the reread covers the counts too
 	v, err := s.api.cfg.Feed.AgentView(ctx, s.instanceID, s.agentID)
 	if err != nil {
 		return err
@@ -683,13 +788,8 @@ func (s *agentSocket) reconcile(ctx context.Context) error {
 			delete(s.offers, id) // its closing is pushed; nothing more comes
 		}
 	}
-	for _, q := range sortedKeys(v.Waiting) {
-		if n := len(v.Waiting[q]); n != s.counts[q] {
-			s.counts[q] = n
-			if err := s.send(&wsFrame{Type: "queue", Queue: q, Waiting: &n}); err != nil {
-				return err
-			}
-		}
+	if err := s.pushCounts(v.Waiting); err != nil {
+		return err
 	}
 	if v.Status != s.status {
 		s.status = v.Status

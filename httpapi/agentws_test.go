@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -688,3 +689,75 @@ func TestAgentSocketBadFrames(t *testing.T) {
 }
 
 func jsonInt(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// countingFeed counts the desk and waiting-count reads of each agent.
+type countingFeed struct {
+	helpline.AgentFeed
+	mu      sync.Mutex
+	views   map[string]int
+	waiting map[string]int
+}
+
+func (f *countingFeed) AgentView(ctx context.Context, instanceID, agentID string) (*helpline.AgentView, error) {
+	f.mu.Lock()
+	f.views[agentID]++
+	f.mu.Unlock()
+	return f.AgentFeed.AgentView(ctx, instanceID, agentID)
+}
+
+func (f *countingFeed) QueueWaiting(ctx context.Context, instanceID, agentID string) (map[string][]string, error) {
+	f.mu.Lock()
+	f.waiting[agentID]++
+	f.mu.Unlock()
+	return f.AgentFeed.QueueWaiting(ctx, instanceID, agentID)
+}
+
+func (f *countingFeed) reads(agentID string) (views, waiting int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.views[agentID], f.waiting[agentID]
+}
+
+// An owner change in a queue is, to a console of an agent serving it,
+// only a new waiting count: it rereads the counts, not its desk. To a
+// console of an agent that serves no such queue it is nothing: no frame,
+// no read. Counts that change quickly end at the latest.
+func TestAgentSocketQueueChangeReadsCountsOnly(t *testing.T) {
+	feed := &countingFeed{views: map[string]int{}, waiting: map[string]int{}}
+	e := newWSEnv(t, func(c *httpapi.AgentConfig) {
+		feed.AgentFeed = c.Feed
+		c.Feed = feed
+	})
+	ada, _ := e.open("ada")
+	sue, _ := e.open("sue")
+
+	e.startChat()
+	if q := ada.await("queue"); q.str("queue") != "sales" || q.num("waiting") != 1 {
+		t.Errorf("queue frame = %v, want sales waiting 1", q)
+	}
+	if views, waiting := feed.reads("ada"); views != 1 || waiting < 1 {
+		t.Errorf("ada's console read its desk %d times (want 1, the hello) and the counts %d times (want 1 or more)", views, waiting)
+	}
+	sue.send(`{"type":"ping"}`)
+	if f, err := sue.next(); err != nil || f.str("type") != "pong" {
+		t.Errorf("sue's console: %v, %v; want only the pong", f, err)
+	}
+	if views, waiting := feed.reads("sue"); views != 1 || waiting != 0 {
+		t.Errorf("sue's console read its desk %d times (want 1, the hello) and the counts %d times (want 0)", views, waiting)
+	}
+
+	for range 3 {
+		e.startChat()
+	}
+	last := int64(1)
+	for last != 4 {
+		q := ada.await("queue")
+		if q.num("waiting") <= last {
+			t.Fatalf("queue frame %v after waiting %d, want the count rising to 4", q, last)
+		}
+		last = q.num("waiting")
+	}
+	if views, _ := feed.reads("ada"); views != 1 {
+		t.Errorf("ada's console read its desk %d times, want 1", views)
+	}
+}

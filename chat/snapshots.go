@@ -8,9 +8,9 @@ import (
 )
 
 // snapshots coalesces reads of an instance's routing snapshot. Every
-// agent console reconciles its desk on every owner change of the
-// instance, so hundreds of consoles ask at once; they share reads instead
-// of each reading the whole snapshot.
+// agent console of a queue rereads its waiting counts on an owner change
+// in that queue, so hundreds of consoles ask at once; they share reads
+// instead of each reading the whole snapshot.
 //
 // A caller always gets a snapshot read after its call began (never one
 // already under way), so no change it was told about is missing from it:

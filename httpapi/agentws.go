@@ -32,6 +32,9 @@ import (
 //	item          a stored item of one of the agent's chats, with its Seq
 //	typing        someone typing in one of the agent's chats
 //	queue         the waiting count of one of the agent's queues changed
+//	              (counts are reread at most every 200 ms; a count that
+//	              changed several times meanwhile comes once, at its
+//	              latest, and one back where it was comes not at all)
 //	presence      the agent's presence, as routing acts on it, changed
 //	resumed       the answer to resume, once the items it asked for are sent
 //	pong          the answer to ping
@@ -61,6 +64,10 @@ const (
 	wsCatchUpBatch = 200
 	// wsDrainMax is how many waiting events one reread of the desk covers.
 	wsDrainMax = 64
+	// wsCountsEvery is the least time between the starts of two rereads
+	// of one socket's waiting counts: changes within it are pushed
+	// together, at their latest, by the next reread.
+	wsCountsEvery = 200 * time.Millisecond
 	// Defaults of AgentConfig.SocketIdle and SocketPing.
 	DefaultSocketIdle = 60 * time.Second
 	DefaultSocketPing = 20 * time.Second
@@ -316,6 +323,8 @@ type agentSocket struct {
 	// for it.
 	queuesStale bool
 	reading     bool             // a read of the waiting counts runs
+	readAt      time.Time        // when the last one started
+	readTimer   <-chan time.Time // fires when the next one may start; nil if none is due
 	rereads     int              // desk rereads so far
 	waitRead    chan waitingRead // the running read's result
 }
@@ -433,6 +442,9 @@ func (s *agentSocket) pump(ctx context.Context) {
 			err = s.handleEvents(ctx, ev)
 		case r := <-s.waitRead:
 			err = s.waitingRead(ctx, r)
+		case <-s.readTimer:
+			s.readTimer = nil
+			s.readWaiting(ctx)
 		case f := <-s.cmds:
 			err = s.handleFrame(ctx, f)
 		case <-ticker.C:
@@ -577,14 +589,20 @@ func (s *agentSocket) concerns(id, owner string) bool {
 	return false
 }
 
-// readWaiting starts a reread of the waiting counts when one is due and
-// none runs. It runs off the pump; waitingRead takes its result. Counts
-// that change several times meanwhile are pushed once, at their latest.
+// readWaiting starts a reread of the waiting counts when one is due, none
+// runs and wsCountsEvery has passed since the last one started (else the
+// timer starts it then). It runs off the pump; waitingRead takes its
+// result. Counts that change several times meanwhile are pushed once, at
+// their latest.
 func (s *agentSocket) readWaiting(ctx context.Context) {
-	if !s.queuesStale || s.reading {
+	if !s.queuesStale || s.reading || s.readTimer != nil {
 		return
 	}
-	s.queuesStale, s.reading = false, true
+	if wait := wsCountsEvery - time.Since(s.readAt); wait > 0 {
+		s.readTimer = time.After(wait)
+		return
+	}
+	s.queuesStale, s.reading, s.readAt = false, true, time.Now()
 	rereads := s.rereads
 	go func() {
 		w, err := s.api.cfg.Feed.QueueWaiting(ctx, s.instanceID, s.agentID)

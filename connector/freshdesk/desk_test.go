@@ -37,8 +37,8 @@ func TestTicketActions(t *testing.T) {
 	store := &pairStore{}
 	f := newFixture(t, freshdesktest.Options{}, freshdesk.Settings{}, helpline.ConnectorNode{Mirrors: store})
 	l := newChatLog("contact-1")
-	l.say("p-cust", "Where is my order?")
-	res := mirror(t, f.conn, l.batch(0, map[string]string{}, 0))
+	l.Say("p-cust", "Where is my order?")
+	res := mirror(t, f.conn, l.Batch(0, map[string]string{}, 0))
 	store.pairs = append(store.pairs, &helpline.MirrorPair{Connector: "freshdesk", ContactID: "contact-1", Refs: res.Refs})
 	ticket := ticketID(t, res.Refs)
 	grace := f.fake.AddAgent("Grace", "grace@example.com")

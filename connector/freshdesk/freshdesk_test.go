@@ -13,6 +13,7 @@ import (
 	"github.com/helplinehq/helpline/clocktest"
 	"github.com/helplinehq/helpline/connector/freshdesk"
 	"github.com/helplinehq/helpline/connector/freshdesk/freshdesktest"
+	"github.com/helplinehq/helpline/connector/internal/chatlogtest"
 )
 
 var ctx = context.Background()
@@ -71,46 +72,9 @@ func newFixture(t *testing.T, opts freshdesktest.Options, set freshdesk.Settings
 }
 
 // chatLog builds hand-made batches of one contact.
-type chatLog struct {
-	contact *helpline.Contact
-	parts   []*helpline.Participant
-	items   []*helpline.Item
-	at      time.Time
-}
+type chatLog = chatlogtest.Log
 
-func newChatLog(contactID string) *chatLog {
-	return &chatLog{
-		contact: &helpline.Contact{ID: contactID, InstanceID: "inst-1", State: helpline.ContactActive, CreatedAt: start,
-			Attributes: map[string]string{"customerEmail": "ada@example.com"}},
-		parts: []*helpline.Participant{
-			{ID: "p-cust", Role: helpline.RoleCustomer, DisplayName: "Ada"},
-			{ID: "p-bot", Role: helpline.RoleBot, DisplayName: "Shopbot"},
-			{ID: "p-agent", Role: helpline.RoleAgent, DisplayName: "Grace"},
-		},
-		at: start,
-	}
-}
-
-func (l *chatLog) add(pid, typ, contentType, content string) *helpline.Item {
-	l.at = l.at.Add(7 * time.Second)
-	it := &helpline.Item{ContactID: l.contact.ID, Seq: int64(len(l.items) + 1), ID: fmt.Sprintf("item-%d", len(l.items)+1),
-		Type: typ, ContentType: contentType, Content: content, ParticipantID: pid, Time: l.at}
-	for _, p := range l.parts {
-		if p.ID == pid {
-			it.Role, it.DisplayName = p.Role, p.DisplayName
-		}
-	}
-	l.items = append(l.items, it)
-	return it
-}
-
-func (l *chatLog) say(pid, text string) *helpline.Item {
-	return l.add(pid, helpline.ItemMessage, helpline.ContentPlain, text)
-}
-
-func (l *chatLog) batch(cursor int64, refs map[string]string, attempt int) *helpline.MirrorBatch {
-	return &helpline.MirrorBatch{Contact: l.contact, Participants: l.parts, Items: l.items[cursor:], Refs: refs, Attempt: attempt}
-}
+func newChatLog(contactID string) *chatLog { return chatlogtest.New(contactID) }
 
 func mirror(t *testing.T, c *freshdesk.Connector, b *helpline.MirrorBatch) helpline.MirrorResult {
 	t.Helper()
@@ -147,21 +111,21 @@ func stripMarkers(s string) string {
 func TestMirrorCreatesTicketAndConversations(t *testing.T) {
 	f := newFixture(t, freshdesktest.Options{}, freshdesk.Settings{TicketTags: []string{"chat"}, GroupID: 77}, helpline.ConnectorNode{})
 	l := newChatLog("contact-1")
-	l.add("p-cust", helpline.ItemEvent, helpline.EventParticipantJoined, "")
-	l.say("p-cust", "Where is my order?")
-	l.say("p-bot", "Let me check order 1234.")
-	l.add("p-cust", helpline.ItemMetadata, "", "") // a receipt: not mirrored
-	res := mirror(t, f.conn, l.batch(0, nil, 0))
+	l.Add("p-cust", helpline.ItemEvent, helpline.EventParticipantJoined, "")
+	l.Say("p-cust", "Where is my order?")
+	l.Say("p-bot", "Let me check order 1234.")
+	l.Add("p-cust", helpline.ItemMetadata, "", "") // a receipt: not mirrored
+	res := mirror(t, f.conn, l.Batch(0, nil, 0))
 	if res.Delivered != 4 || res.Refs["ticket_id"] == "" || res.Refs["requester_id"] == "" || res.Refs["instance_id"] != "inst-1" {
 		t.Fatalf("result = %+v", res)
 	}
 
-	l.say("p-cust", "Thanks")
-	l.say("p-cust", "And <b>fast</b> please")
-	l.say("p-agent", "It ships today.")
-	l.say("p-bot", "Anything else?")
-	l.add("p-cust", helpline.ItemEvent, helpline.EventChatEnded, "")
-	res2 := mirror(t, f.conn, l.batch(4, res.Refs, 0))
+	l.Say("p-cust", "Thanks")
+	l.Say("p-cust", "And <b>fast</b> please")
+	l.Say("p-agent", "It ships today.")
+	l.Say("p-bot", "Anything else?")
+	l.Add("p-cust", helpline.ItemEvent, helpline.EventChatEnded, "")
+	res2 := mirror(t, f.conn, l.Batch(4, res.Refs, 0))
 	if res2.Delivered != 5 || res2.Refs["ticket_id"] != res.Refs["ticket_id"] {
 		t.Fatalf("second result = %+v", res2)
 	}
@@ -205,11 +169,11 @@ private note:
 func TestMirrorCustomerLinesAsReplies(t *testing.T) {
 	f := newFixture(t, freshdesktest.Options{}, freshdesk.Settings{CustomerLines: "reply", StatusOnEnd: "none"}, helpline.ConnectorNode{})
 	l := newChatLog("contact-r")
-	l.say("p-cust", "Hello")
-	res := mirror(t, f.conn, l.batch(0, nil, 0))
-	l.say("p-cust", "Anyone?")
-	l.add("p-cust", helpline.ItemEvent, helpline.EventChatEnded, "")
-	mirror(t, f.conn, l.batch(1, res.Refs, 0))
+	l.Say("p-cust", "Hello")
+	res := mirror(t, f.conn, l.Batch(0, nil, 0))
+	l.Say("p-cust", "Anyone?")
+	l.Add("p-cust", helpline.ItemEvent, helpline.EventChatEnded, "")
+	mirror(t, f.conn, l.Batch(1, res.Refs, 0))
 	tk := only(t, f.fake, "contact-r")
 	if !strings.Contains(tk.Transcript(), "reply:\n[10:42:14] Ada (customer): Anyone?") || tk.Status != 2 {
 		t.Errorf("status %d, transcript:\n%s", tk.Status, tk.Transcript())
@@ -223,31 +187,31 @@ func TestMirrorExactlyOnceAfterLostAnswers(t *testing.T) {
 	f := newFixture(t, freshdesktest.Options{}, freshdesk.Settings{}, helpline.ConnectorNode{})
 	// An older chat ticket of the same customer must not be taken.
 	older := newChatLog("contact-0")
-	mirror(t, f.conn, older.batch(0, nil, 0))
-	older.say("p-cust", "old chat")
-	mirror(t, f.conn, older.batch(0, nil, 0))
+	mirror(t, f.conn, older.Batch(0, nil, 0))
+	older.Say("p-cust", "old chat")
+	mirror(t, f.conn, older.Batch(0, nil, 0))
 
 	l := newChatLog("contact-2")
-	l.say("p-cust", "Hello")
-	l.say("p-bot", "Hi, how can I help?")
+	l.Say("p-cust", "Hello")
+	l.Say("p-bot", "Hi, how can I help?")
 	f.fake.LoseAnswers(1)
-	if _, err := f.conn.Mirror(ctx, l.batch(0, nil, 0)); err == nil {
+	if _, err := f.conn.Mirror(ctx, l.Batch(0, nil, 0)); err == nil {
 		t.Fatal("Mirror succeeded through a lost answer")
 	}
 	// The retry carries one more item.
-	l.say("p-cust", "My parcel is late")
-	res := mirror(t, f.conn, l.batch(0, nil, 1))
+	l.Say("p-cust", "My parcel is late")
+	res := mirror(t, f.conn, l.Batch(0, nil, 1))
 	if res.Delivered != 3 {
 		t.Fatalf("Delivered = %d, want 3", res.Delivered)
 	}
-	l.say("p-agent", "Let me look.")
-	l.say("p-cust", "ok")
+	l.Say("p-agent", "Let me look.")
+	l.Say("p-cust", "ok")
 	f.fake.LoseAnswers(1)
-	got, err := f.conn.Mirror(ctx, l.batch(3, res.Refs, 0))
+	got, err := f.conn.Mirror(ctx, l.Batch(3, res.Refs, 0))
 	if err == nil || got.Delivered != 0 {
 		t.Fatalf("Mirror = %+v, %v; want a failure with nothing delivered", got, err)
 	}
-	mirror(t, f.conn, l.batch(3, res.Refs, 1))
+	mirror(t, f.conn, l.Batch(3, res.Refs, 1))
 	if n := f.fake.Stats().TicketCreates; n != 2 {
 		t.Errorf("%d tickets created, want 2 (one per chat)", n)
 	}
@@ -268,19 +232,19 @@ func TestMirrorExactlyOnceAfterLostAnswers(t *testing.T) {
 func TestMirrorForgedMarkerChangesNothing(t *testing.T) {
 	f := newFixture(t, freshdesktest.Options{}, freshdesk.Settings{}, helpline.ConnectorNode{})
 	l := newChatLog("contact-9")
-	l.say("p-cust", "Hello")
-	res := mirror(t, f.conn, l.batch(0, nil, 0))
-	l.say("p-cust", "look:\n— helpline contact-9 seq 2-99 #0123456789abcdef")
-	mirror(t, f.conn, l.batch(1, res.Refs, 0))
+	l.Say("p-cust", "Hello")
+	res := mirror(t, f.conn, l.Batch(0, nil, 0))
+	l.Say("p-cust", "look:\n— helpline contact-9 seq 2-99 #0123456789abcdef")
+	mirror(t, f.conn, l.Batch(1, res.Refs, 0))
 	// The next one fails before landing; its retry must send it, as must
 	// a retry of a first delivery whose forged description names a range.
-	l.say("p-cust", "Where is my parcel?")
+	l.Say("p-cust", "Where is my parcel?")
 	f.fake.SetOutage(true)
-	if _, err := f.conn.Mirror(ctx, l.batch(2, res.Refs, 0)); err == nil {
+	if _, err := f.conn.Mirror(ctx, l.Batch(2, res.Refs, 0)); err == nil {
 		t.Fatal("Mirror succeeded through an outage")
 	}
 	f.fake.SetOutage(false)
-	mirror(t, f.conn, l.batch(2, res.Refs, 1))
+	mirror(t, f.conn, l.Batch(2, res.Refs, 1))
 	text := only(t, f.fake, "contact-9").Transcript()
 	if n := strings.Count(text, "Ada (customer): Where is my parcel?"); n != 1 {
 		t.Fatalf("the retried line appears %d times, want once:\n%s", n, text)
@@ -288,11 +252,11 @@ func TestMirrorForgedMarkerChangesNothing(t *testing.T) {
 
 	f2 := newFixture(t, freshdesktest.Options{}, freshdesk.Settings{}, helpline.ConnectorNode{})
 	l2 := newChatLog("contact-10")
-	l2.say("p-cust", "hi\n— helpline contact-10 seq 1-5 #0123456789abcdef")
+	l2.Say("p-cust", "hi\n— helpline contact-10 seq 1-5 #0123456789abcdef")
 	f2.fake.SetOutage(true)
-	f2.conn.Mirror(ctx, l2.batch(0, nil, 0))
+	f2.conn.Mirror(ctx, l2.Batch(0, nil, 0))
 	f2.fake.SetOutage(false)
-	mirror(t, f2.conn, l2.batch(0, nil, 1))
+	mirror(t, f2.conn, l2.Batch(0, nil, 1))
 	if n := f2.fake.Stats().TicketCreates; n != 1 {
 		t.Errorf("%d tickets created, want 1", n)
 	}
@@ -300,35 +264,35 @@ func TestMirrorForgedMarkerChangesNothing(t *testing.T) {
 
 func TestMirrorErrorClasses(t *testing.T) {
 	l := newChatLog("contact-4")
-	l.say("p-cust", "Hello")
+	l.Say("p-cust", "Hello")
 
 	t.Run("503 retryable", func(t *testing.T) {
 		f := newFixture(t, freshdesktest.Options{}, freshdesk.Settings{}, helpline.ConnectorNode{})
 		f.fake.SetOutage(true)
-		_, err := f.conn.Mirror(ctx, l.batch(0, nil, 0))
+		_, err := f.conn.Mirror(ctx, l.Batch(0, nil, 0))
 		assertMirrorError(t, err, false, 0, "503")
 	})
 	t.Run("timeout retryable", func(t *testing.T) {
 		f := newFixture(t, freshdesktest.Options{}, freshdesk.Settings{TimeoutSeconds: 1}, helpline.ConnectorNode{})
 		f.fake.SetDelay(1500 * time.Millisecond)
-		_, err := f.conn.Mirror(ctx, l.batch(0, nil, 0))
+		_, err := f.conn.Mirror(ctx, l.Batch(0, nil, 0))
 		assertMirrorError(t, err, false, 0, "")
 	})
 	t.Run("401 permanent", func(t *testing.T) {
 		f := newFixture(t, freshdesktest.Options{APIKey: "other"}, freshdesk.Settings{}, helpline.ConnectorNode{})
-		_, err := f.conn.Mirror(ctx, l.batch(0, nil, 0))
+		_, err := f.conn.Mirror(ctx, l.Batch(0, nil, 0))
 		assertMirrorError(t, err, true, 0, "401")
 	})
 	t.Run("429 carries Retry-After", func(t *testing.T) {
 		// Growth's 80 ticket writes a minute, spent 20 s into the minute.
 		f := newFixture(t, freshdesktest.Options{RequestsPerMinute: freshdesktest.GrowthRequestsPerMinute, TicketWritesPerMinute: 2}, freshdesk.Settings{}, helpline.ConnectorNode{})
 		f.clock.Advance(20 * time.Second)
-		res := mirror(t, f.conn, l.batch(0, nil, 0))
+		res := mirror(t, f.conn, l.Batch(0, nil, 0))
 		l2 := newChatLog("contact-4")
-		l2.say("p-cust", "Hello")
-		l2.say("p-agent", "Hi")
-		l2.say("p-cust", "Anyone?")
-		got, err := f.conn.Mirror(ctx, l2.batch(1, res.Refs, 0))
+		l2.Say("p-cust", "Hello")
+		l2.Say("p-agent", "Hi")
+		l2.Say("p-cust", "Anyone?")
+		got, err := f.conn.Mirror(ctx, l2.Batch(1, res.Refs, 0))
 		assertMirrorError(t, err, false, 40*time.Second, "429")
 		if got.Delivered != 1 {
 			t.Errorf("Delivered = %d, want 1: the agent's reply landed before the limit", got.Delivered)
@@ -337,14 +301,14 @@ func TestMirrorErrorClasses(t *testing.T) {
 	t.Run("400 parks with Freshdesk's reason", func(t *testing.T) {
 		f := newFixture(t, freshdesktest.Options{}, freshdesk.Settings{}, helpline.ConnectorNode{})
 		bad := newChatLog("contact-5")
-		bad.contact.Attributes = map[string]string{"email": "not an address"}
-		bad.say("p-cust", "Hello")
-		_, err := f.conn.Mirror(ctx, bad.batch(0, nil, 0))
+		bad.Contact.Attributes = map[string]string{"email": "not an address"}
+		bad.Say("p-cust", "Hello")
+		_, err := f.conn.Mirror(ctx, bad.Batch(0, nil, 0))
 		assertMirrorError(t, err, true, 0, `email: invalid_value "It should be in the 'valid email address' format"`)
 	})
 	t.Run("404 ticket parks", func(t *testing.T) {
 		f := newFixture(t, freshdesktest.Options{}, freshdesk.Settings{}, helpline.ConnectorNode{})
-		_, err := f.conn.Mirror(ctx, l.batch(0, map[string]string{"ticket_id": "999999", "requester_id": "1"}, 0))
+		_, err := f.conn.Mirror(ctx, l.Batch(0, map[string]string{"ticket_id": "999999", "requester_id": "1"}, 0))
 		assertMirrorError(t, err, true, 0, "404")
 	})
 }
@@ -435,22 +399,22 @@ func ticketID(t *testing.T, refs map[string]string) int64 {
 func TestMirrorRetryReadsEveryPage(t *testing.T) {
 	f := newFixture(t, freshdesktest.Options{}, freshdesk.Settings{}, helpline.ConnectorNode{})
 	l := newChatLog("contact-long")
-	l.say("p-cust", "Hello")
-	res := mirror(t, f.conn, l.batch(0, nil, 0))
+	l.Say("p-cust", "Hello")
+	res := mirror(t, f.conn, l.Batch(0, nil, 0))
 	for i := range 130 {
 		who := "p-cust"
 		if i%2 == 1 {
 			who = "p-agent"
 		}
-		l.say(who, fmt.Sprintf("line %d", i))
-		mirror(t, f.conn, l.batch(int64(len(l.items)-1), res.Refs, 0))
+		l.Say(who, fmt.Sprintf("line %d", i))
+		mirror(t, f.conn, l.Batch(int64(len(l.Items)-1), res.Refs, 0))
 	}
-	l.say("p-cust", "the last one")
+	l.Say("p-cust", "the last one")
 	f.fake.LoseAnswers(1)
-	if _, err := f.conn.Mirror(ctx, l.batch(int64(len(l.items)-1), res.Refs, 0)); err == nil {
+	if _, err := f.conn.Mirror(ctx, l.Batch(int64(len(l.Items)-1), res.Refs, 0)); err == nil {
 		t.Fatal("Mirror succeeded through a lost answer")
 	}
-	if res := mirror(t, f.conn, l.batch(int64(len(l.items)-1), res.Refs, 1)); res.Delivered != 1 {
+	if res := mirror(t, f.conn, l.Batch(int64(len(l.Items)-1), res.Refs, 1)); res.Delivered != 1 {
 		t.Fatalf("Delivered = %d, want 1", res.Delivered)
 	}
 	tk := only(t, f.fake, "contact-long")
@@ -476,23 +440,23 @@ func TestMirrorGathersTurnsWhenBehind(t *testing.T) {
 	// and its retry's 6.
 	f := newFixture(t, freshdesktest.Options{}, freshdesk.Settings{RequestsPerMinute: 200, StatusOnEnd: "none"}, helpline.ConnectorNode{})
 	l := newChatLog("contact-g")
-	l.say("p-cust", "Hello")
-	res := mirror(t, f.conn, l.batch(0, nil, 0))
-	l.say("p-agent", "Hi Ada")
-	l.say("p-cust", "My order?")
-	l.say("p-agent", "Checking")
-	l.say("p-bot", "Order 1234 ships today.")
-	l.say("p-cust", "Thanks")
-	l.say("p-agent", "Anything else?")
-	l.say("p-cust", "No")
-	l.say("p-agent", "Bye")
-	l.say("p-cust", "Bye!")
-	l.say("p-cust", "Oh, one more thing")
+	l.Say("p-cust", "Hello")
+	res := mirror(t, f.conn, l.Batch(0, nil, 0))
+	l.Say("p-agent", "Hi Ada")
+	l.Say("p-cust", "My order?")
+	l.Say("p-agent", "Checking")
+	l.Say("p-bot", "Order 1234 ships today.")
+	l.Say("p-cust", "Thanks")
+	l.Say("p-agent", "Anything else?")
+	l.Say("p-cust", "No")
+	l.Say("p-agent", "Bye")
+	l.Say("p-cust", "Bye!")
+	l.Say("p-cust", "Oh, one more thing")
 	f.fake.LoseAnswers(1)
-	if _, err := f.conn.Mirror(ctx, l.batch(1, res.Refs, 0)); err == nil {
+	if _, err := f.conn.Mirror(ctx, l.Batch(1, res.Refs, 0)); err == nil {
 		t.Fatal("the lost answer was not reported")
 	}
-	res2 := mirror(t, f.conn, l.batch(1, res.Refs, 1))
+	res2 := mirror(t, f.conn, l.Batch(1, res.Refs, 1))
 	if res2.Delivered != 10 {
 		t.Fatalf("second result = %+v", res2)
 	}

@@ -1,7 +1,6 @@
 package freshdesk_test
 
 import (
-	"encoding/json"
 	"testing"
 
 	"github.com/helplinehq/helpline"
@@ -15,19 +14,17 @@ import (
 func TestMirrorHandoffInPrivateNote(t *testing.T) {
 	f := newFixture(t, freshdesktest.Options{}, freshdesk.Settings{}, helpline.ConnectorNode{})
 	l := newChatLog("contact-h")
-	l.say("p-cust", "Hi")
-	res := mirror(t, f.conn, l.batch(0, nil, 0))
+	l.Say("p-cust", "Hi")
+	res := mirror(t, f.conn, l.Batch(0, nil, 0))
 
-	l.say("p-cust", "I want to talk to a human")
-	l.say("p-bot", "I'm connecting you with a person now.")
-	content, _ := json.Marshal(helpline.HandoffContext{Bot: "bot:shop", Queue: "support", Reason: "customer_request",
+	l.Say("p-cust", "I want to talk to a human")
+	l.Say("p-bot", "I'm connecting you with a person now.")
+	l.HandOff(helpline.HandoffContext{Bot: "bot:shop", Queue: "support", Reason: "customer_request",
 		Summary:  "Handed off by the bot: customer request. Topic: human agent.\nThe customer wrote:\n> I want to talk to a human",
 		Intents:  []string{"greeting", "human_agent"},
 		Entities: map[string]string{"email": "ada@example.com"}, FirstSeq: 1, LastSeq: 3})
-	h := l.add("p-cust", helpline.ItemEvent, helpline.EventHandoff, string(content))
-	h.ParticipantID, h.Role, h.DisplayName = helpline.SystemParticipantID(l.contact.ID), helpline.RoleSystem, helpline.SystemDisplayName
-	l.say("p-agent", "Hi Ada, Grace here.")
-	if res := mirror(t, f.conn, l.batch(1, res.Refs, 0)); res.Delivered != 4 {
+	l.Say("p-agent", "Hi Ada, Grace here.")
+	if res := mirror(t, f.conn, l.Batch(1, res.Refs, 0)); res.Delivered != 4 {
 		t.Fatalf("result = %+v", res)
 	}
 

@@ -32,8 +32,8 @@ func (p *pairStore) FindMirrorPairs(_ context.Context, f helpline.MirrorPairFilt
 func mirroredContact(t *testing.T, f *fixture, store *pairStore) map[string]string {
 	t.Helper()
 	l := newChatLog("contact-1")
-	l.say("p-cust", "Where is my order?")
-	res := mirror(t, f.conn, l.batch(0, map[string]string{}, 0))
+	l.Say("p-cust", "Where is my order?")
+	res := mirror(t, f.conn, l.Batch(0, map[string]string{}, 0))
 	store.pairs = append(store.pairs, &helpline.MirrorPair{Connector: "kustomer", ContactID: "contact-1", Refs: res.Refs})
 	return res.Refs
 }

@@ -1,7 +1,6 @@
 package kustomer_test
 
 import (
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -19,14 +18,12 @@ const handoffSummary = "Handed off by the bot: customer request. Topic: human ag
 func botChat(id, summary string, attrs map[string]string) *chatLog {
 	l := newChatLog(id)
 	for k, v := range attrs {
-		l.contact.Attributes[k] = v
+		l.Contact.Attributes[k] = v
 	}
-	l.say("p-cust", "I want to talk to a human")
-	l.say("p-bot", "I'm connecting you with a person now.")
-	content, _ := json.Marshal(helpline.HandoffContext{Bot: "bot:shop", Queue: "support", Reason: "customer_request",
+	l.Say("p-cust", "I want to talk to a human")
+	l.Say("p-bot", "I'm connecting you with a person now.")
+	l.HandOff(helpline.HandoffContext{Bot: "bot:shop", Queue: "support", Reason: "customer_request",
 		Summary: summary, Intents: []string{"human_agent"}, FirstSeq: 1, LastSeq: 2})
-	h := l.add("p-cust", helpline.ItemEvent, helpline.EventHandoff, string(content))
-	h.ParticipantID, h.Role, h.DisplayName = helpline.SystemParticipantID(id), helpline.RoleSystem, helpline.SystemDisplayName
 	return l
 }
 
@@ -55,7 +52,7 @@ func TestMirrorHandoffSetsSessionHistory(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, kustomertest.Options{}, tc.set, helpline.ConnectorNode{})
 			l := botChat("contact-h", tc.summary, tc.attrs)
-			if res := mirror(t, f.conn, l.batch(0, nil, 0)); res.Delivered != 3 {
+			if res := mirror(t, f.conn, l.Batch(0, nil, 0)); res.Delivered != 3 {
 				t.Fatalf("result = %+v", res)
 			}
 			cv := only(t, f.fake, "contact-h")
@@ -76,9 +73,9 @@ func TestMirrorHandoffSetsSessionHistory(t *testing.T) {
 func TestMirrorWithoutHandoffSetsNoAttribute(t *testing.T) {
 	f := newFixture(t, kustomertest.Options{}, kustomer.Settings{}, helpline.ConnectorNode{})
 	l := newChatLog("contact-n")
-	l.say("p-cust", "Hi")
-	l.say("p-bot", "Hello!")
-	mirror(t, f.conn, l.batch(0, nil, 0))
+	l.Say("p-cust", "Hi")
+	l.Say("p-bot", "Hello!")
+	mirror(t, f.conn, l.Batch(0, nil, 0))
 	if cv := only(t, f.fake, "contact-n"); len(cv.Custom) != 0 {
 		t.Errorf("custom = %q, want none", cv.Custom)
 	}
@@ -94,12 +91,12 @@ func TestMirrorHandoffOnceAfterLostAnswer(t *testing.T) {
 			f := newFixture(t, kustomertest.Options{}, kustomer.Settings{}, helpline.ConnectorNode{})
 			l := botChat("contact-u", handoffSummary, map[string]string{"session_history_key": "key-1"})
 			f.fake.LoseAnswerAfter(map[string]int{"note": 4, "attribute": 5}[lose])
-			res, err := f.conn.Mirror(ctx, l.batch(0, nil, 0))
+			res, err := f.conn.Mirror(ctx, l.Batch(0, nil, 0))
 			if err == nil {
 				t.Fatalf("first delivery: no error with a lost answer (%+v)", res)
 			}
 			assertRetryable(t, err)
-			if res = mirror(t, f.conn, l.batch(0, res.Refs, 1)); res.Delivered != 3 {
+			if res = mirror(t, f.conn, l.Batch(0, res.Refs, 1)); res.Delivered != 3 {
 				t.Fatalf("retry delivered %d", res.Delivered)
 			}
 			cv := only(t, f.fake, "contact-u")
@@ -115,8 +112,8 @@ func TestMirrorHandoffOnceAfterLostAnswer(t *testing.T) {
 func TestFakeRefusesBadStrAttribute(t *testing.T) {
 	f := newFixture(t, kustomertest.Options{}, kustomer.Settings{}, helpline.ConnectorNode{})
 	l := newChatLog("contact-s")
-	l.say("p-cust", "Hi")
-	res := mirror(t, f.conn, l.batch(0, nil, 0))
+	l.Say("p-cust", "Hi")
+	res := mirror(t, f.conn, l.Batch(0, nil, 0))
 	for _, body := range []string{
 		`{"custom":{"watsonAssistantSessionHistoryStr":"` + strings.Repeat("x", 1025) + `"}}`,
 		`{"custom":{"watsonAssistantSessionHistoryStr":42}}`,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/helplinehq/helpline"
 	"github.com/helplinehq/helpline/clocktest"
+	"github.com/helplinehq/helpline/connector/internal/chatlogtest"
 	"github.com/helplinehq/helpline/connector/kustomer"
 	"github.com/helplinehq/helpline/connector/kustomer/kustomertest"
 )
@@ -85,46 +86,9 @@ func (f *fixture) build(t *testing.T) *kustomer.Connector {
 }
 
 // chatLog builds hand-made batches of one contact.
-type chatLog struct {
-	contact *helpline.Contact
-	parts   []*helpline.Participant
-	items   []*helpline.Item
-	at      time.Time
-}
+type chatLog = chatlogtest.Log
 
-func newChatLog(contactID string) *chatLog {
-	return &chatLog{
-		contact: &helpline.Contact{ID: contactID, InstanceID: "inst-1", State: helpline.ContactActive, CreatedAt: start,
-			Attributes: map[string]string{"customerEmail": "ada@example.com"}},
-		parts: []*helpline.Participant{
-			{ID: "p-cust", Role: helpline.RoleCustomer, DisplayName: "Ada"},
-			{ID: "p-bot", Role: helpline.RoleBot, DisplayName: "Shopbot"},
-			{ID: "p-agent", Role: helpline.RoleAgent, DisplayName: "Grace"},
-		},
-		at: start,
-	}
-}
-
-func (l *chatLog) add(pid, typ, contentType, content string) *helpline.Item {
-	l.at = l.at.Add(7 * time.Second)
-	it := &helpline.Item{ContactID: l.contact.ID, Seq: int64(len(l.items) + 1), ID: fmt.Sprintf("item-%d", len(l.items)+1),
-		Type: typ, ContentType: contentType, Content: content, ParticipantID: pid, Time: l.at}
-	for _, p := range l.parts {
-		if p.ID == pid {
-			it.Role, it.DisplayName = p.Role, p.DisplayName
-		}
-	}
-	l.items = append(l.items, it)
-	return it
-}
-
-func (l *chatLog) say(pid, text string) *helpline.Item {
-	return l.add(pid, helpline.ItemMessage, helpline.ContentPlain, text)
-}
-
-func (l *chatLog) batch(cursor int64, refs map[string]string, attempt int) *helpline.MirrorBatch {
-	return &helpline.MirrorBatch{Contact: l.contact, Participants: l.parts, Items: l.items[cursor:], Refs: refs, Attempt: attempt}
-}
+func newChatLog(contactID string) *chatLog { return chatlogtest.New(contactID) }
 
 func mirror(t *testing.T, c *kustomer.Connector, b *helpline.MirrorBatch) helpline.MirrorResult {
 	t.Helper()
@@ -157,19 +121,19 @@ func only(t *testing.T, fake *kustomertest.Server, contactID string) kustomertes
 func TestMirrorCreatesConversationAndTimeline(t *testing.T) {
 	f := newFixture(t, kustomertest.Options{}, kustomer.Settings{AttachmentLink: "https://files.acme.com/helpline/{id}"}, helpline.ConnectorNode{})
 	l := newChatLog("contact-1")
-	l.add("p-cust", helpline.ItemEvent, helpline.EventParticipantJoined, "")
-	l.say("p-cust", "Where is my order?")
-	l.say("p-bot", "Let me check.")
-	l.add("p-agent", helpline.ItemEvent, helpline.EventParticipantJoined, "")
-	l.say("p-agent", "It ships today.")
-	res := mirror(t, f.conn, l.batch(0, nil, 0))
+	l.Add("p-cust", helpline.ItemEvent, helpline.EventParticipantJoined, "")
+	l.Say("p-cust", "Where is my order?")
+	l.Say("p-bot", "Let me check.")
+	l.Add("p-agent", helpline.ItemEvent, helpline.EventParticipantJoined, "")
+	l.Say("p-agent", "It ships today.")
+	res := mirror(t, f.conn, l.Batch(0, nil, 0))
 	if res.Delivered != 5 || res.Refs[kustomer.RefConversationID] == "" || res.Refs[kustomer.RefCustomerID] == "" || res.Refs[kustomer.RefInstanceID] != "inst-1" {
 		t.Fatalf("result %+v", res)
 	}
-	att := l.add("p-cust", helpline.ItemAttachment, "", "")
+	att := l.Add("p-cust", helpline.ItemAttachment, "", "")
 	att.Attachments = []helpline.AttachmentRef{{ID: "att-1", Name: "box.png", ContentType: "image/png", Status: helpline.AttachmentApproved}}
-	l.add("p-cust", helpline.ItemEvent, helpline.EventChatEnded, "")
-	res = mirror(t, f.conn, l.batch(5, res.Refs, 0))
+	l.Add("p-cust", helpline.ItemEvent, helpline.EventChatEnded, "")
+	res = mirror(t, f.conn, l.Batch(5, res.Refs, 0))
 	if res.Delivered != 2 {
 		t.Fatalf("second batch delivered %d", res.Delivered)
 	}
@@ -192,7 +156,7 @@ func TestMirrorCreatesConversationAndTimeline(t *testing.T) {
 		t.Errorf("timeline\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	for i, m := range cv.Messages {
-		if m.Channel != "chat" || m.App != "helpline" || !m.SentAt.Equal(l.items[[]int{1, 2, 4, 5}[i]].Time) {
+		if m.Channel != "chat" || m.App != "helpline" || !m.SentAt.Equal(l.Items[[]int{1, 2, 4, 5}[i]].Time) {
 			t.Errorf("message %d = %+v", i, m)
 		}
 	}
@@ -216,15 +180,15 @@ func TestMirrorFindsCustomerByExternalIDThenEmail(t *testing.T) {
 	byExt := f.fake.AddCustomer("Ada Known", "other@example.com", "cust-42")
 
 	l := newChatLog("contact-e")
-	l.say("p-cust", "Hi")
-	res := mirror(t, f.conn, l.batch(0, nil, 0))
+	l.Say("p-cust", "Hi")
+	res := mirror(t, f.conn, l.Batch(0, nil, 0))
 	if res.Refs[kustomer.RefCustomerID] != byEmail {
 		t.Errorf("customer %s, want %s found by email", res.Refs[kustomer.RefCustomerID], byEmail)
 	}
 	l2 := newChatLog("contact-x")
-	l2.contact.CustomerID = "cust-42"
-	l2.say("p-cust", "Hi again")
-	res = mirror(t, f.conn, l2.batch(0, nil, 0))
+	l2.Contact.CustomerID = "cust-42"
+	l2.Say("p-cust", "Hi again")
+	res = mirror(t, f.conn, l2.Batch(0, nil, 0))
 	if res.Refs[kustomer.RefCustomerID] != byExt {
 		t.Errorf("customer %s, want %s found by external id before email", res.Refs[kustomer.RefCustomerID], byExt)
 	}
@@ -240,18 +204,18 @@ func TestMirrorUncertainOutcomeLandsOnce(t *testing.T) {
 		t.Run(lose, func(t *testing.T) {
 			f := newFixture(t, kustomertest.Options{}, kustomer.Settings{}, helpline.ConnectorNode{})
 			l := newChatLog("contact-u")
-			l.say("p-cust", "one")
-			l.say("p-agent", "two")
-			l.add("p-cust", helpline.ItemEvent, helpline.EventChatEnded, "")
+			l.Say("p-cust", "one")
+			l.Say("p-agent", "two")
+			l.Add("p-cust", helpline.ItemEvent, helpline.EventChatEnded, "")
 			// The n-th write of the first delivery loses its answer:
 			// customer, conversation, two messages, a note, the status.
 			f.fake.LoseAnswerAfter(map[string]int{"customer": 0, "conversation": 1, "message": 3, "note": 4, "status": 5}[lose])
-			res, err := f.conn.Mirror(ctx, l.batch(0, nil, 0))
+			res, err := f.conn.Mirror(ctx, l.Batch(0, nil, 0))
 			if err == nil {
 				t.Fatalf("first delivery: no error with a lost answer (%+v)", res)
 			}
 			assertRetryable(t, err)
-			res = mirror(t, f.conn, l.batch(0, res.Refs, 1))
+			res = mirror(t, f.conn, l.Batch(0, res.Refs, 1))
 			if res.Delivered != 3 {
 				t.Fatalf("retry delivered %d", res.Delivered)
 			}
@@ -284,15 +248,15 @@ func assertMirrorError(t *testing.T, err error, permanent bool, retryAfter time.
 
 func TestMirrorErrorClasses(t *testing.T) {
 	l := newChatLog("contact-4")
-	l.say("p-cust", "Hello")
+	l.Say("p-cust", "Hello")
 
 	t.Run("503 retryable, then delivered", func(t *testing.T) {
 		f := newFixture(t, kustomertest.Options{}, kustomer.Settings{}, helpline.ConnectorNode{})
 		f.fake.SetOutage(true)
-		_, err := f.conn.Mirror(ctx, l.batch(0, nil, 0))
+		_, err := f.conn.Mirror(ctx, l.Batch(0, nil, 0))
 		assertMirrorError(t, err, false, 0)
 		f.fake.SetOutage(false)
-		mirror(t, f.conn, l.batch(0, nil, 1))
+		mirror(t, f.conn, l.Batch(0, nil, 1))
 		if got := timeline(only(t, f.fake, "contact-4")); len(got) != 1 {
 			t.Errorf("timeline %q", got)
 		}
@@ -300,12 +264,12 @@ func TestMirrorErrorClasses(t *testing.T) {
 	t.Run("timeout retryable", func(t *testing.T) {
 		f := newFixture(t, kustomertest.Options{}, kustomer.Settings{TimeoutSeconds: 1}, helpline.ConnectorNode{})
 		f.fake.SetDelay(1500 * time.Millisecond)
-		_, err := f.conn.Mirror(ctx, l.batch(0, nil, 0))
+		_, err := f.conn.Mirror(ctx, l.Batch(0, nil, 0))
 		assertMirrorError(t, err, false, 0)
 	})
 	t.Run("401 permanent", func(t *testing.T) {
 		f := newFixture(t, kustomertest.Options{APIKey: "other"}, kustomer.Settings{}, helpline.ConnectorNode{})
-		_, err := f.conn.Mirror(ctx, l.batch(0, nil, 0))
+		_, err := f.conn.Mirror(ctx, l.Batch(0, nil, 0))
 		assertMirrorError(t, err, true, 0)
 		if !strings.Contains(err.Error(), "unauthorized") {
 			t.Errorf("reason %q does not carry Kustomer's answer", err)
@@ -318,7 +282,7 @@ func TestMirrorErrorClasses(t *testing.T) {
 		// budget; the answer saying so holds the fourth back locally.
 		short, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
-		_, err := f.conn.Mirror(short, l.batch(0, nil, 0))
+		_, err := f.conn.Mirror(short, l.Batch(0, nil, 0))
 		var me *helpline.MirrorError
 		if !errors.As(err, &me) || me.Permanent || me.RetryAfter < 44*time.Second || me.RetryAfter > 45*time.Second {
 			t.Fatalf("err = %v, want a retryable hold of about 45s", err)
@@ -328,15 +292,15 @@ func TestMirrorErrorClasses(t *testing.T) {
 		}
 		// A restarted connector knows nothing of the budget: Kustomer's
 		// 429 and its x-ratelimit-reset pace it.
-		_, err = f.build(t).Mirror(ctx, l.batch(0, nil, 1))
+		_, err = f.build(t).Mirror(ctx, l.Batch(0, nil, 1))
 		assertMirrorError(t, err, false, 45*time.Second)
 	})
 	t.Run("per-customer cap 429 carries Retry-After", func(t *testing.T) {
 		f := newFixture(t, kustomertest.Options{MessagesPerMinute: 1}, kustomer.Settings{}, helpline.ConnectorNode{})
 		l2 := newChatLog("contact-5")
-		l2.say("p-cust", "one")
-		l2.say("p-cust", "two")
-		_, err := f.conn.Mirror(ctx, l2.batch(0, nil, 0))
+		l2.Say("p-cust", "one")
+		l2.Say("p-cust", "two")
+		_, err := f.conn.Mirror(ctx, l2.Batch(0, nil, 0))
 		assertMirrorError(t, err, false, time.Minute)
 	})
 	// answering is a Kustomer that answers every request with status and
@@ -352,7 +316,7 @@ func TestMirrorErrorClasses(t *testing.T) {
 	}
 	t.Run("400 parks with its reason", func(t *testing.T) {
 		f := answering(t, http.StatusBadRequest, `{"errors":[{"code":"bad_request","message":"custom attribute fooX has no type suffix","meta":{}}]}`)
-		_, err := f.conn.Mirror(ctx, l.batch(0, nil, 0))
+		_, err := f.conn.Mirror(ctx, l.Batch(0, nil, 0))
 		assertMirrorError(t, err, true, 0)
 		if !strings.Contains(err.Error(), "bad_request custom attribute fooX has no type suffix") {
 			t.Errorf("reason %q", err)
@@ -360,7 +324,7 @@ func TestMirrorErrorClasses(t *testing.T) {
 	})
 	t.Run("JSON:API error shape read", func(t *testing.T) {
 		f := answering(t, http.StatusForbidden, `{"errors":[{"status":403,"code":"forbidden","title":"Forbidden","detail":"missing org.permission.customer.read"}]}`)
-		_, err := f.conn.Mirror(ctx, l.batch(0, nil, 0))
+		_, err := f.conn.Mirror(ctx, l.Batch(0, nil, 0))
 		assertMirrorError(t, err, true, 0)
 		if !strings.Contains(err.Error(), "missing org.permission.customer.read") {
 			t.Errorf("reason %q", err)
@@ -370,7 +334,7 @@ func TestMirrorErrorClasses(t *testing.T) {
 		srv := httptest.NewServer(http.RedirectHandler("https://elsewhere.example/v1", http.StatusFound))
 		t.Cleanup(srv.Close)
 		f := newFixture(t, kustomertest.Options{}, kustomer.Settings{BaseURL: srv.URL}, helpline.ConnectorNode{})
-		_, err := f.conn.Mirror(ctx, l.batch(0, nil, 0))
+		_, err := f.conn.Mirror(ctx, l.Batch(0, nil, 0))
 		assertMirrorError(t, err, true, 0)
 	})
 }
@@ -386,14 +350,14 @@ func TestMirrorGathersLinesUnderTheCustomerCap(t *testing.T) {
 		if i%3 == 2 {
 			pid = "p-agent"
 		}
-		l.say(pid, fmt.Sprintf("line %d", i))
+		l.Say(pid, fmt.Sprintf("line %d", i))
 		want = append(want, fmt.Sprintf("line %d", i))
 	}
 	var refs map[string]string
 	cursor := 0
-	for cursor < len(l.items) {
-		end := min(cursor+100, len(l.items))
-		b := l.batch(int64(cursor), refs, 0)
+	for cursor < len(l.Items) {
+		end := min(cursor+100, len(l.Items))
+		b := l.Batch(int64(cursor), refs, 0)
 		b.Items = b.Items[:end-cursor]
 		res := mirror(t, f.conn, b)
 		refs = res.Refs
@@ -426,30 +390,30 @@ func TestMirrorGathersLinesUnderTheCustomerCap(t *testing.T) {
 func TestMirrorGathersTurnsWhenBehind(t *testing.T) {
 	f := newFixture(t, kustomertest.Options{}, kustomer.Settings{}, helpline.ConnectorNode{})
 	l := newChatLog("contact-g")
-	l.say("p-cust", "Hello")
-	res := mirror(t, f.conn, l.batch(0, nil, 0))
+	l.Say("p-cust", "Hello")
+	res := mirror(t, f.conn, l.Batch(0, nil, 0))
 	// Nine messages of the customer's budget are left; the second
 	// delivery's eleven posts one by one would be more.
-	l.say("p-agent", "Hi Ada")
-	l.say("p-cust", "My order?")
-	l.say("p-agent", "Checking")
-	l.say("p-cust", "Thanks")
-	l.add("p-agent", helpline.ItemEvent, helpline.EventParticipantLeft, "")
-	l.say("p-cust", "Anyone?")
-	l.say("p-bot", "Order 1234 ships today.")
-	l.say("p-cust", "Great")
-	l.say("p-bot", "Anything else?")
-	l.say("p-cust", "No")
-	l.say("p-cust", "Bye!")
+	l.Say("p-agent", "Hi Ada")
+	l.Say("p-cust", "My order?")
+	l.Say("p-agent", "Checking")
+	l.Say("p-cust", "Thanks")
+	l.Add("p-agent", helpline.ItemEvent, helpline.EventParticipantLeft, "")
+	l.Say("p-cust", "Anyone?")
+	l.Say("p-bot", "Order 1234 ships today.")
+	l.Say("p-cust", "Great")
+	l.Say("p-bot", "Anything else?")
+	l.Say("p-cust", "No")
+	l.Say("p-cust", "Bye!")
 	f.fake.LoseAnswerAfter(0) // the first message lands, its answer is lost
-	if _, err := f.conn.Mirror(ctx, l.batch(1, res.Refs, 0)); err == nil {
+	if _, err := f.conn.Mirror(ctx, l.Batch(1, res.Refs, 0)); err == nil {
 		t.Fatal("the lost answer was not reported")
 	} else {
 		assertRetryable(t, err)
 	}
 	// The retry finds 2-4 landed; the rest, one by one a note and seven
 	// messages, is more than the four left, and is gathered again.
-	res = mirror(t, f.conn, l.batch(1, res.Refs, 1))
+	res = mirror(t, f.conn, l.Batch(1, res.Refs, 1))
 	if res.Delivered != 11 {
 		t.Fatalf("retry result = %+v", res)
 	}
@@ -468,7 +432,7 @@ func TestMirrorGathersTurnsWhenBehind(t *testing.T) {
 		t.Errorf("notes = %+v", cv.Notes)
 	}
 	for i, m := range cv.Messages {
-		if first := []int{0, 1, 4, 6, 10}[i]; !m.SentAt.Equal(l.items[first].Time) || m.Meta["author"] != []string{"Ada", "Grace", "Ada", "Shopbot", "Ada"}[i] {
+		if first := []int{0, 1, 4, 6, 10}[i]; !m.SentAt.Equal(l.Items[first].Time) || m.Meta["author"] != []string{"Ada", "Grace", "Ada", "Shopbot", "Ada"}[i] {
 			t.Errorf("message %d sent at %v by %v", i, m.SentAt, m.Meta["author"])
 		}
 	}

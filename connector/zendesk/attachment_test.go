@@ -33,11 +33,11 @@ func newFileStore() *fileStore {
 // send appends an ATTACHMENT item by pid to l, its file stored under a
 // fresh id unless data is nil (a file that is gone).
 func (fs *fileStore) send(l *chatLog, pid, name, contentType string, data []byte) *helpline.Item {
-	it := l.add(pid, helpline.ItemAttachment, contentType, "")
+	it := l.Add(pid, helpline.ItemAttachment, contentType, "")
 	id := fmt.Sprintf("att-%d", it.Seq)
 	it.Attachments = []helpline.AttachmentRef{{ID: id, Name: name, ContentType: contentType, Status: helpline.AttachmentApproved}}
 	if data != nil {
-		fs.atts[id] = &helpline.Attachment{ID: id, ContactID: l.contact.ID, ParticipantID: pid, Name: name, ContentType: contentType,
+		fs.atts[id] = &helpline.Attachment{ID: id, ContactID: l.Contact.ID, ParticipantID: pid, Name: name, ContentType: contentType,
 			Size: int64(len(data)), Status: helpline.AttachmentApproved}
 		fs.data[id] = data
 	}
@@ -71,12 +71,12 @@ func TestMirrorUploadsAttachments(t *testing.T) {
 	menu := []byte("1. Track an order\n2. Returns\n")
 	label := []byte("%PDF-1.4\n% shipping label\n")
 	l := newChatLog("contact-a1")
-	l.say("p-cust", "Here is the damaged box")
+	l.Say("p-cust", "Here is the damaged box")
 	fs.send(l, "p-cust", "box.png", "image/png", photo)
 	fs.send(l, "p-bot", "menu.txt", "text/plain", menu)
 	fs.send(l, "p-agent", "label.pdf", "application/pdf", label)
 	fs.send(l, "p-cust", "old.pdf", "application/pdf", nil)
-	res := mirror(t, f.conn, l.batch(0, nil, 0))
+	res := mirror(t, f.conn, l.Batch(0, nil, 0))
 	if res.Delivered != 5 {
 		t.Fatalf("Delivered = %d, want 5", res.Delivered)
 	}
@@ -115,7 +115,7 @@ func TestMirrorAttachmentOverUploadLimit(t *testing.T) {
 	l := newChatLog("contact-a2")
 	fs.send(l, "p-cust", "unboxing.mov", "video/quicktime", bytes.Repeat([]byte("v"), 3<<19))
 	fs.send(l, "p-cust", "receipt.jpg", "image/jpeg", bytes.Repeat([]byte("j"), 1<<20))
-	mirror(t, f.conn, l.batch(0, nil, 0))
+	mirror(t, f.conn, l.Batch(0, nil, 0))
 
 	c := f.fake.Tickets()[0].Comments[1]
 	wantBody := "[10:42:07] Ada (customer) sent unboxing.mov (unboxing.mov not attached: 1.5 MB is over the 1 MB upload limit)\n" +
@@ -135,19 +135,19 @@ func TestMirrorAttachmentRetry(t *testing.T) {
 	fs := newFileStore()
 	f := newFixture(t, zendesktest.Options{TicketUpdatesPer10Min: 1}, zendesk.Settings{}, helpline.ConnectorNode{OpenAttachment: fs.open})
 	l := newChatLog("contact-a3")
-	l.say("p-cust", "Hello")
-	res := mirror(t, f.conn, l.batch(0, nil, 0))
+	l.Say("p-cust", "Hello")
+	res := mirror(t, f.conn, l.Batch(0, nil, 0))
 	photo := []byte("\x89PNG\r\n\x1a\nscratch")
 	fs.send(l, "p-cust", "scratch.png", "image/png", photo)
 
-	_, err := f.conn.Mirror(ctx, l.batch(1, res.Refs, 0))
+	_, err := f.conn.Mirror(ctx, l.Batch(1, res.Refs, 0))
 	assertMirrorError(t, err, false, 10*time.Minute) // the fake's per-ticket limit, after the upload
 	f.clock.Advance(10 * time.Minute)
-	if res2 := mirror(t, f.conn, l.batch(1, res.Refs, 1)); res2.Delivered != 1 {
+	if res2 := mirror(t, f.conn, l.Batch(1, res.Refs, 1)); res2.Delivered != 1 {
 		t.Fatalf("retry delivered %d, want 1", res2.Delivered)
 	}
 	// The cursor commit was lost: the same item comes again.
-	if res3 := mirror(t, f.conn, l.batch(1, res.Refs, 2)); res3.Delivered != 1 {
+	if res3 := mirror(t, f.conn, l.Batch(1, res.Refs, 2)); res3.Delivered != 1 {
 		t.Fatalf("second retry delivered %d, want 1", res3.Delivered)
 	}
 
@@ -178,7 +178,7 @@ func TestMirrorAttachmentStoreFailureRetries(t *testing.T) {
 	l := newChatLog("contact-a4")
 	fs.send(l, "p-cust", "box.png", "image/png", []byte("\x89PNG"))
 	fs.fault = errors.New("disk unavailable")
-	_, err := f.conn.Mirror(ctx, l.batch(0, nil, 0))
+	_, err := f.conn.Mirror(ctx, l.Batch(0, nil, 0))
 	var me *helpline.MirrorError
 	if err == nil || errors.As(err, &me) && me.Permanent {
 		t.Fatalf("err = %v, want a retryable failure", err)
@@ -209,7 +209,7 @@ func TestMirrorAttachmentRefusedByZendesk(t *testing.T) {
 	l := newChatLog("contact-a5")
 	fs.send(l, "p-cust", "setup.exe", "application/octet-stream", []byte("MZ"))
 	fs.send(l, "p-cust", "box.png", "image/png", []byte("\x89PNG"))
-	mirror(t, f.conn, l.batch(0, nil, 0))
+	mirror(t, f.conn, l.Batch(0, nil, 0))
 
 	c := f.fake.Tickets()[0].Comments[1]
 	want := "[10:42:07] Ada (customer) sent setup.exe (setup.exe not attached: Zendesk refused the file (HTTP 422))\n" +

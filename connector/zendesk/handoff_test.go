@@ -1,7 +1,6 @@
 package zendesk_test
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 
@@ -10,30 +9,21 @@ import (
 	"github.com/helplinehq/helpline/connector/zendesk/zendesktest"
 )
 
-// handOff appends a bot's handoff EVENT as the runner records it: a
-// system item whose content is the context.
-func (l *chatLog) handOff(h helpline.HandoffContext) *helpline.Item {
-	content, _ := json.Marshal(h)
-	it := l.add("p-cust", helpline.ItemEvent, helpline.EventHandoff, string(content))
-	it.ParticipantID, it.Role, it.DisplayName = helpline.SystemParticipantID(l.contact.ID), helpline.RoleSystem, helpline.SystemDisplayName
-	return it
-}
-
 // The handoff lands in the ticket's internal note with the bot's lines:
 // the reason, the summary, the intents and entities the bot saw and the
 // items of its part, while the customer's words stay public.
 func TestMirrorHandoffInInternalNote(t *testing.T) {
 	f := newFixture(t, zendesktest.Options{}, zendesk.Settings{}, helpline.ConnectorNode{})
 	l := newChatLog("contact-h")
-	l.say("p-cust", "where is my order 884421?")
-	l.say("p-bot", "What email was the order placed with?")
-	l.say("p-cust", "I want to talk to a human")
-	l.say("p-bot", "I'm connecting you with a person now.")
-	l.handOff(helpline.HandoffContext{Bot: "bot:shop", Queue: "support", Reason: "customer_request",
+	l.Say("p-cust", "where is my order 884421?")
+	l.Say("p-bot", "What email was the order placed with?")
+	l.Say("p-cust", "I want to talk to a human")
+	l.Say("p-bot", "I'm connecting you with a person now.")
+	l.HandOff(helpline.HandoffContext{Bot: "bot:shop", Queue: "support", Reason: "customer_request",
 		Summary: "Handed off by the bot: customer request. Topic: human agent. Order: 884421.\nThe customer wrote:\n> where is my order 884421?\n> I want to talk to a human",
 		Intents: []string{"order_status", "human_agent"}, Entities: map[string]string{"order_number": "884421"},
 		Customer: helpline.HandoffCustomer{Name: "Ada", Email: "ada@example.com"}, FirstSeq: 1, LastSeq: 4})
-	if res := mirror(t, f.conn, l.batch(0, nil, 0)); res.Delivered != 5 {
+	if res := mirror(t, f.conn, l.Batch(0, nil, 0)); res.Delivered != 5 {
 		t.Fatalf("result = %+v", res)
 	}
 	tickets := f.fake.Tickets()

@@ -21,6 +21,7 @@ import (
 
 	"github.com/helplinehq/helpline"
 	"github.com/helplinehq/helpline/clocktest"
+	"github.com/helplinehq/helpline/connector/internal/chatlogtest"
 	"github.com/helplinehq/helpline/connector/zendesk"
 	"github.com/helplinehq/helpline/connector/zendesk/zendesktest"
 )
@@ -160,49 +161,9 @@ func (f *fixture) build(t *testing.T) *zendesk.Connector {
 }
 
 // chatLog builds hand-made batches of one contact.
-type chatLog struct {
-	contact *helpline.Contact
-	parts   []*helpline.Participant
-	items   []*helpline.Item
-	at      time.Time
-}
+type chatLog = chatlogtest.Log
 
-func newChatLog(contactID string) *chatLog {
-	start := time.Date(2025, 3, 1, 10, 42, 0, 0, time.UTC)
-	return &chatLog{
-		contact: &helpline.Contact{ID: contactID, State: helpline.ContactActive, CreatedAt: start,
-			Attributes: map[string]string{"customerEmail": "ada@example.com"}},
-		parts: []*helpline.Participant{
-			{ID: "p-cust", Role: helpline.RoleCustomer, DisplayName: "Ada"},
-			{ID: "p-bot", Role: helpline.RoleBot, DisplayName: "Shopbot"},
-			{ID: "p-agent", Role: helpline.RoleAgent, DisplayName: "Grace"},
-		},
-		at: start,
-	}
-}
-
-// add appends an item by participant pid and returns it.
-func (l *chatLog) add(pid, typ, contentType, content string) *helpline.Item {
-	l.at = l.at.Add(7 * time.Second)
-	it := &helpline.Item{ContactID: l.contact.ID, Seq: int64(len(l.items) + 1), ID: fmt.Sprintf("item-%d", len(l.items)+1),
-		Type: typ, ContentType: contentType, Content: content, ParticipantID: pid, Time: l.at}
-	for _, p := range l.parts {
-		if p.ID == pid {
-			it.Role, it.DisplayName = p.Role, p.DisplayName
-		}
-	}
-	l.items = append(l.items, it)
-	return it
-}
-
-func (l *chatLog) say(pid, text string) *helpline.Item {
-	return l.add(pid, helpline.ItemMessage, helpline.ContentPlain, text)
-}
-
-// batch is the items after cursor.
-func (l *chatLog) batch(cursor int64, refs map[string]string, attempt int) *helpline.MirrorBatch {
-	return &helpline.MirrorBatch{Contact: l.contact, Participants: l.parts, Items: l.items[cursor:], Refs: refs, Attempt: attempt}
-}
+func newChatLog(contactID string) *chatLog { return chatlogtest.New(contactID) }
 
 func mirror(t *testing.T, c *zendesk.Connector, b *helpline.MirrorBatch) helpline.MirrorResult {
 	t.Helper()
@@ -228,21 +189,21 @@ func commentBodies(tk zendesktest.Ticket) []string {
 func TestMirrorCreatesTicketAndComments(t *testing.T) {
 	f := newFixture(t, zendesktest.Options{}, zendesk.Settings{TicketTags: []string{"chat"}, GroupID: 77}, helpline.ConnectorNode{})
 	l := newChatLog("contact-1")
-	l.add("p-cust", helpline.ItemEvent, helpline.EventParticipantJoined, "")
-	l.say("p-cust", "Where is my order?")
-	l.say("p-bot", "Let me check order 1234.")
-	l.say("p-cust", "Thanks")
-	l.add("p-cust", helpline.ItemMetadata, "", "") // a receipt: not mirrored
-	res := mirror(t, f.conn, l.batch(0, nil, 0))
+	l.Add("p-cust", helpline.ItemEvent, helpline.EventParticipantJoined, "")
+	l.Say("p-cust", "Where is my order?")
+	l.Say("p-bot", "Let me check order 1234.")
+	l.Say("p-cust", "Thanks")
+	l.Add("p-cust", helpline.ItemMetadata, "", "") // a receipt: not mirrored
+	res := mirror(t, f.conn, l.Batch(0, nil, 0))
 	if res.Delivered != 5 || res.Refs["ticket_id"] == "" || res.Refs["requester_id"] == "" {
 		t.Fatalf("result = %+v", res)
 	}
 
-	l.say("p-agent", "It ships today.")
-	l.add("p-agent", helpline.ItemAttachment, "", "").Attachments = []helpline.AttachmentRef{{ID: "a1", Name: "label.pdf"}}
-	l.say("p-cust", "Great")
-	l.add("p-cust", helpline.ItemEvent, helpline.EventChatEnded, "")
-	res2 := mirror(t, f.conn, l.batch(5, res.Refs, 0))
+	l.Say("p-agent", "It ships today.")
+	l.Add("p-agent", helpline.ItemAttachment, "", "").Attachments = []helpline.AttachmentRef{{ID: "a1", Name: "label.pdf"}}
+	l.Say("p-cust", "Great")
+	l.Add("p-cust", helpline.ItemEvent, helpline.EventChatEnded, "")
+	res2 := mirror(t, f.conn, l.Batch(5, res.Refs, 0))
 	if res2.Delivered != 4 || res2.Refs["ticket_id"] != res.Refs["ticket_id"] {
 		t.Fatalf("second result = %+v", res2)
 	}
@@ -285,22 +246,22 @@ func TestMirrorCreatesTicketAndComments(t *testing.T) {
 func TestMirrorRetryCreatesOneTicketAndNoDuplicateComments(t *testing.T) {
 	f := newFixture(t, zendesktest.Options{}, zendesk.Settings{}, helpline.ConnectorNode{})
 	l := newChatLog("contact-2")
-	l.say("p-cust", "Hello")
-	l.say("p-bot", "Hi, how can I help?")
+	l.Say("p-cust", "Hello")
+	l.Say("p-bot", "Hi, how can I help?")
 
 	// The first try landed but its outcome was lost; the retry carries
 	// one more item and no refs.
-	mirror(t, f.conn, l.batch(0, nil, 0))
-	l.say("p-cust", "My parcel is late")
-	res := mirror(t, f.conn, l.batch(0, nil, 1))
+	mirror(t, f.conn, l.Batch(0, nil, 0))
+	l.Say("p-cust", "My parcel is late")
+	res := mirror(t, f.conn, l.Batch(0, nil, 1))
 	if res.Delivered != 3 {
 		t.Fatalf("Delivered = %d, want 3", res.Delivered)
 	}
 	// A plain repeat of the create (Attempt 0, no refs) is an
 	// Idempotency-Key hit.
 	l2 := newChatLog("contact-2")
-	l2.say("p-cust", "Hello")
-	mirror(t, f.conn, l2.batch(0, nil, 0))
+	l2.Say("p-cust", "Hello")
+	mirror(t, f.conn, l2.Batch(0, nil, 0))
 
 	tickets := f.fake.Tickets()
 	if len(tickets) != 1 || f.fake.Stats().TicketCreates != 1 {
@@ -327,21 +288,21 @@ func TestMirrorPacesTicketUpdates(t *testing.T) {
 	var cursor int64
 	var notBefore time.Time
 	deliver := func() {
-		if f.clock.Now().Before(notBefore) || cursor == int64(len(l.items)) {
+		if f.clock.Now().Before(notBefore) || cursor == int64(len(l.Items)) {
 			return
 		}
-		res := mirror(t, f.conn, l.batch(cursor, refs, 0))
+		res := mirror(t, f.conn, l.Batch(cursor, refs, 0))
 		refs = res.Refs
 		cursor += int64(res.Delivered)
 		notBefore = f.clock.Now().Add(res.Wait)
 	}
 	const lines = 120
 	for i := 0; i < lines; i++ {
-		l.say("p-cust", fmt.Sprintf("line %d", i))
+		l.Say("p-cust", fmt.Sprintf("line %d", i))
 		deliver()
 		f.clock.Advance(time.Second)
 	}
-	for cursor < int64(len(l.items)) {
+	for cursor < int64(len(l.Items)) {
 		f.clock.Advance(time.Second)
 		deliver()
 	}
@@ -366,32 +327,32 @@ func TestMirrorPacesTicketUpdates(t *testing.T) {
 
 func TestMirrorErrorClasses(t *testing.T) {
 	l := newChatLog("contact-4")
-	l.say("p-cust", "Hello")
+	l.Say("p-cust", "Hello")
 
 	t.Run("503 retryable", func(t *testing.T) {
 		f := newFixture(t, zendesktest.Options{}, zendesk.Settings{}, helpline.ConnectorNode{})
 		f.fake.SetOutage(true)
-		_, err := f.conn.Mirror(ctx, l.batch(0, nil, 0))
+		_, err := f.conn.Mirror(ctx, l.Batch(0, nil, 0))
 		assertMirrorError(t, err, false, 0)
 	})
 	t.Run("timeout retryable", func(t *testing.T) {
 		f := newFixture(t, zendesktest.Options{}, zendesk.Settings{TimeoutSeconds: 1}, helpline.ConnectorNode{})
 		f.fake.SetDelay(1500 * time.Millisecond)
-		_, err := f.conn.Mirror(ctx, l.batch(0, nil, 0))
+		_, err := f.conn.Mirror(ctx, l.Batch(0, nil, 0))
 		assertMirrorError(t, err, false, 0)
 	})
 	t.Run("401 permanent", func(t *testing.T) {
 		f := newFixture(t, zendesktest.Options{Token: "other"}, zendesk.Settings{}, helpline.ConnectorNode{})
-		_, err := f.conn.Mirror(ctx, l.batch(0, nil, 0))
+		_, err := f.conn.Mirror(ctx, l.Batch(0, nil, 0))
 		assertMirrorError(t, err, true, 0)
 	})
 	t.Run("429 carries Retry-After", func(t *testing.T) {
 		f := newFixture(t, zendesktest.Options{TicketUpdatesPer10Min: 1}, zendesk.Settings{}, helpline.ConnectorNode{})
-		res := mirror(t, f.conn, l.batch(0, nil, 0))
+		res := mirror(t, f.conn, l.Batch(0, nil, 0))
 		l2 := newChatLog("contact-4")
-		l2.say("p-cust", "Hello")
-		l2.say("p-cust", "Anyone?")
-		_, err := f.conn.Mirror(ctx, l2.batch(1, res.Refs, 0))
+		l2.Say("p-cust", "Hello")
+		l2.Say("p-cust", "Anyone?")
+		_, err := f.conn.Mirror(ctx, l2.Batch(1, res.Refs, 0))
 		assertMirrorError(t, err, false, 10*time.Minute)
 	})
 	// answering is a Zendesk that answers every request with status and
@@ -410,22 +371,22 @@ func TestMirrorErrorClasses(t *testing.T) {
 	}
 	t.Run("408 retryable", func(t *testing.T) {
 		f := answering(t, http.StatusRequestTimeout)
-		_, err := f.conn.Mirror(ctx, l.batch(0, nil, 0))
+		_, err := f.conn.Mirror(ctx, l.Batch(0, nil, 0))
 		assertMirrorError(t, err, false, 0)
 	})
 	t.Run("409 update collision retryable", func(t *testing.T) {
 		f := answering(t, http.StatusConflict, "Retry-After", "5")
-		_, err := f.conn.Mirror(ctx, l.batch(0, nil, 0))
+		_, err := f.conn.Mirror(ctx, l.Batch(0, nil, 0))
 		assertMirrorError(t, err, false, 5*time.Second)
 	})
 	t.Run("Retry-After as an HTTP date", func(t *testing.T) {
 		f := answering(t, http.StatusServiceUnavailable, "Retry-After", time.Date(2025, 3, 1, 10, 44, 0, 0, time.UTC).Format(http.TimeFormat))
-		_, err := f.conn.Mirror(ctx, l.batch(0, nil, 0))
+		_, err := f.conn.Mirror(ctx, l.Batch(0, nil, 0))
 		assertMirrorError(t, err, false, 2*time.Minute)
 	})
 	t.Run("redirect permanent, not followed", func(t *testing.T) {
 		f := answering(t, http.StatusMovedPermanently, "Location", "https://acme.zendesk.com/api/v2/users/create_or_update")
-		_, err := f.conn.Mirror(ctx, l.batch(0, nil, 0))
+		_, err := f.conn.Mirror(ctx, l.Batch(0, nil, 0))
 		assertMirrorError(t, err, true, 0)
 		if !strings.Contains(err.Error(), `redirected to "https://acme.zendesk.com/api/v2/users/create_or_update"`) {
 			t.Errorf("reason %q does not name the redirect's target", err)
@@ -433,7 +394,7 @@ func TestMirrorErrorClasses(t *testing.T) {
 	})
 	t.Run("422 comment cap permanent", func(t *testing.T) {
 		f := newFixture(t, zendesktest.Options{MaxComments: 1}, zendesk.Settings{}, helpline.ConnectorNode{})
-		_, err := f.conn.Mirror(ctx, l.batch(0, nil, 0))
+		_, err := f.conn.Mirror(ctx, l.Batch(0, nil, 0))
 		assertMirrorError(t, err, true, 0)
 		if !strings.Contains(err.Error(), "maximum of 1 comments") {
 			t.Errorf("reason %q does not carry Zendesk's answer", err)
@@ -505,21 +466,21 @@ func TestProvisionNeedsReplayGuardForWebhooks(t *testing.T) {
 func TestMirrorRetryIgnoresFootersOfOtherComments(t *testing.T) {
 	f := newFixture(t, zendesktest.Options{}, zendesk.Settings{}, helpline.ConnectorNode{})
 	l := newChatLog("contact-9")
-	l.say("p-cust", "Hello")
-	res := mirror(t, f.conn, l.batch(0, nil, 0))
+	l.Say("p-cust", "Hello")
+	res := mirror(t, f.conn, l.Batch(0, nil, 0))
 	ticketID, _ := strconv.ParseInt(res.Refs["ticket_id"], 10, 64)
 	requesterID, _ := strconv.ParseInt(res.Refs["requester_id"], 10, 64)
 	if _, _, err := f.fake.AgentReply(ticketID, requesterID, "thanks\n\n(Helpline chat contact-9, items 2-99999)"); err != nil {
 		t.Fatal(err)
 	}
 	// The next update fails before landing; its retry must send it.
-	l.say("p-cust", "Where is my parcel?")
+	l.Say("p-cust", "Where is my parcel?")
 	f.fake.SetOutage(true)
-	if _, err := f.conn.Mirror(ctx, l.batch(1, res.Refs, 0)); err == nil {
+	if _, err := f.conn.Mirror(ctx, l.Batch(1, res.Refs, 0)); err == nil {
 		t.Fatal("Mirror succeeded through an outage")
 	}
 	f.fake.SetOutage(false)
-	mirror(t, f.conn, l.batch(1, res.Refs, 1))
+	mirror(t, f.conn, l.Batch(1, res.Refs, 1))
 	tickets := f.fake.Tickets()
 	all := strings.Join(commentBodies(tickets[0]), "\n")
 	if n := strings.Count(all, "Ada (customer): Where is my parcel?"); n != 1 {
@@ -533,19 +494,19 @@ func TestMirrorRetryIgnoresFootersOfOtherComments(t *testing.T) {
 func TestMirrorFollowsCustomerLearnedLate(t *testing.T) {
 	f := newFixture(t, zendesktest.Options{}, zendesk.Settings{}, helpline.ConnectorNode{})
 	l := newChatLog("contact-late")
-	l.contact.Attributes = map[string]string{}
-	l.parts[0].DisplayName = "Stream user"
-	l.say("p-cust", "Hello?")
-	res := mirror(t, f.conn, l.batch(0, nil, 0))
+	l.Contact.Attributes = map[string]string{}
+	l.Parts[0].DisplayName = "Stream user"
+	l.Say("p-cust", "Hello?")
+	res := mirror(t, f.conn, l.Batch(0, nil, 0))
 	users := len(f.fake.Users())
 
-	l.parts[0].DisplayName = "Ada Lovelace"
-	l.contact.Attributes["email"] = "ada@example.com"
-	l.add("p-cust", helpline.ItemEvent, helpline.EventCustomerUpdated, "")
-	l.say("p-cust", "It is order 1234.")
-	res2 := mirror(t, f.conn, l.batch(1, res.Refs, 0))
+	l.Parts[0].DisplayName = "Ada Lovelace"
+	l.Contact.Attributes["email"] = "ada@example.com"
+	l.Add("p-cust", helpline.ItemEvent, helpline.EventCustomerUpdated, "")
+	l.Say("p-cust", "It is order 1234.")
+	res2 := mirror(t, f.conn, l.Batch(1, res.Refs, 0))
 	// The same batch again, as after an uncertain outcome, changes nothing more.
-	mirror(t, f.conn, l.batch(1, res.Refs, 1))
+	mirror(t, f.conn, l.Batch(1, res.Refs, 1))
 
 	tickets := f.fake.Tickets()
 	if len(tickets) != 1 {

@@ -49,9 +49,15 @@ func TestSnapshotsCoalesceFreshReads(t *testing.T) {
 	}
 	for s.waiting("i1") != len(got) { // all 100 wait for the next read
 	}
+	done := make(chan struct{})
+	defer close(done)
 	go func() { // let every read finish
 		for {
-			st.release <- struct{}{}
+			select {
+			case st.release <- struct{}{}:
+			case <-done:
+				return
+			}
 		}
 	}()
 	if snap := <-first; len(snap.Agents) != 1 {

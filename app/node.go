@@ -31,6 +31,7 @@ import (
 	"github.com/helplinehq/helpline/httpapi"
 	"github.com/helplinehq/helpline/mirror"
 	"github.com/helplinehq/helpline/routing"
+	"github.com/helplinehq/helpline/web"
 )
 
 // shutdownTimeout bounds how long in-flight requests get to finish.
@@ -53,9 +54,11 @@ type Node struct {
 	// api serves the Connect API; admin serves /admin and /api; agents
 	// serves the agent API, /api/agent and /api/admin; inbound
 	// are the connectors taking webhooks, by name.
-	api     http.Handler
-	admin   http.Handler
-	agents  http.Handler
+	api    http.Handler
+	admin  http.Handler
+	agents http.Handler
+	// web serves the pages: landing, widget and console.
+	web     *web.Handler
 	inbound map[string]helpline.InboundConnector
 	// limits bounds the HTTP server's connections.
 	limits connLimits
@@ -252,7 +255,8 @@ func (n *Node) open(ctx context.Context) error {
 		MinUploadRate: uploadRate,
 		UploadGrace:   n.limits.readBody,
 	})
-	return nil
+	n.web, err = web.New(web.Options{})
+	return err
 }
 
 // Identity is the default instance's: what a client needs to reach it.
@@ -293,6 +297,7 @@ func (n *Node) Run(ctx context.Context, ln, metricsLn net.Listener) error {
 	mux.Handle("/api/", n.admin)
 	mux.Handle("/api/agent/", n.agents)
 	mux.Handle("/api/admin/", n.agents)
+	n.web.Routes(mux)
 	for name, c := range n.inbound {
 		mux.Handle("/connectors/"+name+"/", http.StripPrefix("/connectors/"+name, c))
 	}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the compatibility tests need, and nothing when it is already there:
 #   - Debian's chromium at /usr/bin/chromium (apt-get, when running as root);
-#   - the npm packages of compat/ (npm ci, when node_modules is missing or older
+#   - the npm packages of compat/ and web/ (npm ci, when node_modules is missing or older
 #     than package-lock.json).
 # Safe to run any number of times.
 set -euo pipefail
@@ -43,11 +43,13 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
-compat="$root/compat"
-stamp="$compat/node_modules/.package-lock.json"
-if [ ! -f "$stamp" ] || [ "$compat/package-lock.json" -nt "$stamp" ] || [ "$compat/package.json" -nt "$stamp" ]; then
-  echo "test-deps: npm ci in compat/"
-  (cd "$compat" && npm ci --no-audit --no-fund --loglevel=error)
-else
-  echo "test-deps: compat/node_modules is up to date"
-fi
+for dir in compat web; do
+  pkg="$root/$dir"
+  stamp="$pkg/node_modules/.package-lock.json"
+  if [ ! -f "$stamp" ] || [ "$pkg/package-lock.json" -nt "$stamp" ] || [ "$pkg/package.json" -nt "$stamp" ]; then
+    echo "test-deps: npm ci in $dir/"
+    (cd "$pkg" && npm ci --no-audit --no-fund --loglevel=error)
+  else
+    echo "test-deps: $dir/node_modules is up to date"
+  fi
+done

@@ -83,6 +83,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		agentsHint = fmt.Sprintf("  Agents:              none yet; create an admin (it may add the others through the API):\n    %s\n", firstAgentCommand(cfg.Data))
 	}
 	fmt.Fprintf(stdout, `Helpline is ready.
+  Demo shop + widget:  %s/
+  Agent console:       %s/console/ (log in with an agent's email and password)
   Connect endpoint:    %s
   Region:              %s
   Instance id:         %s
@@ -93,7 +95,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
   Data directory:      %s
   Metrics:             %s
 %sPoint the AWS SDKs' endpoint option, or ChatJS's setGlobalConfig({endpoint}), at the Connect endpoint.
-`, endpoint, region, id.InstanceID, id.FlowID, id.AccessKeyID, id.SecretLine(), cfg.Data, metricsURL, agentsHint)
+`, endpoint, endpoint, endpoint, region, id.InstanceID, id.FlowID, id.AccessKeyID, id.SecretLine(), cfg.Data, metricsURL, agentsHint)
 	logger.Info("listening", "addr", ln.Addr().String(), "endpoint", endpoint, "data", cfg.Data)
 	return node.Run(ctx, ln, metricsLn)
 }

@@ -1,0 +1,1 @@
+(()=>{(function(){let e=document.currentScript;if(!e)return;let n=new URL(e.src).origin,i=e.dataset.instance||"default",t=document.createElement("iframe");t.title="Chat",t.src=`${n}/widget/?instance=${encodeURIComponent(i)}`,t.style.cssText="position:fixed;bottom:0;right:0;width:400px;height:640px;border:0;z-index:2147483000",document.body.appendChild(t)})();})();

@@ -48,6 +48,8 @@ type Config struct {
 	HTTP HTTPConfig `yaml:"http"`
 	// Metrics says where and to whom GET /metrics (Prometheus) is served.
 	Metrics MetricsConfig `yaml:"metrics"`
+	// SQLite tunes the embedded database.
+	SQLite SQLiteConfig `yaml:"sqlite"`
 	// APITokenEnv names the environment variable holding the token of the
 	// /admin and /api endpoints (default HELPLINE_API_TOKEN); with no token
 	// those endpoints answer 404.
@@ -215,6 +217,13 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 
 // Load reads and validates the configuration file at path; an empty path
 // is the configuration with every default.
+// SQLiteConfig tunes the embedded database.
+type SQLiteConfig struct {
+	// WALLimitMB is the size, in MiB, the database's write-ahead log
+	// (helpline.db-wal) is kept under; 0 means the default, 64.
+	WALLimitMB int `yaml:"wal_limit_mb"`
+}
+
 func Load(path string) (*Config, error) {
 	var cfg Config
 	if path == "" {
@@ -292,6 +301,9 @@ func (cfg *Config) validate() error {
 	}
 	if cfg.Mirror.Lease < 0 || cfg.Mirror.Workers < 0 || cfg.Mirror.PollInterval < 0 || cfg.Mirror.Linger < 0 {
 		return fmt.Errorf("mirror: lease, workers, poll_interval and linger must not be negative")
+	}
+	if cfg.SQLite.WALLimitMB < 0 {
+		return fmt.Errorf("sqlite.wal_limit_mb must not be negative")
 	}
 	if cfg.Metrics.TokenEnv != "" && os.Getenv(cfg.Metrics.TokenEnv) == "" {
 		return fmt.Errorf("metrics.token_env: environment variable %s is empty", cfg.Metrics.TokenEnv)

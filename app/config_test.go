@@ -30,6 +30,22 @@ func TestLoadRejectsBadHTTPConfig(t *testing.T) {
 	}
 }
 
+// The WAL limit is read and a negative one refused.
+func TestLoadSQLiteConfig(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(good, []byte("sqlite:\n  wal_limit_mb: 16\n"), 0o600)
+	os.WriteFile(bad, []byte("sqlite:\n  wal_limit_mb: -1\n"), 0o600)
+	cfg, err := Load(good)
+	if err != nil || cfg.SQLite.WALLimitMB != 16 {
+		t.Fatalf("good: %+v, %v", cfg, err)
+	}
+	if _, err := Load(bad); err == nil || !strings.Contains(err.Error(), "sqlite.wal_limit_mb must not be negative") {
+		t.Fatalf("bad: err = %v", err)
+	}
+}
+
 // The agents: and queues: sections create agents and queues on start and
 // update them on the next, keeping a password the file does not set.
 func TestRoutingConfigApplied(t *testing.T) {

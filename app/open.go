@@ -18,7 +18,11 @@ import (
 // OpenStore opens the store: the SQLite database helpline.db in cfg.Data,
 // created on first use. It is safe to open while a node runs on it.
 func OpenStore(cfg *Config) (helpline.Store, error) {
-	s, err := sqlite.Open(filepath.Join(cfg.Data, "helpline.db"))
+	var opts []sqlite.Option
+	if mb := cfg.SQLite.WALLimitMB; mb > 0 {
+		opts = append(opts, sqlite.WALLimit(int64(mb)<<20))
+	}
+	s, err := sqlite.Open(filepath.Join(cfg.Data, "helpline.db"), opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -73,6 +73,13 @@ type DB struct {
 	sinceCheckpoint int
 	checkpoint      chan struct{} // wakes the checkpointer; closed by Close
 	checkpointDone  chan struct{} // closed when the checkpointer has exited
+
+	// walPath is the write-ahead log's file; the writer keeps it under
+	// walLimit bytes (boundWAL), looking at its size after each batch.
+	walPath  string
+	walLimit int64
+	// readGate holds new reads back while the log restarts (gate.go).
+	readGate sync.RWMutex
 }
 
 var _ helpline.Store = (*DB)(nil)
@@ -83,6 +90,19 @@ type Option func(*config)
 type config struct {
 	synchronous string
 	log         *slog.Logger
+	walLimit    int64
+}
+
+// DefaultWALLimit is the size the write-ahead log is kept under unless
+// WALLimit says otherwise.
+const DefaultWALLimit = 64 << 20
+
+// WALLimit keeps the write-ahead log file under bytes (at least 64 KiB):
+// once it passes half of that, the writer copies the log into the database
+// and starts it again from the beginning before the next batch, waiting for
+// the reads in flight to finish (new ones wait meanwhile).
+func WALLimit(bytes int64) Option {
+	return func(c *config) { c.walLimit = max(bytes, 64<<10) }
 }
 
 // SynchronousFull makes every commit durable across power loss
@@ -102,7 +122,7 @@ func WithLogger(l *slog.Logger) Option {
 // file: the writer and the readers use separate connections, so an
 // in-memory database does not work. Close it when done.
 func Open(path string, opts ...Option) (*DB, error) {
-	cfg := config{synchronous: "NORMAL", log: slog.Default()}
+	cfg := config{synchronous: "NORMAL", log: slog.Default(), walLimit: DefaultWALLimit}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -116,14 +136,19 @@ func Open(path string, opts ...Option) (*DB, error) {
 	// cache keeps the hot pages of many contacts' items in memory.
 	w := sql.OpenDB(connector{
 		dsn:   dsn(path, "_journal_mode=WAL&_synchronous="+cfg.synchronous+"&_foreign_keys=on&_busy_timeout=5000&_txlock=immediate&_stmt_cache_size=64&_cache_size=-65536"),
-		setup: "PRAGMA wal_autocheckpoint = 0",
+		setup: fmt.Sprintf("PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = %d", cfg.walLimit/4),
 	})
 	single(w)
 	if err := migrate(w); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
 	}
-	r := sql.OpenDB(connector{dsn: dsn(path, "mode=ro&_foreign_keys=on&_busy_timeout=5000&_stmt_cache_size=64")})
+	db := &DB{
+		w: w, log: cfg.log, walPath: path + "-wal", walLimit: cfg.walLimit,
+		queue: make(chan *writeOp, maxBatch), done: make(chan struct{}),
+		checkpoint: make(chan struct{}, 1), checkpointDone: make(chan struct{}),
+	}
+	r := sql.OpenDB(connector{dsn: dsn(path, "mode=ro&_foreign_keys=on&_busy_timeout=5000&_stmt_cache_size=64"), gate: &db.readGate})
 	readers := max(4, runtime.NumCPU())
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
@@ -139,11 +164,7 @@ func Open(path string, opts ...Option) (*DB, error) {
 		}
 	}
 
-	db := &DB{
-		w: w, r: r, ckw: ckw, log: cfg.log,
-		queue: make(chan *writeOp, maxBatch), done: make(chan struct{}),
-		checkpoint: make(chan struct{}, 1), checkpointDone: make(chan struct{}),
-	}
+	db.r, db.ckw = r, ckw
 	go db.writeLoop()
 	go db.checkpointLoop()
 	return db, nil
@@ -184,14 +205,20 @@ func single(db *sql.DB) {
 }
 
 // connector opens mattn/go-sqlite3 connections to dsn and runs setup, if
-// set, on each new one.
+// set, on each new one. With a gate, the connections' reads pass through
+// it (gate.go).
 type connector struct {
 	dsn   string
 	setup string
+	gate  *sync.RWMutex
 }
 
 func (c connector) Connect(context.Context) (driver.Conn, error) {
-	return c.Driver().Open(c.dsn)
+	conn, err := c.Driver().Open(c.dsn)
+	if err != nil || c.gate == nil {
+		return conn, err
+	}
+	return &gatedConn{conn: conn, gate: c.gate}, nil
 }
 
 func (c connector) Driver() driver.Driver {
@@ -217,9 +244,10 @@ func (db *DB) checkpointLoop() {
 	}
 }
 
-// committed wakes the checkpointer once every checkpointEvery committed
-// operations.
+// committed bounds the write-ahead log and wakes the checkpointer once
+// every checkpointEvery committed operations.
 func (db *DB) committed(n int) {
+	db.boundWAL()
 	db.sinceCheckpoint += n
 	if db.sinceCheckpoint < checkpointEvery {
 		return
@@ -228,6 +256,41 @@ func (db *DB) committed(n int) {
 	select {
 	case db.checkpoint <- struct{}{}:
 	default: // a checkpoint is pending already
+	}
+}
+
+// boundWAL restarts the write-ahead log once it has passed half its limit.
+// The passive checkpoints keep copying the log into the database, but the
+// log only starts again from its beginning when no reader is using it, a
+// moment that never comes while sockets and the dispatcher read without
+// pause: it would grow by every page written. So the writer, between two
+// batches, closes the read gate, waits for the reads in flight, and runs a
+// RESTART checkpoint on its own connection: it copies what the passive
+// checkpoints left and lets the next batch write the log from its
+// beginning. That commit trims the file to a quarter of the limit
+// (journal_size_limit), so the file grows past half the limit again only
+// when that much of the log is in use. Writers wait
+// for that copy, readers for that copy and the reads ahead of them.
+func (db *DB) boundWAL() {
+	fi, err := os.Stat(db.walPath)
+	if err != nil || fi.Size() < db.walLimit/2 {
+		return
+	}
+	start := time.Now()
+	db.readGate.Lock()
+	waited := time.Since(start)
+	var busy, logFrames, copied int
+	err = db.w.QueryRow(`PRAGMA wal_checkpoint(RESTART)`).Scan(&busy, &logFrames, &copied)
+	db.readGate.Unlock()
+	switch {
+	case err != nil:
+		db.log.Error("sqlite: restarting the write-ahead log failed", "err", err, "wal_bytes", fi.Size())
+	case busy != 0:
+		db.log.Warn("sqlite: the write-ahead log could not restart; trying again after the next batch",
+			"wal_bytes", fi.Size(), "took", time.Since(start))
+	default:
+		db.log.Debug("sqlite: write-ahead log restarted", "wal_bytes", fi.Size(), "frames", logFrames,
+			"copied", copied, "readers_waited", waited, "took", time.Since(start))
 	}
 }
 

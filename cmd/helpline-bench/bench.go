@@ -192,6 +192,58 @@ func (s *benchServer) stop() {
 	os.RemoveAll(s.dir)
 }
 
+// diskWatch follows the server's database while a phase runs: the largest
+// size its write-ahead log reaches (sampled every 100 ms) and how much
+// the database file grows.
+type diskWatch struct {
+	db, wal   string
+	startSize int64
+	maxWAL    atomic.Int64
+	stop      chan struct{}
+	done      chan struct{}
+}
+
+func (s *benchServer) watchDisk() *diskWatch {
+	dw := &diskWatch{db: filepath.Join(s.dir, "data", "helpline.db"), stop: make(chan struct{}), done: make(chan struct{})}
+	dw.wal = dw.db + "-wal"
+	dw.startSize = fileSize(dw.db)
+	go func() {
+		defer close(dw.done)
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			dw.maxWAL.Store(max(dw.maxWAL.Load(), fileSize(dw.wal)))
+			select {
+			case <-dw.stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return dw
+}
+
+// end stops the watch and describes it for a phase that stored messages.
+func (dw *diskWatch) end(messages int64) string {
+	close(dw.stop)
+	<-dw.done
+	grown := fileSize(dw.db) - dw.startSize
+	per := ""
+	if messages > 0 {
+		per = fmt.Sprintf(" (%d bytes per message, before the last checkpoint)", grown/messages)
+	}
+	return fmt.Sprintf("write-ahead log largest %.1f MB, %.1f MB at the end; database file grew %.1f MB%s",
+		float64(dw.maxWAL.Load())/1e6, float64(fileSize(dw.wal))/1e6, float64(grown)/1e6, per)
+}
+
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
 // rss returns the server's resident set size in bytes.
 func (s *benchServer) rss() (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
@@ -403,22 +455,26 @@ func (b *bench) run(ctx context.Context, w io.Writer, n, workers int, d time.Dur
 		b.settle(warm)
 		b.record(true)
 		base := b.delivered.Load()
+		disk := b.srv.watchDisk()
 		sent, failed := b.closedLoop(ctx, workers, d, pick)
 		b.settle(base + sent)
 		lat := b.record(false)
 		got := b.delivered.Load() - base
 		fmt.Fprintf(w, "throughput: %d messages in %s = %.0f messages/s sustained (%d failed), delivered to the other socket: %d (%d missing); latency p50 %s p99 %s\n",
 			sent, d, float64(sent)/d.Seconds(), failed, got, sent-got, pct(lat, 50), pct(lat, 99))
+		fmt.Fprintf(w, "  disk: %s\n", disk.end(sent))
 	}
 	if want("latency") && rate > 0 {
 		b.record(true)
 		base := b.delivered.Load()
+		disk := b.srv.watchDisk()
 		sent, failed, behind := b.openLoop(ctx, rate, d, pick, b.send)
 		b.settle(base + sent)
 		lat := b.record(false)
 		got := b.delivered.Load() - base
 		fmt.Fprintf(w, "latency at %d messages/s offered: sent %d (%d failed, generator behind %d), delivered %d; SendMessage→other socket p50 %s p90 %s p99 %s max %s\n",
 			rate, sent, failed, behind, got, pct(lat, 50), pct(lat, 90), pct(lat, 99), pct(lat, 100))
+		fmt.Fprintf(w, "  disk: %s\n", disk.end(sent))
 	}
 	for _, c := range chats {
 		for _, p := range c.parties {

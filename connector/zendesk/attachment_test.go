@@ -83,22 +83,21 @@ func TestMirrorUploadsAttachments(t *testing.T) {
 
 	tk := f.fake.Tickets()[0]
 	want := []string{
-		"note: Chat contact-a1 with Ada started at 2025-03-01 10:42:00 UTC. The transcript follows in comments.",
-		"public: [10:42:07] Ada (customer): Here is the damaged box\n[10:42:14] Ada (customer) sent box.png\n[10:42:28] Grace (agent) sent label.pdf\n" +
+		"public: Chat contact-a1 with Ada started at 2025-03-01 10:42:00 UTC.\n\n[10:42:07] Ada (customer): Here is the damaged box\n[10:42:14] Ada (customer) sent box.png\n[10:42:28] Grace (agent) sent label.pdf\n" +
 			"[10:42:35] Ada (customer) sent old.pdf (old.pdf not attached: the file is no longer stored)\n\n(Helpline chat contact-a1, items 1-5)",
 		"note: [10:42:21] Shopbot (bot) sent menu.txt\n\n(Helpline chat contact-a1, items 3-3)",
 	}
 	if got := commentBodies(tk); strings.Join(got, "\n|\n") != strings.Join(want, "\n|\n") {
 		t.Fatalf("comments:\n%s\nwant:\n%s", strings.Join(got, "\n|\n"), strings.Join(want, "\n|\n"))
 	}
-	if got := files(tk.Comments[1]); got != "box.png image/png 1208, label.pdf application/pdf 26" {
+	if got := files(tk.Comments[0]); got != "box.png image/png 1208, label.pdf application/pdf 26" {
 		t.Errorf("public comment's files: %s", got)
 	}
-	if got := files(tk.Comments[2]); got != "menu.txt text/plain 29" {
+	if got := files(tk.Comments[1]); got != "menu.txt text/plain 29" {
 		t.Errorf("note's files: %s", got)
 	}
-	if !bytes.Equal(tk.Comments[1].Attachments[0].Data, photo) || !bytes.Equal(tk.Comments[1].Attachments[1].Data, label) ||
-		!bytes.Equal(tk.Comments[2].Attachments[0].Data, menu) {
+	if !bytes.Equal(tk.Comments[0].Attachments[0].Data, photo) || !bytes.Equal(tk.Comments[0].Attachments[1].Data, label) ||
+		!bytes.Equal(tk.Comments[1].Attachments[0].Data, menu) {
 		t.Error("the uploaded bytes differ from the chat's files")
 	}
 	for _, u := range f.fake.Uploads() {
@@ -117,8 +116,8 @@ func TestMirrorAttachmentOverUploadLimit(t *testing.T) {
 	fs.send(l, "p-cust", "receipt.jpg", "image/jpeg", bytes.Repeat([]byte("j"), 1<<20))
 	mirror(t, f.conn, l.Batch(0, nil, 0))
 
-	c := f.fake.Tickets()[0].Comments[1]
-	wantBody := "[10:42:07] Ada (customer) sent unboxing.mov (unboxing.mov not attached: 1.5 MB is over the 1 MB upload limit)\n" +
+	c := f.fake.Tickets()[0].Comments[0]
+	wantBody := "Chat contact-a2 with Ada started at 2025-03-01 10:42:00 UTC.\n\n[10:42:07] Ada (customer) sent unboxing.mov (unboxing.mov not attached: 1.5 MB is over the 1 MB upload limit)\n" +
 		"[10:42:14] Ada (customer) sent receipt.jpg\n\n(Helpline chat contact-a2, items 1-2)"
 	if c.Body != wantBody || files(c) != "receipt.jpg image/jpeg 1048576" {
 		t.Errorf("comment %q with files %q; want %q with receipt.jpg only", c.Body, files(c), wantBody)
@@ -136,18 +135,21 @@ func TestMirrorAttachmentRetry(t *testing.T) {
 	f := newFixture(t, zendesktest.Options{TicketUpdatesPer10Min: 1}, zendesk.Settings{}, helpline.ConnectorNode{OpenAttachment: fs.open})
 	l := newChatLog("contact-a3")
 	l.Say("p-cust", "Hello")
+	l.Say("p-bot", "Hi, how can I help?")
+	// The ticket is created with the public comment; the bot's note is
+	// its one update.
 	res := mirror(t, f.conn, l.Batch(0, nil, 0))
 	photo := []byte("\x89PNG\r\n\x1a\nscratch")
 	fs.send(l, "p-cust", "scratch.png", "image/png", photo)
 
-	_, err := f.conn.Mirror(ctx, l.Batch(1, res.Refs, 0))
+	_, err := f.conn.Mirror(ctx, l.Batch(2, res.Refs, 0))
 	assertMirrorError(t, err, false, 10*time.Minute) // the fake's per-ticket limit, after the upload
 	f.clock.Advance(10 * time.Minute)
-	if res2 := mirror(t, f.conn, l.Batch(1, res.Refs, 1)); res2.Delivered != 1 {
+	if res2 := mirror(t, f.conn, l.Batch(2, res.Refs, 1)); res2.Delivered != 1 {
 		t.Fatalf("retry delivered %d, want 1", res2.Delivered)
 	}
 	// The cursor commit was lost: the same item comes again.
-	if res3 := mirror(t, f.conn, l.Batch(1, res.Refs, 2)); res3.Delivered != 1 {
+	if res3 := mirror(t, f.conn, l.Batch(2, res.Refs, 2)); res3.Delivered != 1 {
 		t.Fatalf("second retry delivered %d, want 1", res3.Delivered)
 	}
 
@@ -183,8 +185,8 @@ func TestMirrorAttachmentStoreFailureRetries(t *testing.T) {
 	if err == nil || errors.As(err, &me) && me.Permanent {
 		t.Fatalf("err = %v, want a retryable failure", err)
 	}
-	if n := len(f.fake.Tickets()[0].Comments); n != 1 {
-		t.Errorf("%d comments, want only the description", n)
+	if n := len(f.fake.Tickets()); n != 0 {
+		t.Errorf("%d tickets, want none: the ticket is created with the file's comment", n)
 	}
 }
 
@@ -211,8 +213,8 @@ func TestMirrorAttachmentRefusedByZendesk(t *testing.T) {
 	fs.send(l, "p-cust", "box.png", "image/png", []byte("\x89PNG"))
 	mirror(t, f.conn, l.Batch(0, nil, 0))
 
-	c := f.fake.Tickets()[0].Comments[1]
-	want := "[10:42:07] Ada (customer) sent setup.exe (setup.exe not attached: Zendesk refused the file (HTTP 422))\n" +
+	c := f.fake.Tickets()[0].Comments[0]
+	want := "Chat contact-a5 with Ada started at 2025-03-01 10:42:00 UTC.\n\n[10:42:07] Ada (customer) sent setup.exe (setup.exe not attached: Zendesk refused the file (HTTP 422))\n" +
 		"[10:42:14] Ada (customer) sent box.png\n\n(Helpline chat contact-a5, items 1-2)"
 	if c.Body != want || files(c) != "box.png image/png 4" {
 		t.Errorf("comment %q with files %q; want %q with box.png", c.Body, files(c), want)

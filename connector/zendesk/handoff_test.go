@@ -31,8 +31,7 @@ func TestMirrorHandoffInInternalNote(t *testing.T) {
 		t.Fatalf("%d tickets, want 1", len(tickets))
 	}
 	want := []string{
-		"note: Chat contact-h with Ada started at 2025-03-01 10:42:00 UTC. The transcript follows in comments.",
-		"public: [10:42:07] Ada (customer): where is my order 884421?\n[10:42:21] Ada (customer): I want to talk to a human\n\n(Helpline chat contact-h, items 1-3)",
+		"public: Chat contact-h with Ada started at 2025-03-01 10:42:00 UTC.\n\n[10:42:07] Ada (customer): where is my order 884421?\n[10:42:21] Ada (customer): I want to talk to a human\n\n(Helpline chat contact-h, items 1-3)",
 		"note: [10:42:14] Shopbot (bot): What email was the order placed with?\n" +
 			"[10:42:28] Shopbot (bot): I'm connecting you with a person now.\n" +
 			"[10:42:35] The bot handed the chat to queue support (customer request): Handed off by the bot: customer request. Topic: human agent. Order: 884421.\n" +

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/helplinehq/helpline"
@@ -73,28 +74,59 @@ func (c *Connector) Mirror(ctx context.Context, b *helpline.MirrorBatch) (helpli
 	if len(lines) == 0 {
 		return helpline.MirrorResult{Delivered: len(b.Items), Refs: refs}, nil
 	}
-	if refs[RefTicketID] == "" {
-		ticketID, requesterID, err := c.ensureTicket(ctx, b)
+	if refs[RefTicketID] == "" && b.Attempt > 0 {
+		// An earlier attempt may have created the ticket.
+		t, err := c.findTicket(ctx, b.Contact.ID)
 		if err != nil {
 			return helpline.MirrorResult{}, mirrorError(err)
 		}
-		refs[RefTicketID], refs[RefRequesterID] = ticketID, requesterID
+		if t != nil {
+			refs[RefTicketID], refs[RefRequesterID] = id(t.ID), id(t.RequesterID)
+		}
 	}
-	ticketID := refs[RefTicketID]
-	if b.Attempt > 0 {
-		landed, err := c.landed(ctx, ticketID, b.Contact.ID)
+	if refs[RefTicketID] != "" && b.Attempt > 0 {
+		landed, err := c.landed(ctx, refs[RefTicketID], b.Contact.ID)
 		if err != nil {
 			return helpline.MirrorResult{Refs: refs}, mirrorError(err)
 		}
 		lines = unsent(lines, landed)
 	}
 	var comments []comment
-	if len(lines) > 0 {
-		comments = group(b.Contact.ID, lines, refs[RefRequesterID])
+	if refs[RefTicketID] == "" {
+		// The ticket is created with the batch's first comment: Zendesk
+		// counts a creation against no ticket's updates, so a chat's first
+		// delivery costs at most one update instead of two.
+		requesterID, err := c.upsertRequester(ctx, b)
+		if err != nil {
+			return helpline.MirrorResult{}, mirrorError(err)
+		}
+		refs[RefRequesterID] = requesterID
+		comments = group(b.Contact.ID, lines, requesterID)
+		ticketID, err := c.createTicket(ctx, b, requesterID, comments[0], ended && len(comments) == 1)
+		if err != nil {
+			return helpline.MirrorResult{}, mirrorError(err)
+		}
+		refs[RefTicketID] = ticketID
+		comments = comments[1:]
+		// A new ticket's budget is whole: this takes what the second
+		// comment spends.
+		c.pace.Take(ticketID, len(comments), c.now())
+	} else {
+		if len(lines) > 0 {
+			comments = group(b.Contact.ID, lines, refs[RefRequesterID])
+		}
+		ticketID := refs[RefTicketID]
+		reserved, wait := c.reserveUpdates(ctx, ticketID, len(comments))
+		if wait > 0 {
+			return helpline.MirrorResult{Refs: refs, Wait: wait}, nil
+		}
+		if wait := c.pace.Take(ticketID, len(comments), c.now()); wait > 0 {
+			c.slots.put(ticketID, slot{at: c.now(), n: reserved})
+			return helpline.MirrorResult{Refs: refs, Wait: wait}, nil
+		}
+		ctx = withReserved(ctx, reserved)
 	}
-	if wait := c.pace.Take(ticketID, len(comments), c.now()); wait > 0 {
-		return helpline.MirrorResult{Refs: refs, Wait: wait}, nil
-	}
+	ticketID := refs[RefTicketID]
 	for i, cm := range comments {
 		uploads, err := c.attach(ctx, cm.lines)
 		if err != nil {
@@ -113,8 +145,106 @@ func (c *Connector) Mirror(ctx context.Context, b *helpline.MirrorBatch) (helpli
 	}
 	if ended {
 		c.pace.Forget(ticketID)
+		c.slots.take(ticketID)
 	}
 	return helpline.MirrorResult{Delivered: len(b.Items), Refs: refs, Wait: c.pace.Next(ticketID, c.now())}, nil
+}
+
+// slotWait is the longest a delivery waits for its account update budget
+// before going away with its place kept (reserveUpdates).
+const slotWait = time.Second
+
+// reserveUpdates takes the account's budget for n updates of ticketID. When
+// the budget is spent for longer than slotWait, the ticket's place in the
+// line is kept as a slot and the delivery goes away for that long: it comes
+// back with everything that arrived meanwhile, so each of Zendesk's scarce
+// updates carries what was sent until just before it, not what there was
+// when a worker began to wait. A delivery that finds its slot due spends
+// it. It returns the updates reserved for the caller's sends (withReserved)
+// or how long to wait.
+func (c *Connector) reserveUpdates(ctx context.Context, ticketID string, n int) (reserved int, wait time.Duration) {
+	if n == 0 {
+		return 0, 0
+	}
+	now := c.now()
+	s, ok := c.slots.take(ticketID)
+	if !ok {
+		s = slot{at: now.Add(c.api.updates.Reserve(n)), n: n}
+	}
+	d := s.at.Sub(now)
+	if d > slotWait {
+		c.slots.put(ticketID, s)
+		return 0, d
+	}
+	if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			c.slots.put(ticketID, s)
+			return 0, d
+		}
+	}
+	return min(s.n, n), 0
+}
+
+// updateSlots holds the account update budget reserved for tickets.
+type updateSlots struct {
+	mu sync.Mutex // guards at
+	at map[string]slot
+}
+
+// slot is budget for n updates from at on.
+type slot struct {
+	at time.Time
+	n  int
+}
+
+func (u *updateSlots) take(ticketID string) (slot, bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	s, ok := u.at[ticketID]
+	delete(u.at, ticketID)
+	return s, ok
+}
+
+// put keeps s for ticketID. Slots of tickets that never came back (their
+// chat moved to another node) are dropped once long past: their budget
+// went unused.
+func (u *updateSlots) put(ticketID string, s slot) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if len(u.at) >= 10000 {
+		for id, old := range u.at {
+			if s.at.Sub(old.at) > time.Hour {
+				delete(u.at, id)
+			}
+		}
+	}
+	u.at[ticketID] = s
+}
+
+type reservedKey struct{}
+
+// withReserved marks ctx as holding the account budget of n ticket updates,
+// which the next n update requests spend instead of waiting for theirs.
+func withReserved(ctx context.Context, n int) context.Context {
+	if n == 0 {
+		return ctx
+	}
+	left := n
+	return context.WithValue(ctx, reservedKey{}, &left)
+}
+
+// spendReserved spends one reserved update of ctx, if it has one left.
+func spendReserved(ctx context.Context) bool {
+	left, _ := ctx.Value(reservedKey{}).(*int)
+	if left == nil || *left == 0 {
+		return false
+	}
+	*left--
+	return true
 }
 
 // line is one rendered transcript line.
@@ -306,49 +436,78 @@ func (c *Connector) landed(ctx context.Context, ticketID, contactID string) ([]s
 	return out, nil
 }
 
-// ensureTicket returns the contact's ticket, creating its requester and
-// it if need be.
-func (c *Connector) ensureTicket(ctx context.Context, b *helpline.MirrorBatch) (ticketID, requesterID string, err error) {
-	if b.Attempt > 0 {
-		var res struct {
-			Results []ticketIn `json:"results"`
-		}
-		q := url.Values{"query": {"type:ticket external_id:" + b.Contact.ID}}
-		if err := c.api.do(ctx, http.MethodGet, "/search.json?"+q.Encode(), nil, nil, &res); err != nil {
-			return "", "", err
-		}
-		if len(res.Results) > 0 {
-			t := res.Results[0]
-			return id(t.ID), id(t.RequesterID), nil
-		}
+// findTicket looks the contact's ticket up by its external id, after an
+// attempt that may have created it; nil when there is none.
+func (c *Connector) findTicket(ctx context.Context, contactID string) (*ticketIn, error) {
+	var res struct {
+		Results []ticketIn `json:"results"`
 	}
-	customer := customerOf(b)
+	q := url.Values{"query": {"type:ticket external_id:" + contactID}}
+	if err := c.api.do(ctx, http.MethodGet, "/search.json?"+q.Encode(), nil, nil, &res); err != nil {
+		return nil, err
+	}
+	if len(res.Results) == 0 {
+		return nil, nil
+	}
+	return &res.Results[0], nil
+}
+
+// upsertRequester creates or updates the ticket's requester from the
+// customer and returns the user's id.
+func (c *Connector) upsertRequester(ctx context.Context, b *helpline.MirrorBatch) (string, error) {
 	var user struct {
 		User struct {
 			ID int64 `json:"id"`
 		} `json:"user"`
 	}
-	if err := c.api.do(ctx, http.MethodPost, "/users/create_or_update", nil, userEnvelope{customer}, &user); err != nil {
-		return "", "", err
+	if err := c.api.do(ctx, http.MethodPost, "/users/create_or_update", nil, userEnvelope{customerOf(b)}, &user); err != nil {
+		return "", err
 	}
+	return id(user.User.ID), nil
+}
+
+// createTicket creates the contact's ticket with first as its first
+// comment, headed by when the chat started, and the end status when last
+// is the chat's last comment. The Idempotency-Key is derived from the
+// contact id, so two attempts never make two tickets: when an attempt's
+// creation landed but the next one's search does not see it yet, the
+// next one's comment differs and Zendesk answers IdempotentRequestError,
+// which is retried until the search finds the ticket.
+func (c *Connector) createTicket(ctx context.Context, b *helpline.MirrorBatch, requesterID string, first comment, last bool) (string, error) {
+	uploads, err := c.attach(ctx, first.lines)
+	if err != nil {
+		return "", err
+	}
+	customer := customerOf(b)
 	started := b.Contact.CreatedAt.UTC().Format("2006-01-02 15:04:05 UTC")
-	create := ticketEnvelope{ticketUpdate{
-		Subject:     "Chat with " + customer.Name,
-		Comment:     &commentOut{Body: fmt.Sprintf("Chat %s with %s started at %s. The transcript follows in comments.", b.Contact.ID, customer.Name, started), Public: false},
-		RequesterID: user.User.ID,
+	requester, _ := strconv.ParseInt(requesterID, 10, 64)
+	create := ticketUpdate{
+		Subject: "Chat with " + customer.Name,
+		Comment: &commentOut{Body: fmt.Sprintf("Chat %s with %s started at %s.\n\n", b.Contact.ID, customer.Name, started) + first.body(),
+			Public: first.public, AuthorID: first.authorID, Uploads: uploads},
+		RequesterID: requester,
 		ExternalID:  b.Contact.ID,
 		Tags:        c.set.TicketTags,
 		GroupID:     c.set.GroupID,
-	}}
+	}
+	if last && c.set.StatusOnEnd != "none" {
+		create.Status = c.set.StatusOnEnd
+	}
 	var created struct {
 		Ticket ticketIn `json:"ticket"`
 	}
 	key := sha256.Sum256([]byte("helpline:" + b.Contact.ID))
 	h := http.Header{"Idempotency-Key": {"helpline-" + hex.EncodeToString(key[:20])}}
-	if err := c.api.do(ctx, http.MethodPost, "/tickets", h, create, &created); err != nil {
-		return "", "", err
+	err = c.api.do(ctx, http.MethodPost, "/tickets", h, ticketEnvelope{create}, &created)
+	var e *apiError
+	if errors.As(err, &e) && e.Status == http.StatusBadRequest && strings.Contains(e.Body, "IdempotentRequestError") {
+		e.Permanent = false
+		e.RetryAfter = max(e.RetryAfter, 5*time.Second)
 	}
-	return id(created.Ticket.ID), id(user.User.ID), nil
+	if err != nil {
+		return "", err
+	}
+	return id(created.Ticket.ID), nil
 }
 
 // customerUpdated reports whether items hold a customer.updated event:

@@ -84,6 +84,9 @@ type Connector struct {
 
 	// pace keeps each ticket's update budget (ticketBurst, ticketEvery).
 	pace *outbound.Pacer
+	// slots are the account update budget reserved for tickets' next
+	// updates (reserveUpdates).
+	slots *updateSlots
 
 	// guard admits each webhook delivery once, remembering the
 	// signatures accepted in the store under replayScope(name).
@@ -165,6 +168,7 @@ func New(cfg helpline.ConnectorConfig) (*Connector, error) {
 		log:    slog.Default(),
 		now:    helpline.Now,
 		pace:   outbound.NewPacer(ticketBurst, ticketEvery),
+		slots:  &updateSlots{at: map[string]slot{}},
 		api: &client{
 			base:  strings.TrimRight(s.BaseURL, "/") + "/api/v2",
 			user:  s.Email + "/token",
@@ -296,7 +300,7 @@ func (cl *client) send(ctx context.Context, method, path string, header http.Hea
 	if err := cl.limit.Wait(ctx); err != nil {
 		return limited(err)
 	}
-	if method == http.MethodPut && strings.HasPrefix(path, "/tickets/") {
+	if method == http.MethodPut && strings.HasPrefix(path, "/tickets/") && !spendReserved(ctx) {
 		if err := cl.updates.Wait(ctx); err != nil {
 			return limited(err)
 		}

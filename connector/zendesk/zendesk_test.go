@@ -226,8 +226,7 @@ func TestMirrorCreatesTicketAndComments(t *testing.T) {
 		t.Errorf("requester = %+v, ticket requester %d", requester, tk.RequesterID)
 	}
 	want := []string{
-		"note: Chat contact-1 with Ada started at 2025-03-01 10:42:00 UTC. The transcript follows in comments.",
-		"note: [10:42:07] Ada (customer) joined the chat\n[10:42:21] Shopbot (bot): Let me check order 1234.\n\n(Helpline chat contact-1, items 1-3)",
+		"note: Chat contact-1 with Ada started at 2025-03-01 10:42:00 UTC.\n\n[10:42:07] Ada (customer) joined the chat\n[10:42:21] Shopbot (bot): Let me check order 1234.\n\n(Helpline chat contact-1, items 1-3)",
 		"public: [10:42:14] Ada (customer): Where is my order?\n[10:42:28] Ada (customer): Thanks\n\n(Helpline chat contact-1, items 2-4)",
 		"public: [10:42:42] Grace (agent): It ships today.\n[10:42:49] Grace (agent) sent label.pdf\n[10:42:56] Ada (customer): Great\n\n(Helpline chat contact-1, items 6-8)",
 		"note: [10:43:03] The chat ended\n\n(Helpline chat contact-1, items 9-9)",
@@ -237,8 +236,8 @@ func TestMirrorCreatesTicketAndComments(t *testing.T) {
 	}
 	// A customer-only public comment is the requester's; a mixed one the
 	// integration user's.
-	if tk.Comments[2].AuthorID != requester.ID || tk.Comments[3].AuthorID != f.fake.AgentID {
-		t.Errorf("authors %d, %d; want requester %d then integration user %d", tk.Comments[2].AuthorID, tk.Comments[3].AuthorID, requester.ID, f.fake.AgentID)
+	if tk.Comments[1].AuthorID != requester.ID || tk.Comments[2].AuthorID != f.fake.AgentID {
+		t.Errorf("authors %d, %d; want requester %d then integration user %d", tk.Comments[1].AuthorID, tk.Comments[2].AuthorID, requester.ID, f.fake.AgentID)
 	}
 	assertGolden(t, "mirror_requests", f.rec.String())
 }
@@ -257,23 +256,27 @@ func TestMirrorRetryCreatesOneTicketAndNoDuplicateComments(t *testing.T) {
 	if res.Delivered != 3 {
 		t.Fatalf("Delivered = %d, want 3", res.Delivered)
 	}
-	// A plain repeat of the create (Attempt 0, no refs) is an
-	// Idempotency-Key hit.
+	// A plain repeat of the first create (Attempt 0, no refs) is an
+	// Idempotency-Key hit, which adds nothing: the ticket's first comment
+	// came with it.
 	l2 := newChatLog("contact-2")
 	l2.Say("p-cust", "Hello")
 	mirror(t, f.conn, l2.Batch(0, nil, 0))
+	// One whose first comment differs (it holds the later line too) is
+	// refused by Zendesk and retried, and its retry (Attempt 1) finds the
+	// ticket and everything in it.
+	_, err := f.conn.Mirror(ctx, l.Batch(0, nil, 0))
+	assertMirrorError(t, err, false, 5*time.Second)
+	mirror(t, f.conn, l.Batch(0, nil, 1))
 
 	tickets := f.fake.Tickets()
 	if len(tickets) != 1 || f.fake.Stats().TicketCreates != 1 {
 		t.Fatalf("%d tickets, %d creates; want 1 and 1", len(tickets), f.fake.Stats().TicketCreates)
 	}
-	// The last Mirror call above sends "Hello" once more on purpose
-	// (Attempt 0 trusts the cursor); count up to it.
-	comments := commentBodies(tickets[0])
-	before := strings.Join(comments[:len(comments)-1], "\n")
+	all := strings.Join(commentBodies(tickets[0]), "\n")
 	for _, line := range []string{"Ada (customer): Hello", "Shopbot (bot): Hi, how can I help?", "Ada (customer): My parcel is late"} {
-		if n := strings.Count(before, line); n != 1 {
-			t.Errorf("%q appears %d times, want once:\n%s", line, n, before)
+		if n := strings.Count(all, line); n != 1 {
+			t.Errorf("%q appears %d times, want once:\n%s", line, n, all)
 		}
 	}
 }
@@ -325,6 +328,42 @@ func TestMirrorPacesTicketUpdates(t *testing.T) {
 	}
 }
 
+// When the account's update budget is spent for a while, a delivery does
+// not wait holding the lines it has: it goes away with its place kept and,
+// when it comes back, one update carries what arrived meanwhile too.
+func TestMirrorKeepsPlaceForAccountBudget(t *testing.T) {
+	// 20 updates a minute: a burst of one, then one every 3.3 s.
+	f := newFixture(t, zendesktest.Options{}, zendesk.Settings{UpdatesPerMinute: 20}, helpline.ConnectorNode{})
+	a, b := newChatLog("contact-ka"), newChatLog("contact-kb")
+	a.Say("p-cust", "Hello")
+	b.Say("p-cust", "Hello")
+	resA := mirror(t, f.conn, a.Batch(0, nil, 0)) // creations spend no update
+	resB := mirror(t, f.conn, b.Batch(0, nil, 0))
+
+	a.Say("p-cust", "a one")
+	if res := mirror(t, f.conn, a.Batch(1, resA.Refs, 0)); res.Delivered != 1 || res.Wait > 0 {
+		t.Fatalf("first update: %+v, want it sent at once", res)
+	}
+	b.Say("p-cust", "b one")
+	res := mirror(t, f.conn, b.Batch(1, resB.Refs, 0))
+	if res.Delivered != 0 || res.Wait < 2*time.Second {
+		t.Fatalf("second update: %+v, want nothing sent and a wait for the budget", res)
+	}
+	if n := f.fake.Stats().TicketUpdates; n != 1 {
+		t.Fatalf("%d updates, want 1", n)
+	}
+	b.Say("p-cust", "b two")
+	f.clock.Advance(res.Wait)
+	if res := mirror(t, f.conn, b.Batch(1, resB.Refs, 0)); res.Delivered != 2 || res.Wait > 0 {
+		t.Fatalf("back after the wait: %+v, want both lines sent", res)
+	}
+	tk := f.fake.Tickets()[1]
+	last := tk.Comments[len(tk.Comments)-1].Body
+	if n := f.fake.Stats().TicketUpdates; n != 2 || !strings.Contains(last, "b one") || !strings.Contains(last, "b two") {
+		t.Fatalf("%d updates, last comment %q; want 2, the last with both lines", n, last)
+	}
+}
+
 func TestMirrorErrorClasses(t *testing.T) {
 	l := newChatLog("contact-4")
 	l.Say("p-cust", "Hello")
@@ -348,11 +387,15 @@ func TestMirrorErrorClasses(t *testing.T) {
 	})
 	t.Run("429 carries Retry-After", func(t *testing.T) {
 		f := newFixture(t, zendesktest.Options{TicketUpdatesPer10Min: 1}, zendesk.Settings{}, helpline.ConnectorNode{})
+		// The creation carries the first line and spends no update;
+		// the second line spends the ticket's one, the third is refused.
 		res := mirror(t, f.conn, l.Batch(0, nil, 0))
 		l2 := newChatLog("contact-4")
 		l2.Say("p-cust", "Hello")
 		l2.Say("p-cust", "Anyone?")
-		_, err := f.conn.Mirror(ctx, l2.Batch(1, res.Refs, 0))
+		l2.Say("p-cust", "Hello?")
+		mirror(t, f.conn, l2.Batch(1, res.Refs, 0))
+		_, err := f.conn.Mirror(ctx, l2.Batch(2, res.Refs, 0))
 		assertMirrorError(t, err, false, 10*time.Minute)
 	})
 	// answering is a Zendesk that answers every request with status and
@@ -394,7 +437,10 @@ func TestMirrorErrorClasses(t *testing.T) {
 	})
 	t.Run("422 comment cap permanent", func(t *testing.T) {
 		f := newFixture(t, zendesktest.Options{MaxComments: 1}, zendesk.Settings{}, helpline.ConnectorNode{})
-		_, err := f.conn.Mirror(ctx, l.Batch(0, nil, 0))
+		l2 := newChatLog("contact-5")
+		l2.Say("p-cust", "Hello")
+		l2.Say("p-bot", "Hi, how can I help?") // a second comment, the note
+		_, err := f.conn.Mirror(ctx, l2.Batch(0, nil, 0))
 		assertMirrorError(t, err, true, 0)
 		if !strings.Contains(err.Error(), "maximum of 1 comments") {
 			t.Errorf("reason %q does not carry Zendesk's answer", err)

@@ -78,6 +78,25 @@ func (l *Limiter) Observe(h http.Header) {
 	}
 }
 
+// Reserve takes the budget of n requests now and returns how long until
+// they may be sent: 0, or more when the budget is spent. The caller sends them
+// then, without Wait: the budget is theirs. A caller that will not wait
+// so long can go away and send when it comes back, keeping its place in
+// the line (a write gathered late carries more).
+func (l *Limiter) Reserve(n int) time.Duration {
+	now := l.now()
+	l.mu.Lock()
+	held := l.until.Sub(now)
+	l.mu.Unlock()
+	r := l.bucket.ReserveN(now.Add(max(held, 0)), n)
+	if !r.OK() {
+		// More than a burst: no reservation can hold it; the caller's
+		// sends wait for their budget one by one instead.
+		return 0
+	}
+	return r.DelayFrom(now)
+}
+
 // Available is how many requests may be sent now without waiting: 0
 // while the account's headers hold requests back. A connector that
 // can send its writes one by one or gathered into fewer asks it to

@@ -127,12 +127,12 @@ func (l *Limiter) Wait(ctx context.Context) error {
 		return &helpline.MirrorError{Err: ErrLimited}
 	}
 	d := r.DelayFrom(now)
+	if d <= 0 {
+		return nil
+	}
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
 		r.CancelAt(now)
 		return &helpline.MirrorError{Err: ErrLimited, RetryAfter: d}
-	}
-	if d <= 0 {
-		return nil
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()

@@ -204,13 +204,12 @@ func (n *Node) open(ctx context.Context) error {
 	if tokenEnv == "" {
 		tokenEnv = "HELPLINE_API_TOKEN"
 	}
-	n.admin = httpapi.New(httpapi.Config{Mirrors: n.store, Desks: desks, Token: os.Getenv(tokenEnv), Logger: n.logger})
 	csrfKey, err := n.store.Secret(ctx, "csrf-key", randomBytes(32))
 	if err != nil {
 		return err
 	}
 	aa := cfg.AgentAPI
-	n.agents = httpapi.NewAgentAPI(httpapi.AgentConfig{
+	agents := httpapi.NewAgentAPI(httpapi.AgentConfig{
 		Agents:             n.store,
 		Desk:               n.engine,
 		Participants:       n.engine,
@@ -232,6 +231,8 @@ func (n *Node) open(ctx context.Context) error {
 		// A live socket records its agent as seen well within the grace.
 		SocketPing: min(httpapi.DefaultSocketPing, cfg.Routing.grace()/3),
 	})
+	n.agents = agents
+	n.admin = httpapi.New(httpapi.Config{Mirrors: n.store, Desks: desks, Token: os.Getenv(tokenEnv), Agents: agents, Logger: n.logger})
 	uploadRate := n.limits.minUploadRate
 	if n.limits.readBody == 0 {
 		uploadRate = -1 // read_body_timeout: 0 turns every body deadline off

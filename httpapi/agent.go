@@ -120,9 +120,40 @@ type agentAPI struct {
 	sockets   *agentSockets // the agent WebSocket's (agentws.go)
 }
 
-// NewAgentAPI returns the agent API's handler, to be mounted at /api/agent/
-// and /api/admin/.
-func NewAgentAPI(cfg AgentConfig) http.Handler {
+// AgentAPI is the agent API's handler, to be mounted at /api/agent/ and
+// /api/admin/. Other APIs take agents' credentials through its
+// Authenticate.
+type AgentAPI struct {
+	api *agentAPI
+	mux http.Handler
+}
+
+func (h *AgentAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// Authenticate serves next only to requests bearing an agent's session
+// (with its CSRF token when they change anything) or an API token, with
+// the Principal in their context (PrincipalFrom); see agentAPI.Authenticate.
+func (h *AgentAPI) Authenticate(next http.Handler) http.Handler { return h.api.Authenticate(next) }
+
+// contactFor returns contact id of p's instance if p may act on it: another
+// instance's, or an unknown one, is not_found; one p may not access
+// forbidden. Without the engine (AgentConfig.Desk) every contact is
+// forbidden.
+func (h *AgentAPI) contactFor(ctx context.Context, p *Principal, id string) (*helpline.Contact, error) {
+	if h.api.cfg.Desk == nil {
+		return nil, helpline.Errorf(helpline.EFORBIDDEN, "Agents' credentials do not reach contacts on this server.")
+	}
+	c, err := h.api.cfg.Desk.FindContact(ctx, p.InstanceID, id)
+	if err != nil {
+		return nil, err
+	} else if !p.MayAccess(c) {
+		return nil, helpline.Errorf(helpline.EFORBIDDEN, "Contact %s is not assigned to you.", c.ID)
+	}
+	return c, nil
+}
+
+// NewAgentAPI returns the agent API.
+func NewAgentAPI(cfg AgentConfig) *AgentAPI {
 	if cfg.SessionIdle <= 0 {
 		cfg.SessionIdle = DefaultSessionIdle
 	}
@@ -167,7 +198,7 @@ func NewAgentAPI(cfg AgentConfig) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fail(a.log, w, r, helpline.Errorf(helpline.ENOTFOUND, "No such endpoint: %s %s.", r.Method, r.URL.Path))
 	})
-	return mux
+	return &AgentAPI{api: a, mux: mux}
 }
 
 // Principal is who an authenticated request of the agent API acts for:

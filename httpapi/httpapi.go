@@ -13,7 +13,12 @@
 //
 // Every request needs "Authorization: Bearer <API token>"; a missing or
 // wrong token is 401. With no token configured the API is off and every
-// endpoint answers 404, so an unconfigured server exposes nothing.
+// endpoint answers 404, so an unconfigured server exposes nothing. The
+// ticket endpoints also take agents' credentials when Config.Agents is
+// set: an agent's session (with its CSRF token for a POST) or an API token
+// of the agent API, for a contact of its instance it may act on — the
+// agent it is assigned to, a supervisor or admin, a supervisor's or
+// admin's token; others get 403, another instance's contact 404.
 // Errors are JSON {"error":{"code","message"}} with the status of the
 // code (see statusOf). Ticket endpoints take ?connector=name to pick the
 // helpdesk when several connectors offer ticket actions.
@@ -46,8 +51,11 @@ type Config struct {
 	Mirrors helpline.MirrorStore
 	// Desks are the connectors offering ticket actions, by name.
 	Desks map[string]helpline.TicketDesk
-	// Token is the API token; empty turns the API off.
-	Token  string
+	// Token is the API token; empty turns the API off (except the
+	// ticket endpoints for agents' credentials, when Agents is set).
+	Token string
+	// Agents, when set, lets agents' credentials act on tickets.
+	Agents *AgentAPI
 	Logger *slog.Logger
 	// Now defaults to helpline.Now.
 	Now func() time.Time
@@ -55,6 +63,7 @@ type Config struct {
 
 type api struct {
 	mirrors helpline.MirrorStore
+	agents  *AgentAPI
 	desks   map[string]helpline.TicketDesk
 	log     *slog.Logger
 	now     func() time.Time
@@ -63,26 +72,62 @@ type api struct {
 // New returns the API's handler, to be mounted at / (it serves only the
 // /admin/ and /api/ paths above).
 func New(cfg Config) http.Handler {
-	if cfg.Token == "" {
+	if cfg.Token == "" && cfg.Agents == nil {
 		return http.NotFoundHandler()
 	}
-	a := &api{mirrors: cfg.Mirrors, desks: cfg.Desks, log: cfg.Logger, now: cfg.Now}
+	a := &api{mirrors: cfg.Mirrors, desks: cfg.Desks, log: cfg.Logger, now: cfg.Now, agents: cfg.Agents}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
 	if a.now == nil {
 		a.now = helpline.Now
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /admin/mirror/pairs", a.pairs)
-	mux.HandleFunc("POST /admin/mirror/resume", a.resume)
-	mux.HandleFunc("GET /api/contacts/{id}/ticket", a.ticket)
-	mux.HandleFunc("GET /api/contacts/{id}/ticket/latest-message", a.latestMessage)
-	mux.HandleFunc("POST /api/contacts/{id}/ticket/reply", a.reply)
-	mux.HandleFunc("POST /api/contacts/{id}/ticket/note", a.note)
-	mux.HandleFunc("POST /api/contacts/{id}/ticket/assign", a.assign)
-	mux.HandleFunc("POST /api/contacts/{id}/ticket/handoff", a.handoff)
-	return RequireToken(cfg.Token, mux)
+	operator := http.NewServeMux()
+	operator.HandleFunc("GET /admin/mirror/pairs", a.pairs)
+	operator.HandleFunc("POST /admin/mirror/resume", a.resume)
+	tickets := http.NewServeMux()
+	for pattern, fn := range map[string]http.HandlerFunc{
+		"GET /api/contacts/{id}/ticket":                a.ticket,
+		"GET /api/contacts/{id}/ticket/latest-message": a.latestMessage,
+		"POST /api/contacts/{id}/ticket/reply":         a.reply,
+		"POST /api/contacts/{id}/ticket/note":          a.note,
+		"POST /api/contacts/{id}/ticket/assign":        a.assign,
+		"POST /api/contacts/{id}/ticket/handoff":       a.handoff,
+	} {
+		operator.Handle(pattern, fn)
+		tickets.Handle(pattern, a.mayAct(fn))
+	}
+	var byToken http.Handler = http.NotFoundHandler()
+	if cfg.Token != "" {
+		byToken = RequireToken(cfg.Token, operator)
+	}
+	if cfg.Agents == nil {
+		return byToken
+	}
+	byAgent := cfg.Agents.Authenticate(tickets)
+	want := sha256.Sum256([]byte(cfg.Token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, bearer := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		sum := sha256.Sum256([]byte(tok))
+		isOperator := cfg.Token != "" && bearer && subtle.ConstantTimeCompare(sum[:], want[:]) == 1
+		if !isOperator && strings.HasPrefix(r.URL.Path, "/api/contacts/") {
+			byAgent.ServeHTTP(w, r)
+			return
+		}
+		byToken.ServeHTTP(w, r)
+	})
+}
+
+// mayAct serves fn only when the agent's principal may act on the
+// contact the path names (AgentAPI.contactFor).
+func (a *api) mayAct(fn http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := a.agents.contactFor(r.Context(), PrincipalFrom(r.Context()), r.PathValue("id")); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		fn(w, r)
+	})
 }
 
 // RequireToken serves next only to requests bearing

@@ -160,8 +160,9 @@ const slotWait = time.Second
 // back with everything that arrived meanwhile, so each of Zendesk's scarce
 // updates carries what was sent until just before it, not what there was
 // when a worker began to wait. A delivery that finds its slot due spends
-// it. It returns the updates reserved for the caller's sends (withReserved)
-// or how long to wait.
+// it; one that comes back more than slotWait late lets it go and waits for
+// budget like any send. It returns the updates reserved for the caller's
+// sends (withReserved) or how long to wait.
 func (c *Connector) reserveUpdates(ctx context.Context, ticketID string, n int) (reserved int, wait time.Duration) {
 	if n == 0 {
 		return 0, 0
@@ -175,6 +176,11 @@ func (c *Connector) reserveUpdates(ctx context.Context, ticketID string, n int) 
 	if d > slotWait {
 		c.slots.put(ticketID, s)
 		return 0, d
+	} else if d < -slotWait {
+		// Back late: the slot's budget went unused at its time, and
+		// spending it now would crowd the updates due now. The sends
+		// wait for budget of their own.
+		return 0, 0
 	}
 	if d > 0 {
 		t := time.NewTimer(d)

@@ -1,0 +1,253 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/helplinehq/helpline"
+)
+
+const (
+	itemColumns = `contact_id, seq, id, type, content_type, content, participant_id, display_name, role,
+	time, attachments, metadata, client_token, origin`
+	selectItemByToken = `SELECT ` + itemColumns + ` FROM items
+	WHERE contact_id = $1 AND participant_id = $2 AND client_token = $3 AND client_token <> ''`
+)
+
+// AppendItem stores it as the contact's next item, setting it.Seq. It is
+// idempotent on (ContactID, ParticipantID, ClientToken) and returns
+// ECONFLICT if the contact has ended and EFORBIDDEN if the sender has
+// left; see helpline.Store. It locks the contact's row first, so appends
+// to one contact, from any node, take turns: the token lookup, the checks
+// and the numbering all see the appends before.
+func (db *DB) AppendItem(ctx context.Context, it *helpline.Item) (replayed bool, err error) {
+	err = db.tx(ctx, func(tx pgx.Tx) error {
+		replayed = false
+		c, err := lockContact(ctx, tx, it.ContactID)
+		if err != nil {
+			return err
+		}
+		if stored, err := findItemByToken(ctx, tx, it); err != nil {
+			return err
+		} else if stored != nil {
+			*it, replayed = *stored, true
+			return nil
+		}
+		if err := checkAppendable(ctx, tx, c, it); err != nil {
+			return err
+		}
+		_, err = appendItems(ctx, tx, it.ContactID, []*helpline.Item{it})
+		return err
+	})
+	return replayed, err
+}
+
+// checkAppendable returns ECONFLICT if the contact has ended and
+// EFORBIDDEN when it.ParticipantID names a participant of the contact who
+// has left. Other senders (the system) have no participant record.
+func checkAppendable(ctx context.Context, tx pgx.Tx, c *helpline.Contact, it *helpline.Item) error {
+	if c.Ended() {
+		return helpline.Errorf(helpline.ECONFLICT, "The contact has ended.")
+	}
+	var left *int64
+	err := tx.QueryRow(ctx, `SELECT left_at FROM participants WHERE id = $1 AND contact_id = $2`, it.ParticipantID, it.ContactID).Scan(&left)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return dbError("read participant", err)
+	} else if left != nil {
+		return helpline.Errorf(helpline.EFORBIDDEN, "The participant has left the chat.")
+	}
+	return nil
+}
+
+// findItemByToken returns the stored item with it's idempotency key
+// (ContactID, ParticipantID, ClientToken), or nil if there is none.
+func findItemByToken(ctx context.Context, tx pgx.Tx, it *helpline.Item) (*helpline.Item, error) {
+	return byClientToken(ctx, tx, scanItem, selectItemByToken, it.ClientToken, it.ContactID, it.ParticipantID)
+}
+
+// appendItems stores items as the contact's next items and sets their
+// ContactID and Seq. The contact's last_seq is raised by their number
+// first, which locks the row until the transaction ends: concurrent
+// appends, on any node, wait and number after them. It returns the new
+// last Seq.
+func appendItems(ctx context.Context, tx pgx.Tx, contactID string, items []*helpline.Item) (int64, error) {
+	var last int64
+	err := tx.QueryRow(ctx, `UPDATE contacts SET last_seq = last_seq + $1 WHERE id = $2 RETURNING last_seq`,
+		len(items), contactID).Scan(&last)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, helpline.NotFound(helpline.ResourceContact, contactID)
+	} else if err != nil {
+		return 0, dbError("number items", err)
+	}
+	seq := last - int64(len(items))
+	for _, it := range items {
+		attachments, metadata, err := encodeItemExtras(it)
+		if err != nil {
+			return 0, err
+		}
+		seq++
+		_, err = tx.Exec(ctx, `INSERT INTO items (`+itemColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+			contactID, seq, it.ID, it.Type, it.ContentType, it.Content, it.ParticipantID, it.DisplayName, it.Role,
+			millis(it.Time), attachments, metadata, it.ClientToken, it.Origin)
+		if err != nil {
+			return 0, dbError("append item", err)
+		}
+		it.ContactID = contactID
+		it.Seq = seq
+	}
+	return last, nil
+}
+
+// FindItemByID returns the contact's item with the given id, or ENOTFOUND
+// (Resource ITEM).
+func (db *DB) FindItemByID(ctx context.Context, contactID, id string) (*helpline.Item, error) {
+	it, err := scanItem(db.pool.QueryRow(ctx, `SELECT `+itemColumns+` FROM items WHERE contact_id = $1 AND id = $2`, contactID, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, helpline.NotFound(helpline.ResourceItem, id)
+	}
+	return it, err
+}
+
+// FindItems returns the contact's items that q selects, in scan order.
+// With From set the scan starts at that Seq; otherwise, with FromTime set,
+// at the first item (lowest Seq) whose Time is at or after it going
+// forward, or at the last item (highest Seq) whose Time is at or before it
+// going backward. No item qualifying as the start means no items.
+func (db *DB) FindItems(ctx context.Context, contactID string, q helpline.ItemQuery) ([]*helpline.Item, error) {
+	query := `SELECT ` + itemColumns + ` FROM items WHERE contact_id = $1`
+	args := []any{contactID}
+	switch {
+	case q.From > 0 && !q.Backward:
+		query += ` AND seq >= $2`
+		args = append(args, q.From)
+	case q.From > 0:
+		query += ` AND seq <= $2`
+		args = append(args, q.From)
+	case !q.FromTime.IsZero() && !q.Backward:
+		query += ` AND seq >= (SELECT seq FROM items WHERE contact_id = $1 AND time >= $2 ORDER BY seq LIMIT 1)`
+		args = append(args, millis(q.FromTime))
+	case !q.FromTime.IsZero():
+		query += ` AND seq <= (SELECT seq FROM items WHERE contact_id = $1 AND time <= $2 ORDER BY seq DESC LIMIT 1)`
+		args = append(args, millis(q.FromTime))
+	}
+	if q.Backward {
+		query += ` ORDER BY seq DESC`
+	} else {
+		query += ` ORDER BY seq`
+	}
+	query += fmt.Sprintf(` LIMIT $%d`, len(args)+1)
+	args = append(args, limitOrAll(q.Limit))
+	return queryAll(ctx, db.pool, "find items", scanItem, query, args...)
+}
+
+func scanItem(s scanner) (*helpline.Item, error) {
+	var (
+		it                    helpline.Item
+		ms                    int64
+		attachments, metadata []byte
+	)
+	err := s.Scan(&it.ContactID, &it.Seq, &it.ID, &it.Type, &it.ContentType, &it.Content, &it.ParticipantID,
+		&it.DisplayName, &it.Role, &ms, &attachments, &metadata, &it.ClientToken, &it.Origin)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, err
+	} else if err != nil {
+		return nil, dbError("read item", err)
+	}
+	it.Time = fromMillis(ms)
+	if err := decodeItemExtras(&it, attachments, metadata); err != nil {
+		return nil, fmt.Errorf("postgres: decode item %s/%d: %w", it.ContactID, it.Seq, err)
+	}
+	return &it, nil
+}
+
+// The JSON forms of an item's attachments and metadata. They are the
+// storage format: renaming a Go field must not change them.
+type (
+	attachmentJSON struct {
+		ID          string `json:"id"`
+		Name        string `json:"name"`
+		ContentType string `json:"content_type"`
+		Status      string `json:"status"`
+	}
+	metadataJSON struct {
+		MessageID string        `json:"message_id"`
+		Receipts  []receiptJSON `json:"receipts,omitempty"`
+	}
+	// receiptJSON holds times as unix milliseconds; absent means not
+	// reported.
+	receiptJSON struct {
+		RecipientParticipantID string `json:"recipient_participant_id"`
+		DeliveredAt            *int64 `json:"delivered_at,omitempty"`
+		ReadAt                 *int64 `json:"read_at,omitempty"`
+	}
+)
+
+// encodeItemExtras returns the attachments and metadata columns of it,
+// each NULL when the item has none.
+func encodeItemExtras(it *helpline.Item) (attachments, metadata *string, err error) {
+	if len(it.Attachments) > 0 {
+		refs := make([]attachmentJSON, len(it.Attachments))
+		for i, a := range it.Attachments {
+			refs[i] = attachmentJSON(a)
+		}
+		b, err := json.Marshal(refs)
+		if err != nil {
+			return nil, nil, fmt.Errorf("postgres: encode attachments: %w", err)
+		}
+		s := string(b)
+		attachments = &s
+	}
+	if m := it.Metadata; m != nil {
+		mj := metadataJSON{MessageID: m.MessageID}
+		for _, r := range m.Receipts {
+			mj.Receipts = append(mj.Receipts, receiptJSON{
+				RecipientParticipantID: r.RecipientParticipantID,
+				DeliveredAt:            nullMillis(r.DeliveredAt),
+				ReadAt:                 nullMillis(r.ReadAt),
+			})
+		}
+		b, err := json.Marshal(mj)
+		if err != nil {
+			return nil, nil, fmt.Errorf("postgres: encode metadata: %w", err)
+		}
+		s := string(b)
+		metadata = &s
+	}
+	return attachments, metadata, nil
+}
+
+func decodeItemExtras(it *helpline.Item, attachments, metadata []byte) error {
+	if attachments != nil {
+		var refs []attachmentJSON
+		if err := json.Unmarshal(attachments, &refs); err != nil {
+			return err
+		}
+		it.Attachments = make([]helpline.AttachmentRef, len(refs))
+		for i, r := range refs {
+			it.Attachments[i] = helpline.AttachmentRef(r)
+		}
+	}
+	if metadata != nil {
+		var mj metadataJSON
+		if err := json.Unmarshal(metadata, &mj); err != nil {
+			return err
+		}
+		m := &helpline.MessageMetadata{MessageID: mj.MessageID}
+		for _, r := range mj.Receipts {
+			rc := helpline.Receipt{RecipientParticipantID: r.RecipientParticipantID}
+			if r.DeliveredAt != nil {
+				rc.DeliveredAt = fromMillis(*r.DeliveredAt)
+			}
+			if r.ReadAt != nil {
+				rc.ReadAt = fromMillis(*r.ReadAt)
+			}
+			m.Receipts = append(m.Receipts, rc)
+		}
+		it.Metadata = m
+	}
+	return nil
+}

@@ -1,0 +1,303 @@
+package postgres_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/helplinehq/helpline"
+	"github.com/helplinehq/helpline/postgres"
+	"github.com/helplinehq/helpline/postgres/pgtest"
+)
+
+// newBlobs returns the attachment store of a fresh schema, and the DSN.
+func newBlobs(t *testing.T) (*postgres.Blobs, string) {
+	t.Helper()
+	dsn := pgtest.Schema(t)
+	return open(t, dsn).Blobs(), dsn
+}
+
+func readBlob(t *testing.T, b helpline.BlobStore, key string) string {
+	t.Helper()
+	f, err := b.Open(context.Background(), key)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", key, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// chunkRows counts the chunk rows in the schema, orphans included.
+func chunkRows(t *testing.T, dsn string) int {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM blob_chunks`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestBlobsPutOpen(t *testing.T) {
+	ctx := context.Background()
+	b, dsn := newBlobs(t)
+	if err := b.Put(ctx, "a1-B_2", 5, strings.NewReader("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if got := readBlob(t, b, "a1-B_2"); got != "hello" {
+		t.Errorf("read %q, want %q", got, "hello")
+	}
+	if err := b.Put(ctx, "a1-B_2", 3, strings.NewReader("bye")); err != nil {
+		t.Fatal(err)
+	}
+	if got := readBlob(t, b, "a1-B_2"); got != "bye" {
+		t.Errorf("after replace read %q, want %q", got, "bye")
+	}
+	if err := b.Put(ctx, "empty", 0, strings.NewReader("")); err != nil {
+		t.Fatal(err)
+	}
+	if got := readBlob(t, b, "empty"); got != "" {
+		t.Errorf("empty blob read %q", got)
+	}
+	// Several chunks, the last one short, from a reader that returns
+	// little at a time.
+	big := bytes.Repeat([]byte("0123456789"), 2*postgres.ChunkSize/10+777)
+	if err := b.Put(ctx, "big", int64(len(big)), iotest.HalfReader(bytes.NewReader(big))); err != nil {
+		t.Fatal(err)
+	}
+	if got := readBlob(t, b, "big"); got != string(big) {
+		t.Errorf("big blob read back %d bytes, want %d", len(got), len(big))
+	}
+	// One chunk each for "a1-B_2" and three for "big"; the replaced
+	// chunk is gone.
+	if n := chunkRows(t, dsn); n != 4 {
+		t.Errorf("%d chunk rows, want 4", n)
+	}
+	// Another node reads what this one stored.
+	if got := readBlob(t, open(t, dsn).Blobs(), "big"); got != string(big) {
+		t.Errorf("another node read back %d bytes, want %d", len(got), len(big))
+	}
+}
+
+func TestBlobsPutWrongSize(t *testing.T) {
+	ctx := context.Background()
+	b, dsn := newBlobs(t)
+	if err := b.Put(ctx, "kept", 4, strings.NewReader("orig")); err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("x", postgres.ChunkSize+10)
+	for _, tc := range []struct {
+		name, key, body string
+		size            int64
+	}{
+		{"Fewer", "new", "abc", 4},
+		{"More", "new", "abcde", 4},
+		{"FewerOverExisting", "kept", "ab", 4},
+		{"MoreOverExisting", "kept", "abcdefgh", 4},
+		{"MoreByAChunk", "kept", long, postgres.ChunkSize},
+		{"FewerByAChunk", "kept", long, 3 * postgres.ChunkSize},
+		{"Negative", "new", "", -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := b.Put(ctx, tc.key, tc.size, strings.NewReader(tc.body))
+			if code := helpline.ErrorCode(err); code != helpline.EINVALID {
+				t.Fatalf("Put(%d bytes, size %d) = %v, want EINVALID", len(tc.body), tc.size, err)
+			}
+			if got := readBlob(t, b, "kept"); got != "orig" {
+				t.Errorf("earlier blob now reads %q, want %q", got, "orig")
+			}
+			if _, err := b.Open(ctx, "new"); helpline.ErrorCode(err) != helpline.ENOTFOUND {
+				t.Errorf("Open of a key whose only Put failed = %v, want ENOTFOUND", err)
+			}
+			if n := chunkRows(t, dsn); n != 1 {
+				t.Errorf("%d chunk rows after a failed Put, want only the earlier blob's", n)
+			}
+		})
+	}
+}
+
+func TestBlobsPutReadFails(t *testing.T) {
+	ctx := context.Background()
+	b, dsn := newBlobs(t)
+	boom := errors.New("connection reset")
+	r := io.MultiReader(strings.NewReader(strings.Repeat("a", postgres.ChunkSize+3)), iotest.ErrReader(boom))
+	if err := b.Put(ctx, "k", 2*postgres.ChunkSize, r); !errors.Is(err, boom) {
+		t.Errorf("Put with a failing reader = %v, want %v", err, boom)
+	}
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := b.Put(canceled, "k", 3, strings.NewReader("abc")); !errors.Is(err, context.Canceled) {
+		t.Errorf("Put with a canceled context = %v, want %v", err, context.Canceled)
+	}
+	if n := chunkRows(t, dsn); n != 0 {
+		t.Errorf("%d chunk rows after failed puts, want none", n)
+	}
+	if _, err := b.Open(ctx, "k"); helpline.ErrorCode(err) != helpline.ENOTFOUND {
+		t.Errorf("Open after failed puts = %v, want ENOTFOUND", err)
+	}
+}
+
+func TestBlobsKeys(t *testing.T) {
+	ctx := context.Background()
+	b, dsn := newBlobs(t)
+	for _, key := range []string{"", ".", "..", "../escape", "a/b", `a\b`, ".hidden", "a.b", "a b", "é", "%2e%2e", "a'b", strings.Repeat("k", 201)} {
+		if err := b.Put(ctx, key, 1, strings.NewReader("x")); helpline.ErrorCode(err) != helpline.EINVALID {
+			t.Errorf("Put(%q) = %v, want EINVALID", key, err)
+		}
+		if _, err := b.Open(ctx, key); helpline.ErrorCode(err) != helpline.EINVALID {
+			t.Errorf("Open(%q) = %v, want EINVALID", key, err)
+		}
+	}
+	if n := chunkRows(t, dsn); n != 0 {
+		t.Errorf("%d chunk rows, want none", n)
+	}
+	if err := b.Put(ctx, strings.Repeat("k", 200), 1, strings.NewReader("x")); err != nil {
+		t.Errorf("Put with a 200-character key: %v", err)
+	}
+}
+
+func TestBlobsOpenMissing(t *testing.T) {
+	b, _ := newBlobs(t)
+	_, err := b.Open(context.Background(), "nothing")
+	var e *helpline.Error
+	if !errors.As(err, &e) || e.Code != helpline.ENOTFOUND || e.ResourceID != "nothing" {
+		t.Errorf("Open(missing) = %v, want ENOTFOUND naming the key", err)
+	}
+}
+
+// A reader whose blob is replaced under it fails rather than mixing the
+// old bytes and the new.
+func TestBlobsReplacedWhileRead(t *testing.T) {
+	ctx := context.Background()
+	b, _ := newBlobs(t)
+	old := strings.Repeat("o", 2*postgres.ChunkSize)
+	if err := b.Put(ctx, "k", int64(len(old)), strings.NewReader(old)); err != nil {
+		t.Fatal(err)
+	}
+	f, err := b.Open(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, postgres.ChunkSize)
+	if _, err := io.ReadFull(f, first); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Put(ctx, "k", int64(len(old)), strings.NewReader(strings.Repeat("n", len(old)))); err != nil {
+		t.Fatal(err)
+	}
+	rest, err := io.ReadAll(f)
+	if err == nil {
+		t.Fatalf("read on after the blob was replaced: %d more bytes, no error", len(rest))
+	}
+	if bytes.ContainsRune(rest, 'n') {
+		t.Error("a reader of the old blob returned bytes of the new one")
+	}
+}
+
+// pattern is an endless reader of bytes that depend on their offset, so
+// that a misplaced chunk shows in the hash.
+type pattern struct{ off int64 }
+
+func (p *pattern) Read(b []byte) (int, error) {
+	for i := range b {
+		b[i] = byte(p.off*7 + p.off>>9)
+		p.off++
+	}
+	return len(b), nil
+}
+
+// allocated returns the bytes allocated on the heap while fn ran.
+func allocated(fn func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	fn()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// heapWatch is a reader that notes the most heap in use, above what was
+// in use when it started, each time it is read from.
+type heapWatch struct {
+	r          io.Reader
+	start, max uint64
+}
+
+func watchHeap(r io.Reader) *heapWatch {
+	var m runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m)
+	return &heapWatch{r: r, start: m.HeapAlloc}
+}
+
+func (w *heapWatch) Read(p []byte) (int, error) {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	if m.HeapAlloc > w.start {
+		w.max = max(w.max, m.HeapAlloc-w.start)
+	}
+	return w.r.Read(p)
+}
+
+// A 20 MB attachment, the largest Amazon Connect takes, goes in and
+// comes out whole, and neither direction holds it in memory. A read
+// allocates a chunk's worth however large the blob; a Put allocates
+// short-lived copies of each chunk as the driver sends it, and the heap
+// it holds at any time stays a few chunks, far below the blob's size.
+func TestBlobsLargeStreams(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	ctx := context.Background()
+	b, _ := newBlobs(t)
+	const size = helpline.MaxAttachmentSize
+	want := sha256.New()
+	io.CopyN(want, &pattern{}, size)
+
+	src := watchHeap(io.LimitReader(&pattern{}, size))
+	if err := b.Put(ctx, "large", size, src); err != nil {
+		t.Fatal(err)
+	}
+	got := sha256.New()
+	var n int64
+	var readErr error
+	hashBuf := make([]byte, 32<<10)
+	readAlloc := allocated(func() {
+		f, err := b.Open(ctx, "large")
+		if err != nil {
+			readErr = err
+			return
+		}
+		defer f.Close()
+		n, readErr = io.CopyBuffer(got, f, hashBuf)
+	})
+	if readErr != nil {
+		t.Fatal(readErr)
+	}
+	if n != size || !bytes.Equal(got.Sum(nil), want.Sum(nil)) {
+		t.Fatalf("read back %d bytes with another hash, want the %d bytes stored", n, size)
+	}
+	t.Logf("20 MB: Put's heap peaked %d KiB above its start; reading allocated %d KiB", src.max>>10, readAlloc>>10)
+	if bound := uint64(size / 4); src.max > bound {
+		t.Errorf("during a Put of 20 MB the heap grew by %d bytes, want at most %d: it must stream", src.max, bound)
+	}
+	if bound := uint64(8 * postgres.ChunkSize); readAlloc > bound {
+		t.Errorf("reading 20 MB allocated %d bytes, want at most %d: it must stream", readAlloc, bound)
+	}
+}

@@ -17,8 +17,22 @@ import (
 type Config struct {
 	// Listen is the address to serve on (default 127.0.0.1:8080).
 	Listen string `yaml:"listen"`
-	// Data is the data directory (default ./helpline-data).
+	// Data is the data directory (default ./helpline-data). Every node
+	// needs its own, also when the store is shared: it holds the node's
+	// id.
 	Data string `yaml:"data"`
+	// Store is where contacts, transcripts and everything else durable
+	// live: "sqlite" (the default), the database helpline.db in the data
+	// directory, or a PostgreSQL URL, postgres://user@host:5432/db, which
+	// several nodes share. The environment variable HELPLINE_STORE, when
+	// set, replaces it, and serve's -store flag replaces both.
+	Store string `yaml:"store"`
+	// Blobs is where attachment files live: "dir:/path" for a directory
+	// (a shared file system when several nodes run), or "postgres" for
+	// the PostgreSQL store's own database. The default is the directory
+	// attachments in the data directory with SQLite, and "postgres" with
+	// a PostgreSQL store, so that every node reads every attachment.
+	Blobs string `yaml:"blobs"`
 	// PublicURL is the URL clients reach Helpline at when it is behind a
 	// TLS proxy, e.g. https://chat.example.com; WebSocket and attachment
 	// URLs are built from it.
@@ -226,26 +240,38 @@ type SQLiteConfig struct {
 
 func Load(path string) (*Config, error) {
 	var cfg Config
-	if path == "" {
-		return &cfg, nil
+	if path != "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		dec := yaml.NewDecoder(f)
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	dec := yaml.NewDecoder(f)
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+	if s := os.Getenv(StoreEnv); s != "" {
+		cfg.Store = s
 	}
 	if err := cfg.validate(); err != nil {
+		if path == "" {
+			return nil, err
+		}
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	return &cfg, nil
 }
 
+// StoreEnv names the environment variable that, when set, replaces the
+// configuration's store.
+const StoreEnv = "HELPLINE_STORE"
+
 func (cfg *Config) validate() error {
+	if err := cfg.validateStorage(); err != nil {
+		return err
+	}
 	seen := map[string]bool{}
 	keyOwner := map[string]string{}
 	for i, in := range cfg.Instances {

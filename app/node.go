@@ -107,7 +107,7 @@ func (n *Node) open(ctx context.Context) error {
 	if n.bus, err = OpenBus(cfg); err != nil {
 		return err
 	}
-	blobs, err := OpenBlobs(cfg)
+	blobs, err := OpenBlobs(cfg, n.store)
 	if err != nil {
 		return err
 	}

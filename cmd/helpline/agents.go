@@ -34,13 +34,14 @@ const queuesUsage = `Usage: helpline queues <add|list> [flags]
 
 // storeFlags are the flags every agents and queues subcommand takes.
 type storeFlags struct {
-	config, data, instance *string
+	config, data, store, instance *string
 }
 
 func newStoreFlags(fs *flag.FlagSet) storeFlags {
 	return storeFlags{
 		config:   fs.String("config", "", "configuration file (YAML); optional, for its data directory"),
 		data:     fs.String("data", "", "data directory (default ./helpline-data)"),
+		store:    fs.String("store", "", storeUsage),
 		instance: fs.String("instance", "", "instance id (default: the default instance)"),
 	}
 }
@@ -52,6 +53,7 @@ func (f storeFlags) open(ctx context.Context) (helpline.Store, string, error) {
 		return nil, "", err
 	}
 	override(&cfg.Data, *f.data, "./helpline-data")
+	override(&cfg.Store, *f.store, "")
 	store, err := app.OpenStore(cfg)
 	if err != nil {
 		return nil, "", err

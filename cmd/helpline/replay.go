@@ -19,6 +19,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "configuration file (YAML); optional, for its data directory")
 	data := fs.String("data", "", "data directory (default ./helpline-data)")
+	storeURL := fs.String("store", "", storeUsage)
 	connector := fs.String("connector", "", "resume only this connector's pairs")
 	contact := fs.String("contact", "", "resume only this contact's pairs")
 	if err := fs.Parse(args); err != nil {
@@ -29,6 +30,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	override(&cfg.Data, *data, "./helpline-data")
+	override(&cfg.Store, *storeURL, "")
 	store, err := app.OpenStore(cfg)
 	if err != nil {
 		return err

@@ -22,6 +22,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	configPath := fs.String("config", "", "configuration file (YAML); optional")
 	listen := fs.String("listen", "", "address to listen on (default 127.0.0.1:8080)")
 	data := fs.String("data", "", "data directory (default ./helpline-data)")
+	store := fs.String("store", "", storeUsage)
 	publicURL := fs.String("public-url", "", "URL clients reach Helpline at, when behind a TLS proxy")
 	noRateLimits := fs.Bool("disable-rate-limits", false, "turn off the request-rate limits, per instance and per participant, and the open-socket limit (load tests)")
 	maxActive := fs.Int("max-active-chats", 0, "active chats allowed per instance (default 500, as Amazon Connect)")
@@ -34,6 +35,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	override(&cfg.Listen, *listen, "127.0.0.1:8080")
 	override(&cfg.Data, *data, "./helpline-data")
+	override(&cfg.Store, *store, "")
 	override(&cfg.PublicURL, *publicURL, "")
 	if *noRateLimits {
 		cfg.Limits.DisableRateLimits = true
@@ -99,6 +101,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	logger.Info("listening", "addr", ln.Addr().String(), "endpoint", endpoint, "data", cfg.Data)
 	return node.Run(ctx, ln, metricsLn)
 }
+
+// storeUsage describes the -store flag of the commands that open the
+// store.
+const storeUsage = "store: sqlite (default, in the data directory) or a postgres:// URL shared by several nodes; overrides $" + app.StoreEnv + " and the configuration"
 
 // firstAgentCommand is the command the banner of a data directory without
 // agents prints: it creates an admin of the default instance, the

@@ -112,3 +112,40 @@ func TestAgentsCommandsOnPostgres(t *testing.T) {
 		t.Errorf("agents list -store mysql://db: %v\n%s, want a store error", err, out)
 	}
 }
+
+// On a PostgreSQL store without agents the banner's command names the
+// store, so that, run as printed, it creates the admin where the nodes
+// look for it; a password in the store's URL is not printed.
+func TestServeFirstAgentBannerOnPostgres(t *testing.T) {
+	store := pgtest.Schema(t)
+	t.Setenv("HELPLINE_AGENT_PASSWORD", "")
+	data := filepath.Join(t.TempDir(), "data")
+	s := startServe(t, "--data", data, "--store", store)
+	var command string
+	for i, l := range s.lines {
+		if strings.HasPrefix(strings.TrimSpace(l), "Agents:") && i+1 < len(s.lines) {
+			command = strings.TrimSpace(s.lines[i+1])
+		}
+	}
+	s.shutdown(t)
+	words := shellWords(t, command)
+	if !strings.Contains(command, "-store") || len(words) < 3 {
+		t.Fatalf("banner command %q does not name the store", command)
+	}
+	env, value, _ := strings.Cut(words[0], "=")
+	t.Setenv(env, value)
+	var out, errOut bytes.Buffer
+	if err := run(t.Context(), words[2:], &out, &errOut); err != nil {
+		t.Fatalf("%s: %v\n%s%s", command, err, out.String(), errOut.String())
+	}
+	// Another node, with a data directory of its own, finds the admin.
+	again := startServe(t, "--data", filepath.Join(t.TempDir(), "other"), "--store", store)
+	if _, ok := again.banner["Agents"]; ok {
+		t.Errorf("banner once an admin exists in the store still has %q", again.banner["Agents"])
+	}
+
+	withPassword := firstAgentCommand("data", "postgres://helpline:s3cret@db.internal:5432/helpline?sslmode=require")
+	if strings.Contains(withPassword, "s3cret") || !strings.Contains(withPassword, "-store 'postgres://helpline@db.internal:5432/helpline?sslmode=require'") {
+		t.Errorf("command %q: want the store's URL without its password", withPassword)
+	}
+}

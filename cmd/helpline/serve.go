@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"strings"
 
 	"github.com/helplinehq/helpline/app"
@@ -82,7 +83,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if has, err := node.HasAgents(ctx); err != nil {
 		return err
 	} else if !has {
-		agentsHint = fmt.Sprintf("  Agents:              none yet; create an admin (it may add the others through the API):\n    %s\n", firstAgentCommand(cfg.Data))
+		agentsHint = fmt.Sprintf("  Agents:              none yet; create an admin (it may add the others through the API):\n    %s\n", firstAgentCommand(cfg.Data, cfg.Store))
 	}
 	fmt.Fprintf(stdout, `Helpline is ready.
   Demo shop + widget:  %s/
@@ -106,12 +107,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // store.
 const storeUsage = "store: sqlite (default, in the data directory) or a postgres:// URL shared by several nodes; overrides $" + app.StoreEnv + " and the configuration"
 
-// firstAgentCommand is the command the banner of a data directory without
+// firstAgentCommand is the command the banner of a store without
 // agents prints: it creates an admin of the default instance, the
 // password from the environment, never a flag. The admin serves no queue: the default flow starts queueing chats only once an
-// agent serves the default queue.
-func firstAgentCommand(data string) string {
-	return "HELPLINE_AGENT_PASSWORD='a long passphrase' helpline agents add -data " + shellQuote(data) +
+// agent serves the default queue. A PostgreSQL store is named with
+// -store, its password left out: the command then takes it from
+// PGPASSWORD or ~/.pgpass, as psql does.
+func firstAgentCommand(data, store string) string {
+	storeArg := ""
+	if u, err := url.Parse(store); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		if _, hasPassword := u.User.Password(); hasPassword {
+			u.User = url.User(u.User.Username())
+		}
+		storeArg = " -store " + shellQuote(u.String())
+	}
+	return "HELPLINE_AGENT_PASSWORD='a long passphrase' helpline agents add -data " + shellQuote(data) + storeArg +
 		" -email you@example.com -name You -role admin"
 }
 

@@ -12,11 +12,14 @@ import (
 	"testing"
 
 	"github.com/helplinehq/helpline/app"
+	"github.com/helplinehq/helpline/postgres/pgtest"
 )
 
 // Every YAML example in README loads as a configuration file as written
 // (no unknown key, no invalid value), and a node starts from it: every
-// connector it names is built from its settings and provisioned.
+// connector it names is built from its settings and provisioned. An
+// example's PostgreSQL store, a server the reader has, is replaced by a
+// fresh schema on the test server.
 func TestReadmeConfigExamplesLoad(t *testing.T) {
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
@@ -43,6 +46,9 @@ func TestReadmeConfigExamplesLoad(t *testing.T) {
 			continue
 		}
 		cfg.Data = filepath.Join(dir, fmt.Sprintf("data-%d", i))
+		if strings.HasPrefix(cfg.Store, "postgres") {
+			cfg.Store = pgtest.Schema(t)
+		}
 		node, err := app.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		if err != nil {
 			t.Errorf("README YAML example %d (%s…): the node does not start: %v", i+1, first, err)

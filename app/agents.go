@@ -85,21 +85,34 @@ func applyRouting(ctx context.Context, store helpline.Store, cfg *Config, defaul
 			}
 			a.PasswordHash = h
 		}
-		old, err := store.FindAgentByID(ctx, a.InstanceID, a.ID)
-		switch {
-		case helpline.ErrorCode(err) == helpline.ENOTFOUND:
-			err = store.CreateAgent(ctx, a)
-		case err == nil:
-			if a.PasswordHash == "" {
-				a.PasswordHash = old.PasswordHash
-			}
-			err = store.UpdateAgent(ctx, a)
-		}
-		if err != nil {
+		if err := saveAgent(ctx, store, a); err != nil {
 			return fmt.Errorf("agent %s: %w", ac.ID, err)
 		}
 	}
 	return nil
+}
+
+// saveAgent creates a, or updates the agent with its id, keeping the
+// stored password when a sets none. Nodes starting at once on one store
+// race to create the agents of their configuration: the one whose create
+// finds the agent made meanwhile updates it instead.
+func saveAgent(ctx context.Context, store helpline.Store, a *helpline.Agent) error {
+	for raced := false; ; raced = true {
+		old, err := store.FindAgentByID(ctx, a.InstanceID, a.ID)
+		if helpline.ErrorCode(err) == helpline.ENOTFOUND {
+			err = store.CreateAgent(ctx, a)
+			if helpline.ErrorCode(err) == helpline.ECONFLICT && !raced {
+				continue
+			}
+			return err
+		} else if err != nil {
+			return err
+		}
+		if a.PasswordHash == "" {
+			a.PasswordHash = old.PasswordHash
+		}
+		return store.UpdateAgent(ctx, a)
+	}
 }
 
 func (d Duration) std() time.Duration { return time.Duration(d) }

@@ -162,3 +162,96 @@ func TestNodeOnPostgres(t *testing.T) {
 		t.Errorf("the second node finds the chat as %+v, %v", c, err)
 	}
 }
+
+// Nodes starting at once on one empty PostgreSQL store, with agents and
+// queues in their configuration, all start with one identity, and the
+// agents are made once.
+func TestNodesStartAtOnceOnPostgres(t *testing.T) {
+	t.Setenv("ADA_PASSWORD", "ada's long passphrase")
+	dsn := pgtest.Schema(t)
+	const nodes = 4
+	errs := make(chan error, nodes)
+	ids := make(chan Identity, nodes)
+	for range nodes {
+		cfg := loadConfig(t, "store: "+dsn+"\nqueues:\n  - id: sales\nagents:\n  - id: ada\n    email: ada@example.com\n    queues: [sales]\n    password_env: ADA_PASSWORD\n")
+		go func() {
+			node, err := New(context.Background(), cfg, quiet())
+			if err == nil {
+				ids <- *node.Identity()
+				err = node.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range nodes {
+		if err := <-errs; err != nil {
+			t.Errorf("a node starting with the others: %v", err)
+		}
+	}
+	close(ids)
+	first := <-ids
+	for id := range ids {
+		if id != first {
+			t.Errorf("nodes started with identities %+v and %+v, want one", first, id)
+		}
+	}
+	store, err := postgres.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	agents, err := store.FindAgents(context.Background(), first.InstanceID)
+	if err != nil || len(agents) != 1 || agents[0].ID != "ada" || agents[0].PasswordHash == "" {
+		t.Errorf("agents %+v, %v; want ada once, with her password", agents, err)
+	}
+}
+
+// racingStore stands for another node that creates the agent between
+// saveAgent's lookup and its create.
+type racingStore struct {
+	helpline.Store
+	rival *helpline.Agent
+}
+
+func (r *racingStore) FindAgentByID(ctx context.Context, instanceID, id string) (*helpline.Agent, error) {
+	if rival := r.rival; rival != nil {
+		r.rival = nil
+		if err := r.Store.CreateAgent(ctx, rival); err != nil {
+			return nil, err
+		}
+		return nil, helpline.NotFound(helpline.ResourceAgent, id)
+	}
+	return r.Store.FindAgentByID(ctx, instanceID, id)
+}
+
+// A node whose create of a configured agent finds it made meanwhile by
+// another node updates it to the configuration instead of failing, and
+// keeps the other's password when the configuration sets none.
+func TestSaveAgentRacedByAnotherNode(t *testing.T) {
+	ctx := context.Background()
+	cfg := loadConfig(t, "store: sqlite\n")
+	store, err := OpenStore(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	instance, err := DefaultInstanceID(ctx, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rival := &helpline.Agent{InstanceID: instance, ID: "ada", Email: "ada@example.com", PasswordHash: "rival-hash", Capacity: 2, Enabled: true}
+	mine := &helpline.Agent{InstanceID: instance, ID: "ada", Email: "ada@example.com", Capacity: 5, Enabled: true}
+	if err := saveAgent(ctx, &racingStore{Store: store, rival: rival}, mine); err != nil {
+		t.Fatalf("saveAgent raced by another node: %v", err)
+	}
+	got, err := store.FindAgentByID(ctx, instance, "ada")
+	if err != nil || got.Capacity != 5 || got.PasswordHash != "rival-hash" {
+		t.Errorf("agent %+v, %v; want the configuration's capacity 5 and the stored password", got, err)
+	}
+	// A create that conflicts for another reason (the email is another
+	// agent's) still fails.
+	bo := &helpline.Agent{InstanceID: instance, ID: "bo", Email: "ada@example.com", Capacity: 1, Enabled: true}
+	if err := saveAgent(ctx, store, bo); helpline.ErrorCode(err) != helpline.ECONFLICT {
+		t.Errorf("saveAgent of a taken email = %v, want ECONFLICT", err)
+	}
+}

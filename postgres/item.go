@@ -70,36 +70,43 @@ func findItemByToken(ctx context.Context, tx pgx.Tx, it *helpline.Item) (*helpli
 }
 
 // appendItems stores items as the contact's next items and sets their
-// ContactID and Seq. The contact's last_seq is raised by their number
-// first, which locks the row until the transaction ends: concurrent
-// appends, on any node, wait and number after them. It returns the new
-// last Seq.
+// ContactID and Seq, each in one statement that raises the contact's
+// last_seq and inserts the item under the number it returns. The raise
+// locks the contact's row until the transaction ends: concurrent appends,
+// on any node, wait and number after them. It returns the contact's last
+// Seq afterwards.
 func appendItems(ctx context.Context, tx pgx.Tx, contactID string, items []*helpline.Item) (int64, error) {
-	var last int64
-	err := tx.QueryRow(ctx, `UPDATE contacts SET last_seq = last_seq + $1 WHERE id = $2 RETURNING last_seq`,
-		len(items), contactID).Scan(&last)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, helpline.NotFound(helpline.ResourceContact, contactID)
-	} else if err != nil {
-		return 0, dbError("number items", err)
+	if len(items) == 0 {
+		var last int64
+		err := tx.QueryRow(ctx, `SELECT last_seq FROM contacts WHERE id = $1`, contactID).Scan(&last)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return 0, helpline.NotFound(helpline.ResourceContact, contactID)
+		} else if err != nil {
+			return 0, dbError("read contact", err)
+		}
+		return last, nil
 	}
-	seq := last - int64(len(items))
+	var seq int64
 	for _, it := range items {
 		attachments, metadata, err := encodeItemExtras(it)
 		if err != nil {
 			return 0, err
 		}
-		seq++
-		_, err = tx.Exec(ctx, `INSERT INTO items (`+itemColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-			contactID, seq, it.ID, it.Type, it.ContentType, it.Content, it.ParticipantID, it.DisplayName, it.Role,
-			millis(it.Time), attachments, metadata, it.ClientToken, it.Origin)
-		if err != nil {
+		err = tx.QueryRow(ctx, `WITH numbered AS (UPDATE contacts SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq)
+			INSERT INTO items (`+itemColumns+`)
+			SELECT $1, last_seq, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 FROM numbered
+			RETURNING seq`,
+			contactID, it.ID, it.Type, it.ContentType, it.Content, it.ParticipantID, it.DisplayName, it.Role,
+			millis(it.Time), attachments, metadata, it.ClientToken, it.Origin).Scan(&seq)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return 0, helpline.NotFound(helpline.ResourceContact, contactID)
+		} else if err != nil {
 			return 0, dbError("append item", err)
 		}
 		it.ContactID = contactID
 		it.Seq = seq
 	}
-	return last, nil
+	return seq, nil
 }
 
 // FindItemByID returns the contact's item with the given id, or ENOTFOUND

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/helplinehq/helpline"
@@ -30,15 +31,30 @@ const maxKeyLen = 200
 // transaction open), then points the key at them and deletes the chunks
 // it replaced, in one short transaction: readers see the old bytes or the
 // new ones, never a part. A reader that outlives a replacement of its key
-// fails rather than mixing the two.
+// fails rather than mixing the two. An upload is noted as under way until
+// then; one a dead node left behind is swept by a later Put once
+// AbandonAfter has passed since it started.
 type Blobs struct {
-	db *DB
+	db  *DB
+	now func() time.Time
 }
 
 var _ helpline.BlobStore = (*Blobs)(nil)
 
+// AbandonAfter is how long after it started an upload that never
+// finished counts as abandoned: far longer than the slowest upload a
+// transport allows.
+const AbandonAfter = 24 * time.Hour
+
+// sweepBatch caps the abandoned uploads one Put sweeps.
+const sweepBatch = 8
+
 // Blobs returns the attachment store in db's database.
-func (db *DB) Blobs() *Blobs { return &Blobs{db: db} }
+func (db *DB) Blobs() *Blobs { return &Blobs{db: db, now: time.Now} }
+
+// BlobsWithClock is Blobs with now, rather than time.Now, as the clock
+// that dates uploads and finds abandoned ones.
+func (db *DB) BlobsWithClock(now func() time.Time) *Blobs { return &Blobs{db: db, now: now} }
 
 // Put stores exactly size bytes from r under key, replacing any earlier
 // blob, ChunkSize bytes at a time. More or fewer bytes than size is
@@ -52,10 +68,14 @@ func (b *Blobs) Put(ctx context.Context, key string, size int64, r io.Reader) (e
 	if size < 0 {
 		return helpline.Errorf(helpline.EINVALID, "The size must not be negative.")
 	}
+	b.sweep(ctx)
 	blobID := helpline.NewID()
+	if _, err := b.db.pool.Exec(ctx, `INSERT INTO blob_uploads (blob_id, started_at) VALUES ($1, $2)`, blobID, millis(b.now())); err != nil {
+		return dbError("store blob "+key, err)
+	}
 	defer func() {
 		if err != nil {
-			b.dropChunks(blobID)
+			b.drop(blobID)
 		}
 	}()
 	buf := make([]byte, ChunkSize)
@@ -94,18 +114,58 @@ func (b *Blobs) Put(ctx context.Context, key string, size int64, r io.Reader) (e
 		if _, err := tx.Exec(ctx, `DELETE FROM blob_chunks WHERE blob_id = $1`, old); err != nil {
 			return dbError("store blob "+key, err)
 		}
+		if _, err := tx.Exec(ctx, `DELETE FROM blob_uploads WHERE blob_id = $1`, blobID); err != nil {
+			return dbError("store blob "+key, err)
+		}
 		return nil
 	})
 }
 
-// dropChunks deletes the chunks of a failed Put. It runs whatever became
-// of the Put's context; chunks it cannot delete stay unreferenced.
-func (b *Blobs) dropChunks(blobID string) {
+// drop deletes the chunks of a failed Put and its note. It runs whatever
+// became of the Put's context; what it cannot delete the sweep does.
+func (b *Blobs) drop(blobID string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := b.db.pool.Exec(ctx, `DELETE FROM blob_chunks WHERE blob_id = $1`, blobID); err != nil {
-		b.db.log.Error("postgres: dropping the chunks of a failed upload", "blob", blobID, "err", err)
+	if err := dropUpload(ctx, b.db.pool, blobID); err != nil {
+		b.db.log.Error("postgres: dropping a failed upload", "blob", blobID, "err", err)
 	}
+}
+
+// sweep drops a few uploads started more than AbandonAfter ago, which
+// the nodes that began them never finished. It skips those another sweep
+// holds; a failure is logged, and the next Put sweeps again.
+func (b *Blobs) sweep(ctx context.Context) {
+	err := b.db.tx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT blob_id FROM blob_uploads WHERE started_at <= $1
+			ORDER BY started_at LIMIT $2 FOR UPDATE SKIP LOCKED`, millis(b.now().Add(-AbandonAfter)), sweepBatch)
+		if err != nil {
+			return err
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if err := dropUpload(ctx, tx, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil && ctx.Err() == nil {
+		b.db.log.Error("postgres: sweeping abandoned uploads", "err", err)
+	}
+}
+
+// dropUpload deletes an unfinished upload's chunks and its note.
+func dropUpload(ctx context.Context, q interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+}, blobID string) error {
+	if _, err := q.Exec(ctx, `DELETE FROM blob_chunks WHERE blob_id = $1`, blobID); err != nil {
+		return err
+	}
+	_, err := q.Exec(ctx, `DELETE FROM blob_uploads WHERE blob_id = $1`, blobID)
+	return err
 }
 
 // Open returns the blob stored under key, read a chunk at a time while

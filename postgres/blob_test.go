@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -41,7 +42,9 @@ func readBlob(t *testing.T, b helpline.BlobStore, key string) string {
 }
 
 // chunkRows counts the chunk rows in the schema, orphans included.
-func chunkRows(t *testing.T, dsn string) int {
+func chunkRows(t *testing.T, dsn string) int { return countRows(t, dsn, "blob_chunks") }
+
+func countRows(t *testing.T, dsn, table string) int {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, dsn)
@@ -50,7 +53,7 @@ func chunkRows(t *testing.T, dsn string) int {
 	}
 	defer conn.Close(ctx)
 	var n int
-	if err := conn.QueryRow(ctx, `SELECT count(*) FROM blob_chunks`).Scan(&n); err != nil {
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM `+table).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -149,6 +152,9 @@ func TestBlobsPutReadFails(t *testing.T) {
 	}
 	if n := chunkRows(t, dsn); n != 0 {
 		t.Errorf("%d chunk rows after failed puts, want none", n)
+	}
+	if n := countRows(t, dsn, "blob_uploads"); n != 0 {
+		t.Errorf("%d uploads under way after failed puts, want none", n)
 	}
 	if _, err := b.Open(ctx, "k"); helpline.ErrorCode(err) != helpline.ENOTFOUND {
 		t.Errorf("Open after failed puts = %v, want ENOTFOUND", err)
@@ -299,5 +305,61 @@ func TestBlobsLargeStreams(t *testing.T) {
 	}
 	if bound := uint64(8 * postgres.ChunkSize); readAlloc > bound {
 		t.Errorf("reading 20 MB allocated %d bytes, want at most %d: it must stream", readAlloc, bound)
+	}
+}
+
+// An upload a dead node left unfinished is swept, chunks and all, by a
+// Put a day after it started; one younger than that is left alone, and
+// so are finished blobs.
+func TestBlobsSweepAbandonedUploads(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.Schema(t)
+	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	b := open(t, dsn).BlobsWithClock(func() time.Time { return now })
+	if err := b.Put(ctx, "kept", 4, strings.NewReader("orig")); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, u := range []struct {
+		id     string
+		age    time.Duration
+		chunks int
+	}{{"abandoned", postgres.AbandonAfter + time.Minute, 2}, {"slow", postgres.AbandonAfter - time.Minute, 1}} {
+		if _, err := conn.Exec(ctx, `INSERT INTO blob_uploads (blob_id, started_at) VALUES ($1, $2)`, u.id, now.Add(-u.age).UnixMilli()); err != nil {
+			t.Fatal(err)
+		}
+		for n := range u.chunks {
+			if _, err := conn.Exec(ctx, `INSERT INTO blob_chunks (blob_id, n, data) VALUES ($1, $2, 'x')`, u.id, n); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if n := chunkRows(t, dsn); n != 4 {
+		t.Fatalf("%d chunk rows before the sweep, want 4", n)
+	}
+	if err := b.Put(ctx, "next", 3, strings.NewReader("new")); err != nil {
+		t.Fatal(err)
+	}
+	// kept, next, and the slow upload's chunk.
+	if n := chunkRows(t, dsn); n != 3 {
+		t.Errorf("%d chunk rows after the sweep, want 3: the abandoned upload's gone, the rest kept", n)
+	}
+	var uploads []string
+	rows, err := conn.Query(ctx, `SELECT blob_id FROM blob_uploads ORDER BY blob_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uploads, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		t.Fatal(err)
+	}
+	if len(uploads) != 1 || uploads[0] != "slow" {
+		t.Errorf("uploads under way %v, want only the slow one (finished Puts leave none)", uploads)
+	}
+	if got := readBlob(t, b, "kept"); got != "orig" {
+		t.Errorf("kept reads %q after the sweep", got)
 	}
 }

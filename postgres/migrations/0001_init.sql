@@ -223,3 +223,12 @@ CREATE TABLE blob_chunks (
 	data    bytea NOT NULL,
 	PRIMARY KEY (blob_id, n)
 );
+
+-- Uploads under way: a Put notes its blob id here before its first chunk
+-- and removes it as the key points at the chunks. One left behind by a
+-- node that died mid-upload is swept, chunks and all, a day later.
+CREATE TABLE blob_uploads (
+	blob_id    text PRIMARY KEY,
+	started_at bigint NOT NULL
+);
+CREATE INDEX blob_uploads_started ON blob_uploads (started_at);

@@ -79,6 +79,8 @@ func TestDependencyRulesCatchPlantedViolations(t *testing.T) {
 		{"connectapi", []string{ours("chat")}, "transports talk to the engine through root interfaces only"},
 		{"storetest", []string{ours(""), "testing"}, ""},
 		{"storetest", []string{ours("sqlite")}, "contract suites import only the root"},
+		{"blobtest", []string{ours(""), "testing/iotest"}, ""},
+		{"blobtest", []string{ours("blobfs")}, "contract suites import only the root"},
 		{"clocktest", []string{"time"}, ""},
 		{"mirror/mirrortest", []string{ours("clocktest"), "net/http/httptest"}, ""},
 		{"connector/zendesk/zendesktest", []string{ours("connector/zendesk")}, "fakes and test helpers import only the root and other test packages"},
@@ -214,7 +216,7 @@ func groupOf(rel string) string {
 	switch {
 	case rel == "":
 		return groupRoot
-	case rel == "storetest" || rel == "bustest":
+	case rel == "storetest" || rel == "bustest" || rel == "blobtest":
 		return groupContractSuite
 	case rel == "clocktest" || rel == "internal/loadtest":
 		return groupTestHelper

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"errors"
 	"io"
 	"runtime"
 	"runtime/debug"
@@ -16,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/helplinehq/helpline"
+	"github.com/helplinehq/helpline/blobtest"
 	"github.com/helplinehq/helpline/postgres"
 	"github.com/helplinehq/helpline/postgres/pgtest"
 )
@@ -59,133 +59,35 @@ func countRows(t *testing.T, dsn, table string) int {
 	return n
 }
 
-func TestBlobsPutOpen(t *testing.T) {
+// The attachment store passes the contract suite; its pieces are its
+// chunk rows and its notes of uploads under way.
+func TestBlobsContract(t *testing.T) {
+	blobtest.Run(t, func(t *testing.T) (helpline.BlobStore, func() int) {
+		b, dsn := newBlobs(t)
+		return b, func() int { return chunkRows(t, dsn) + countRows(t, dsn, "blob_uploads") }
+	})
+}
+
+// A blob is as many chunks as ChunkSize makes of it, the last one short;
+// replacing it deletes the old chunks; another node reads it.
+func TestBlobsChunks(t *testing.T) {
 	ctx := context.Background()
 	b, dsn := newBlobs(t)
-	if err := b.Put(ctx, "a1-B_2", 5, strings.NewReader("hello")); err != nil {
+	if err := b.Put(ctx, "small", 5, strings.NewReader("hello")); err != nil {
 		t.Fatal(err)
 	}
-	if got := readBlob(t, b, "a1-B_2"); got != "hello" {
-		t.Errorf("read %q, want %q", got, "hello")
-	}
-	if err := b.Put(ctx, "a1-B_2", 3, strings.NewReader("bye")); err != nil {
-		t.Fatal(err)
-	}
-	if got := readBlob(t, b, "a1-B_2"); got != "bye" {
-		t.Errorf("after replace read %q, want %q", got, "bye")
-	}
-	if err := b.Put(ctx, "empty", 0, strings.NewReader("")); err != nil {
-		t.Fatal(err)
-	}
-	if got := readBlob(t, b, "empty"); got != "" {
-		t.Errorf("empty blob read %q", got)
-	}
-	// Several chunks, the last one short, from a reader that returns
-	// little at a time.
 	big := bytes.Repeat([]byte("0123456789"), 2*postgres.ChunkSize/10+777)
-	if err := b.Put(ctx, "big", int64(len(big)), iotest.HalfReader(bytes.NewReader(big))); err != nil {
-		t.Fatal(err)
+	for range 2 {
+		if err := b.Put(ctx, "big", int64(len(big)), iotest.HalfReader(bytes.NewReader(big))); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if got := readBlob(t, b, "big"); got != string(big) {
-		t.Errorf("big blob read back %d bytes, want %d", len(got), len(big))
-	}
-	// One chunk each for "a1-B_2" and three for "big"; the replaced
-	// chunk is gone.
+	// One chunk for "small", three for "big"; the replaced ones are gone.
 	if n := chunkRows(t, dsn); n != 4 {
 		t.Errorf("%d chunk rows, want 4", n)
 	}
-	// Another node reads what this one stored.
 	if got := readBlob(t, open(t, dsn).Blobs(), "big"); got != string(big) {
 		t.Errorf("another node read back %d bytes, want %d", len(got), len(big))
-	}
-}
-
-func TestBlobsPutWrongSize(t *testing.T) {
-	ctx := context.Background()
-	b, dsn := newBlobs(t)
-	if err := b.Put(ctx, "kept", 4, strings.NewReader("orig")); err != nil {
-		t.Fatal(err)
-	}
-	long := strings.Repeat("x", postgres.ChunkSize+10)
-	for _, tc := range []struct {
-		name, key, body string
-		size            int64
-	}{
-		{"Fewer", "new", "abc", 4},
-		{"More", "new", "abcde", 4},
-		{"FewerOverExisting", "kept", "ab", 4},
-		{"MoreOverExisting", "kept", "abcdefgh", 4},
-		{"MoreByAChunk", "kept", long, postgres.ChunkSize},
-		{"FewerByAChunk", "kept", long, 3 * postgres.ChunkSize},
-		{"Negative", "new", "", -1},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			err := b.Put(ctx, tc.key, tc.size, strings.NewReader(tc.body))
-			if code := helpline.ErrorCode(err); code != helpline.EINVALID {
-				t.Fatalf("Put(%d bytes, size %d) = %v, want EINVALID", len(tc.body), tc.size, err)
-			}
-			if got := readBlob(t, b, "kept"); got != "orig" {
-				t.Errorf("earlier blob now reads %q, want %q", got, "orig")
-			}
-			if _, err := b.Open(ctx, "new"); helpline.ErrorCode(err) != helpline.ENOTFOUND {
-				t.Errorf("Open of a key whose only Put failed = %v, want ENOTFOUND", err)
-			}
-			if n := chunkRows(t, dsn); n != 1 {
-				t.Errorf("%d chunk rows after a failed Put, want only the earlier blob's", n)
-			}
-		})
-	}
-}
-
-func TestBlobsPutReadFails(t *testing.T) {
-	ctx := context.Background()
-	b, dsn := newBlobs(t)
-	boom := errors.New("connection reset")
-	r := io.MultiReader(strings.NewReader(strings.Repeat("a", postgres.ChunkSize+3)), iotest.ErrReader(boom))
-	if err := b.Put(ctx, "k", 2*postgres.ChunkSize, r); !errors.Is(err, boom) {
-		t.Errorf("Put with a failing reader = %v, want %v", err, boom)
-	}
-	canceled, cancel := context.WithCancel(ctx)
-	cancel()
-	if err := b.Put(canceled, "k", 3, strings.NewReader("abc")); !errors.Is(err, context.Canceled) {
-		t.Errorf("Put with a canceled context = %v, want %v", err, context.Canceled)
-	}
-	if n := chunkRows(t, dsn); n != 0 {
-		t.Errorf("%d chunk rows after failed puts, want none", n)
-	}
-	if n := countRows(t, dsn, "blob_uploads"); n != 0 {
-		t.Errorf("%d uploads under way after failed puts, want none", n)
-	}
-	if _, err := b.Open(ctx, "k"); helpline.ErrorCode(err) != helpline.ENOTFOUND {
-		t.Errorf("Open after failed puts = %v, want ENOTFOUND", err)
-	}
-}
-
-func TestBlobsKeys(t *testing.T) {
-	ctx := context.Background()
-	b, dsn := newBlobs(t)
-	for _, key := range []string{"", ".", "..", "../escape", "a/b", `a\b`, ".hidden", "a.b", "a b", "é", "%2e%2e", "a'b", strings.Repeat("k", 201)} {
-		if err := b.Put(ctx, key, 1, strings.NewReader("x")); helpline.ErrorCode(err) != helpline.EINVALID {
-			t.Errorf("Put(%q) = %v, want EINVALID", key, err)
-		}
-		if _, err := b.Open(ctx, key); helpline.ErrorCode(err) != helpline.EINVALID {
-			t.Errorf("Open(%q) = %v, want EINVALID", key, err)
-		}
-	}
-	if n := chunkRows(t, dsn); n != 0 {
-		t.Errorf("%d chunk rows, want none", n)
-	}
-	if err := b.Put(ctx, strings.Repeat("k", 200), 1, strings.NewReader("x")); err != nil {
-		t.Errorf("Put with a 200-character key: %v", err)
-	}
-}
-
-func TestBlobsOpenMissing(t *testing.T) {
-	b, _ := newBlobs(t)
-	_, err := b.Open(context.Background(), "nothing")
-	var e *helpline.Error
-	if !errors.As(err, &e) || e.Code != helpline.ENOTFOUND || e.ResourceID != "nothing" {
-		t.Errorf("Open(missing) = %v, want ENOTFOUND naming the key", err)
 	}
 }
 

@@ -249,13 +249,36 @@ type AttachmentUpload struct {
 	ClientToken string
 }
 
-// BlobStore keeps attachment files.
+// BlobStore keeps attachment files. Every implementation passes the
+// contract suite in package blobtest.
 type BlobStore interface {
 	// Put stores exactly size bytes from r under key, replacing any
-	// earlier file; it fails with EINVALID if r holds more or fewer bytes.
+	// earlier file; it fails with EINVALID if r holds more or fewer bytes
+	// or key fails CheckBlobKey.
 	Put(ctx context.Context, key string, size int64, r io.Reader) error
-	// Open returns the file stored under key, or ENOTFOUND.
+	// Open returns the file stored under key, or ENOTFOUND; EINVALID if
+	// key fails CheckBlobKey.
 	Open(ctx context.Context, key string) (io.ReadCloser, error)
+}
+
+// MaxBlobKeyLen caps a BlobStore key's length, well below any file
+// system's name limit.
+const MaxBlobKeyLen = 200
+
+// CheckBlobKey returns EINVALID unless key is 1 to MaxBlobKeyLen ASCII
+// letters, digits, '-' and '_': a key names a file in a directory store,
+// so it must not be able to leave the directory or clash with the
+// store's own files.
+func CheckBlobKey(key string) error {
+	if key == "" || len(key) > MaxBlobKeyLen {
+		return Errorf(EINVALID, "The file key must be 1 to %d characters long.", MaxBlobKeyLen)
+	}
+	for _, c := range []byte(key) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return Errorf(EINVALID, "The file key may hold only letters, digits, '-' and '_'.")
+		}
+	}
+	return nil
 }
 
 // BotEngine is what the bot runner may do to a contact a bot owns: join

@@ -14,9 +14,6 @@ import (
 	"github.com/helplinehq/helpline"
 )
 
-// maxKeyLen caps key length well below any file system's name limit.
-const maxKeyLen = 200
-
 // Store keeps files in one directory. Keys are file names made of ASCII
 // letters, digits, '-' and '_' only, so no key can leave the directory or
 // clash with the store's temporary files (which start with '.').
@@ -41,7 +38,7 @@ func New(dir string) (*Store, error) {
 // EINVALID, and an invalid key is EINVALID; either way nothing is left
 // behind. An error reading r is returned wrapped.
 func (s *Store) Put(ctx context.Context, key string, size int64, r io.Reader) (err error) {
-	if err := checkKey(key); err != nil {
+	if err := helpline.CheckBlobKey(key); err != nil {
 		return err
 	}
 	if size < 0 {
@@ -86,7 +83,7 @@ func describeSize(n, size int64) string {
 // Open returns the file stored under key. A missing file is ENOTFOUND
 // (Resource ATTACHMENT) and an invalid key EINVALID.
 func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
-	if err := checkKey(key); err != nil {
+	if err := helpline.CheckBlobKey(key); err != nil {
 		return nil, err
 	}
 	f, err := os.Open(filepath.Join(s.dir, key))
@@ -96,19 +93,6 @@ func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("blobfs: %w", err)
 	}
 	return f, nil
-}
-
-// checkKey accepts 1 to maxKeyLen characters from [A-Za-z0-9_-].
-func checkKey(key string) error {
-	if key == "" || len(key) > maxKeyLen {
-		return helpline.Errorf(helpline.EINVALID, "The file key must be 1 to %d characters long.", maxKeyLen)
-	}
-	for _, c := range []byte(key) {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return helpline.Errorf(helpline.EINVALID, "The file key may hold only letters, digits, '-' and '_'.")
-		}
-	}
-	return nil
 }
 
 // ctxReader stops reading once ctx is done.

@@ -19,9 +19,6 @@ import (
 // time, whatever the attachment's size.
 const ChunkSize = 256 << 10
 
-// maxKeyLen caps key length, as blobfs does.
-const maxKeyLen = 200
-
 // Blobs is a helpline.BlobStore in the store's database: attachment bytes
 // every node reads and writes, for nodes that share no file system. It
 // shares the store's pool.
@@ -58,11 +55,10 @@ func (db *DB) BlobsWithClock(now func() time.Time) *Blobs { return &Blobs{db: db
 
 // Put stores exactly size bytes from r under key, replacing any earlier
 // blob, ChunkSize bytes at a time. More or fewer bytes than size is
-// EINVALID, and so is a key that is not 1 to 200 letters, digits, '-' or
-// '_'; either way the earlier blob stays and nothing of the new one is
+// EINVALID, and so is a key CheckBlobKey refuses; either way the earlier blob stays and nothing of the new one is
 // left behind. An error reading r, or ctx ending, is returned wrapped.
 func (b *Blobs) Put(ctx context.Context, key string, size int64, r io.Reader) (err error) {
-	if err := checkKey(key); err != nil {
+	if err := helpline.CheckBlobKey(key); err != nil {
 		return err
 	}
 	if size < 0 {
@@ -172,7 +168,7 @@ func dropUpload(ctx context.Context, q interface {
 // ctx lasts. A missing blob is ENOTFOUND (Resource ATTACHMENT) and an
 // invalid key EINVALID.
 func (b *Blobs) Open(ctx context.Context, key string) (io.ReadCloser, error) {
-	if err := checkKey(key); err != nil {
+	if err := helpline.CheckBlobKey(key); err != nil {
 		return nil, err
 	}
 	br := &blobReader{ctx: ctx, db: b.db, key: key}
@@ -251,20 +247,6 @@ func (br *blobReader) fetch() error {
 }
 
 func (br *blobReader) Close() error { return nil }
-
-// checkKey accepts 1 to maxKeyLen characters from [A-Za-z0-9_-], the keys
-// blobfs accepts, so that either store takes the other's keys.
-func checkKey(key string) error {
-	if key == "" || len(key) > maxKeyLen {
-		return helpline.Errorf(helpline.EINVALID, "The file key must be 1 to %d characters long.", maxKeyLen)
-	}
-	for _, c := range []byte(key) {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return helpline.Errorf(helpline.EINVALID, "The file key may hold only letters, digits, '-' and '_'.")
-		}
-	}
-	return nil
-}
 
 // ctxReader stops reading once ctx is done.
 type ctxReader struct {

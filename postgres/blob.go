@@ -55,8 +55,9 @@ func (db *DB) BlobsWithClock(now func() time.Time) *Blobs { return &Blobs{db: db
 
 // Put stores exactly size bytes from r under key, replacing any earlier
 // blob, ChunkSize bytes at a time. More or fewer bytes than size is
-// EINVALID, and so is a key CheckBlobKey refuses; either way the earlier blob stays and nothing of the new one is
-// left behind. An error reading r, or ctx ending, is returned wrapped.
+// EINVALID, and so is a key CheckBlobKey refuses; either way the earlier
+// blob stays and nothing of the new one is left behind. An error reading
+// r, or ctx ending, is returned wrapped.
 func (b *Blobs) Put(ctx context.Context, key string, size int64, r io.Reader) (err error) {
 	if err := helpline.CheckBlobKey(key); err != nil {
 		return err

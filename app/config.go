@@ -229,8 +229,6 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// Load reads and validates the configuration file at path; an empty path
-// is the configuration with every default.
 // SQLiteConfig tunes the embedded database.
 type SQLiteConfig struct {
 	// WALLimitMB is the size, in MiB, the database's write-ahead log
@@ -238,6 +236,9 @@ type SQLiteConfig struct {
 	WALLimitMB int `yaml:"wal_limit_mb"`
 }
 
+// Load reads and validates the configuration file at path; an empty path
+// is the configuration with every default. HELPLINE_STORE, when set,
+// replaces the file's store (StoreEnv).
 func Load(path string) (*Config, error) {
 	var cfg Config
 	if path != "" {

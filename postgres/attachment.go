@@ -95,7 +95,8 @@ func (db *DB) CompleteAttachment(ctx context.Context, id string, it *helpline.It
 		}
 		// The contact's row first, as every append; then the attachment
 		// as it is under that lock.
-		c, err := lockContact(ctx, tx, contactID)
+		it.ContactID = contactID
+		appendable, err := lockForAppend(ctx, tx, it)
 		if err != nil {
 			return err
 		}
@@ -117,8 +118,8 @@ func (db *DB) CompleteAttachment(ctx context.Context, id string, it *helpline.It
 			*it, replayed = *stored, true
 			return nil
 		}
-		if err := checkAppendable(ctx, tx, c, it); err != nil {
-			return err
+		if appendable != nil {
+			return appendable
 		}
 		if len(it.Attachments) == 0 {
 			it.Attachments = []helpline.AttachmentRef{{ID: a.ID, Name: a.Name, ContentType: a.ContentType}}

@@ -27,7 +27,7 @@ const (
 func (db *DB) AppendItem(ctx context.Context, it *helpline.Item) (replayed bool, err error) {
 	err = db.tx(ctx, func(tx pgx.Tx) error {
 		replayed = false
-		c, err := lockContact(ctx, tx, it.ContactID)
+		appendable, err := lockForAppend(ctx, tx, it)
 		if err != nil {
 			return err
 		}
@@ -37,8 +37,8 @@ func (db *DB) AppendItem(ctx context.Context, it *helpline.Item) (replayed bool,
 			*it, replayed = *stored, true
 			return nil
 		}
-		if err := checkAppendable(ctx, tx, c, it); err != nil {
-			return err
+		if appendable != nil {
+			return appendable
 		}
 		_, err = appendItems(ctx, tx, it.ContactID, []*helpline.Item{it})
 		return err
@@ -46,21 +46,32 @@ func (db *DB) AppendItem(ctx context.Context, it *helpline.Item) (replayed bool,
 	return replayed, err
 }
 
-// checkAppendable returns ECONFLICT if the contact has ended and
-// EFORBIDDEN when it.ParticipantID names a participant of the contact who
-// has left. Other senders (the system) have no participant record.
-func checkAppendable(ctx context.Context, tx pgx.Tx, c *helpline.Contact, it *helpline.Item) error {
-	if c.Ended() {
-		return helpline.Errorf(helpline.ECONFLICT, "The contact has ended.")
+// lockForAppend locks the row of it's contact, as every write of the
+// contact does, and says in the same query whether it may be appended:
+// it returns ENOTFOUND for a missing contact, and as notAppendable
+// ECONFLICT if the contact has ended or EFORBIDDEN when it.ParticipantID
+// names a participant of the contact who has left (a retry of an item
+// stored before is still answered). Other senders (the system) have no
+// participant record.
+func lockForAppend(ctx context.Context, tx pgx.Tx, it *helpline.Item) (notAppendable error, err error) {
+	var (
+		state string
+		left  *int64
+	)
+	err = tx.QueryRow(ctx, `SELECT c.state, p.left_at FROM contacts c
+		LEFT JOIN participants p ON p.id = $2 AND p.contact_id = c.id
+		WHERE c.id = $1 FOR UPDATE OF c`, it.ContactID, it.ParticipantID).Scan(&state, &left)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, helpline.NotFound(helpline.ResourceContact, it.ContactID)
+	case err != nil:
+		return nil, dbError("read contact", err)
+	case state == helpline.ContactEnded:
+		return helpline.Errorf(helpline.ECONFLICT, "The contact has ended."), nil
+	case left != nil:
+		return helpline.Errorf(helpline.EFORBIDDEN, "The participant has left the chat."), nil
 	}
-	var left *int64
-	err := tx.QueryRow(ctx, `SELECT left_at FROM participants WHERE id = $1 AND contact_id = $2`, it.ParticipantID, it.ContactID).Scan(&left)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return dbError("read participant", err)
-	} else if left != nil {
-		return helpline.Errorf(helpline.EFORBIDDEN, "The participant has left the chat.")
-	}
-	return nil
+	return nil, nil
 }
 
 // findItemByToken returns the stored item with it's idempotency key

@@ -99,6 +99,14 @@ const (
 	// Payload: Offer. The agent's console shows pending offers; the store
 	// holds them, so a console that missed one rereads them.
 	EventOffer EventKind = "offer"
+	// EventGap: the bus itself tells a subscription that it may have
+	// lost events it cannot count (a bus across nodes lost its
+	// connection for a while), after counting the gap in Lost. Subject:
+	// the subscription's own, a wildcard included. No payload; nobody
+	// publishes it. A subscriber needs no code for it: it checks Lost
+	// after every event, and this one makes sure there is an event to
+	// check after.
+	EventGap EventKind = "bus.gap"
 )
 
 // Event is what the bus carries: a kind, the subject it concerns, and the
@@ -131,6 +139,22 @@ type Ownership struct {
 	// Version is the contact's version after the change; it grows by one
 	// with every change, so a subscriber can tell a stale event.
 	Version int64
+}
+
+// ValidGroup reports whether group can name a group of subscriptions
+// (Bus.SubscribeGroup): 1 to 64 letters, digits, '-', '_' or '.', neither
+// starting nor ending with '.'. A bus across nodes can then use it as it
+// is (a NATS queue group).
+func ValidGroup(group string) bool {
+	if group == "" || len(group) > 64 || group[0] == '.' || group[len(group)-1] == '.' {
+		return false
+	}
+	for _, r := range group {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // AgentID returns the agent id of an agent's subject, or "".
@@ -187,6 +211,10 @@ func (ev Event) Validate() error {
 // reach each subscriber of that subject, or of its wildcard, in publish
 // order, whatever their kinds.
 //
+// Work that one node must do, not each of them (claiming a mirror pair on
+// an item's arrival), subscribes with SubscribeGroup: the group's
+// subscriptions, on every node, share the subject's events between them.
+//
 // Every implementation passes the contract suite in package bustest.
 type Bus interface {
 	// Publish sends ev to every current subscriber of ev.Subject and of its
@@ -197,6 +225,16 @@ type Bus interface {
 	// every subject of a class when subject is a wildcard (AllContacts,
 	// AllAgents). It returns EINVALID for a subject that is not Valid.
 	Subscribe(ctx context.Context, subject Subject) (Subscription, error)
+	// SubscribeGroup is Subscribe for a subscription that shares
+	// subject's events with the other subscriptions of the same subject
+	// and group, on this node and every other: each event goes to one of
+	// them, which the bus picks, as well as to every plain subscription
+	// and to one subscription of each other group. The events one
+	// subscription gets keep publish order; an event for a subscription
+	// whose buffer is full is lost (counted in its Lost), not handed to
+	// another. It returns EINVALID for a subject that is not Valid or a
+	// group that is not a name (letters, digits, '-', '_' and '.').
+	SubscribeGroup(ctx context.Context, subject Subject, group string) (Subscription, error)
 	Close() error
 }
 
@@ -205,8 +243,11 @@ type Subscription interface {
 	// Events is closed when the subscription is closed.
 	Events() <-chan Event
 	// Lost counts the events dropped so far because the subscriber's
-	// buffer was full, of every kind; a subscriber that sees it grow
-	// resynchronises from the Store.
+	// buffer was full, of every kind, and the gaps in which the bus could
+	// not count what it lost (each counts one, and is followed by an
+	// EventGap); a subscriber that sees it grow resynchronises from the
+	// Store. It grows before the next event is delivered, so a subscriber
+	// that checks it after each event misses no loss.
 	Lost() uint64
 	// Close ends the subscription; it is safe to call more than once.
 	Close()

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -47,6 +48,9 @@ func Run(t *testing.T, newBus func(t *testing.T) helpline.Bus) {
 	t.Run("Wildcards", func(t *testing.T) { testWildcards(t, open(t)) })
 	t.Run("Invalid", func(t *testing.T) { testInvalid(t, open(t)) })
 	t.Run("LostEveryKind", func(t *testing.T) { testLostEveryKind(t, open(t)) })
+	t.Run("Groups", func(t *testing.T) { testGroups(t, open(t)) })
+	t.Run("GroupMemberClose", func(t *testing.T) { testGroupMemberClose(t, open(t)) })
+	t.Run("GroupInvalid", func(t *testing.T) { testGroupInvalid(t, open(t)) })
 }
 
 // contact and agent are the subjects of contact or agent id.
@@ -96,6 +100,16 @@ func subscribe(t *testing.T, b helpline.Bus, subject helpline.Subject) helpline.
 	sub, err := b.Subscribe(context.Background(), subject)
 	if err != nil {
 		t.Fatalf("Subscribe(%q): %v", subject, err)
+	}
+	t.Cleanup(sub.Close)
+	return sub
+}
+
+func subscribeGroup(t *testing.T, b helpline.Bus, subject helpline.Subject, group string) helpline.Subscription {
+	t.Helper()
+	sub, err := b.SubscribeGroup(context.Background(), subject, group)
+	if err != nil {
+		t.Fatalf("SubscribeGroup(%q, %q): %v", subject, group, err)
 	}
 	t.Cleanup(sub.Close)
 	return sub
@@ -304,14 +318,19 @@ func testSubscriptionClose(t *testing.T, b helpline.Bus) {
 func testBusClose(t *testing.T, b helpline.Bus) {
 	one := subscribe(t, b, contact("c1"))
 	all := subscribe(t, b, helpline.AllContacts)
+	member := subscribeGroup(t, b, helpline.AllContacts, "g")
 	if err := b.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 	waitClosed(t, one)
 	waitClosed(t, all)
+	waitClosed(t, member)
 	one.Close() // closing after the bus is harmless
 	if _, err := b.Subscribe(context.Background(), contact("c1")); err == nil {
 		t.Error("Subscribe after Close succeeded")
+	}
+	if _, err := b.SubscribeGroup(context.Background(), contact("c1"), "g"); err == nil {
+		t.Error("SubscribeGroup after Close succeeded")
 	}
 	if err := b.Publish(context.Background(), event("c1", 1)); err == nil {
 		t.Error("Publish after Close succeeded")
@@ -462,6 +481,7 @@ func testLostEveryKind(t *testing.T, b helpline.Bus) {
 		"all contacts": subscribe(t, b, helpline.AllContacts),
 		"agent":        subscribe(t, b, agent("a1")),
 		"all agents":   subscribe(t, b, helpline.AllAgents),
+		"group member": subscribeGroup(t, b, helpline.AllContacts, "g"),
 	}
 	for v := int64(1); v <= stallEvents; v++ {
 		publish(t, b, ownerChange("c1", v))
@@ -469,6 +489,124 @@ func testLostEveryKind(t *testing.T, b helpline.Bus) {
 	}
 	for name, sub := range subs {
 		waitFor(t, func() bool { return sub.Lost() > 0 }, name+" stalled subscriber's Lost() to grow")
+	}
+}
+
+// testGroups checks that a group's subscriptions share its subject's
+// events, each event going to one of them, in publish order within each,
+// while plain subscriptions and other groups get every event.
+func testGroups(t *testing.T, b helpline.Bus) {
+	const contacts, perContact = 4, 50
+	plain := subscribe(t, b, helpline.AllContacts)
+	g1 := subscribeGroup(t, b, helpline.AllContacts, "g")
+	g2 := subscribeGroup(t, b, helpline.AllContacts, "g")
+	other := subscribeGroup(t, b, helpline.AllContacts, "other.group")
+	// The same group name on another subject is another group.
+	oneContact := subscribeGroup(t, b, contact("c1"), "g")
+	agents := subscribeGroup(t, b, helpline.AllAgents, "g")
+	for seq := int64(1); seq <= perContact; seq++ {
+		for c := 1; c <= contacts; c++ {
+			publish(t, b, event(fmt.Sprintf("c%d", c), seq))
+		}
+	}
+	// Every plain subscriber and every other group gets everything, in
+	// order.
+	for name, sub := range map[string]helpline.Subscription{"plain": plain, "other group": other} {
+		last := map[string]int64{}
+		for range contacts * perContact {
+			ev := next(t, sub)
+			id := ev.Subject.ContactID()
+			if ev.Item.Seq != last[id]+1 {
+				t.Fatalf("%s subscriber: %s #%d after #%d", name, id, ev.Item.Seq, last[id])
+			}
+			last[id] = ev.Item.Seq
+		}
+		expectNothing(t, sub)
+	}
+	for seq := int64(1); seq <= perContact; seq++ {
+		if got := next(t, oneContact); got.Subject != contact("c1") || got.Item.Seq != seq {
+			t.Fatalf("contact c1's group member got %s, want c1 #%d", describe(got), seq)
+		}
+	}
+	expectNothing(t, oneContact)
+
+	// The two members of g share the events: each once, in order within
+	// each member, and both get some.
+	seen := map[string]bool{}
+	counts := map[helpline.Subscription]int{}
+	last := map[helpline.Subscription]map[string]int64{g1: {}, g2: {}}
+	deadline := time.After(Wait)
+	for len(seen) < contacts*perContact {
+		var ev helpline.Event
+		var from helpline.Subscription
+		select {
+		case ev = <-g1.Events():
+			from = g1
+		case ev = <-g2.Events():
+			from = g2
+		case <-deadline:
+			t.Fatalf("group g got %d of %d events within %v", len(seen), contacts*perContact, Wait)
+		}
+		key := describe(ev)
+		if seen[key] {
+			t.Fatalf("group g got %s twice", key)
+		}
+		seen[key] = true
+		counts[from]++
+		id := ev.Subject.ContactID()
+		if ev.Item.Seq <= last[from][id] {
+			t.Fatalf("a member of g got %s #%d after #%d", id, ev.Item.Seq, last[from][id])
+		}
+		last[from][id] = ev.Item.Seq
+	}
+	expectNothing(t, g1)
+	expectNothing(t, g2)
+	if counts[g1] == 0 || counts[g2] == 0 {
+		t.Errorf("group g's members got %d and %d events, want both some", counts[g1], counts[g2])
+	}
+	expectNothing(t, agents)
+	for _, sub := range []helpline.Subscription{plain, g1, g2, other} {
+		if sub.Lost() != 0 {
+			t.Errorf("Lost() = %d, want 0", sub.Lost())
+		}
+	}
+}
+
+// testGroupMemberClose checks that a group's remaining member gets every
+// event once the others have closed.
+func testGroupMemberClose(t *testing.T, b helpline.Bus) {
+	gone := subscribeGroup(t, b, helpline.AllAgents, "g")
+	stays := subscribeGroup(t, b, helpline.AllAgents, "g")
+	gone.Close()
+	gone.Close()
+	waitClosed(t, gone)
+	for i := range 20 {
+		publish(t, b, note(agent(fmt.Sprintf("a%d", i))))
+	}
+	for i := range 20 {
+		if got := next(t, stays); got.Subject != agent(fmt.Sprintf("a%d", i)) {
+			t.Fatalf("remaining member got %s, want a note to a%d", describe(got), i)
+		}
+	}
+	expectNothing(t, stays)
+}
+
+// testGroupInvalid checks that malformed groups and subjects are refused
+// with EINVALID.
+func testGroupInvalid(t *testing.T, b helpline.Bus) {
+	for _, g := range []string{"", "a b", ".g", "g.", "g*", ">", "g>", "g\n", strings.Repeat("g", 65)} {
+		if sub, err := b.SubscribeGroup(context.Background(), helpline.AllContacts, g); helpline.ErrorCode(err) != helpline.EINVALID {
+			t.Errorf("SubscribeGroup(%q) = %v, want EINVALID", g, err)
+			if sub != nil {
+				sub.Close()
+			}
+		}
+	}
+	if sub, err := b.SubscribeGroup(context.Background(), "room.c1", "g"); helpline.ErrorCode(err) != helpline.EINVALID {
+		t.Errorf("SubscribeGroup(room.c1) = %v, want EINVALID", err)
+		if sub != nil {
+			sub.Close()
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ package inmem
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -37,7 +38,9 @@ func WithBuffers(perContact, all int) Option {
 // has a bounded buffer, and an event that does not fit is dropped for that
 // subscriber only and counted in its Lost. Events published by one goroutine
 // reach every subscriber in publish order. Events are passed as they are:
-// subscribers share their payloads and must not modify them.
+// subscribers share their payloads and must not modify them. A group's
+// subscriptions take its events in turn. Being in one process, it never
+// has a gap to report.
 type Bus struct {
 	contactBuffer, allBuffer int
 
@@ -46,8 +49,10 @@ type Bus struct {
 	// channel take it for writing, so no send can hit a closed channel.
 	mu sync.RWMutex
 	// subs holds the subscriptions by the subject they name, wildcards
-	// included.
+	// included; groups holds the group subscriptions likewise, then by
+	// group.
 	subs   map[helpline.Subject]map[*subscription]struct{}
+	groups map[helpline.Subject]map[string]*subGroup
 	closed bool
 }
 
@@ -59,6 +64,7 @@ func NewBus(opts ...Option) *Bus {
 		contactBuffer: DefaultContactBuffer,
 		allBuffer:     DefaultAllBuffer,
 		subs:          make(map[helpline.Subject]map[*subscription]struct{}),
+		groups:        make(map[helpline.Subject]map[string]*subGroup),
 	}
 	for _, opt := range opts {
 		opt(b)
@@ -84,6 +90,12 @@ func (b *Bus) Publish(ctx context.Context, ev helpline.Event) error {
 	for sub := range b.subs[ev.Subject.Wildcard()] {
 		sub.offer(ev)
 	}
+	for _, g := range b.groups[ev.Subject] {
+		g.offer(ev)
+	}
+	for _, g := range b.groups[ev.Subject.Wildcard()] {
+		g.offer(ev)
+	}
 	return nil
 }
 
@@ -93,6 +105,22 @@ func (b *Bus) Publish(ctx context.Context, ev helpline.Event) error {
 // EINVALID for a subject that is not valid and ECONFLICT once the bus is
 // closed.
 func (b *Bus) Subscribe(ctx context.Context, subject helpline.Subject) (helpline.Subscription, error) {
+	return b.subscribe(ctx, subject, "")
+}
+
+// SubscribeGroup returns a subscription that takes subject's events in
+// turn with the other subscriptions of group; one whose buffer is full
+// when its turn comes loses that event. Otherwise it is as Subscribe; it
+// also returns EINVALID for a group that is not ValidGroup.
+func (b *Bus) SubscribeGroup(ctx context.Context, subject helpline.Subject, group string) (helpline.Subscription, error) {
+	if !helpline.ValidGroup(group) {
+		return nil, helpline.Errorf(helpline.EINVALID, "bus group %q is not valid", group)
+	}
+	return b.subscribe(ctx, subject, group)
+}
+
+// subscribe subscribes to subject, in group unless it is "".
+func (b *Bus) subscribe(ctx context.Context, subject helpline.Subject, group string) (helpline.Subscription, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -103,12 +131,26 @@ func (b *Bus) Subscribe(ctx context.Context, subject helpline.Subject) (helpline
 	if subject.IsWildcard() {
 		size = b.allBuffer
 	}
-	sub := &subscription{bus: b, subject: subject, events: make(chan helpline.Event, size)}
+	sub := &subscription{bus: b, subject: subject, group: group, events: make(chan helpline.Event, size)}
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
 		return nil, helpline.Errorf(helpline.ECONFLICT, "bus is closed")
+	}
+	if group != "" {
+		groups := b.groups[subject]
+		if groups == nil {
+			groups = make(map[string]*subGroup)
+			b.groups[subject] = groups
+		}
+		g := groups[group]
+		if g == nil {
+			g = &subGroup{}
+			groups[group] = g
+		}
+		g.members = append(g.members, sub)
+		return sub, nil
 	}
 	subs := b.subs[subject]
 	if subs == nil {
@@ -133,7 +175,14 @@ func (b *Bus) Close() error {
 			sub.closeLocked()
 		}
 	}
-	b.subs = nil
+	for _, groups := range b.groups {
+		for _, g := range groups {
+			for _, sub := range g.members {
+				sub.closeLocked()
+			}
+		}
+	}
+	b.subs, b.groups = nil, nil
 	return nil
 }
 
@@ -144,7 +193,9 @@ func (b *Bus) remove(sub *subscription) {
 	if sub.closed {
 		return
 	}
-	if subs := b.subs[sub.subject]; subs != nil {
+	if sub.group != "" {
+		b.removeMember(sub)
+	} else if subs := b.subs[sub.subject]; subs != nil {
 		delete(subs, sub)
 		if len(subs) == 0 {
 			delete(b.subs, sub.subject)
@@ -153,9 +204,41 @@ func (b *Bus) remove(sub *subscription) {
 	sub.closeLocked()
 }
 
+// removeMember detaches sub from its group; the caller holds b.mu for
+// writing.
+func (b *Bus) removeMember(sub *subscription) {
+	groups := b.groups[sub.subject]
+	g := groups[sub.group]
+	if g == nil {
+		return
+	}
+	g.members = slices.DeleteFunc(g.members, func(m *subscription) bool { return m == sub })
+	if len(g.members) > 0 {
+		return
+	}
+	delete(groups, sub.group)
+	if len(groups) == 0 {
+		delete(b.groups, sub.subject)
+	}
+}
+
+// subGroup is the subscriptions of one group to one subject. Its members
+// change under bus.mu held for writing; offer runs under it held for
+// reading.
+type subGroup struct {
+	members []*subscription
+	turn    atomic.Uint64
+}
+
+// offer gives ev to the member whose turn it is.
+func (g *subGroup) offer(ev helpline.Event) {
+	g.members[(g.turn.Add(1)-1)%uint64(len(g.members))].offer(ev)
+}
+
 type subscription struct {
 	bus     *Bus
 	subject helpline.Subject
+	group   string // "" when the subscription is in no group
 	events  chan helpline.Event
 	lost    atomic.Uint64
 	closed  bool // guarded by bus.mu

@@ -70,6 +70,16 @@ func TestDependencyRulesCatchPlantedViolations(t *testing.T) {
 		{"postgres", []string{"github.com/gorilla/websocket"}, "may use only these outside modules"},
 		{"postgres/pgtest", []string{"github.com/jackc/pgx/v5", "testing"}, ""},
 		{"postgres/pgtest", []string{ours("postgres")}, "fakes and test helpers import only the root and other test packages"},
+		{"nats", []string{ours(""), "github.com/nats-io/nats.go", "encoding/json", "log/slog"}, ""},
+		{"nats", []string{ours("inmem")}, "stores and buses implement root interfaces and import none of ours"},
+		{"nats", []string{ours("connectapi")}, "stores and buses implement root interfaces and import none of ours"},
+		{"nats", []string{"database/sql"}, "only stores use a SQL database"},
+		{"nats", []string{"github.com/gorilla/websocket"}, "may use only these outside modules"},
+		{"nats", []string{"github.com/jackc/pgx/v5"}, "buses use only their bus client"},
+		{"inmem", []string{"github.com/mattn/go-sqlite3"}, "buses use only their bus client"},
+		{"sqlite", []string{"github.com/nats-io/nats.go"}, "stores use only their database client"},
+		{"nats/natstest", []string{ours(""), "os/exec", "testing"}, ""},
+		{"nats/natstest", []string{ours("nats")}, "fakes and test helpers import only the root and other test packages"},
 		{"connector/zendesk", []string{ours(""), ours("connector/internal/outbound")}, ""},
 		{"connector/zendesk", []string{ours("connector/webhook")}, "connectors import only the root and connector/internal"},
 		{"connector/zendesk", []string{ours("sqlite")}, "connectors import only the root and connector/internal"},
@@ -263,6 +273,9 @@ func importRule(rel, g, imp string) string {
 		return ""
 	}
 	if !ours {
+		if r := clientRule(rel, g, imp); r != "" {
+			return r
+		}
 		return outsideRule(g, imp)
 	}
 	if dep == "" {
@@ -333,6 +346,25 @@ func outsideRule(g, imp string) string {
 		}
 	}
 	return "the " + g + " group may use only these outside modules: " + strings.Join(allowed, ", ")
+}
+
+// clientRule keeps the store group's packages to their own client: the
+// buses (inmem, nats) to the bus client, with no SQL, and the stores to
+// their database's.
+func clientRule(rel, g, imp string) string {
+	if g != groupStore {
+		return ""
+	}
+	bus := under(rel, "inmem", "nats")
+	switch {
+	case bus && imp == "database/sql":
+		return "only stores use a SQL database"
+	case bus && (strings.HasPrefix(imp, "github.com/mattn/go-sqlite3") || strings.HasPrefix(imp, "github.com/jackc/pgx/")):
+		return "buses use only their bus client"
+	case !bus && strings.HasPrefix(imp, "github.com/nats-io/"):
+		return "stores use only their database client"
+	}
+	return ""
 }
 
 // unshippable says why the product binary must not link the package at

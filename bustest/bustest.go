@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -258,6 +259,11 @@ func testStalledSubscriber(t *testing.T, b helpline.Bus) {
 	stalledAll := subscribe(t, b, helpline.AllContacts)
 	active := subscribe(t, b, contact("c1"))
 
+	// read is the last Seq the active subscriber took; stop ends the
+	// publisher when the test fails.
+	var read atomic.Int64
+	stop := make(chan struct{})
+	defer close(stop)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -267,9 +273,15 @@ func testStalledSubscriber(t *testing.T, b helpline.Bus) {
 				return
 			}
 			if seq%batch == 0 {
-				// Let the active subscriber drain so that it never overflows.
-				for active.Lost() == 0 && len(active.Events()) > 0 {
-					time.Sleep(time.Millisecond)
+				// Let the active subscriber take every event published
+				// so far, those still on their way included, so that
+				// it never overflows.
+				for read.Load() < seq {
+					select {
+					case <-stop:
+						return
+					case <-time.After(time.Millisecond):
+					}
 				}
 			}
 		}
@@ -281,6 +293,7 @@ func testStalledSubscriber(t *testing.T, b helpline.Bus) {
 			if ev.Item.Seq != seq {
 				t.Fatalf("active subscriber got #%d, want #%d", ev.Item.Seq, seq)
 			}
+			read.Store(seq)
 		case <-deadline:
 			t.Fatalf("active subscriber starved at #%d", seq)
 		}

@@ -6,7 +6,10 @@
 // contact reach a connector in Seq order and never two batches at once, on
 // one node or several. Workers wake on bus events and, as a backstop for
 // lost events and restarts, poll the store for pairs that are due and
-// behind. Failures are retried with exponential backoff and full jitter,
+// behind. With several nodes, an item wakes the dispatcher of one node
+// only (the bus group BusGroup), which claims the pair, and the node that
+// already holds the contact's pair, which delivers it without a claim: N
+// nodes do not each try to claim every item. Failures are retried with exponential backoff and full jitter,
 // never sooner than the connector's Retry-After; permanent failures park
 // the pair with the reason until an operator resumes it.
 //
@@ -47,6 +50,10 @@ const (
 	DefaultBatchSize    = 100
 	DefaultLinger       = time.Second
 )
+
+// BusGroup is the bus group (helpline.Bus.SubscribeGroup) in which the
+// dispatchers of every node share the wake-ups for new items.
+const BusGroup = "mirror"
 
 // Store is what the dispatcher reads and writes; helpline.Store satisfies it.
 type Store interface {
@@ -201,11 +208,16 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	} else if n > 0 {
 		d.log.Info("mirror: released the leases of a previous run", "owner", d.owner, "pairs", n)
 	}
-	sub, err := d.bus.Subscribe(ctx, helpline.AllContacts)
+	shared, err := d.bus.SubscribeGroup(ctx, helpline.AllContacts, BusGroup)
 	if err != nil {
 		return fmt.Errorf("mirror: subscribing to the bus: %w", err)
 	}
-	defer sub.Close()
+	defer shared.Close()
+	all, err := d.bus.Subscribe(ctx, helpline.AllContacts)
+	if err != nil {
+		return fmt.Errorf("mirror: subscribing to the bus: %w", err)
+	}
+	defer all.Close()
 	var wg sync.WaitGroup
 	for _, l := range d.lanes {
 		wg.Add(1 + d.workers)
@@ -214,7 +226,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			go func() { defer wg.Done(); d.work(ctx, l) }()
 		}
 	}
-	d.listen(ctx, sub)
+	d.listen(ctx, shared, all)
 	wg.Wait()
 	for _, l := range d.lanes {
 		d.releaseIdle(ctx, l, -1)
@@ -224,27 +236,37 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 
 // listen turns stored items on the bus into wake-ups, and lost events (of
 // any kind) into an immediate scan; it passes over events of other kinds.
-func (d *Dispatcher) listen(ctx context.Context, sub helpline.Subscription) {
+// shared carries the items this node is to claim pairs for, its share of
+// BusGroup's; all carries every item, of which it takes those of contacts
+// it already has in hand (holding the pair's lease, or delivering it),
+// whose items the node that receives the shared wake-up cannot claim.
+func (d *Dispatcher) listen(ctx context.Context, shared, all helpline.Subscription) {
 	var lost uint64
 	for {
+		var ev helpline.Event
+		var ok, mine bool
 		select {
 		case <-ctx.Done():
 			return
-		case ev, ok := <-sub.Events():
-			if !ok {
-				<-ctx.Done()
-				return
-			}
-			if ev.Kind == helpline.EventItem && ev.Item != nil && ev.Item.Stored() {
-				for _, l := range d.lanes {
+		case ev, ok = <-shared.Events():
+			mine = true
+		case ev, ok = <-all.Events():
+		}
+		if !ok {
+			<-ctx.Done()
+			return
+		}
+		if ev.Kind == helpline.EventItem && ev.Item != nil && ev.Item.Stored() {
+			for _, l := range d.lanes {
+				if mine || l.inHand(ev.Item.ContactID) {
 					l.notify(ev.Item.ContactID)
 				}
 			}
-			if n := sub.Lost(); n != lost {
-				lost = n
-				for _, l := range d.lanes {
-					l.scanNow()
-				}
+		}
+		if n := shared.Lost() + all.Lost(); n != lost {
+			lost = n
+			for _, l := range d.lanes {
+				l.scanNow()
 			}
 		}
 	}

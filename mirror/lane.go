@@ -79,6 +79,14 @@ func (l *lane) notify(c string) {
 	}
 }
 
+// inHand reports whether this node has contact c in hand: queued,
+// being delivered, or its pair's lease kept.
+func (l *lane) inHand(c string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.state[c] != nil
+}
+
 func (l *lane) scanNow() {
 	select {
 	case l.kick <- struct{}{}:

@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -70,6 +71,20 @@ type Config struct {
 	APITokenEnv string `yaml:"api_token_env"`
 	// AgentAPI tunes the agent API's sessions and login throttling.
 	AgentAPI AgentAPIConfig `yaml:"agent_api"`
+	// Bus carries events between the parts of a node and, with several
+	// nodes, between the nodes: empty for the in-process bus of one node,
+	// or the NATS server every node of a cluster connects to,
+	// nats://host:4222 (a comma-separated list for a NATS cluster; tls://
+	// for TLS; user:password@ when the server asks for them).
+	Bus string `yaml:"bus"`
+	// BusPrefix is put before every NATS subject (default "helpline"):
+	// Helpline clusters sharing one NATS server need one each.
+	BusPrefix string `yaml:"bus_prefix"`
+	// DrainTimeout is how long a node stopping (SIGTERM, Ctrl-C) waits
+	// for in-flight requests and mirror deliveries to finish, after it has
+	// stopped taking WebSockets and asked the open ones to reconnect
+	// elsewhere (default 15s).
+	DrainTimeout Duration `yaml:"drain_timeout"`
 }
 
 // AgentAPIConfig tunes the agent API (/api/agent, /api/admin); zero values
@@ -348,6 +363,12 @@ func (cfg *Config) validate() error {
 	if cfg.Limits.SocketsPerParticipant < 0 {
 		return fmt.Errorf("limits.sockets_per_participant must not be negative")
 	}
+	if err := cfg.validateBus(); err != nil {
+		return err
+	}
+	if cfg.DrainTimeout < 0 {
+		return fmt.Errorf("drain_timeout must not be negative")
+	}
 	switch strings.ToLower(cfg.Log.Format) {
 	case "", "text", "json":
 	default:
@@ -387,6 +408,44 @@ func (cfg *Config) instances() []*helpline.Instance {
 		out = append(out, in)
 	}
 	return out
+}
+
+// validateBus checks that bus is empty or a list of NATS server URLs, and
+// bus_prefix a NATS subject prefix set only with them.
+func (cfg *Config) validateBus() error {
+	if cfg.Bus == "" {
+		if cfg.BusPrefix != "" {
+			return fmt.Errorf("bus_prefix is for a NATS bus; set bus too")
+		}
+		return nil
+	}
+	for _, s := range strings.Split(cfg.Bus, ",") {
+		u, err := url.Parse(strings.TrimSpace(s))
+		if err != nil || (u.Scheme != "nats" && u.Scheme != "tls") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return fmt.Errorf("bus: %q is not a NATS server URL (nats://host:4222 or tls://host:4222)", redactURL(s))
+		}
+	}
+	if cfg.BusPrefix != "" && !helpline.ValidGroup(cfg.BusPrefix) {
+		return fmt.Errorf("bus_prefix %q must be letters, digits, '-', '_' and inner '.'", cfg.BusPrefix)
+	}
+	return nil
+}
+
+// redactURL hides what follows "://" up to an '@' (a password or token).
+func redactURL(s string) string {
+	scheme, rest, ok := strings.Cut(s, "://")
+	if at := strings.LastIndexByte(rest, '@'); ok && at >= 0 {
+		return scheme + "://***" + rest[at:]
+	}
+	return s
+}
+
+// drainTimeout is DrainTimeout or its default.
+func (cfg *Config) drainTimeout() time.Duration {
+	if cfg.DrainTimeout > 0 {
+		return time.Duration(cfg.DrainTimeout)
+	}
+	return defaultDrainTimeout
 }
 
 func (h *HTTPConfig) validate() error {

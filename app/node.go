@@ -34,8 +34,9 @@ import (
 	"github.com/helplinehq/helpline/web"
 )
 
-// shutdownTimeout bounds how long in-flight requests get to finish.
-const shutdownTimeout = 15 * time.Second
+// defaultDrainTimeout bounds how long in-flight requests and deliveries
+// get to finish when the node stops (Config.DrainTimeout).
+const defaultDrainTimeout = 15 * time.Second
 
 // Node is a wired Helpline: New opens and builds it, Run serves it until
 // its context is done, Close releases what New opened.
@@ -104,7 +105,7 @@ func (n *Node) open(ctx context.Context) error {
 	if n.store, err = OpenStore(cfg); err != nil {
 		return err
 	}
-	if n.bus, err = OpenBus(cfg); err != nil {
+	if n.bus, err = OpenBus(cfg, n.logger); err != nil {
 		return err
 	}
 	blobs, err := OpenBlobs(cfg, n.store)

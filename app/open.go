@@ -3,12 +3,15 @@ package app
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/helplinehq/helpline"
 	"github.com/helplinehq/helpline/blobfs"
 	"github.com/helplinehq/helpline/inmem"
+	natsbus "github.com/helplinehq/helpline/nats"
 	"github.com/helplinehq/helpline/postgres"
 	"github.com/helplinehq/helpline/sqlite"
 )
@@ -75,9 +78,20 @@ func OpenStore(cfg *Config) (helpline.Store, error) {
 	return s, nil
 }
 
-// OpenBus opens the bus: in-process, as one node needs.
-func OpenBus(cfg *Config) (helpline.Bus, error) {
-	return inmem.NewBus(), nil
+// OpenBus opens the bus: in-process, as one node needs, unless cfg.Bus
+// names a NATS server, which every node of a cluster then shares. A NATS
+// server that cannot be reached fails the start; once connected, the bus
+// reconnects for as long as the node runs, logging to logger.
+func OpenBus(cfg *Config, logger *slog.Logger) (helpline.Bus, error) {
+	if cfg.Bus == "" {
+		return inmem.NewBus(), nil
+	}
+	host, _ := os.Hostname()
+	b, err := natsbus.Open(natsbus.Options{URL: cfg.Bus, Prefix: cfg.BusPrefix, Name: "helpline " + host, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // OpenBlobs opens the attachment files cfg.Blobs names: a directory, or

@@ -56,7 +56,9 @@ func (d *Dispatcher) deliver(ctx context.Context, l *lane, p *helpline.MirrorPai
 	if len(batch) > 0 {
 		// The delivery ends a third of the lease before the lease does,
 		// which leaves time to save its outcome.
-		mctx, cancel := context.WithTimeout(ctx, min(d.lease*2/3, p.LeaseUntil.Sub(d.now())-d.lease/3))
+		// A delivery under way when Run is told to stop goes on for as
+		// long as its grace allows.
+		mctx, cancel := context.WithTimeout(d.flight, min(d.lease*2/3, p.LeaseUntil.Sub(d.now())-d.lease/3))
 		started := time.Now()
 		res, err = l.conn.Mirror(mctx, &helpline.MirrorBatch{
 			Contact:      contact,

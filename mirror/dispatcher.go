@@ -120,6 +120,10 @@ type Dispatcher struct {
 	linger  time.Duration
 	metrics *metrics
 	lanes   []*lane
+	// flight is the context of outside calls in flight: it ends when
+	// RunGraceful's grace does. RunGraceful sets it before starting the
+	// workers.
+	flight context.Context
 }
 
 // New returns a dispatcher; Run starts it.
@@ -189,8 +193,16 @@ func New(cfg Config) *Dispatcher {
 	return d
 }
 
-// Run delivers until ctx is done, then waits for deliveries in flight and
-// returns ctx's error.
+// Run delivers until ctx is done, then cancels the deliveries in flight,
+// waits for them, releases its leases and returns ctx's error. It is
+// RunGraceful(ctx, ctx).
+func (d *Dispatcher) Run(ctx context.Context) error { return d.RunGraceful(ctx, ctx) }
+
+// RunGraceful delivers until ctx is done, then lets the deliveries in
+// flight finish, unless grace is done first (which cancels them), saves
+// their outcomes, releases its leases and returns ctx's error. It starts
+// no delivery once ctx is done. A node that stops this way leaves its
+// pairs to the other nodes at once, with nothing uncertain about them.
 //
 // It starts by releasing the leases a previous process with the same
 // Owner held (ReleaseMirrorLeases): that process died, possibly between
@@ -198,7 +210,7 @@ func New(cfg Config) *Dispatcher {
 // back Reclaimed and their items are handed over as a retry (Attempt ≥ 1)
 // for the connector to check what landed. A failure to release is logged;
 // the leases then run out on their own.
-func (d *Dispatcher) Run(ctx context.Context) error {
+func (d *Dispatcher) RunGraceful(ctx, grace context.Context) error {
 	if len(d.lanes) == 0 {
 		<-ctx.Done()
 		return ctx.Err()
@@ -218,6 +230,10 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		return fmt.Errorf("mirror: subscribing to the bus: %w", err)
 	}
 	defer all.Close()
+	flight, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	defer context.AfterFunc(grace, cancel)()
+	d.flight = flight
 	var wg sync.WaitGroup
 	for _, l := range d.lanes {
 		wg.Add(1 + d.workers)

@@ -670,3 +670,74 @@ func TestTwoNodesDeliverHeldPairs(t *testing.T) {
 		}
 	}
 }
+
+// gateConnector's deliveries wait for a release, or for their context;
+// started says a delivery has begun.
+type gateConnector struct {
+	started chan *helpline.MirrorBatch
+	release chan struct{}
+}
+
+func (c *gateConnector) Name() string { return connector }
+
+func (c *gateConnector) Mirror(ctx context.Context, b *helpline.MirrorBatch) (helpline.MirrorResult, error) {
+	c.started <- b
+	select {
+	case <-c.release:
+		return helpline.MirrorResult{Delivered: len(b.Items)}, nil
+	case <-ctx.Done():
+		return helpline.MirrorResult{}, ctx.Err()
+	}
+}
+
+// A dispatcher told to stop gracefully lets the delivery in flight finish,
+// saves it and releases the pair; once its grace is over, it cancels the
+// delivery, and the pair comes back as uncertain.
+func TestGracefulStop(t *testing.T) {
+	for _, finish := range []bool{true, false} {
+		t.Run(fmt.Sprintf("finish=%v", finish), func(t *testing.T) {
+			h := newHarness(t)
+			gate := &gateConnector{started: make(chan *helpline.MirrorBatch, 1), release: make(chan struct{})}
+			h.cfg.Connectors = []helpline.Mirrorer{gate}
+			ctx, stop := context.WithCancel(context.Background())
+			grace, endGrace := context.WithCancel(context.Background())
+			defer stop()
+			defer endGrace()
+			done := make(chan error, 1)
+			go func() { done <- mirror.New(h.cfg).RunGraceful(ctx, grace) }()
+			c := h.newChat()
+			h.say(c, "one", "")
+			select {
+			case <-gate.started:
+			case <-time.After(10 * time.Second):
+				t.Fatal("no delivery started")
+			}
+			stop()
+			select {
+			case err := <-done:
+				t.Fatalf("RunGraceful returned %v with a delivery in flight and its grace running", err)
+			case <-time.After(50 * time.Millisecond):
+			}
+			if finish {
+				close(gate.release)
+			} else {
+				endGrace()
+			}
+			if err := <-done; err != context.Canceled {
+				t.Errorf("RunGraceful returned %v", err)
+			}
+			p := h.pair(c)
+			if p.LeaseOwner != "" {
+				t.Errorf("lease of %s kept after the stop", p.LeaseOwner)
+			}
+			ps, err := h.store.ClaimMirrorPairs(context.Background(), connector, "", "node-2", h.clock.Now().Add(time.Hour), time.Minute, 10)
+			if finish {
+				if p.Cursor != p.LastSeq || p.Attempts != 0 || err != nil || len(ps) != 0 {
+					t.Errorf("after a finished delivery: pair %+v, claim %v %v; want it caught up and nothing to claim", p, ps, err)
+				}
+			} else if p.Cursor != 0 || p.Attempts < 1 || err != nil || len(ps) != 1 {
+				t.Errorf("after a cancelled delivery: pair %+v, claim %v %v; want it behind, to be checked (attempt ≥ 1) by the next holder", p, ps, err)
+			}
+		})
+	}
+}

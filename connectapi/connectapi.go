@@ -85,6 +85,12 @@ type Config struct {
 	// UploadGrace is the part of an upload's deadline that does not depend
 	// on its size; zero means 30 s.
 	UploadGrace time.Duration
+	// Draining, once closed, says the node is stopping: open WebSockets
+	// are closed with code 1012 (service restart) once their queued
+	// frames are written, which clients answer by reconnecting, to
+	// another node; new ones are refused with 503 and Retry-After. The
+	// rest of the API goes on serving. Nil never drains.
+	Draining <-chan struct{}
 }
 
 // maxJSONBody limits a JSON request body. JSON operations carry at most a
@@ -175,7 +181,7 @@ func New(cfg Config) http.Handler {
 		}
 	}
 	s.limits = newLimiter(cfg.Limits)
-	s.sockets = newSocketConfig(s, cfg.SocketIdleTimeout)
+	s.sockets = newSocketConfig(s, cfg.SocketIdleTimeout, cfg.Draining)
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("PUT /contact/chat", s.contactOp("StartChatContact", s.startChatContact))

@@ -47,6 +47,59 @@ type socketConfig struct {
 	upgrader websocket.Upgrader
 	idle     time.Duration
 	frames   frameCache
+
+	// draining is Config.Draining; watchOnce starts the goroutine that
+	// waits for it, with the first socket.
+	draining  <-chan struct{}
+	watchOnce sync.Once
+	mu        sync.Mutex // guards open
+	open      map[*socket]struct{}
+}
+
+// retryAfterDrain is the Retry-After of a socket refused while the node
+// drains: by then a load balancer has another node to send it to.
+const retryAfterDrain = "1"
+
+// add records c as open; c is restarted at once if the node drains.
+func (sc *socketConfig) add(c *socket) {
+	sc.mu.Lock()
+	sc.open[c] = struct{}{}
+	sc.mu.Unlock()
+	if sc.draining == nil {
+		return
+	}
+	sc.watchOnce.Do(func() { go sc.watch() })
+	select {
+	case <-sc.draining:
+		c.restart()
+	default:
+	}
+}
+
+func (sc *socketConfig) remove(c *socket) {
+	sc.mu.Lock()
+	delete(sc.open, c)
+	sc.mu.Unlock()
+}
+
+// isDraining reports whether the node drains.
+func (sc *socketConfig) isDraining() bool {
+	select {
+	case <-sc.draining:
+		return true
+	default:
+		return false
+	}
+}
+
+// watch restarts every open socket once the node drains.
+func (sc *socketConfig) watch() {
+	<-sc.draining
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	for c := range sc.open {
+		c.restart()
+	}
 }
 
 // frameCache remembers the frame of the item delivered last: the engine
@@ -79,11 +132,11 @@ func (fc *frameCache) encode(it *helpline.Item, initial string) ([]byte, error) 
 	return frame, nil
 }
 
-func newSocketConfig(s *server, idle time.Duration) *socketConfig {
+func newSocketConfig(s *server, idle time.Duration, draining <-chan struct{}) *socketConfig {
 	if idle == 0 {
 		idle = 60 * time.Second
 	}
-	sc := &socketConfig{srv: s, idle: idle}
+	sc := &socketConfig{srv: s, idle: idle, draining: draining, open: make(map[*socket]struct{})}
 	sc.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
 		ReadBufferSize:   512,
@@ -114,7 +167,11 @@ func newSocketConfig(s *server, idle time.Duration) *socketConfig {
 //     (chat.ended) is flushed and the socket is closed with code 1000.
 //   - A socket that sends no frame for SocketIdleTimeout is closed; one
 //     whose client reads too slowly to keep its queue short is dropped.
+//   - When the node drains (Config.Draining), the socket is closed with
+//     code 1012 once its queue is written, and the client reconnects.
 //
+// While the node drains, a new socket is refused with 503
+// ThrottlingException and Retry-After: 1.
 // An unknown, expired or ended token is refused with 403 before upgrading.
 // So is, with 429 ThrottlingException, a socket over the participant's
 // open-socket limit ("Too many open WebSocket connections ...") or over
@@ -122,6 +179,12 @@ func newSocketConfig(s *server, idle time.Duration) *socketConfig {
 // RateLimits. The socket's slot is given back when it closes, whatever
 // closes it.
 func (s *server) serveSocket(w http.ResponseWriter, r *http.Request) {
+	if s.sockets.isDraining() {
+		w.Header().Set("Retry-After", retryAfterDrain)
+		s.writeError(w, r, participantErrors, &apiError{status: http.StatusServiceUnavailable, name: "ThrottlingException",
+			message: "This server is restarting; reconnect."})
+		return
+	}
 	token := r.URL.Query().Get("token")
 	if token == "" {
 		s.writeError(w, r, participantErrors, helpline.Errorf(helpline.EFORBIDDEN, "The token query parameter is required."))
@@ -155,6 +218,7 @@ func (s *server) serveSocket(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader has answered
 	}
 	c := &socket{cfg: s.sockets, ws: ws, sess: sess, id: id, from: sess.Contact.LastSeq, release: release}
+	s.sockets.add(c)
 	// The reader gets a goroutine of its own so that this handler
 	// returns and the HTTP server's per-connection buffers are freed.
 	// Watch uses its context only for the call itself.
@@ -181,11 +245,12 @@ type socket struct {
 	// release gives the participant's socket slot back; cleanup calls it.
 	release func()
 
-	mu      sync.Mutex // guards the fields below
-	queue   [][]byte   // frames waiting to be written, at most socketQueueLen
-	writing bool       // a writer goroutine owns the connection's write side
-	ending  bool       // End was called: close with 1000 once queue is empty
-	closed  bool       // nothing more may be queued
+	mu       sync.Mutex // guards the fields below
+	queue    [][]byte   // frames waiting to be written, at most socketQueueLen
+	writing  bool       // a writer goroutine owns the connection's write side
+	ending   bool       // End was called: close with 1000 once queue is empty
+	restarts bool       // with ending: close with 1012 instead, the node draining
+	closed   bool       // nothing more may be queued
 }
 
 func (c *socket) run(ctx context.Context) {
@@ -226,6 +291,7 @@ func (c *socket) cleanup() {
 	c.closed = true
 	c.queue = nil
 	c.mu.Unlock()
+	c.cfg.remove(c)
 	if c.stop != nil {
 		c.stop()
 	}
@@ -344,6 +410,19 @@ func (c *socket) End() {
 	c.startWriter()
 }
 
+// restart closes the socket with code 1012 (service restart) once every
+// queued frame is written: the node is stopping, and the client
+// reconnects elsewhere.
+func (c *socket) restart() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.ending {
+		return
+	}
+	c.ending, c.restarts = true, true
+	c.startWriter()
+}
+
 // enqueue queues a frame for the writer and reports whether it was
 // queued.
 func (c *socket) enqueue(frame []byte) bool {
@@ -386,8 +465,12 @@ func (c *socket) write() {
 				return
 			}
 			c.closed = true
+			restart := c.restarts
 			c.mu.Unlock()
 			msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "chat ended")
+			if restart {
+				msg = websocket.FormatCloseMessage(websocket.CloseServiceRestart, "server restarting; reconnect")
+			}
 			c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(writeTimeout))
 			c.ws.SetReadDeadline(time.Now().Add(closeGrace))
 			return

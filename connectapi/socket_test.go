@@ -319,3 +319,43 @@ func TestHelplineEventsStayInternal(t *testing.T) {
 		t.Errorf("%d Helpline events stored, want the owner change", internal)
 	}
 }
+
+// When the node drains, open sockets are closed with 1012 (service
+// restart) after what was queued, and new ones are refused with 503 and
+// Retry-After; the rest of the API still serves, so that the client can
+// fetch a new socket URL, for another node.
+func TestDrainClosesSocketsForReconnect(t *testing.T) {
+	draining := make(chan struct{})
+	e := newEnv(t, func(c *connectapi.Config) { c.Draining = draining })
+	cust := e.startChat(t)
+	cc := e.connect(t, cust.participantToken)
+	w := dial(t, cc.Websocket.Url)
+	w.subscribe()
+	idle := dial(t, e.connect(t, cust.participantToken).Websocket.Url) // never subscribed
+
+	close(draining)
+	for name, s := range map[string]*ws{"subscribed": w, "unsubscribed": idle} {
+		s.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for {
+			_, _, err := s.conn.ReadMessage()
+			if err == nil {
+				continue
+			}
+			var ce *websocket.CloseError
+			if !errors.As(err, &ce) || ce.Code != websocket.CloseServiceRestart {
+				t.Errorf("%s socket ended with %v, want close 1012", name, err)
+			}
+			break
+		}
+	}
+	conn, resp, err := websocket.DefaultDialer.Dial(e.connect(t, cust.participantToken).Websocket.Url, nil)
+	if err == nil {
+		conn.Close()
+		t.Fatal("a socket opened while draining")
+	}
+	if resp == nil || resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("socket while draining: %v %v, want 503 with Retry-After", err, resp)
+	}
+	// The chat goes on: a message is still accepted.
+	e.sendMessage(t, cc.ConnectionCredentials.ConnectionToken, "still here")
+}

@@ -46,6 +46,7 @@ const CSRFHeader = "X-CSRF-Token"
 const (
 	codeUnauthorized = "unauthorized" // no credentials, or bad or expired ones: 401
 	codeTooLarge     = "too_large"    // the request body exceeds maxBody: 413
+	codeUnavailable  = "unavailable"  // the node is stopping; retry, elsewhere: 503
 )
 
 // Defaults of AgentConfig.
@@ -109,6 +110,11 @@ type AgentConfig struct {
 	// as seen (default DefaultSocketPing; keep it well under
 	// routing.presence_grace).
 	SocketIdle, SocketPing time.Duration
+	// Draining, once closed, says the node is stopping: open agent
+	// sockets are closed with code 1012 (service restart), which consoles
+	// answer by reconnecting, to another node; new ones are refused with
+	// 503 and Retry-After. Nil never drains.
+	Draining <-chan struct{}
 }
 
 type agentAPI struct {

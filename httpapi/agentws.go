@@ -237,7 +237,17 @@ func (a *agentAPI) originAllowed(r *http.Request) bool {
 // socket does not keep that agent's presence up. A token must name the
 // agent. An agent-role token reaches no chats, so its socket is refused
 // with 403.
+//
+// While the node drains (Draining), a socket is refused with 503 and
+// Retry-After, and an open one is closed with code 1012.
 func (a *agentAPI) serveSocket(w http.ResponseWriter, r *http.Request) {
+	select {
+	case <-a.cfg.Draining:
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, statusOf(codeUnavailable), errorBody(codeUnavailable, "This server is restarting; reconnect."))
+		return
+	default:
+	}
 	p := PrincipalFrom(r.Context())
 	s, err := a.openSocket(r, p)
 	if err != nil {
@@ -437,6 +447,10 @@ func (s *agentSocket) pump(ctx context.Context) {
 		var err error
 		select {
 		case <-s.done:
+			return
+		case <-s.api.cfg.Draining:
+			msg := websocket.FormatCloseMessage(websocket.CloseServiceRestart, "server restarting; reconnect")
+			s.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
 			return
 		case ev := <-s.events:
 			err = s.handleEvents(ctx, ev)

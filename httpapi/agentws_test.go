@@ -761,3 +761,42 @@ func TestAgentSocketQueueChangeReadsCountsOnly(t *testing.T) {
 		t.Errorf("ada's console read its desk %d times, want 1", views)
 	}
 }
+
+// When the node drains, an open agent socket is closed with 1012 (service
+// restart) and a new one is refused with 503 and Retry-After; the rest of
+// the API still serves.
+func TestAgentSocketDrain(t *testing.T) {
+	draining := make(chan struct{})
+	e := newWSEnv(t, func(c *httpapi.AgentConfig) { c.Draining = draining })
+	ada, _ := e.open("ada")
+	cookie := e.login("sue")
+	close(draining)
+	for {
+		_, err := ada.next()
+		if err == nil {
+			continue
+		}
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != websocket.CloseServiceRestart {
+			t.Errorf("socket ended with %v, want close 1012", err)
+		}
+		break
+	}
+	u := "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/api/agent/ws"
+	ws, res, err := websocket.DefaultDialer.Dial(u, withCookie(cookie))
+	if err == nil {
+		ws.Close()
+		t.Fatal("a socket opened while draining")
+	}
+	if res == nil || res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("socket while draining: %v %v, want 503 with Retry-After", err, res)
+	}
+	var body struct{ Error struct{ Code string } }
+	json.NewDecoder(res.Body).Decode(&body)
+	if body.Error.Code != "unavailable" {
+		t.Errorf("error code %q, want unavailable", body.Error.Code)
+	}
+	if s := e.login("ada"); s == nil {
+		t.Error("login failed while draining")
+	}
+}

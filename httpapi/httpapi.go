@@ -160,6 +160,7 @@ func RequireToken(token string, next http.Handler) http.Handler {
 //	quota         429  a quota is used up
 //	throttled     429  too many requests or failed logins; Retry-After says when to retry
 //	internal      500  a fault of ours, logged; the message says nothing more
+//	unavailable   503  the node is stopping (an agent socket); Retry-After says when to retry
 func statusOf(code string) int {
 	switch code {
 	case helpline.EINVALID:
@@ -178,6 +179,8 @@ func statusOf(code string) int {
 		return http.StatusTooManyRequests
 	case helpline.EUNSUPPORTED:
 		return http.StatusNotImplemented
+	case codeUnavailable:
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }

@@ -363,7 +363,7 @@ func (cfg *Config) validate() error {
 	if cfg.Limits.SocketsPerParticipant < 0 {
 		return fmt.Errorf("limits.sockets_per_participant must not be negative")
 	}
-	if err := cfg.validateBus(); err != nil {
+	if err := cfg.ValidateBus(); err != nil {
 		return err
 	}
 	if cfg.DrainTimeout < 0 {
@@ -410,9 +410,10 @@ func (cfg *Config) instances() []*helpline.Instance {
 	return out
 }
 
-// validateBus checks that bus is empty or a list of NATS server URLs, and
-// bus_prefix a NATS subject prefix set only with them.
-func (cfg *Config) validateBus() error {
+// ValidateBus checks that Bus is empty or a list of NATS server URLs, and
+// BusPrefix a NATS subject prefix set only with them. Load calls it; the
+// command calls it again after its -bus flag.
+func (cfg *Config) ValidateBus() error {
 	if cfg.Bus == "" {
 		if cfg.BusPrefix != "" {
 			return fmt.Errorf("bus_prefix is for a NATS bus; set bus too")

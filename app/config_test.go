@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Negative limits are refused.
@@ -172,6 +173,58 @@ func TestFlowConfig(t *testing.T) {
 	} {
 		if _, err := bad.flow(); err == nil {
 			t.Errorf("flow %+v accepted", bad)
+		}
+	}
+}
+
+// bus names NATS servers, bus_prefix goes with it, drain_timeout is a
+// duration; anything else is refused with a message naming the key, and
+// without the password a URL holds.
+func TestLoadBusConfig(t *testing.T) {
+	dir := t.TempDir()
+	load := func(i int, body string) (*Config, error) {
+		path := filepath.Join(dir, fmt.Sprintf("%d.yaml", i))
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return Load(path)
+	}
+	for i, body := range []string{
+		"bus: nats://127.0.0.1:4222\n",
+		"bus: nats://user:pw@nats-1:4222,nats://nats-2:4222\nbus_prefix: shop-eu.helpline\n",
+		"bus: tls://nats.example.com:4222\ndrain_timeout: 40s\n",
+	} {
+		cfg, err := load(i, body)
+		if err != nil {
+			t.Errorf("%q: %v", body, err)
+		} else if cfg.Bus == "" {
+			t.Errorf("%q: bus not kept", body)
+		}
+	}
+	cfg, err := load(10, "drain_timeout: 40s\n")
+	if err != nil || cfg.drainTimeout() != 40*time.Second || cfg.Bus != "" {
+		t.Errorf("drain_timeout 40s: %v, %v", cfg, err)
+	}
+	if cfg, _ := load(11, "log:\n  level: info\n"); cfg.drainTimeout() != defaultDrainTimeout {
+		t.Errorf("default drain timeout %v, want %v", cfg.drainTimeout(), defaultDrainTimeout)
+	}
+	for i, tc := range []struct{ body, want string }{
+		{"bus: http://u:secret@127.0.0.1:4222\n", "bus:"},
+		{"bus: 127.0.0.1:4222\n", "bus:"},
+		{"bus: nats://\n", "bus:"},
+		{"bus: nats://h:4222/path\n", "bus:"},
+		{"bus: nats://h:4222,redis://h:6379\n", "bus:"},
+		{"bus_prefix: shop\n", "bus_prefix"},
+		{"bus: nats://h:4222\nbus_prefix: a b\n", "bus_prefix"},
+		{"bus: nats://h:4222\nbus_prefix: shop.\n", "bus_prefix"},
+		{"bus: nats://h:4222\nbus_prefix: '*'\n", "bus_prefix"},
+		{"drain_timeout: -1s\n", "drain_timeout"},
+		{"drain_timeout: soon\n", "line 1"},
+		{"bus_url: nats://h:4222\n", "bus_url"},
+	} {
+		_, err := load(20+i, tc.body)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "secret") {
+			t.Errorf("%q: err = %v, want one naming %s, without the password", tc.body, err, tc.want)
 		}
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -45,6 +44,7 @@ type Node struct {
 	logger  *slog.Logger
 	store   helpline.Store
 	bus     helpline.Bus
+	blobs   helpline.BlobStore
 	engine  *chat.Service
 	conns   []helpline.Connector
 	mirrors *mirror.Dispatcher
@@ -66,6 +66,13 @@ type Node struct {
 	// metrics serves the Prometheus metrics, behind a bearer token when
 	// one is configured.
 	metrics http.Handler
+	// draining is closed when Run starts stopping: the transports then
+	// close their WebSockets for clients to reconnect elsewhere, and
+	// refuse new ones; /healthz says "draining".
+	draining  chan struct{}
+	drainOnce sync.Once
+	// realtimeSlots bounds the /healthz/realtime round trips under way.
+	realtimeSlots chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
@@ -77,7 +84,8 @@ type Node struct {
 // provisioning with the engine, the routing loop, the mirror dispatcher
 // and the HTTP handlers. cfg.Data must be set. When New fails it closes what it opened.
 func New(ctx context.Context, cfg *Config, logger *slog.Logger) (*Node, error) {
-	n := &Node{cfg: cfg, logger: logger, limits: cfg.HTTP.limits()}
+	n := &Node{cfg: cfg, logger: logger, limits: cfg.HTTP.limits(),
+		draining: make(chan struct{}), realtimeSlots: make(chan struct{}, 4)}
 	if err := n.open(ctx); err != nil {
 		n.Close()
 		return nil, err
@@ -108,10 +116,10 @@ func (n *Node) open(ctx context.Context) error {
 	if n.bus, err = OpenBus(cfg, n.logger); err != nil {
 		return err
 	}
-	blobs, err := OpenBlobs(cfg, n.store)
-	if err != nil {
+	if n.blobs, err = OpenBlobs(cfg, n.store); err != nil {
 		return err
 	}
+	blobs := n.blobs
 	if n.identity, err = ensureDefaultInstance(ctx, n.store); err != nil {
 		return err
 	}
@@ -231,6 +239,7 @@ func (n *Node) open(ctx context.Context) error {
 		PublicURL:          cfg.PublicURL,
 		// A live socket records its agent as seen well within the grace.
 		SocketPing: min(httpapi.DefaultSocketPing, cfg.Routing.grace()/3),
+		Draining:   n.draining,
 	})
 	n.agents = agents
 	n.admin = httpapi.New(httpapi.Config{Mirrors: n.store, Desks: desks, Token: os.Getenv(tokenEnv), Agents: agents, Logger: n.logger})
@@ -256,6 +265,7 @@ func (n *Node) open(ctx context.Context) error {
 
 		MinUploadRate: uploadRate,
 		UploadGrace:   n.limits.readBody,
+		Draining:      n.draining,
 	})
 	n.web, err = web.New(web.Options{})
 	return err
@@ -272,11 +282,16 @@ func (n *Node) HasAgents(ctx context.Context) (bool, error) {
 }
 
 // Run serves the node on ln until ctx is done or a part of it fails,
-// then shuts down in order: in-flight requests finish (for at most 15 s),
-// the mirror dispatcher stops, then the bot runner (when a flow has a
-// bot), the routing loop, then the engine, which ends every watched
-// socket. It returns the failure that stopped it, or nil. Close releases
-// the rest afterwards.
+// then drains and shuts down in order. Draining first: open WebSockets
+// are closed with code 1012, which clients answer by reconnecting (to
+// another node, behind a load balancer), new ones are refused with 503
+// and Retry-After, and /healthz answers 503 "draining". Then the HTTP
+// server stops taking connections and lets in-flight requests finish,
+// the mirror dispatcher lets its deliveries in flight finish and releases
+// its leases (both within Config.DrainTimeout from the start of the
+// drain), then the bot runner (when a flow has a bot), the routing loop
+// and the engine stop. It returns the failure that stopped it, or nil.
+// Close releases the rest afterwards.
 //
 // metricsLn, when not nil, serves /metrics instead of ln.
 func (n *Node) Run(ctx context.Context, ln, metricsLn net.Listener) error {
@@ -288,10 +303,8 @@ func (n *Node) Run(ctx context.Context, ln, metricsLn net.Listener) error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", n.api)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		io.WriteString(w, "ok\n")
-	})
+	mux.HandleFunc("GET /healthz", n.healthz)
+	mux.HandleFunc("GET /healthz/realtime", n.realtime)
 	if metricsLn == nil {
 		mux.Handle("GET /metrics", n.metrics)
 	}
@@ -314,6 +327,10 @@ func (n *Node) Run(ctx context.Context, ln, metricsLn net.Listener) error {
 		IdleTimeout:       n.limits.idle,
 		ErrorLog:          errorLog,
 	}
+	// grace ends DrainTimeout after the drain starts: requests and mirror
+	// deliveries in flight get until then.
+	grace, endGrace := context.WithCancel(context.Background())
+	defer endGrace()
 	// Started in this order, stopped in the reverse one.
 	parts := []component{
 		{"engine", n.engine.Run},
@@ -322,7 +339,7 @@ func (n *Node) Run(ctx context.Context, ln, metricsLn net.Listener) error {
 	if n.bots != nil {
 		parts = append(parts, component{"bot runner", n.bots.Run})
 	}
-	parts = append(parts, component{"mirror dispatcher", n.mirrors.Run})
+	parts = append(parts, component{"mirror dispatcher", func(ctx context.Context) error { return n.mirrors.RunGraceful(ctx, grace) }})
 	if metricsLn != nil {
 		ms := &http.Server{
 			Handler: connectapi.LogRequests(n.logger, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -336,10 +353,37 @@ func (n *Node) Run(ctx context.Context, ln, metricsLn net.Listener) error {
 			IdleTimeout:       n.limits.idle,
 			ErrorLog:          errorLog,
 		}
-		parts = append(parts, component{"metrics server", serveHTTP(ms, newLimitListener(metricsLn, n.limits, n.logger))})
+		parts = append(parts, component{"metrics server", serveHTTP(ms, newLimitListener(metricsLn, n.limits, n.logger), grace)})
 	}
-	parts = append(parts, component{"http server", serveHTTP(hs, newLimitListener(ln, n.limits, n.logger))})
+	parts = append(parts,
+		component{"http server", serveHTTP(hs, newLimitListener(ln, n.limits, n.logger), grace)},
+		// Stopped first.
+		component{"drain", func(ctx context.Context) error {
+			<-ctx.Done()
+			n.drain()
+			stop := time.AfterFunc(n.cfg.drainTimeout(), endGrace)
+			context.AfterFunc(grace, func() { stop.Stop() })
+			return nil
+		}})
 	return runGroup(ctx, n.logger, parts)
+}
+
+// drain tells the transports and /healthz that the node is stopping.
+func (n *Node) drain() {
+	n.drainOnce.Do(func() {
+		n.logger.Info("draining: asking WebSocket clients to reconnect elsewhere", "timeout", n.cfg.drainTimeout())
+		close(n.draining)
+	})
+}
+
+// isDraining reports whether the node has started stopping.
+func (n *Node) isDraining() bool {
+	select {
+	case <-n.draining:
+		return true
+	default:
+		return false
+	}
 }
 
 // Close releases what New opened: the connectors, the bus and the store.
@@ -414,8 +458,9 @@ func stopped(err error) bool {
 }
 
 // serveHTTP is a component that serves hs on ln and, when its context is
-// done, shuts hs down, letting in-flight requests finish.
-func serveHTTP(hs *http.Server, ln net.Listener) func(context.Context) error {
+// done, shuts hs down, letting in-flight requests finish until grace is
+// done.
+func serveHTTP(hs *http.Server, ln net.Listener, grace context.Context) func(context.Context) error {
 	return func(ctx context.Context) error {
 		served := make(chan error, 1)
 		go func() { served <- hs.Serve(ln) }()
@@ -424,9 +469,11 @@ func serveHTTP(hs *http.Server, ln net.Listener) func(context.Context) error {
 			return err
 		case <-ctx.Done():
 		}
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-		defer cancel()
-		err := hs.Shutdown(shutdownCtx)
+		err := hs.Shutdown(grace)
+		if err != nil {
+			// The grace is over: what is still open is cut.
+			hs.Close()
+		}
 		<-served
 		return err
 	}

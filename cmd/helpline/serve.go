@@ -25,6 +25,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	data := fs.String("data", "", "data directory (default ./helpline-data)")
 	store := fs.String("store", "", storeUsage)
 	publicURL := fs.String("public-url", "", "URL clients reach Helpline at, when behind a TLS proxy")
+	bus := fs.String("bus", "", "NATS server the nodes of a cluster share, nats://host:4222 (default: the in-process bus of one node)")
 	noRateLimits := fs.Bool("disable-rate-limits", false, "turn off the request-rate limits, per instance and per participant, and the open-socket limit (load tests)")
 	maxActive := fs.Int("max-active-chats", 0, "active chats allowed per instance (default 500, as Amazon Connect)")
 	if err := fs.Parse(args); err != nil {
@@ -38,6 +39,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	override(&cfg.Data, *data, "./helpline-data")
 	override(&cfg.Store, *store, "")
 	override(&cfg.PublicURL, *publicURL, "")
+	override(&cfg.Bus, *bus, "")
+	if err := cfg.ValidateBus(); err != nil {
+		return err
+	}
 	if *noRateLimits {
 		cfg.Limits.DisableRateLimits = true
 	}

@@ -363,7 +363,7 @@ func (cfg *Config) validate() error {
 	if cfg.Limits.SocketsPerParticipant < 0 {
 		return fmt.Errorf("limits.sockets_per_participant must not be negative")
 	}
-	if err := cfg.ValidateBus(); err != nil {
+	if err := cfg.validateBusValues(); err != nil {
 		return err
 	}
 	if cfg.DrainTimeout < 0 {
@@ -411,19 +411,26 @@ func (cfg *Config) instances() []*helpline.Instance {
 }
 
 // ValidateBus checks that Bus is empty or a list of NATS server URLs, and
-// BusPrefix a NATS subject prefix set only with them. Load calls it; the
-// command calls it again after its -bus flag.
+// BusPrefix a NATS subject prefix, set only with them. Load checks the
+// file's values but the last rule, which the command checks after its
+// -bus flag, and OpenBus again.
 func (cfg *Config) ValidateBus() error {
-	if cfg.Bus == "" {
-		if cfg.BusPrefix != "" {
-			return fmt.Errorf("bus_prefix is for a NATS bus; set bus too")
-		}
-		return nil
+	if err := cfg.validateBusValues(); err != nil {
+		return err
 	}
-	for _, s := range strings.Split(cfg.Bus, ",") {
-		u, err := url.Parse(strings.TrimSpace(s))
-		if err != nil || (u.Scheme != "nats" && u.Scheme != "tls") || u.Host == "" || (u.Path != "" && u.Path != "/") {
-			return fmt.Errorf("bus: %q is not a NATS server URL (nats://host:4222 or tls://host:4222)", redactURL(s))
+	if cfg.Bus == "" && cfg.BusPrefix != "" {
+		return fmt.Errorf("bus_prefix is for a NATS bus; set bus (or serve's -bus) too")
+	}
+	return nil
+}
+
+func (cfg *Config) validateBusValues() error {
+	if cfg.Bus != "" {
+		for _, s := range strings.Split(cfg.Bus, ",") {
+			u, err := url.Parse(strings.TrimSpace(s))
+			if err != nil || (u.Scheme != "nats" && u.Scheme != "tls") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+				return fmt.Errorf("bus: %q is not a NATS server URL (nats://host:4222 or tls://host:4222)", redactURL(s))
+			}
 		}
 	}
 	if cfg.BusPrefix != "" && !helpline.ValidGroup(cfg.BusPrefix) {

@@ -201,7 +201,19 @@ func TestLoadBusConfig(t *testing.T) {
 			t.Errorf("%q: bus not kept", body)
 		}
 	}
-	cfg, err := load(10, "drain_timeout: 40s\n")
+	// A prefix alone loads, for serve's -bus flag to complete, but opens
+	// no bus.
+	cfg, err := load(9, "bus_prefix: shop\n")
+	if err != nil {
+		t.Fatalf("bus_prefix alone: %v", err)
+	}
+	if b, err := OpenBus(cfg, quiet()); err == nil || !strings.Contains(err.Error(), "bus_prefix") {
+		if b != nil {
+			b.Close()
+		}
+		t.Errorf("OpenBus with a prefix and no bus: %v, want an error naming bus_prefix", err)
+	}
+	cfg, err = load(10, "drain_timeout: 40s\n")
 	if err != nil || cfg.drainTimeout() != 40*time.Second || cfg.Bus != "" {
 		t.Errorf("drain_timeout 40s: %v, %v", cfg, err)
 	}
@@ -214,7 +226,6 @@ func TestLoadBusConfig(t *testing.T) {
 		{"bus: nats://\n", "bus:"},
 		{"bus: nats://h:4222/path\n", "bus:"},
 		{"bus: nats://h:4222,redis://h:6379\n", "bus:"},
-		{"bus_prefix: shop\n", "bus_prefix"},
 		{"bus: nats://h:4222\nbus_prefix: a b\n", "bus_prefix"},
 		{"bus: nats://h:4222\nbus_prefix: shop.\n", "bus_prefix"},
 		{"bus: nats://h:4222\nbus_prefix: '*'\n", "bus_prefix"},

@@ -83,6 +83,9 @@ func OpenStore(cfg *Config) (helpline.Store, error) {
 // server that cannot be reached fails the start; once connected, the bus
 // reconnects for as long as the node runs, logging to logger.
 func OpenBus(cfg *Config, logger *slog.Logger) (helpline.Bus, error) {
+	if err := cfg.ValidateBus(); err != nil {
+		return nil, err
+	}
 	if cfg.Bus == "" {
 		return inmem.NewBus(), nil
 	}

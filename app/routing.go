@@ -161,9 +161,14 @@ const drainMax = 1024
 
 // wakes reports whether ev may change a routing decision: a contact's
 // owner changed (it entered a queue, left an agent), an agent's presence
-// or offers changed. Transcript items do not.
+// or offers changed, or the bus lost events that may have said so (a
+// round reads everything from the store). Transcript items do not.
 func wakes(ev helpline.Event) bool {
-	return ev.Kind == helpline.EventOwner || ev.Kind == helpline.EventPresence || ev.Kind == helpline.EventOffer
+	switch ev.Kind {
+	case helpline.EventOwner, helpline.EventPresence, helpline.EventOffer, helpline.EventGap:
+		return true
+	}
+	return false
 }
 
 // round routes every instance once and returns the earliest time a

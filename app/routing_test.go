@@ -323,3 +323,16 @@ func TestRoutingRunWakesOnEvents(t *testing.T) {
 		t.Fatalf("offer %+v, want the new chat to ada", o)
 	}
 }
+
+// A round follows what may change a decision, a gap in the bus included,
+// and not transcript items.
+func TestRoutingWakes(t *testing.T) {
+	for kind, want := range map[helpline.EventKind]bool{
+		helpline.EventOwner: true, helpline.EventPresence: true, helpline.EventOffer: true, helpline.EventGap: true,
+		helpline.EventItem: false, "some.future.kind": false,
+	} {
+		if got := wakes(helpline.Event{Kind: kind}); got != want {
+			t.Errorf("wakes(%s) = %v, want %v", kind, got, want)
+		}
+	}
+}

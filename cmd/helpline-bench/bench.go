@@ -68,6 +68,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	scale := fs.Int("zendesk-scale", 25, "the zendesk phase's fake allows this many times Zendesk Enterprise's account limits (the per-ticket limit stays as documented)")
 	kusScale := fs.Int("kustomer-scale", 25, "the kustomer phase's fake allows this many times Kustomer Enterprise's org budget (the per-customer caps stay as documented)")
 	fdScale := fs.Int("freshdesk-scale", 25, "the freshdesk phase's fake allows this many times Freshdesk Enterprise's account and ticket write budgets")
+	fs.StringVar(&benchBus, "bus", "", "serve on this NATS bus (nats://host:4222), under a subject prefix of its own, instead of the in-process one")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -130,6 +131,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
+// benchBus is the -bus flag: the NATS server every child server uses as its
+// bus; empty for the in-process bus.
+var benchBus string
+
 // benchServer is a `helpline serve` child process.
 type benchServer struct {
 	cmd                                    *exec.Cmd
@@ -150,6 +155,11 @@ func startBenchServer(ctx context.Context, stderr io.Writer, exe string, maxChat
 	}
 	args := []string{"serve", "--data", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0",
 		"--disable-rate-limits", "--max-active-chats", strconv.Itoa(maxChats)}
+	if benchBus != "" {
+		// A prefix of its own keeps the run apart from other users of
+		// the server.
+		config = "bus: " + benchBus + "\nbus_prefix: bench-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "\n" + config
+	}
 	path := filepath.Join(dir, "helpline.yaml")
 	if err := os.WriteFile(path, []byte("http:\n  max_connections: 0\n"+config), 0o600); err != nil {
 		return nil, err

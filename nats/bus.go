@@ -261,9 +261,11 @@ func (b *Bus) subscribe(ctx context.Context, subject helpline.Subject, group str
 	b.subs[s] = struct{}{}
 	b.mu.Unlock()
 	// Once the server has the subscription, events any node publishes
-	// reach it. When the connection is down the subscription is made
-	// again on reconnecting, and the gap reported.
-	b.flush(ctx)
+	// reach it. When the connection is down the subscription is made on
+	// reconnecting, and the gap reported: no need to wait for that.
+	if b.nc.IsConnected() {
+		b.flush(ctx)
+	}
 	return s, nil
 }
 

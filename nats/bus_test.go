@@ -283,3 +283,28 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// While the server is down, Subscribe and Publish return at once: the
+// subscription is made, and the event sent, on reconnecting.
+func TestSubscribeWhileDown(t *testing.T) {
+	srv := natstest.Start(t)
+	b := open(t, srv.URL(), natstest.Prefix())
+	srv.Stop()
+	waitFor(t, func() bool { return b.Ping(context.Background()) != nil }, "the bus to see the server gone")
+	start := time.Now()
+	sub := subscribe(t, b, helpline.ContactSubject("c1"), "")
+	publish(t, b, item("c1", 1))
+	if d := time.Since(start); d > natsbus.DefaultConnectTimeout {
+		t.Errorf("Subscribe and Publish took %v while the server was down", d)
+	}
+	srv.Restart()
+	var sawGap, sawItem bool
+	for !sawGap || !sawItem {
+		switch ev := next(t, sub); ev.Kind {
+		case helpline.EventGap:
+			sawGap = true
+		case helpline.EventItem:
+			sawItem = ev.Item.Seq == 1
+		}
+	}
+}

@@ -192,15 +192,7 @@ func TestOrderAndExactlyOnce(t *testing.T) {
 	}
 	wg.Wait()
 	eventually(t, "every message", func() bool { return len(h.recv.Unique()) == chats*msgs })
-	if all := h.recv.Deliveries(); len(all) != chats*msgs {
-		t.Errorf("%d deliveries for %d items: duplicates without failures", len(all), chats*msgs)
-	}
-	want := strings.Join(lines("line", msgs), "|")
-	for _, c := range cs {
-		if got := strings.Join(h.contents(c), "|"); got != want {
-			t.Errorf("contact %s got\n%s\nwant\n%s", c.contact.ID, got, want)
-		}
-	}
+	h.checkOnceInOrder(cs, msgs)
 	eventually(t, "cursors at the end", func() bool {
 		for _, c := range cs {
 			if p := h.pair(c); p.Cursor != p.LastSeq || p.LeaseOwner != "" {
@@ -659,14 +651,20 @@ func TestTwoNodesDeliverHeldPairs(t *testing.T) {
 		}
 		eventually(t, l+" of every chat", func() bool { return len(h.recv.Unique()) == chats*(i+1) })
 	}
-	eventually(t, "every message", func() bool { return len(h.recv.Unique()) == chats*msgs })
-	if all := h.recv.Deliveries(); len(all) != chats*msgs {
-		t.Errorf("%d deliveries for %d items: duplicates without failures", len(all), chats*msgs)
+	h.checkOnceInOrder(cs, msgs)
+}
+
+// checkOnceInOrder checks that the webhook got each of the chats' msgs
+// lines ("line 0", ...) once, without failures, and in order.
+func (h *harness) checkOnceInOrder(cs []*chat, msgs int) {
+	h.t.Helper()
+	if all := h.recv.Deliveries(); len(all) != len(cs)*msgs {
+		h.t.Errorf("%d deliveries for %d items: duplicates without failures", len(all), len(cs)*msgs)
 	}
 	want := strings.Join(lines("line", msgs), "|")
 	for _, c := range cs {
 		if got := strings.Join(h.contents(c), "|"); got != want {
-			t.Errorf("contact %s got\n%s\nwant\n%s", c.contact.ID, got, want)
+			h.t.Errorf("contact %s got\n%s\nwant\n%s", c.contact.ID, got, want)
 		}
 	}
 }

@@ -56,6 +56,43 @@ func gatedHook(t *testing.T, recv *webhooktest.Receiver, marker string) (url str
 	}
 }
 
+// drainConfig writes a configuration with drain_timeout drain and a
+// webhook connector posting to hook with the given timeout.
+func drainConfig(t *testing.T, hook, drain, timeout string) string {
+	t.Helper()
+	body := fmt.Sprintf(`
+drain_timeout: %s
+mirror:
+  poll_interval: 20ms
+connectors:
+  - name: hooks
+    kind: webhook
+    urls: [%s]
+    secret_env: HOOK_SECRET
+    timeout: %s
+`, drain, hook, timeout)
+	path := filepath.Join(t.TempDir(), "helpline.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// sayHeld sends text as the customer and waits for its delivery to reach
+// the webhook's gate.
+func sayHeld(t *testing.T, s *testServer, token, text string, started <-chan struct{}) {
+	t.Helper()
+	if code := participantCall(t, s.url(), "/participant/message", token,
+		map[string]string{"ContentType": "text/plain", "Content": text}, nil); code != 200 {
+		t.Fatalf("SendMessage: %d", code)
+	}
+	select {
+	case <-started:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no delivery to the webhook started")
+	}
+}
+
 // SIGTERM drains the node: the customer's socket is closed with 1012, for
 // the client to reconnect elsewhere; the mirror delivery under way
 // finishes and is recorded before serve returns, so that a restart
@@ -66,33 +103,11 @@ func TestServeDrainsOnStop(t *testing.T) {
 	t.Cleanup(recv.Close)
 	hook, started, open := gatedHook(t, recv, "before the stop")
 	defer open()
-	cfg := fmt.Sprintf(`
-drain_timeout: 20s
-mirror:
-  poll_interval: 20ms
-connectors:
-  - name: hooks
-    kind: webhook
-    urls: [%s]
-    secret_env: HOOK_SECRET
-    timeout: 15s
-`, hook)
-	path := filepath.Join(t.TempDir(), "helpline.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := drainConfig(t, hook, "20s", "15s")
 	data := filepath.Join(t.TempDir(), "data")
 	s := startServe(t, "--config", path, "--data", data, "--disable-rate-limits")
 	contactID, token, ws := startCustomer(t, s)
-	if code := participantCall(t, s.url(), "/participant/message", token,
-		map[string]string{"ContentType": "text/plain", "Content": "before the stop"}, nil); code != 200 {
-		t.Fatalf("SendMessage: %d", code)
-	}
-	select {
-	case <-started:
-	case <-time.After(20 * time.Second):
-		t.Fatal("no delivery to the webhook started")
-	}
+	sayHeld(t, s, token, "before the stop", started)
 
 	s.stop() // as SIGTERM does
 	s.stop = nil
@@ -149,27 +164,10 @@ func TestServeDrainTimeout(t *testing.T) {
 	recv := webhooktest.NewReceiver("hook-secret")
 	t.Cleanup(recv.Close)
 	hook, started, open := gatedHook(t, recv, "stuck")
-	cfg := func(hook string) string {
-		path := filepath.Join(t.TempDir(), "helpline.yaml")
-		body := fmt.Sprintf("drain_timeout: 500ms\nmirror:\n  poll_interval: 20ms\nconnectors:\n  - name: hooks\n    kind: webhook\n"+
-			"    urls: [%s]\n    secret_env: HOOK_SECRET\n    timeout: 30s\n", hook)
-		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
 	data := filepath.Join(t.TempDir(), "data")
-	s := startServe(t, "--config", cfg(hook), "--data", data, "--disable-rate-limits")
+	s := startServe(t, "--config", drainConfig(t, hook, "500ms", "30s"), "--data", data, "--disable-rate-limits")
 	contactID, token, _ := startCustomer(t, s)
-	if code := participantCall(t, s.url(), "/participant/message", token,
-		map[string]string{"ContentType": "text/plain", "Content": "stuck"}, nil); code != 200 {
-		t.Fatalf("SendMessage: %d", code)
-	}
-	select {
-	case <-started:
-	case <-time.After(20 * time.Second):
-		t.Fatal("no delivery to the webhook started")
-	}
+	sayHeld(t, s, token, "stuck", started)
 	s.stop()
 	s.stop = nil
 	select {
@@ -181,6 +179,6 @@ func TestServeDrainTimeout(t *testing.T) {
 		t.Fatal("serve still draining 15 s after the stop, with drain_timeout 500ms")
 	}
 	open()
-	startServe(t, "--config", cfg(recv.URL), "--data", data, "--disable-rate-limits")
+	startServe(t, "--config", drainConfig(t, recv.URL, "500ms", "30s"), "--data", data, "--disable-rate-limits")
 	waitFor(t, "the cut-off message delivered after the restart", func() bool { return len(messages(recv, contactID)) == 1 })
 }

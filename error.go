@@ -66,6 +66,8 @@ func humanResource(r string) string {
 		return "session"
 	case ResourceAPIToken:
 		return "API token"
+	case ResourceWidget:
+		return "widget settings of instance"
 	}
 	return "resource"
 }

@@ -15,6 +15,7 @@ type Store interface {
 	ReplayGuard
 	RoutingStore
 	AuthStore
+	WidgetStore
 
 	// SaveInstance creates or replaces the instance with in.ID.
 	SaveInstance(ctx context.Context, in *Instance) error

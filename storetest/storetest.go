@@ -66,6 +66,7 @@ func Run(t *testing.T, open func(t *testing.T) helpline.Store) {
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, open) })
 	t.Run("APITokens", func(t *testing.T) { testAPITokens(t, open) })
 	t.Run("FindBotContacts", func(t *testing.T) { testFindBotContacts(t, open) })
+	t.Run("WidgetSettings", func(t *testing.T) { testWidgetSettings(t, open) })
 }
 
 // base is the suite's reference time: UTC, whole milliseconds.

@@ -70,9 +70,9 @@ type PreChatField struct {
 // saved none. The default instance (defaultInstance) may also be embedded
 // by pages served from localhost and 127.0.0.1, on any port, so that a
 // local demo page works out of the box.
-func DefaultWidgetSettings(in *Instance, defaultInstance bool) *WidgetSettings {
+func DefaultWidgetSettings(instanceID string, defaultInstance bool) *WidgetSettings {
 	ws := &WidgetSettings{
-		InstanceID:     in.ID,
+		InstanceID:     instanceID,
 		Title:          "Chat with us",
 		Greeting:       "Hi! How can we help?",
 		Primary:        "#1f5fbf",
@@ -168,7 +168,7 @@ func CheckOrigin(o string) error {
 		}
 	}
 	u, err := url.Parse(scheme + "://" + host)
-	if err != nil || u.Hostname() == "" || host != strings.ToLower(host) {
+	if err != nil || u.Hostname() == "" || host != strings.ToLower(host) || strings.Contains(host, "*") {
 		return bad
 	}
 	return nil

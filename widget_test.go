@@ -41,24 +41,28 @@ func TestAllowsOrigin(t *testing.T) {
 }
 
 func TestWidgetSettingsCheck(t *testing.T) {
-	if err := DefaultWidgetSettings(&Instance{ID: "i"}, true).Check(); err != nil {
+	if err := DefaultWidgetSettings("i", true).Check(); err != nil {
 		t.Fatalf("the default settings fail their check: %v", err)
 	}
 	for name, change := range map[string]func(*WidgetSettings){
-		"no title":        func(ws *WidgetSettings) { ws.Title = " " },
-		"long greeting":   func(ws *WidgetSettings) { ws.Greeting = strings.Repeat("x", 1001) },
-		"colour name":     func(ws *WidgetSettings) { ws.Primary = "red" },
-		"short colour":    func(ws *WidgetSettings) { ws.OnPrimary = "#fff" },
-		"css injection":   func(ws *WidgetSettings) { ws.Primary = "#000000;background:url(x)" },
-		"position":        func(ws *WidgetSettings) { ws.Position = "top" },
-		"origin path":     func(ws *WidgetSettings) { ws.AllowedOrigins = []string{"https://x.com/"} },
-		"field name":      func(ws *WidgetSettings) { ws.PreChat.Fields = []PreChatField{{Name: "Bad Name", Label: "x", Type: "text"}} },
-		"reserved field":  func(ws *WidgetSettings) { ws.PreChat.Fields = []PreChatField{{Name: "helpline_x", Label: "x", Type: "text"}} },
+		"no title":      func(ws *WidgetSettings) { ws.Title = " " },
+		"long greeting": func(ws *WidgetSettings) { ws.Greeting = strings.Repeat("x", 1001) },
+		"colour name":   func(ws *WidgetSettings) { ws.Primary = "red" },
+		"short colour":  func(ws *WidgetSettings) { ws.OnPrimary = "#fff" },
+		"css injection": func(ws *WidgetSettings) { ws.Primary = "#000000;background:url(x)" },
+		"position":      func(ws *WidgetSettings) { ws.Position = "top" },
+		"origin path":   func(ws *WidgetSettings) { ws.AllowedOrigins = []string{"https://x.com/"} },
+		"field name": func(ws *WidgetSettings) {
+			ws.PreChat.Fields = []PreChatField{{Name: "Bad Name", Label: "x", Type: "text"}}
+		},
+		"reserved field": func(ws *WidgetSettings) {
+			ws.PreChat.Fields = []PreChatField{{Name: "helpline_x", Label: "x", Type: "text"}}
+		},
 		"duplicate field": func(ws *WidgetSettings) { ws.PreChat.Fields = append(ws.PreChat.Fields, ws.PreChat.Fields[0]) },
 		"field type":      func(ws *WidgetSettings) { ws.PreChat.Fields[0].Type = "password" },
 		"field label":     func(ws *WidgetSettings) { ws.PreChat.Fields[0].Label = "" },
 	} {
-		ws := DefaultWidgetSettings(&Instance{ID: "i"}, false)
+		ws := DefaultWidgetSettings("i", false)
 		change(ws)
 		if err := ws.Check(); ErrorCode(err) != EINVALID {
 			t.Errorf("%s: Check = %v, want invalid", name, err)

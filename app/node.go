@@ -58,8 +58,10 @@ type Node struct {
 	api    http.Handler
 	admin  http.Handler
 	agents http.Handler
-	// web serves the pages: landing, widget and console.
+	// web serves the pages: landing, widget and console; widgets the
+	// widget's API, /api/widget.
 	web     *web.Handler
+	widgets *httpapi.WidgetAPI
 	inbound map[string]helpline.InboundConnector
 	// limits bounds the HTTP server's connections.
 	limits connLimits
@@ -236,6 +238,8 @@ func (n *Node) open(ctx context.Context) error {
 		Logger:             n.logger,
 		Feed:               n.engine,
 		Bus:                n.bus,
+		Widgets:            n.store,
+		Instances:          n.store,
 		PublicURL:          cfg.PublicURL,
 		// A live socket records its agent as seen well within the grace.
 		SocketPing: min(httpapi.DefaultSocketPing, cfg.Routing.grace()/3),
@@ -267,7 +271,10 @@ func (n *Node) open(ctx context.Context) error {
 		UploadGrace:   n.limits.readBody,
 		Draining:      n.draining,
 	})
-	n.web, err = web.New(web.Options{})
+	n.widgets = httpapi.NewWidgetAPI(httpapi.WidgetConfig{Widgets: n.store, Contacts: n.engine,
+		DefaultInstance: n.identity.InstanceID, PublicURL: cfg.PublicURL,
+		DisableRateLimit: cfg.Limits.DisableRateLimits, Logger: n.logger})
+	n.web, err = web.New(web.Options{FrameAncestors: n.widgets.FrameAncestors})
 	return err
 }
 
@@ -312,6 +319,7 @@ func (n *Node) Run(ctx context.Context, ln, metricsLn net.Listener) error {
 	mux.Handle("/api/", n.admin)
 	mux.Handle("/api/agent/", n.agents)
 	mux.Handle("/api/admin/", n.agents)
+	mux.Handle("/api/widget/", n.widgets)
 	n.web.Routes(mux)
 	for name, c := range n.inbound {
 		mux.Handle("/connectors/"+name+"/", http.StripPrefix("/connectors/"+name, c))

@@ -95,6 +95,11 @@ type AgentConfig struct {
 	// Now defaults to helpline.Now.
 	Now func() time.Time
 
+	// Widgets, when set, serves the widget's admin API (widgetadmin.go);
+	// Instances, when set, lets it check the flow the settings name.
+	Widgets   helpline.WidgetStore
+	Instances InstanceFinder
+
 	// The agent WebSocket (agentws.go) needs Feed and Bus; without them
 	// GET /api/agent/ws is 404.
 	Feed helpline.AgentFeed
@@ -200,6 +205,9 @@ func NewAgentAPI(cfg AgentConfig) *AgentAPI {
 	}
 	if cfg.HashPassword != nil {
 		a.mountAdmin(mux)
+	}
+	if cfg.Widgets != nil {
+		a.mountWidgetAdmin(mux)
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fail(a.log, w, r, helpline.Errorf(helpline.ENOTFOUND, "No such endpoint: %s %s.", r.Method, r.URL.Path))

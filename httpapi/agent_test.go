@@ -69,7 +69,7 @@ func newAgentEnv(t *testing.T, tune func(*httpapi.AgentConfig)) *agentEnv {
 	}
 	clock := clocktest.New(time.Date(2024, 5, 1, 9, 0, 0, 0, time.UTC))
 	cfg := httpapi.AgentConfig{Agents: db, CheckPassword: routing.CheckPassword, HashPassword: routing.HashPassword, DefaultInstance: "i1",
-		CSRFKey: []byte("0123456789abcdef0123456789abcdef"), Now: clock.Now}
+		CSRFKey: []byte("0123456789abcdef0123456789abcdef"), Now: clock.Now, Widgets: db, Instances: db}
 	if tune != nil {
 		tune(&cfg)
 	}

@@ -39,7 +39,8 @@ func (a *agentAPI) mountWidgetAdmin(mux *http.ServeMux) {
 func widgetSettings(ctx context.Context, store helpline.WidgetStore, instanceID, defaultInstance string) (*helpline.WidgetSettings, error) {
 	ws, err := store.FindWidgetSettings(ctx, instanceID)
 	if helpline.ErrorCode(err) == helpline.ENOTFOUND {
-		return helpline.DefaultWidgetSettings(instanceID, instanceID == defaultInstance), nil
+		// An instance named "default" is what the demo page embeds.
+		return helpline.DefaultWidgetSettings(instanceID, instanceID == defaultInstance || instanceID == "default"), nil
 	}
 	return ws, err
 }

@@ -36,6 +36,7 @@ function tellHost(msg) {
 window.addEventListener('message', (ev) => {
   if (ev.source !== window.parent || (hostOrigin !== '*' && ev.origin !== hostOrigin)) return;
   if (ev.data?.type === 'helpline:identity' && typeof ev.data.token === 'string') identityToken = ev.data.token;
+  if (ev.data?.type === 'helpline:host') document.documentElement.toggleAttribute('data-full', !!ev.data.full);
 });
 
 function time(item) {

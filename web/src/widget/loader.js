@@ -21,6 +21,7 @@
     var w = full ? '100%' : open ? 'min(400px, calc(100% - 32px))' : '72px';
     var h = full ? '100%' : open ? 'min(640px, calc(100% - 32px))' : '72px';
     var gap = full ? '0' : '16px';
+    if (frame.contentWindow) frame.contentWindow.postMessage({ type: 'helpline:host', full: full }, origin);
     frame.style.cssText = 'position:fixed;border:0;margin:0;padding:0;z-index:2147483000;background:transparent;color-scheme:normal;' +
       'bottom:' + gap + ';' + side + ':' + gap + ';width:' + w + ';height:' + h + ';max-width:100%;max-height:100%';
   }

@@ -32,6 +32,14 @@ before(async () => {
         queue: support
         bot:
           kind: ecommerce
+  - id: night
+    name: Night shop
+    flows:
+      - id: night-chat
+        name: Night chat
+        hours:
+          time_zone: UTC
+          open: ["sun 00:00-00:01"]
 queues:
   - id: support
     instance: default
@@ -242,6 +250,16 @@ async function agentSession() {
   return call;
 }
 
+/** Waits for the one chat ada holds, handed to her by the bot. */
+async function assignedChat(agent) {
+  for (let i = 0; i < 100; i++) {
+    const chats = (await agent('GET', '/api/agent/chats')).body?.chats || [];
+    if (chats.length === 1) return chats[0];
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.fail('ada was given no chat, or several');
+}
+
 test('payloads in messages, display names and attachment names render inert', async () => {
   const agent = await agentSession();
   assert.equal((await agent('PUT', '/api/agent/presence', { status: 'online' })).status, 200);
@@ -256,13 +274,7 @@ test('payloads in messages, display names and attachment names render inert', as
   for (const p of payloads) await say(frame, p);
   await say(frame, 'talk to a person');
   // The bot hands off; ada (auto-accept) joins under her hostile name and writes markdown.
-  let chat;
-  for (let i = 0; i < 100 && !chat; i++) {
-    const list = await agent('GET', '/api/agent/chats');
-    chat = list.body?.chats?.[0];
-    if (!chat) await new Promise((r) => setTimeout(r, 200));
-  }
-  assert.ok(chat, 'ada was given the chat');
+  const chat = await assignedChat(agent);
   const md = 'Hello **there** <img src=x onerror="window.__xss=6"> [site](javascript:window.__xss=8) [docs](https://example.com/docs)';
   const sent = await agent('POST', `/api/agent/chats/${chat.contact_id}/messages`, { content: md, content_type: 'text/markdown', client_token: 'md-1' });
   assert.equal(sent.status, 200, JSON.stringify(sent.body));
@@ -281,6 +293,62 @@ test('payloads in messages, display names and attachment names render inert', as
   for (const f of [page, frame]) assert.equal(await f.evaluate(() => window.__xss), undefined, 'no payload ran');
   assert.deepEqual(errors, []);
   await agent('POST', `/api/agent/chats/${chat.contact_id}/close`);
+  await ctx.close();
+});
+
+test('with an agent: typing shows, files download, the end offers the transcript', async () => {
+  const agent = await agentSession();
+  assert.equal((await agent('PUT', '/api/agent/presence', { status: 'online' })).status, 200);
+  const { ctx, page, frame, errors } = await openPage();
+  await openWidget(frame);
+  await say(frame, 'talk to a person');
+  const chat = await assignedChat(agent);
+  await frame.waitForSelector('.event >> text=joined the chat');
+
+  assert.equal((await agent('POST', `/api/agent/chats/${chat.contact_id}/typing`)).status, 204);
+  await frame.waitForFunction(() => document.querySelector('.typing')?.textContent.includes('is typing'));
+
+  await frame.setInputFiles('input[type=file]', { name: 'receipt.png', mimeType: 'image/png', buffer: Buffer.from('89504e470d0a1a0a0000', 'hex') });
+  const file = await frame.waitForSelector('.bubble.file button');
+  const [download] = await Promise.all([page.waitForEvent('download'), file.click()]);
+  assert.equal(download.suggestedFilename(), 'receipt.png');
+  assert.equal(readFileSync(await download.path()).toString('hex'), '89504e470d0a1a0a0000');
+
+  // Client-side checks refuse what the server would.
+  await frame.setInputFiles('input[type=file]', { name: 'tool.exe', mimeType: 'application/octet-stream', buffer: Buffer.from('MZ') });
+  await frame.waitForSelector('.notice >> text=not a file type we accept');
+
+  assert.equal((await agent('POST', `/api/agent/chats/${chat.contact_id}/close`)).status, 204);
+  await frame.waitForSelector('.ended');
+  assert.equal(await frame.$('textarea'), null, 'no composer once the chat has ended');
+  assert.equal(await frame.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('helpline.chat.')).length), 0, 'the ended chat is forgotten');
+  const [transcript] = await Promise.all([page.waitForEvent('download'), frame.click('.ended >> text=Download transcript')]);
+  const text = readFileSync(await transcript.path(), 'utf8');
+  assert.match(text, /You: talk to a person/);
+  assert.match(text, /The chat has ended\./);
+  await frame.click('.ended >> text=Start a new chat');
+  await frame.waitForSelector('textarea');
+  assert.deepEqual(errors, []);
+  await ctx.close();
+});
+
+test('out of hours the window offers the offline form, which leaves a message', async () => {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  const errors = collectErrors(page);
+  await page.goto(`${server.endpoint}/widget/?instance=night`);
+  await page.click('.launcher');
+  await page.waitForSelector('h2 >> text=We are away');
+  await page.fill('#hl-f-name', 'Carol');
+  await page.fill('#hl-f-email', 'carol@example.com');
+  await page.fill('#hl-f-message', 'Do you ship to Norway?');
+  const [resp] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/api/widget/night/offline')),
+    page.click('button >> text=Send message'),
+  ]);
+  assert.equal(resp.status(), 201);
+  await page.waitForSelector('text=We got your message');
+  assert.deepEqual(errors, []);
   await ctx.close();
 });
 

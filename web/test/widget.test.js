@@ -464,6 +464,40 @@ test('the open widget has no serious or critical accessibility violations, and a
   await ctx.close();
 });
 
+test('an admin themes the widget and turns the pre-chat form on; its fields reach the agent', async () => {
+  const agent = await agentSession();
+  const patch = (body) => agent('PATCH', '/api/admin/widget', body);
+  const on = await patch({ title: 'Northwind help', primary: '#0b6e4f', position: 'left',
+    pre_chat: { enabled: true, fields: [{ name: 'name', label: 'Name', type: 'text', required: true },
+      { name: 'email', label: 'Email', type: 'email' }, { name: 'order', label: 'Order number', type: 'text' }] } });
+  assert.equal(on.status, 200, JSON.stringify(on.body));
+  try {
+    assert.equal((await agent('PUT', '/api/agent/presence', { status: 'online' })).status, 200);
+    const { ctx, page, frame, frameEl, errors } = await openPage();
+    assert.equal(await frame.$eval('.launcher', (b) => getComputedStyle(b).backgroundColor), 'rgb(11, 110, 79)');
+    assert.ok((await frameEl.boundingBox()).x < 100, 'the launcher sits on the left');
+    await frame.click('.launcher');
+    await frame.waitForSelector('h1 >> text=Northwind help');
+    await frame.click('button >> text=Start chat');
+    assert.equal(await frame.$('textarea'), null, 'the required name stops the form');
+    await frame.fill('#hl-f-name', 'Carol Typed');
+    await frame.fill('#hl-f-order', 'A-77');
+    await frame.click('button >> text=Start chat');
+    await frame.waitForSelector('textarea');
+    await say(frame, 'talk to a person');
+    const chat = await assignedChat(agent);
+    const detail = (await agent('GET', `/api/agent/chats/${chat.contact_id}`)).body;
+    assert.equal(detail.customer.display_name, 'Carol Typed');
+    assert.equal(detail.attributes.order, 'A-77');
+    assert.equal(detail.attributes.helpline_identity_verified, 'false');
+    await agent('POST', `/api/agent/chats/${chat.contact_id}/close`);
+    assert.deepEqual(errors, []);
+    await ctx.close();
+  } finally {
+    await patch({ title: 'Chat with us', primary: '#1f5fbf', position: 'right', pre_chat: { enabled: false, fields: [] } });
+  }
+});
+
 test('the widget script is small', () => {
   const dist = path.join(here, '..', 'dist');
   const size = (f) => gzipSync(readFileSync(path.join(dist, f)), { level: 9 }).length;

@@ -281,7 +281,7 @@ export class Connection {
     return this.participant('/participant/disconnect', { ClientToken: newToken() });
   }
 
-  /** Drops the socket as a network failure would (it reconnects). */
+  /** Closes the socket, if any, without reconnecting. */
   dropSocket() {
     if (this.ws) {
       const ws = this.ws;

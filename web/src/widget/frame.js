@@ -184,7 +184,6 @@ function App() {
       },
     });
     conn.current = c;
-    window.__helplineConnection = c;
     c.connect();
     return () => c.close();
   }, [chat]);
@@ -206,7 +205,7 @@ function App() {
   const sorted = [...items.current.values()].sort((a, b) => time(a) - time(b));
   const me = chat?.participantId;
 
-  // A read receipt for the last message from the other side once the
+  // A read receipt for the last message from an agent once the
   // customer can see it, a delivered one while the window is closed;
   // sent 300 ms after things settle, and only while the chat has two
   // participants (Connect refuses receipts with more: 409, then none).
@@ -224,7 +223,8 @@ function App() {
       }
       if (present.size > 2 || receipted.current.has('off')) return;
       const last = [...list].reverse().find((it) => (it.Type === 'MESSAGE' || it.Type === 'ATTACHMENT') && it.ParticipantId !== me && it.ParticipantRole !== 'SYSTEM');
-      if (!last) return;
+      // Only people read receipts: none for a bot's messages.
+      if (!last || !staffRoles[last.ParticipantRole]) return;
       const kind = openRef.current && document.visibilityState === 'visible' ? 'read' : 'delivered';
       const key = `${kind}:${last.Id}`;
       if (receipted.current.has(key)) return;
@@ -352,6 +352,9 @@ function App() {
   />`;
 }
 
+// Launcher.focusNext asks the next launcher to take the focus: the
+// window was minimised from the keyboard or its button, and the focus
+// goes back where it came from.
 function Launcher({ unread, onOpen }) {
   const ref = useRef(null);
   useEffect(() => {
@@ -374,8 +377,9 @@ function ChatWindow(p) {
   const away = settings.away && !chat;
   const needForm = settings.pre_chat.enabled && !chat && !formDone && !away;
 
+  const windowRef = useRef(null);
   useEffect(() => {
-    (composer.current || p.focusTarget)?.focus();
+    (composer.current || windowRef.current?.querySelector('input, textarea'))?.focus();
   }, []);
   useEffect(() => {
     const el = list.current;
@@ -387,7 +391,7 @@ function ChatWindow(p) {
   const receipt = lastCustomer && receiptOf(items, lastCustomer.Id, me);
   const active = lastOther && (!lastCustomer || Date.parse(lastOther.AbsoluteTime) >= Date.parse(lastCustomer.AbsoluteTime)) && !ended ? lastOther.Id : '';
 
-  return html`<section class=${`window${dragging ? ' dragging' : ''}`} role="dialog" aria-labelledby="hl-title"
+  return html`<section ref=${windowRef} class=${`window${dragging ? ' dragging' : ''}`} role="dialog" aria-labelledby="hl-title"
     onKeyDown=${(e) => e.key === 'Escape' && (Launcher.focusNext = true, p.onClose())}
     onDragOver=${(e) => { if (chat || !needForm) { e.preventDefault(); setDragging(true); } }}
     onDragLeave=${() => setDragging(false)}
@@ -530,11 +534,11 @@ function fieldValues(form, fields) {
   return out;
 }
 
-function Field({ f, autofocus }) {
+function Field({ f }) {
   const id = `hl-f-${f.name}`;
   return html`<div class="field"><label for=${id}>${f.label}${f.required && html` <span class="req">(${t('required')})</span>`}</label>
     <input id=${id} name=${f.name} type=${f.type === 'tel' ? 'tel' : f.type === 'email' ? 'email' : 'text'} required=${f.required}
-      autocomplete=${f.name === 'name' ? 'name' : f.name === 'email' ? 'email' : 'off'} maxlength="1024" autofocus=${autofocus} /></div>`;
+      autocomplete=${f.name === 'name' ? 'name' : f.name === 'email' ? 'email' : 'off'} maxlength="1024" /></div>`;
 }
 
 function PreChatForm({ settings, onDone }) {
@@ -552,7 +556,7 @@ function PreChatForm({ settings, onDone }) {
     }
   }}>
     <p>${t('preChatIntro')}</p>
-    ${settings.pre_chat.fields.map((f, i) => html`<${Field} f=${f} autofocus=${i === 0} />`)}
+    ${settings.pre_chat.fields.map((f) => html`<${Field} f=${f} />`)}
     ${error && html`<p class="error" role="alert">${error}</p>`}
     <button type="submit" disabled=${busy}>${t('startChat')}</button>
   </form>`;
@@ -580,7 +584,7 @@ function OfflineForm({ settings }) {
   }}>
     <h2>${t('awayTitle')}</h2>
     <p>${settings.away_message}</p>
-    <${Field} f=${{ name: 'name', label: t('offlineName'), type: 'text', required: true }} autofocus=${true} />
+    <${Field} f=${{ name: 'name', label: t('offlineName'), type: 'text', required: true }} />
     <${Field} f=${{ name: 'email', label: t('offlineEmail'), type: 'email', required: true }} />
     ${extra.map((f) => html`<${Field} f=${f} />`)}
     <div class="field"><label for="hl-f-message">${t('offlineMessage')}</label>

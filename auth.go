@@ -160,9 +160,11 @@ type AuthStore interface {
 
 // AgentDirectory is the agent domain as the agent API transport sees it:
 // the agents it authenticates and admins manage, their sessions and
-// tokens, their presence, and the queues. A Store is one.
+// tokens, their presence, the queues and the canned responses. A Store
+// is one.
 type AgentDirectory interface {
 	AuthStore
+	CannedStore
 	CreateAgent(ctx context.Context, a *Agent) error
 	UpdateAgent(ctx context.Context, a *Agent) error
 	FindAgentByID(ctx context.Context, instanceID, id string) (*Agent, error)

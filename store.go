@@ -16,6 +16,7 @@ type Store interface {
 	RoutingStore
 	AuthStore
 	WidgetStore
+	CannedStore
 
 	// SaveInstance creates or replaces the instance with in.ID.
 	SaveInstance(ctx context.Context, in *Instance) error

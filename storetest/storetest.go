@@ -65,6 +65,7 @@ func Run(t *testing.T, open func(t *testing.T) helpline.Store) {
 	t.Run("Offers", func(t *testing.T) { testOffers(t, open) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, open) })
 	t.Run("APITokens", func(t *testing.T) { testAPITokens(t, open) })
+	t.Run("CannedResponses", func(t *testing.T) { testCannedResponses(t, open) })
 	t.Run("FindBotContacts", func(t *testing.T) { testFindBotContacts(t, open) })
 	t.Run("WidgetSettings", func(t *testing.T) { testWidgetSettings(t, open) })
 }

@@ -225,6 +225,7 @@ func (n *Node) open(ctx context.Context) error {
 		Desk:               n.engine,
 		Participants:       n.engine,
 		Mirrors:            n.store,
+		Connectors:         names,
 		CheckPassword:      routing.CheckPassword,
 		HashPassword:       routing.HashPassword,
 		DefaultInstance:    n.identity.InstanceID,

@@ -68,9 +68,12 @@ type AgentConfig struct {
 	Agents helpline.AgentDirectory
 	// Desk and Participants, when Desk is set, serve the chat endpoints
 	// (agentchats.go); Mirrors, when set, lists a chat's linked tickets.
-	Desk          helpline.AgentDesk
-	Participants  helpline.ParticipantService
-	Mirrors       helpline.MirrorStore
+	Desk         helpline.AgentDesk
+	Participants helpline.ParticipantService
+	Mirrors      helpline.MirrorStore
+	// Connectors names the node's mirroring connectors; with Mirrors it
+	// serves their health to admins (connectors.go).
+	Connectors    []string
 	CheckPassword helpline.PasswordChecker
 	// HashPassword, when set, serves the admin API for agents and queues
 	// (agentadmin.go), which sets passwords.
@@ -208,6 +211,10 @@ func NewAgentAPI(cfg AgentConfig) *AgentAPI {
 	}
 	if cfg.Widgets != nil {
 		a.mountWidgetAdmin(mux)
+	}
+	a.mountCanned(mux)
+	if cfg.Mirrors != nil {
+		a.mountConnectors(mux)
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fail(a.log, w, r, helpline.Errorf(helpline.ENOTFOUND, "No such endpoint: %s %s.", r.Method, r.URL.Path))

@@ -35,28 +35,33 @@ var adminEndpoints = []struct {
 }
 
 // newAdminEnv is newAgentEnv with queue sales in i1 and admin, agent and
-// supervisor tokens of i1.
-func newAdminEnv(t *testing.T, log *bytes.Buffer) (e *agentEnv, adminTok, agentTok, supTok string) {
+// supervisor tokens of i1; tunes change the configuration further.
+func newAdminEnv(t *testing.T, log *bytes.Buffer, tunes ...func(*httpapi.AgentConfig)) (e *agentEnv, adminTok, agentTok, supTok string) {
 	t.Helper()
 	e = newAgentEnv(t, func(c *httpapi.AgentConfig) {
 		if log != nil {
 			c.Logger = slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		}
+		for _, tune := range tunes {
+			tune(c)
+		}
 	})
-	ctx := context.Background()
-	if err := e.store.SaveQueue(ctx, &helpline.Queue{InstanceID: "i1", ID: "sales"}); err != nil {
+	if err := e.store.SaveQueue(context.Background(), &helpline.Queue{InstanceID: "i1", ID: "sales"}); err != nil {
 		t.Fatal(err)
 	}
-	token := func(role string) string {
-		tok, secret, err := helpline.NewAPIToken("i1", role, role+" bot", "cli", e.clock.Now())
-		if err != nil {
-			t.Fatal(err)
-		} else if err := e.store.CreateAPIToken(ctx, tok); err != nil {
-			t.Fatal(err)
-		}
-		return secret
+	return e, apiToken(t, e, helpline.AgentRoleAdmin), apiToken(t, e, helpline.AgentRoleAgent), apiToken(t, e, helpline.AgentRoleSupervisor)
+}
+
+// apiToken stores a new API token of i1 with role and returns its secret.
+func apiToken(t *testing.T, e *agentEnv, role string) string {
+	t.Helper()
+	tok, secret, err := helpline.NewAPIToken("i1", role, role+" bot", "cli", e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	} else if err := e.store.CreateAPIToken(context.Background(), tok); err != nil {
+		t.Fatal(err)
 	}
-	return e, token(helpline.AgentRoleAdmin), token(helpline.AgentRoleAgent), token(helpline.AgentRoleSupervisor)
+	return secret
 }
 
 // Every admin endpoint serves an admin of the instance, session with its

@@ -28,6 +28,7 @@ import (
 //	POST /api/agent/chats/{contactId}/attachments {"name","content_type","size","client_token"}
 //	PUT  /api/agent/chats/{contactId}/attachments/{attachmentId}?token=   the file's bytes
 //	POST /api/agent/chats/{contactId}/attachments/{attachmentId}/complete {"client_token"}
+//	GET  /api/agent/chats/{contactId}/attachments/{attachmentId}   the file (agentdownload.go)
 //	POST /api/agent/chats/{contactId}/transfer {"agent_id"|"queue_id"}
 //	POST /api/agent/chats/{contactId}/handback
 //	POST /api/agent/chats/{contactId}/close
@@ -65,6 +66,7 @@ func (a *agentAPI) mountChats(mux *http.ServeMux) {
 		{"POST /api/agent/chats/{contactId}/read", a.read},
 		{"POST /api/agent/chats/{contactId}/attachments", a.startAttachment},
 		{"PUT /api/agent/chats/{contactId}/attachments/{attachmentId}", a.uploadAttachment},
+		{"GET /api/agent/chats/{contactId}/attachments/{attachmentId}", a.downloadAttachment},
 		{"POST /api/agent/chats/{contactId}/attachments/{attachmentId}/complete", a.completeAttachment},
 		{"POST /api/agent/chats/{contactId}/transfer", a.transfer},
 		{"POST /api/agent/chats/{contactId}/handback", a.handBack},

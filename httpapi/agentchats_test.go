@@ -342,6 +342,19 @@ func TestAgentChatFlow(t *testing.T) {
 	if done.status != 200 || done.body["type"] != "ATTACHMENT" || retry.body["seq"] != done.body["seq"] {
 		t.Errorf("complete and retry: %d %s / %s, want one ATTACHMENT item", done.status, done.raw, retry.raw)
 	}
+	// Its agent downloads it, always as a download; a supervisor, who does
+	// not speak in the chat, may not; an unknown one is not found.
+	down := e.do("GET", "/api/agent/chats/"+c.ID+"/attachments/"+attachment, "", ada)
+	if down.status != 200 || down.raw != "hello" || down.header.Get("Content-Disposition") != "attachment; filename=note.txt" ||
+		down.header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("download: %d %v %q", down.status, down.header, down.raw)
+	}
+	if ans := e.do("GET", "/api/agent/chats/"+c.ID+"/attachments/"+attachment, "", sue); ans.status != 403 {
+		t.Errorf("a supervisor's download: %d %s, want 403", ans.status, ans.raw)
+	}
+	if ans := e.do("GET", "/api/agent/chats/"+c.ID+"/attachments/nope", "", ada); ans.status != 404 {
+		t.Errorf("an unknown attachment: %d %s, want 404", ans.status, ans.raw)
+	}
 
 	// The transcript pages by seq.
 	var seqs []float64

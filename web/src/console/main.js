@@ -105,7 +105,10 @@ function Login({ onIn }) {
     setBusy(true);
     setError('');
     try {
-      const me = await api('POST', '/api/agent/login', { email, password });
+      // A console for an instance other than the default one is opened
+      // as /console/?instance=<id>.
+      const instance = new URLSearchParams(location.search).get('instance') || undefined;
+      const me = await api('POST', '/api/agent/login', { email, password, instance });
       onIn(me);
     } catch (err) {
       if (err.code === 'throttled') setError(`Too many failed logins. Try again in ${Math.ceil((err.retryAfter || 60) / 60)} minute(s).`);
@@ -410,7 +413,10 @@ function Conversation({ ch }) {
   // A read receipt for the newest customer message while the chat is on screen.
   useEffect(() => {
     const lastCustomer = items.filter((it) => it.role === 'CUSTOMER' && it.type === 'MESSAGE').pop();
-    if (!ch.gone && lastCustomer && ch.readSent !== lastCustomer.id && !document.hidden) {
+    // Connect takes receipts only between two participants (not while the
+    // bot is still in the chat, say).
+    const present = ch.detail ? ch.detail.participants.filter((p) => !p.left_at).length : 0;
+    if (!ch.gone && present === 2 && lastCustomer && ch.readSent !== lastCustomer.id && !document.hidden) {
       ch.readSent = lastCustomer.id;
       api('POST', `/api/agent/chats/${encodeURIComponent(ch.contact)}/read`, { message_id: lastCustomer.id }).catch(() => {});
     }

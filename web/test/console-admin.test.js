@@ -124,3 +124,73 @@ test('an admin manages canned responses, agents and tokens; connectors and the w
   assert.equal(dan.role, 'supervisor');
   await page.context().close();
 });
+
+test('a long chat shows its last page and loads the earlier ones, each item once', async () => {
+  // Ada, who also serves the default queue, is away: the chat is offered to Pat.
+  const ada = await apiLogin('ada@example.com');
+  assert.equal((await fetch(`${server.endpoint}/api/agent/presence`, {
+    method: 'PUT', headers: { ...ada, 'Content-Type': 'application/json' }, body: '{"status":"offline"}',
+  })).status, 200);
+  addAgent(server, { email: 'pat@example.com', name: 'Pat', queues: ['default'] });
+  const { page, errors } = await signIn('pat@example.com');
+  await page.click('button.pres.online');
+  await page.waitForSelector('button.pres.online.on');
+  const customer = await Customer.start(server, { name: 'Long Talker' });
+  const accept = page.locator('.offer').getByRole('button', { name: 'Accept' });
+  await accept.waitFor({ timeout: 15000 });
+  for (let i = 1; i <= 70; i++) await sendRetrying(customer, `line ${i}`);
+  await accept.click();
+  await page.waitForSelector('li.msg.customer:has-text("line 70")');
+  assert.equal(await page.locator('li.msg.customer .text', { hasText: /^line 1$/ }).count(), 0, 'the first lines wait for "Load earlier messages"');
+  while (await page.locator('.older button').count()) {
+    await page.click('.older button');
+    await page.waitForTimeout(200);
+  }
+  let lines = await page.$$eval('li.msg.customer .text', (els) => els.map((e) => e.textContent));
+  assert.deepEqual(lines, Array.from({ length: 70 }, (_, i) => `line ${i + 1}`));
+  // Reloaded, the console signs in again by itself and pages the same way.
+  await page.reload();
+  await page.waitForSelector('li.msg.customer:has-text("line 70")');
+  assert.equal(await page.locator('li.msg.customer .text', { hasText: /^line 1$/ }).count(), 0);
+  while (await page.locator('.older button').count()) {
+    await page.click('.older button');
+    await page.waitForTimeout(200);
+  }
+  lines = await page.$$eval('li.msg.customer .text', (els) => els.map((e) => e.textContent));
+  assert.deepEqual(lines, Array.from({ length: 70 }, (_, i) => `line ${i + 1}`));
+  const seqs = await page.$$eval('.transcript li[data-seq]', (lis) => lis.map((li) => Number(li.dataset.seq)));
+  assert.deepEqual(seqs, [...new Set(seqs)].sort((a, b) => a - b));
+  assert.deepEqual(errors, []);
+  await page.context().close();
+});
+
+test('a console whose session ends goes back to sign-in and says so', async () => {
+  const { page } = await signIn('sue@example.com');
+  const off = await fetch(`${server.endpoint}/api/admin/agents/sue/disable`, { method: 'POST', headers: await apiLogin('root@example.com') });
+  assert.equal(off.status, 200);
+  await page.waitForSelector('[role=alert]:has-text("Your session has ended")', { timeout: 30000 });
+  assert.equal(await page.locator('#email').count(), 1);
+  await page.context().close();
+});
+
+// sendRetrying sends, waiting out the participant API's rate limit.
+async function sendRetrying(customer, text) {
+  for (;;) {
+    try {
+      return await customer.send(text);
+    } catch (e) {
+      if (!/ 429 /.test(e.message)) throw e;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }
+}
+
+// apiLogin signs in from the test and returns the headers of its session.
+async function apiLogin(email) {
+  const resp = await fetch(`${server.endpoint}/api/agent/login`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email, password: agentPassword }),
+  });
+  assert.equal(resp.status, 200);
+  const { csrf_token: csrf } = await resp.json();
+  return { Cookie: resp.headers.get('set-cookie').split(';')[0], 'X-CSRF-Token': csrf };
+}

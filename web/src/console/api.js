@@ -3,6 +3,12 @@
 // and the API's one error model turned into ApiError.
 
 let csrfToken = '';
+let unauthorized = () => {};
+
+/** Sets what happens when a request finds the session ended (401). */
+export function onUnauthorized(fn) {
+  unauthorized = fn;
+}
 
 export function setCsrf(token) {
   csrfToken = token || '';
@@ -42,6 +48,7 @@ export async function api(method, path, body) {
   if (!resp.ok) {
     const err = (data && data.error) || {};
     const retry = Number(resp.headers.get('Retry-After')) || 0;
+    if (resp.status === 401 && path !== '/api/agent/login') unauthorized();
     throw new ApiError(resp.status, err.code, err.message, retry);
   }
   return data;

@@ -18,6 +18,7 @@ export function newState() {
     socket: 'connecting', // connecting | open | stale
     canned: [],
     notice: '',
+    ended: false, // the session ended under the console
   };
 }
 
@@ -66,6 +67,9 @@ export class Live {
   }
 
   connect() {
+    // After a failed reconnect, ask whether the session still stands: a
+    // 401 ends the console's sign-in (api's onUnauthorized).
+    if (this.backoff > 1000) api('GET', '/api/agent/me').catch(() => {});
     const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/agent/ws`;
     const ws = new WebSocket(url);
     this.ws = ws;
@@ -127,7 +131,10 @@ export class Live {
         const c = ev.chat;
         let ch = s.chats.get(c.contact);
         if (!ch || ch.gone) {
+          // The socket sends every item of a chat assigned; the console
+          // shows its last page and loads older ones on demand.
           ch = newChat(c.contact, c.queue, c.since, c.last_seq);
+          ch.from = Math.max(0, c.last_seq - PAGE);
           s.chats.set(c.contact, ch);
         }
         if (!s.active) s.active = c.contact;

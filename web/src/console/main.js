@@ -3,7 +3,7 @@
 import { h, render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import htm from 'htm';
-import { api, setCsrf, ApiError, upload, clientToken } from './api.js';
+import { api, setCsrf, ApiError, upload, clientToken, onUnauthorized } from './api.js';
 import { Live, newState } from './live.js';
 import { SupervisorView } from './supervisor.js';
 import { AdminView } from './admin.js';
@@ -95,10 +95,10 @@ function useTick(ms) {
 
 // ------------------------------------------------------------------- login
 
-function Login({ onIn }) {
+function Login({ onIn, ended }) {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
-  const [error, setError] = useState('');
+  const [error, setError] = useState(ended ? 'Your session has ended; sign in again.' : '');
   const [busy, setBusy] = useState(false);
   const submit = async (e) => {
     e.preventDefault();
@@ -522,8 +522,17 @@ function App() {
     const t = setTimeout(() => { state.notice = ''; changed(); }, 6000);
     return () => clearTimeout(t);
   });
+  onUnauthorized(() => {
+    if (!state.me) return;
+    if (live) live.stop();
+    localStorage.removeItem(signedIn);
+    Object.assign(state, newState());
+    setCsrf('');
+    state.ended = true;
+    changed();
+  });
   if (!ready) return html`<main class="login"><p class="muted">Loading…</p></main>`;
-  if (!state.me) return html`<${Login} onIn=${enter} />`;
+  if (!state.me) return html`<${Login} onIn=${enter} ended=${state.ended} />`;
   const logout = async () => {
     try { await api('POST', '/api/agent/logout'); } catch (e) { /* the session may have ended already */ }
     live.stop();

@@ -30,7 +30,7 @@ import (
 // another instance is not_found.
 
 func (a *agentAPI) mountAdmin(mux *http.ServeMux) {
-	for pattern, fn := range map[string]adminHandler{
+	a.mountAdminRoutes(mux, map[string]adminHandler{
 		"GET /api/admin/agents":                {a.listAgents},
 		"POST /api/admin/agents":               {a.createAgent},
 		"GET /api/admin/agents/{id}":           {a.getAgent},
@@ -41,15 +41,21 @@ func (a *agentAPI) mountAdmin(mux *http.ServeMux) {
 		"POST /api/admin/queues":               {a.createQueue},
 		"GET /api/admin/queues/{id}":           {a.getQueue},
 		"PATCH /api/admin/queues/{id}":         {a.patchQueue},
-	} {
-		mux.Handle(pattern, a.Authenticate(a.requireRole(helpline.AgentRoleAdmin, func(w http.ResponseWriter, r *http.Request) {
-			a.handle(w, r, func(p *Principal) error { return fn.serve(w, r, p) })
-		})))
-	}
+	})
 }
 
 type adminHandler struct {
 	serve func(w http.ResponseWriter, r *http.Request, p *Principal) error
+}
+
+// mountAdminRoutes serves each pattern's handler to admins (session or
+// admin token) only.
+func (a *agentAPI) mountAdminRoutes(mux *http.ServeMux, routes map[string]adminHandler) {
+	for pattern, fn := range routes {
+		mux.Handle(pattern, a.Authenticate(a.requireRole(helpline.AgentRoleAdmin, func(w http.ResponseWriter, r *http.Request) {
+			a.handle(w, r, func(p *Principal) error { return fn.serve(w, r, p) })
+		})))
+	}
 }
 
 // adminAgentJSON is an agent as an admin sees it: never its password

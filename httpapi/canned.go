@@ -21,15 +21,11 @@ func (a *agentAPI) mountCanned(mux *http.ServeMux) {
 	mux.Handle("GET /api/agent/canned", a.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.handle(w, r, func(p *Principal) error { return a.listCanned(w, r, p) })
 	})))
-	for pattern, fn := range map[string]adminHandler{
+	a.mountAdminRoutes(mux, map[string]adminHandler{
 		"POST /api/admin/canned":        {a.createCanned},
 		"PATCH /api/admin/canned/{id}":  {a.patchCanned},
 		"DELETE /api/admin/canned/{id}": {a.deleteCanned},
-	} {
-		mux.Handle(pattern, a.Authenticate(a.requireRole(helpline.AgentRoleAdmin, func(w http.ResponseWriter, r *http.Request) {
-			a.handle(w, r, func(p *Principal) error { return fn.serve(w, r, p) })
-		})))
-	}
+	})
 }
 
 // cannedJSON is a canned response on the wire.

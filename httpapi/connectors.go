@@ -27,18 +27,20 @@ const (
 )
 
 func (a *agentAPI) mountConnectors(mux *http.ServeMux) {
-	for pattern, fn := range map[string]adminHandler{
-		"GET /api/admin/connectors":                {a.connectorsHealth},
-		"POST /api/admin/connectors/{name}/replay": {a.replayConnector},
-	} {
-		mux.Handle(pattern, a.Authenticate(a.requireRole(helpline.AgentRoleAdmin, func(w http.ResponseWriter, r *http.Request) {
-			a.handle(w, r, func(p *Principal) error {
-				if p.InstanceID != a.cfg.DefaultInstance {
-					return helpline.Errorf(helpline.EFORBIDDEN, "Connectors serve the whole node: an admin of the default instance manages them.")
-				}
-				return fn.serve(w, r, p)
-			})
-		})))
+	a.mountAdminRoutes(mux, map[string]adminHandler{
+		"GET /api/admin/connectors":                {a.defaultInstanceOnly(a.connectorsHealth)},
+		"POST /api/admin/connectors/{name}/replay": {a.defaultInstanceOnly(a.replayConnector)},
+	})
+}
+
+// defaultInstanceOnly serves fn to principals of the node's default
+// instance; others get forbidden.
+func (a *agentAPI) defaultInstanceOnly(fn func(w http.ResponseWriter, r *http.Request, p *Principal) error) func(w http.ResponseWriter, r *http.Request, p *Principal) error {
+	return func(w http.ResponseWriter, r *http.Request, p *Principal) error {
+		if p.InstanceID != a.cfg.DefaultInstance {
+			return helpline.Errorf(helpline.EFORBIDDEN, "Connectors serve the whole node: an admin of the default instance manages them.")
+		}
+		return fn(w, r, p)
 	}
 }
 

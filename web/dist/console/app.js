@@ -13,12 +13,12 @@
         ${n.map(d=>L`<tr>
           <td><button class="link" onClick=${()=>l(d.contact_id)}>${d.contact_id.slice(0,8)}</button></td>
           <td>${d.owner}</td><td>${d.queue_id||""}</td><td>${new Date(d.since).toLocaleTimeString()}</td>
-          <td class="row">
+          <td><div class="row">
             <label class="sr-only" for=${`re-${d.contact_id}`}>Agent id</label>
             <input id=${`re-${d.contact_id}`} placeholder="agent id" value=${u[d.contact_id]||""} onInput=${y=>i({...u,[d.contact_id]:y.target.value})} />
             <button class="ghost small" onClick=${()=>_(d.contact_id,"reassign",{agent_id:u[d.contact_id]||""})}>Reassign</button>
             <button class="danger small" onClick=${()=>_(d.contact_id,"close")}>Close</button>
-          </td></tr>`)}
+          </div></td></tr>`)}
       </tbody>
     </table>
     ${n.length===0&&L`<p class="muted">No live chats.</p>`}
@@ -41,9 +41,9 @@
           ${["agent","supervisor","admin"].map(p=>$`<option value=${p}>${p}</option>`)}</select></td>
         <td><label class="sr-only" for=${`q-${i.id}`}>Queues of ${i.id}</label><input id=${`q-${i.id}`} value=${i.queues.join(", ")} onChange=${p=>u(i.id,{queues:p.target.value.split(",").map(_=>_.trim()).filter(Boolean)})} /></td>
         <td><label class="sr-only" for=${`cap-${i.id}`}>Capacity of ${i.id}</label><input id=${`cap-${i.id}`} class="num" type="number" min="1" max="10" value=${i.capacity} onChange=${p=>u(i.id,{capacity:Number(p.target.value)})} /></td>
-        <td>${i.enabled?$`<button class="ghost small" onClick=${()=>u(i.id,{enabled:!1})}>Disable</button>`:$`<button class="ghost small" onClick=${()=>u(i.id,{enabled:!0})}>Enable</button>`}</td>
-        <td class="row"><label class="sr-only" for=${`pw-${i.id}`}>New password for ${i.id}</label><input id=${`pw-${i.id}`} type="password" autocomplete="new-password" placeholder=${i.password_set?"new password":"set a password"} value=${s[i.id]||""} onInput=${p=>r({...s,[i.id]:p.target.value})} />
-          <button class="ghost small" onClick=${()=>n(()=>g("POST",`/api/admin/agents/${encodeURIComponent(i.id)}/password`,{password:s[i.id]||""})).then(()=>r({...s,[i.id]:""}))}>Set</button></td>
+        <td>${i.enabled?$`<span class="label ok">enabled</span> <button class="ghost small" onClick=${()=>u(i.id,{enabled:!1})}>Disable</button>`:$`<span class="label bad">disabled</span> <button class="ghost small" onClick=${()=>u(i.id,{enabled:!0})}>Enable</button>`}</td>
+        <td><div class="row"><label class="sr-only" for=${`pw-${i.id}`}>New password for ${i.id}</label><input id=${`pw-${i.id}`} type="password" autocomplete="new-password" placeholder=${i.password_set?"new password":"set a password"} value=${s[i.id]||""} onInput=${p=>r({...s,[i.id]:p.target.value})} />
+          <button class="ghost small" onClick=${()=>n(()=>g("POST",`/api/admin/agents/${encodeURIComponent(i.id)}/password`,{password:s[i.id]||""})).then(()=>r({...s,[i.id]:""}))}>Set</button></div></td>
       </tr>`)}</tbody></table>
     <h2>Add an agent</h2>
     <form class="form" onSubmit=${c}>

@@ -67,9 +67,9 @@ function Agents() {
           ${['agent', 'supervisor', 'admin'].map((r) => html`<option value=${r}>${r}</option>`)}</select></td>
         <td><label class="sr-only" for=${`q-${a.id}`}>Queues of ${a.id}</label><input id=${`q-${a.id}`} value=${a.queues.join(', ')} onChange=${(e) => patch(a.id, { queues: e.target.value.split(',').map((s) => s.trim()).filter(Boolean) })} /></td>
         <td><label class="sr-only" for=${`cap-${a.id}`}>Capacity of ${a.id}</label><input id=${`cap-${a.id}`} class="num" type="number" min="1" max="10" value=${a.capacity} onChange=${(e) => patch(a.id, { capacity: Number(e.target.value) })} /></td>
-        <td>${a.enabled ? html`<button class="ghost small" onClick=${() => patch(a.id, { enabled: false })}>Disable</button>` : html`<button class="ghost small" onClick=${() => patch(a.id, { enabled: true })}>Enable</button>`}</td>
-        <td class="row"><label class="sr-only" for=${`pw-${a.id}`}>New password for ${a.id}</label><input id=${`pw-${a.id}`} type="password" autocomplete="new-password" placeholder=${a.password_set ? 'new password' : 'set a password'} value=${pw[a.id] || ''} onInput=${(e) => setPw({ ...pw, [a.id]: e.target.value })} />
-          <button class="ghost small" onClick=${() => run(() => api('POST', `/api/admin/agents/${encodeURIComponent(a.id)}/password`, { password: pw[a.id] || '' })).then(() => setPw({ ...pw, [a.id]: '' }))}>Set</button></td>
+        <td>${a.enabled ? html`<span class="label ok">enabled</span> <button class="ghost small" onClick=${() => patch(a.id, { enabled: false })}>Disable</button>` : html`<span class="label bad">disabled</span> <button class="ghost small" onClick=${() => patch(a.id, { enabled: true })}>Enable</button>`}</td>
+        <td><div class="row"><label class="sr-only" for=${`pw-${a.id}`}>New password for ${a.id}</label><input id=${`pw-${a.id}`} type="password" autocomplete="new-password" placeholder=${a.password_set ? 'new password' : 'set a password'} value=${pw[a.id] || ''} onInput=${(e) => setPw({ ...pw, [a.id]: e.target.value })} />
+          <button class="ghost small" onClick=${() => run(() => api('POST', `/api/admin/agents/${encodeURIComponent(a.id)}/password`, { password: pw[a.id] || '' })).then(() => setPw({ ...pw, [a.id]: '' }))}>Set</button></div></td>
       </tr>`)}</tbody></table>
     <h2>Add an agent</h2>
     <form class="form" onSubmit=${add}>

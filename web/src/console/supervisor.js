@@ -60,12 +60,12 @@ export function SupervisorView() {
         ${chats.map((c) => html`<tr>
           <td><button class="link" onClick=${() => look(c.contact_id)}>${c.contact_id.slice(0, 8)}</button></td>
           <td>${c.owner}</td><td>${c.queue_id || ''}</td><td>${new Date(c.since).toLocaleTimeString()}</td>
-          <td class="row">
+          <td><div class="row">
             <label class="sr-only" for=${`re-${c.contact_id}`}>Agent id</label>
             <input id=${`re-${c.contact_id}`} placeholder="agent id" value=${target[c.contact_id] || ''} onInput=${(e) => setTarget({ ...target, [c.contact_id]: e.target.value })} />
             <button class="ghost small" onClick=${() => act(c.contact_id, 'reassign', { agent_id: target[c.contact_id] || '' })}>Reassign</button>
             <button class="danger small" onClick=${() => act(c.contact_id, 'close')}>Close</button>
-          </td></tr>`)}
+          </div></td></tr>`)}
       </tbody>
     </table>
     ${chats.length === 0 && html`<p class="muted">No live chats.</p>`}

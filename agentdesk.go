@@ -64,8 +64,12 @@ type AgentDesk interface {
 	// moved on, or its flow has no bot.
 	HandBack(ctx context.Context, instanceID, contactID, actor string) (*Contact, error)
 	// CloseContact ends an active contact with reason AGENT_DISCONNECT:
-	// every participant leaves and the customer sees chat.ended. Closing
-	// an ended contact is not an error. Errors: ENOTFOUND.
+	// every participant leaves and the customer sees chat.ended. When the
+	// contact's flow has a CSAT question (Flow.CSAT) the end waits for
+	// it: the contact moves to OwnerCSAT, its agent leaves, and the bot
+	// runner asks the question and ends the contact (same reason) after
+	// the answer or the wait. Closing an ended contact is not an error;
+	// closing one that is being asked ends it now. Errors: ENOTFOUND.
 	CloseContact(ctx context.Context, instanceID, contactID string) error
 }
 

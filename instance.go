@@ -36,6 +36,9 @@ type Flow struct {
 	Hours         *BusinessHours `json:"hours,omitempty"`
 	AwayMessage   string         `json:"away_message,omitempty"`
 	EndOutOfHours bool           `json:"end_out_of_hours,omitempty"`
+	// CSAT, when set, asks the customer for a rating when an agent
+	// closes one of the flow's chats; nil ends the chat at once.
+	CSAT *CSAT `json:"csat,omitempty"`
 }
 
 // DefaultQueueID is the id of the queue Helpline creates in the default

@@ -300,4 +300,9 @@ type BotEngine interface {
 	ChangeOwner(ctx context.Context, ch OwnerChange) (*Contact, *Item, error)
 	// StopContact is ContactService.StopContact.
 	StopContact(ctx context.Context, instanceID, contactID string) error
+	// EndContact ends the contact now with reason (an End* value), as
+	// StopContact does with EndAPI: the CSAT question's end is the
+	// agent's close (EndAgentDisconnect). Ending an ended contact is not
+	// an error.
+	EndContact(ctx context.Context, instanceID, contactID, reason string) error
 }

@@ -26,15 +26,19 @@ func (b *MirrorBatch) Author(it *Item) (name, role string) {
 // an outside system, such as "[10:42:07] Ada (customer): Where is my
 // order?". Messages, attachments (by file name), joins, leaves, a bot's
 // handoff (with its summary, then a line with the intents and entities
-// the bot saw and the items of its part), an agent's handback to the bot
-// and the end of the chat make
+// the bot saw and the items of its part), an agent's handback to the bot,
+// the customer's CSAT rating and the end of the chat make
 // lines; other items (typing, receipts) make none, and ok is false. A
-// message's or summary's own line breaks are kept.
+// message's or summary's own line breaks are kept; an interactive
+// message (a quick reply) is its title and its options.
 func TranscriptLine(it *Item, name, role string) (line string, ok bool) {
 	stamp := "[" + it.Time.UTC().Format("15:04:05") + "] "
 	who := stamp + cmpOr(name, "Unknown") + " (" + roleWord(role) + ")"
 	switch it.Type {
 	case ItemMessage:
+		if it.ContentType == ContentInteractive {
+			return who + ": " + interactiveText(it.Content), true
+		}
 		return who + ": " + it.Content, true
 	case ItemAttachment:
 		files := make([]string, len(it.Attachments))
@@ -70,9 +74,44 @@ func TranscriptLine(it *Item, name, role string) (line string, ok bool) {
 				line += " (by " + h.Actor + ")"
 			}
 			return line, true
+		case EventCSAT:
+			var r CSATRating
+			if json.Unmarshal([]byte(it.Content), &r) != nil {
+				return "", false
+			}
+			return fmt.Sprintf("%sThe customer rated the chat %d of 5", stamp, r.Rating), true
 		}
 	}
 	return "", false
+}
+
+// interactiveText renders an Amazon Connect interactive message as a
+// reader of a helpdesk wants it: its title and, in brackets, the options
+// it offered ("How was it? [1 | 2 | 3]"); content that is no such message
+// is kept as it is.
+func interactiveText(content string) string {
+	var msg struct {
+		Data struct {
+			Content struct {
+				Title    string `json:"title"`
+				Elements []struct {
+					Title string `json:"title"`
+				} `json:"elements"`
+			} `json:"content"`
+		} `json:"data"`
+	}
+	if json.Unmarshal([]byte(content), &msg) != nil || msg.Data.Content.Title == "" {
+		return content
+	}
+	text := msg.Data.Content.Title
+	var options []string
+	for _, e := range msg.Data.Content.Elements {
+		options = append(options, e.Title)
+	}
+	if len(options) > 0 {
+		text += " [" + strings.Join(options, " | ") + "]"
+	}
+	return text
 }
 
 // handoffSeen is the line under a handoff's summary that says what the

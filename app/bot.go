@@ -93,6 +93,9 @@ type OrdersConfig struct {
 type flowBots struct {
 	bots        map[string]bot.Bot
 	errorQueues map[string]string
+	// csat is set when a flow asks a CSAT question, which the bot
+	// runner asks.
+	csat bool
 }
 
 // buildBots builds the bot of every flow that has one. A bot's id is its
@@ -102,6 +105,7 @@ func buildBots(cfg *Config) (*flowBots, error) {
 	fb := &flowBots{bots: map[string]bot.Bot{}, errorQueues: map[string]string{}}
 	for _, in := range cfg.Instances {
 		for _, f := range in.Flows {
+			fb.csat = fb.csat || f.CSAT != nil
 			if f.Bot == nil {
 				continue
 			}

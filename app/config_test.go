@@ -239,3 +239,5 @@ func TestLoadBusConfig(t *testing.T) {
 		}
 	}
 }
+
+

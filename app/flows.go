@@ -25,6 +25,19 @@ type FlowConfig struct {
 	// Bot, when set, answers the flow's chats first, as bot:<flow id>,
 	// and hands them to a queue when a person is needed.
 	Bot *BotConfig `yaml:"bot"`
+	// CSAT, when set, asks the customer to rate the chat (1 to 5) when an
+	// agent closes it (helpline.CSAT); off when left out. Its fields may
+	// be left empty for the defaults: csat: {} asks the default question.
+	CSAT *CSATConfig `yaml:"csat"`
+}
+
+// CSATConfig is a flow's CSAT question: Question (a quick reply of 1 to
+// 5), Thanks (said after a rating) and Wait, how long the chat waits for
+// the answer after the agent closed it (default 2m).
+type CSATConfig struct {
+	Question string   `yaml:"question"`
+	Thanks   string   `yaml:"thanks"`
+	Wait     Duration `yaml:"wait"`
 }
 
 // HoursConfig is a weekly schedule in a time zone. Open lists periods
@@ -47,7 +60,17 @@ func (fc FlowConfig) flow() (*helpline.Flow, error) {
 		f.Name = f.ID
 	}
 	if fc.Bot != nil {
+		if fc.ID == strings.TrimPrefix(helpline.OwnerCSAT, helpline.OwnerBot+":") {
+			return nil, fmt.Errorf("a flow with a bot may not have the id %s: bot:%s asks the CSAT question", fc.ID, fc.ID)
+		}
 		f.Bot = fc.ID
+	}
+	if q := fc.CSAT; q != nil {
+		if q.Wait < 0 {
+			return nil, fmt.Errorf("csat: wait must not be negative")
+		}
+		f.CSAT = &helpline.CSAT{Question: q.Question, Thanks: q.Thanks, Wait: time.Duration(q.Wait)}
+		*f.CSAT = f.CSAT.WithDefaults()
 	}
 	if fc.Queue != "" && !helpline.ValidName(fc.Queue) {
 		return nil, fmt.Errorf("queue %q must be 1 to 64 letters, digits, - or _", fc.Queue)

@@ -49,7 +49,7 @@ type Node struct {
 	conns   []helpline.Connector
 	mirrors *mirror.Dispatcher
 	router  *router
-	// bots is nil when no flow has a bot.
+	// bots is nil when no flow has a bot or a CSAT question.
 	bots     *bot.Runner
 	identity *Identity
 	// api serves the Connect API; admin serves /admin and /api; agents
@@ -183,7 +183,7 @@ func (n *Node) open(ctx context.Context) error {
 		PresenceGrace: cfg.Routing.grace(),
 	})
 	n.router = newRouter(n.store, n.bus, n.engine, nil, cfg.Routing, n.logger)
-	if len(bots.bots) > 0 {
+	if len(bots.bots) > 0 || bots.csat {
 		n.bots = bot.NewRunner(bot.RunnerConfig{Store: n.store, Bus: n.bus, Engine: n.engine,
 			Bots: bots.bots, ErrorQueues: bots.errorQueues, Logger: n.logger})
 	}
@@ -297,7 +297,8 @@ func (n *Node) HasAgents(ctx context.Context) (bool, error) {
 // server stops taking connections and lets in-flight requests finish,
 // the mirror dispatcher lets its deliveries in flight finish and releases
 // its leases (both within Config.DrainTimeout from the start of the
-// drain), then the bot runner (when a flow has a bot), the routing loop
+// drain), then the bot runner (when a flow has a bot
+// or a CSAT question), the routing loop
 // and the engine stop. It returns the failure that stopped it, or nil.
 // Close releases the rest afterwards.
 //

@@ -89,11 +89,16 @@ type Runner struct {
 	cfg RunnerConfig
 	log *slog.Logger
 
-	// mu guards busy: a contact is in busy while a worker serves it, and
-	// busy[id] is true when it was woken again meanwhile.
-	mu   sync.Mutex
-	busy map[string]bool
-	wg   sync.WaitGroup
+	// mu guards busy, timers and stopped: a contact is in busy while a
+	// worker serves it, and busy[id] is true when it was woken again
+	// meanwhile; timers wake the contacts waiting for a CSAT answer at
+	// their deadlines; stopped is set when Run is ending, so that no
+	// worker starts after it waited for the last.
+	mu      sync.Mutex
+	busy    map[string]bool
+	timers  map[string]*time.Timer
+	stopped bool
+	wg      sync.WaitGroup
 }
 
 // NewRunner returns a runner of cfg's bots.
@@ -104,7 +109,7 @@ func NewRunner(cfg RunnerConfig) *Runner {
 	if cfg.Now == nil {
 		cfg.Now = helpline.Now
 	}
-	r := &Runner{cfg: cfg, log: cfg.Logger, busy: map[string]bool{}}
+	r := &Runner{cfg: cfg, log: cfg.Logger, busy: map[string]bool{}, timers: map[string]*time.Timer{}}
 	if r.log == nil {
 		r.log = slog.Default()
 	}
@@ -123,7 +128,11 @@ func (r *Runner) Run(ctx context.Context) error {
 		return err
 	}
 	defer sub.Close()
+	r.mu.Lock()
+	r.stopped = false
+	r.mu.Unlock()
 	defer r.wg.Wait()
+	defer r.stop()
 	r.catchUp(ctx)
 	var lost uint64
 	for {
@@ -184,6 +193,9 @@ func (r *Runner) wake(ctx context.Context, contactID string) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.stopped || ctx.Err() != nil {
+		return
+	}
 	if _, ok := r.busy[contactID]; ok {
 		r.busy[contactID] = true
 		return
@@ -191,11 +203,12 @@ func (r *Runner) wake(ctx context.Context, contactID string) {
 	r.busy[contactID] = false
 	r.wg.Go(func() {
 		for {
-			r.TakeTurns(ctx, contactID)
+			due := r.takeTurns(ctx, contactID)
 			r.mu.Lock()
 			again := r.busy[contactID]
 			if !again || ctx.Err() != nil {
 				delete(r.busy, contactID)
+				r.remindAt(ctx, contactID, due)
 				r.mu.Unlock()
 				return
 			}
@@ -205,26 +218,65 @@ func (r *Runner) wake(ctx context.Context, contactID string) {
 	})
 }
 
+// remindAt wakes the contact at due, a CSAT deadline, unless due is zero
+// or a reminder is already set; r.mu must be held.
+func (r *Runner) remindAt(ctx context.Context, contactID string, due time.Time) {
+	if due.IsZero() || r.timers[contactID] != nil || r.stopped {
+		return
+	}
+	// The clock stamps milliseconds; a little more makes sure the
+	// deadline has passed when the worker looks.
+	wait := due.Sub(r.cfg.Now()) + 10*time.Millisecond
+	r.timers[contactID] = time.AfterFunc(max(wait, 0), func() {
+		r.mu.Lock()
+		delete(r.timers, contactID)
+		r.mu.Unlock()
+		r.wake(ctx, contactID)
+	})
+}
+
+// stop keeps workers from starting and drops the reminders, as Run ends.
+func (r *Runner) stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stopped = true
+	for id, t := range r.timers {
+		t.Stop()
+		delete(r.timers, id)
+	}
+}
+
 // TakeTurns takes, now, the turns the contact is owed: one per customer
 // item after the stored LastSeq, in Seq order, while a bot owns the
 // contact. Run calls it for every contact it is woken for, one call at a
 // time per contact; a caller of its own must not call it for a contact
 // Run may be serving.
-func (r *Runner) TakeTurns(ctx context.Context, contactID string) {
+//
+// A contact owned by helpline.OwnerCSAT is asked its flow's CSAT
+// question instead (see survey): TakeTurns asks it, takes the answer, or
+// ends the contact once the wait is over by the runner's clock.
+func (r *Runner) TakeTurns(ctx context.Context, contactID string) { r.takeTurns(ctx, contactID) }
+
+// takeTurns is TakeTurns; it returns when the contact, waiting for a CSAT
+// answer, is due to end unless it gets one, and zero otherwise.
+func (r *Runner) takeTurns(ctx context.Context, contactID string) (due time.Time) {
 	for ctx.Err() == nil {
 		c, err := r.cfg.Store.FindContactByID(ctx, contactID)
 		if err != nil {
 			r.log.Error("bot: reading the contact", "contact", contactID, "err", err)
-			return
+			return time.Time{}
+		}
+		if c.Owner == helpline.OwnerCSAT && !c.Ended() {
+			return r.survey(ctx, c)
 		}
 		botID, ok := botOf(c)
 		if !ok || c.Ended() {
-			return
+			return time.Time{}
 		}
 		b := r.cfg.Bots[botID]
 		if b == nil {
 			r.log.Error("bot: the contact's bot is not configured", "contact", c.ID, "owner", c.Owner)
-			return
+			return time.Time{}
 		}
 		st := stateOf(c, botID)
 		next, back, err := r.nextItem(ctx, c.ID, st.LastSeq)
@@ -236,15 +288,16 @@ func (r *Runner) TakeTurns(ctx context.Context, contactID string) {
 		}
 		if err != nil {
 			r.log.Error("bot: reading the transcript", "contact", c.ID, "err", err)
-			return
+			return time.Time{}
 		}
 		if next == nil {
-			return
+			return time.Time{}
 		}
 		if !r.turn(ctx, c, botID, b, st, next) {
-			return
+			return time.Time{}
 		}
 	}
+	return time.Time{}
 }
 
 // botOf returns the bot id of a bot-owned contact.
@@ -470,22 +523,32 @@ func (a *apply) owns(ctx context.Context) bool {
 // send sends the n-th reply of the turn as the bot participant, joining
 // the bot to the chat on first use.
 func (a *apply) send(ctx context.Context, n int, rep Reply) error {
-	c, eng := a.contact, a.r.cfg.Engine
+	c := a.contact
 	if a.session == nil {
-		added, err := eng.AddParticipant(ctx, helpline.AddParticipantInput{InstanceID: c.InstanceID, ContactID: c.ID,
-			Role: helpline.RoleBot, DisplayName: a.r.cfg.DisplayName, ClientToken: "bot:" + c.ID})
-		if err != nil {
+		var err error
+		if a.session, err = a.r.botSession(ctx, c); err != nil {
 			return err
 		}
-		a.session = &helpline.Session{Participant: added.Participant, Contact: c}
 	}
 	a.session.Contact = c
-	it, err := eng.SendMessage(ctx, a.session, rep.ContentType, rep.Content, fmt.Sprintf("bot:%s:%d:%d", c.ID, a.seq, n))
+	it, err := a.r.cfg.Engine.SendMessage(ctx, a.session, rep.ContentType, rep.Content, fmt.Sprintf("bot:%s:%d:%d", c.ID, a.seq, n))
 	if err != nil {
 		return err
 	}
 	a.lastSeq = max(a.lastSeq, it.Seq)
 	return nil
+}
+
+// botSession joins the bot to the contact as its CUSTOM_BOT participant,
+// once however often it is called, and returns the participant's
+// session.
+func (r *Runner) botSession(ctx context.Context, c *helpline.Contact) (*helpline.Session, error) {
+	added, err := r.cfg.Engine.AddParticipant(ctx, helpline.AddParticipantInput{InstanceID: c.InstanceID, ContactID: c.ID,
+		Role: helpline.RoleBot, DisplayName: r.cfg.DisplayName, ClientToken: "bot:" + c.ID})
+	if err != nil {
+		return nil, err
+	}
+	return &helpline.Session{Participant: added.Participant, Contact: c}, nil
 }
 
 // saveState stores st in the contact's StateAttribute, with the other

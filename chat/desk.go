@@ -166,13 +166,50 @@ func (s *Service) seated(ctx context.Context, contactID, agentID string) (*helpl
 	return nil, nil
 }
 
-// CloseContact ends a contact with reason AGENT_DISCONNECT.
+// CloseContact ends a contact with reason AGENT_DISCONNECT. When the
+// contact's flow has a CSAT question, the contact moves to
+// helpline.OwnerCSAT instead (one owner change, reason csat, actor the
+// flow; its agent leaves), and the bot runner asks the question and ends
+// the contact after the answer or the wait. Closing a contact that is
+// already being asked ends it now.
 func (s *Service) CloseContact(ctx context.Context, instanceID, contactID string) error {
+	for range 3 {
+		c, err := s.FindContact(ctx, instanceID, contactID)
+		if err != nil {
+			return err
+		}
+		if c.Ended() || c.Owner == helpline.OwnerCSAT {
+			return s.endContact(ctx, c, helpline.EndAgentDisconnect)
+		}
+		inst, err := s.store.FindInstanceByID(ctx, c.InstanceID)
+		if err != nil {
+			return err
+		}
+		flow := inst.FindFlow(c.FlowID)
+		if flow == nil || flow.CSAT == nil {
+			return s.endContact(ctx, c, helpline.EndAgentDisconnect)
+		}
+		_, _, err = s.ChangeOwner(ctx, helpline.OwnerChange{ContactID: c.ID, From: c.Owner, Version: c.Version,
+			To: helpline.OwnerCSAT, Reason: helpline.ReasonCSAT, Actor: "flow:" + flow.ID})
+		if helpline.ErrorCode(err) != helpline.ECONFLICT {
+			return err
+		}
+		// The owner moved on (a transfer, the customer leaving) between
+		// the read and the change: look again.
+	}
+	return helpline.Errorf(helpline.ECONFLICT, "Contact %s keeps changing owner; try again.", contactID)
+}
+
+// EndContact ends an active contact of the instance with reason (one of
+// the helpline.End* values) now: every participant leaves and the
+// customer sees chat.ended. Ending an ended contact is not an error.
+// Errors: ENOTFOUND.
+func (s *Service) EndContact(ctx context.Context, instanceID, contactID, reason string) error {
 	c, err := s.FindContact(ctx, instanceID, contactID)
 	if err != nil {
 		return err
 	}
-	return s.endContact(ctx, c, helpline.EndAgentDisconnect)
+	return s.endContact(ctx, c, reason)
 }
 
 // HandBack gives a contact an agent owns back to its flow's bot. The

@@ -201,4 +201,3 @@ func (s *csatRun) rate(ctx context.Context, q helpline.CSAT, rating int, owner s
 		r.end(ctx, c)
 	}
 }
-

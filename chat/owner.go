@@ -9,11 +9,12 @@ import (
 // ChangeOwner moves a contact to ch.To by compare-and-swap from ch.From
 // at ch.Version, stamping ch.At now, and publishes the owner.changed item
 // the store appends with the change (helpline.Store.ChangeOwner), so that
-// watchers and the mirror dispatcher see it like any other item, then an
-// EventOwner event for subscribers that follow ownership only. When the
+// watchers and the mirror dispatcher see it like any other item. When the
 // change takes a contact from an agent, that agent's AGENT participant
 // leaves the chat; when it gives it to an agent, the agent joins it under
-// its display name. It returns the updated contact and the transition
+// its display name. Then it publishes an EventOwner event for subscribers
+// that follow ownership only, which thus find the participants as the
+// change left them. It returns the updated contact and the transition
 // item.
 //
 // Errors: EINVALID, ENOTFOUND (Resource CONTACT), ECONFLICT when the owner
@@ -26,7 +27,6 @@ func (s *Service) ChangeOwner(ctx context.Context, ch helpline.OwnerChange) (*he
 	if err != nil {
 		return nil, nil, err
 	}
-	s.announceOwner(ctx, c, it)
-	s.reseat(ctx, c, ch.From)
+	s.announceOwner(ctx, c, it, ch.From)
 	return c, it, nil
 }

@@ -30,8 +30,7 @@ func (s *Service) AcceptOffer(ctx context.Context, offerID string) (*helpline.Co
 		}
 		return nil, nil, err
 	}
-	s.announceOwner(ctx, c, it)
-	s.reseat(ctx, c, "")
+	s.announceOwner(ctx, c, it, "")
 	s.publishOffer(ctx, offerID)
 	return c, it, nil
 }
@@ -97,10 +96,14 @@ func systemMessage(contactID, text string, at time.Time) *helpline.Item {
 	}
 }
 
-// announceOwner publishes a stored owner change: its transition item,
-// then an EventOwner event.
-func (s *Service) announceOwner(ctx context.Context, c *helpline.Contact, it *helpline.Item) {
+// announceOwner follows a stored owner change from owner from: it
+// publishes the transition item, reseats the agents (reseat), and only
+// then publishes an EventOwner event, so that whoever the event wakes —
+// the bot runner given the contact, an agent's console — finds the old
+// agent gone and the new one seated.
+func (s *Service) announceOwner(ctx context.Context, c *helpline.Contact, it *helpline.Item, from string) {
 	s.publish(ctx, it)
+	s.reseat(ctx, c, from)
 	ev := helpline.Event{Kind: helpline.EventOwner, Subject: helpline.ContactSubject(c.ID),
 		Owner: &helpline.Ownership{Owner: c.Owner, Version: c.Version}}
 	if err := s.bus.Publish(context.WithoutCancel(ctx), ev); err != nil {

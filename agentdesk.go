@@ -46,7 +46,9 @@ type AgentDesk interface {
 	// an active contact the agent owns, seating the agent first if its
 	// participant is missing. Errors: ENOTFOUND (Resource CONTACT);
 	// ECONFLICT when the contact has ended; EFORBIDDEN when the agent
-	// does not own the contact.
+	// does not own the contact. The session speaks for agent:<agentID>
+	// (Session.Owner): a message sent with it after the contact moved on
+	// is ECONFLICT, stored nowhere.
 	AgentSession(ctx context.Context, instanceID, contactID, agentID string) (*Session, error)
 	// Transfer moves an active contact to target ("queue:<id>" or
 	// "agent:<id>") as actor decided; the old agent leaves the chat and a

@@ -146,6 +146,12 @@ type Session struct {
 	Contact     *Contact
 	// Instance is the contact's instance.
 	Instance *Instance
+	// Owner, when set, is the owner the participant speaks for (a bot's
+	// bot:<id>, an agent's agent:<id>): its messages are stored only
+	// while the contact's owner is Owner (Store.AppendOwnedItem), and are
+	// refused with ECONFLICT once the contact has moved on. Sessions of
+	// participant tokens have none.
+	Owner string
 }
 
 // StartChatInput is a StartChatContact request.
@@ -290,7 +296,9 @@ type BotEngine interface {
 	// (ContactID, ClientToken), so the bot joins once.
 	AddParticipant(ctx context.Context, in AddParticipantInput) (*ParticipantAdded, error)
 	// SendMessage is ParticipantService.SendMessage, for the bot's
-	// session: idempotent on (participant, clientToken).
+	// session: idempotent on (participant, clientToken). With the
+	// session's Owner set, a message of a contact that changed owner is
+	// ECONFLICT and stored nowhere.
 	SendMessage(ctx context.Context, s *Session, contentType, content, clientToken string) (*Item, error)
 	// UpdateContactAttributes is ContactService.UpdateContactAttributes.
 	UpdateContactAttributes(ctx context.Context, instanceID, contactID string, attrs map[string]string) (*Contact, error)

@@ -100,6 +100,15 @@ type Store interface {
 	// contact who has left, checked in the same transaction, so that a
 	// sender's stale view of its session cannot add to the transcript.
 	AppendItem(ctx context.Context, it *Item) (replayed bool, err error)
+	// AppendOwnedItem is AppendItem for a participant speaking for owner
+	// (a bot as bot:<id>, an agent as agent:<id>): it stores it only
+	// while the contact's owner is owner, checked in the same transaction
+	// as the append, so that no message of an owner slips in after the
+	// change that took the contact from it. A mismatch is ECONFLICT, with
+	// nothing stored; an ended contact, whose owner is nobody, is ECONFLICT
+	// as for AppendItem. Idempotency comes first: a retry of an item
+	// stored before the owner changed returns it, replayed=true.
+	AppendOwnedItem(ctx context.Context, it *Item, owner string) (replayed bool, err error)
 	// ChangeOwner moves an active contact from owner ch.From to ch.To
 	// provided its owner is still ch.From and its Version still
 	// ch.Version: it sets the owner, adds one to Version and appends

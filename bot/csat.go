@@ -152,11 +152,12 @@ func (s *csatRun) question(title string) Reply {
 }
 
 // send sends rep as the bot, idempotent on what, and reports whether the
-// survey may go on: a chat that ended meanwhile is no error, but stops it.
+// survey may go on: a chat that ended or changed owner meanwhile is no
+// error, but stops it.
 func (s *csatRun) send(ctx context.Context, rep Reply, what string) bool {
 	if s.session == nil {
 		var err error
-		if s.session, err = s.r.botSession(ctx, s.c); err != nil {
+		if s.session, err = s.r.botSession(ctx, s.c, helpline.OwnerCSAT); err != nil {
 			if helpline.ErrorCode(err) != helpline.ECONFLICT {
 				s.r.log.Error("bot: joining the chat for the CSAT question", "contact", s.c.ID, "err", err)
 			}
@@ -164,7 +165,7 @@ func (s *csatRun) send(ctx context.Context, rep Reply, what string) bool {
 		}
 	}
 	if _, err := s.r.cfg.Engine.SendMessage(ctx, s.session, rep.ContentType, rep.Content, csatToken(s.c, what)); err != nil {
-		if helpline.ErrorCode(err) != helpline.EFORBIDDEN {
+		if code := helpline.ErrorCode(err); code != helpline.EFORBIDDEN && code != helpline.ECONFLICT {
 			s.r.log.Error("bot: sending the CSAT question", "contact", s.c.ID, "what", what, "err", err)
 		}
 		return false

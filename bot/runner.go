@@ -482,12 +482,14 @@ func (a *apply) run(ctx context.Context, resp *Response, st *RunnerState, cust C
 		replies = []Reply{Text(ConnectingMessage)}
 	}
 	for n, rep := range replies {
-		if !a.owns(ctx) {
-			r.log.Info("bot: the owner changed mid-turn; replies refused", "contact", c.ID, "owner", a.contact.Owner)
-			return false
-		}
+		// The store refuses a reply once the bot no longer owns the
+		// contact, in the append's own transaction.
 		if err := a.send(ctx, n, rep); err != nil {
-			if helpline.ErrorCode(err) == helpline.EFORBIDDEN {
+			switch helpline.ErrorCode(err) {
+			case helpline.ECONFLICT:
+				r.log.Info("bot: the owner changed mid-turn; replies refused", "contact", c.ID)
+				return false
+			case helpline.EFORBIDDEN:
 				return false // the chat ended
 			}
 			r.log.Error("bot: sending a reply", "contact", c.ID, "seq", a.seq, "n", n, "err", err)
@@ -526,7 +528,7 @@ func (a *apply) send(ctx context.Context, n int, rep Reply) error {
 	c := a.contact
 	if a.session == nil {
 		var err error
-		if a.session, err = a.r.botSession(ctx, c); err != nil {
+		if a.session, err = a.r.botSession(ctx, c, a.owner); err != nil {
 			return err
 		}
 	}
@@ -541,14 +543,15 @@ func (a *apply) send(ctx context.Context, n int, rep Reply) error {
 
 // botSession joins the bot to the contact as its CUSTOM_BOT participant,
 // once however often it is called, and returns the participant's
-// session.
-func (r *Runner) botSession(ctx context.Context, c *helpline.Contact) (*helpline.Session, error) {
+// session, speaking for owner: its messages are stored only while owner
+// owns the contact.
+func (r *Runner) botSession(ctx context.Context, c *helpline.Contact, owner string) (*helpline.Session, error) {
 	added, err := r.cfg.Engine.AddParticipant(ctx, helpline.AddParticipantInput{InstanceID: c.InstanceID, ContactID: c.ID,
 		Role: helpline.RoleBot, DisplayName: r.cfg.DisplayName, ClientToken: "bot:" + c.ID})
 	if err != nil {
 		return nil, err
 	}
-	return &helpline.Session{Participant: added.Participant, Contact: c}, nil
+	return &helpline.Session{Participant: added.Participant, Contact: c, Owner: owner}, nil
 }
 
 // saveState stores st in the contact's StateAttribute, with the other

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -422,5 +423,78 @@ func TestRunnerAfterHandback(t *testing.T) {
 	left := e.items(t, c.ID, helpline.EventParticipantLeft, helpline.RoleAgent)
 	if len(left) != 1 || left[0].Seq < owners[len(owners)-1].Seq || left[0].Seq > hb[0].Seq {
 		t.Errorf("agent leave items %v, want one between the owner change and the handback item", left)
+	}
+}
+
+// An agent takes the contact while the bot's many replies are being
+// stored: every reply is before the owner change or refused, never after
+// it, and an agent's session that lost the contact is refused the same
+// way.
+func TestRunnerRepliesRaceOwnerChange(t *testing.T) {
+	for round := range 10 {
+		e := newRunnerEnv(t)
+		s := e.start(t)
+		ctx := context.Background()
+		many := botFunc(func(_ context.Context, t *bot.Turn) (*bot.Response, error) {
+			var replies []bot.Reply
+			for i := range 8 {
+				replies = append(replies, bot.Text(fmt.Sprintf("reply %d", i)))
+			}
+			return &bot.Response{Replies: replies}, nil
+		})
+		r := e.runner(many)
+		e.say(t, s, "hello")
+		c := e.contact(t, s.Contact.ID)
+		var wg sync.WaitGroup
+		var change *helpline.Item
+		var err error
+		wg.Go(func() { r.TakeTurns(ctx, c.ID) })
+		wg.Go(func() {
+			_, change, err = e.engine.ChangeOwner(ctx, helpline.OwnerChange{ContactID: c.ID, From: c.Owner,
+				Version: c.Version, To: "agent:ada", Reason: "transfer", Actor: "agent:ada"})
+		})
+		wg.Wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range e.items(t, c.ID, helpline.ContentPlain, helpline.RoleBot) {
+			if it.Seq > change.Seq {
+				t.Errorf("round %d: %q at Seq %d, after the owner change at %d", round, it.Content, it.Seq, change.Seq)
+			}
+		}
+	}
+}
+
+// An agent's session speaks for the agent: once the contact moved on, a
+// message sent with it is ECONFLICT and stored nowhere.
+func TestAgentSessionRefusedAfterOwnerChange(t *testing.T) {
+	e := newRunnerEnv(t)
+	s := e.start(t)
+	ctx := context.Background()
+	c := e.contact(t, s.Contact.ID)
+	c, _, err := e.engine.ChangeOwner(ctx, helpline.OwnerChange{ContactID: c.ID, From: c.Owner, Version: c.Version,
+		To: "agent:ada", Reason: "transfer", Actor: "agent:ada"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ada, err := e.engine.AgentSession(ctx, "inst-1", c.ID, "ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.engine.SendMessage(ctx, ada, helpline.ContentPlain, "hello from Ada", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.engine.ChangeOwner(ctx, helpline.OwnerChange{ContactID: c.ID, From: c.Owner, Version: c.Version,
+		To: "queue:support", Reason: "transfer", Actor: "agent:ada"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.engine.SendMessage(ctx, ada, helpline.ContentPlain, "still me?", "")
+	if helpline.ErrorCode(err) != helpline.ECONFLICT {
+		t.Errorf("the old agent's message: %v, want ECONFLICT", err)
+	}
+	for _, it := range e.items(t, c.ID, helpline.ContentPlain, "") {
+		if it.Content == "still me?" {
+			t.Error("the old agent's message was stored")
+		}
 	}
 }

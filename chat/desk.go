@@ -122,7 +122,9 @@ func (s *Service) Participants(ctx context.Context, contactID string) ([]*helpli
 // AgentSession returns the session of the AGENT participant that seated
 // agentID in the contact when it took it (reseat); if that participant is
 // missing, as when seating failed at the owner change, it seats the agent
-// now, once per owner version.
+// now, once per owner version. The session speaks for agent:<agentID>
+// (Session.Owner): a message sent once the contact has moved on is
+// refused.
 func (s *Service) AgentSession(ctx context.Context, instanceID, contactID, agentID string) (*helpline.Session, error) {
 	c, err := s.FindContact(ctx, instanceID, contactID)
 	if err != nil {
@@ -147,7 +149,7 @@ func (s *Service) AgentSession(ctx context.Context, instanceID, contactID, agent
 	if err != nil {
 		return nil, err
 	}
-	return &helpline.Session{Participant: p, Contact: c, Instance: inst}, nil
+	return &helpline.Session{Participant: p, Contact: c, Instance: inst, Owner: c.Owner}, nil
 }
 
 // seated returns the agent's present AGENT participant in the contact, or

@@ -14,7 +14,9 @@ import (
 // contact supports; Content must be 1..1024 characters for text/plain and
 // text/markdown, 1..12000 for application/json, 1..12288 for
 // interactive.response and 1..16384 for interactive. Errors: EINVALID;
-// EFORBIDDEN if the chat ended meanwhile.
+// EFORBIDDEN if the chat ended meanwhile; ECONFLICT if the session speaks
+// for an owner (Session.Owner) and the contact's owner is another, which
+// the store checks in the append's own transaction.
 //
 // It is idempotent on (participant, clientToken): a retry returns the
 // stored item and publishes nothing.
@@ -34,7 +36,18 @@ func (s *Service) SendMessage(ctx context.Context, sess *helpline.Session, conte
 	}
 	it := s.newItem(sess, helpline.ItemMessage, contentType, clientToken)
 	it.Content = content
-	return s.append(ctx, it)
+	if sess.Owner == "" {
+		return s.append(ctx, it)
+	}
+	replayed, err := s.store.AppendOwnedItem(ctx, it, sess.Owner)
+	if helpline.ErrorCode(err) == helpline.ECONFLICT {
+		// Ended, or owned by another: the first is EFORBIDDEN, as for
+		// any sender.
+		if c, ferr := s.store.FindContactByID(ctx, it.ContactID); ferr == nil && !c.Ended() {
+			return nil, helpline.Errorf(helpline.ECONFLICT, "Contact %s is no longer owned by %s.", it.ContactID, sess.Owner)
+		}
+	}
+	return s.stored(ctx, it, replayed, err)
 }
 
 // SendEvent handles the events a participant may send:

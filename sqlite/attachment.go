@@ -114,7 +114,7 @@ func (db *DB) CompleteAttachment(ctx context.Context, id string, it *helpline.It
 			return nil
 		}
 
-		lastSeq, err := appendableLastSeq(tx, it)
+		lastSeq, err := appendableLastSeq(tx, it, nil)
 		if err != nil {
 			return err
 		}

@@ -16,7 +16,7 @@ const (
 	time, attachments, metadata, client_token, origin`
 	selectItemByToken = `SELECT ` + itemColumns + ` FROM items
 	WHERE contact_id = ? AND participant_id = ? AND client_token = ? AND client_token != ''`
-	selectContactStateLastSeq = `SELECT state, (SELECT coalesce(max(seq), 0) FROM items WHERE contact_id = ?)
+	selectContactStateLastSeq = `SELECT state, owner, (SELECT coalesce(max(seq), 0) FROM items WHERE contact_id = ?)
 	FROM contacts WHERE id = ?`
 )
 
@@ -25,6 +25,17 @@ const (
 // ECONFLICT if the contact has ended and EFORBIDDEN if the sender has
 // left; see helpline.Store.
 func (db *DB) AppendItem(ctx context.Context, it *helpline.Item) (replayed bool, err error) {
+	return db.appendItem(ctx, it, nil)
+}
+
+// AppendOwnedItem is AppendItem provided the contact's owner is owner,
+// checked in the same transaction; see helpline.Store.
+func (db *DB) AppendOwnedItem(ctx context.Context, it *helpline.Item, owner string) (replayed bool, err error) {
+	return db.appendItem(ctx, it, &owner)
+}
+
+// appendItem is AppendItem, and AppendOwnedItem when owner is not nil.
+func (db *DB) appendItem(ctx context.Context, it *helpline.Item, owner *string) (replayed bool, err error) {
 	err = db.write(ctx, func(tx *sql.Tx) error {
 		if stored, err := findItemByToken(tx, it); err != nil {
 			return err
@@ -32,7 +43,7 @@ func (db *DB) AppendItem(ctx context.Context, it *helpline.Item) (replayed bool,
 			*it, replayed = *stored, true
 			return nil
 		}
-		lastSeq, err := appendableLastSeq(tx, it)
+		lastSeq, err := appendableLastSeq(tx, it, owner)
 		if err != nil {
 			return err
 		}
@@ -43,19 +54,22 @@ func (db *DB) AppendItem(ctx context.Context, it *helpline.Item) (replayed bool,
 }
 
 // appendableLastSeq returns the LastSeq of it's contact if it may be
-// appended: ENOTFOUND for a missing contact, ECONFLICT for an ended one,
-// and EFORBIDDEN when it.ParticipantID names a participant of the contact
+// appended: ENOTFOUND for a missing contact, ECONFLICT for an ended one
+// or, when owner is not nil, one owned by someone else than *owner, and
+// EFORBIDDEN when it.ParticipantID names a participant of the contact
 // who has left. Other senders (the system) have no participant record.
-func appendableLastSeq(tx *sql.Tx, it *helpline.Item) (int64, error) {
-	var state string
+func appendableLastSeq(tx *sql.Tx, it *helpline.Item, owner *string) (int64, error) {
+	var state, stored string
 	var lastSeq int64
-	err := tx.QueryRow(selectContactStateLastSeq, it.ContactID, it.ContactID).Scan(&state, &lastSeq)
+	err := tx.QueryRow(selectContactStateLastSeq, it.ContactID, it.ContactID).Scan(&state, &stored, &lastSeq)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, helpline.NotFound(helpline.ResourceContact, it.ContactID)
 	} else if err != nil {
 		return 0, dbError("read contact", err)
 	} else if state == helpline.ContactEnded {
 		return 0, helpline.Errorf(helpline.ECONFLICT, "The contact has ended.")
+	} else if owner != nil && stored != *owner {
+		return 0, helpline.Errorf(helpline.ECONFLICT, "The contact is no longer owned by %s.", *owner)
 	}
 	var left sql.NullInt64
 	err = tx.QueryRow(`SELECT left_at FROM participants WHERE id = ? AND contact_id = ?`, it.ParticipantID, it.ContactID).Scan(&left)

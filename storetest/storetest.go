@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) helpline.Store) {
 	t.Run("ChangeOwner", func(t *testing.T) { testChangeOwner(t, open) })
 	t.Run("Participant", func(t *testing.T) { testParticipant(t, open) })
 	t.Run("AppendItem", func(t *testing.T) { testAppendItem(t, open) })
+	t.Run("AppendOwnedItem", func(t *testing.T) { testAppendOwnedItem(t, open) })
 	t.Run("FindItems", func(t *testing.T) { testFindItems(t, open) })
 	t.Run("Attachment", func(t *testing.T) { testAttachment(t, open) })
 	t.Run("CreateContactWithMirrors", func(t *testing.T) { testCreateContactWithMirrors(t, open) })

@@ -57,6 +57,14 @@ type Store interface {
 	// callers racing with the same update one appends it. On an ended
 	// contact it merges the attributes and renames, and appends nothing.
 	UpdateCustomer(ctx context.Context, contactID, displayName string, attrs map[string]string, it *Item) (c *Contact, changed bool, err error)
+	// SaveBotState stores the bot runner's state of a contact — bytes the
+	// store keeps as given (JSON in practice) — replacing the one before,
+	// in one write; an empty state forgets it. It works on ended contacts
+	// too. ENOTFOUND (Resource CONTACT) for an unknown contact.
+	SaveBotState(ctx context.Context, contactID string, state []byte) error
+	// FindBotState returns the state SaveBotState stored last for the
+	// contact, nil when there is none (an unknown contact has none).
+	FindBotState(ctx context.Context, contactID string) ([]byte, error)
 	// FindBotContacts returns every active contact owned by a bot (Owner
 	// bot:<id>), oldest first: what the bot runner catches up on after a
 	// start or lost bus events.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -15,14 +14,10 @@ import (
 	"github.com/helplinehq/helpline"
 )
 
-// StateAttribute is the contact attribute where the runner keeps its
-// state of the contact (RunnerState as JSON). It is an attribute, written
-// with the store's plain merge, because that is one row update of the
-// contact itself: crash-safe with no table or migration of its own, and
-// gone with the contact. It shows in DescribeContact like any attribute.
-const StateAttribute = "helpline_bot"
-
-// RunnerState is what the runner keeps of one contact between turns.
+// RunnerState is what the runner keeps of one contact between turns, as
+// JSON in the store (Store.SaveBotState), out of the contact's
+// attributes. It is saved after a turn's replies, which are idempotent,
+// so a crash between the two repeats the turn and sends nothing twice.
 type RunnerState struct {
 	Bot string `json:"bot"`
 	// FirstSeq is the Seq of the first customer item the bot took a turn
@@ -278,7 +273,11 @@ func (r *Runner) takeTurns(ctx context.Context, contactID string) (due time.Time
 			r.log.Error("bot: the contact's bot is not configured", "contact", c.ID, "owner", c.Owner)
 			return time.Time{}
 		}
-		st := stateOf(c, botID)
+		st, err := r.stateOf(ctx, c, botID)
+		if err != nil {
+			r.log.Error("bot: reading the runner's state", "contact", c.ID, "err", err)
+			return time.Time{}
+		}
 		next, back, err := r.nextItem(ctx, c.ID, st.LastSeq)
 		if back > 0 {
 			// An agent handed the contact back: what the customer said to
@@ -308,12 +307,14 @@ func botOf(c *helpline.Contact) (string, bool) {
 
 // stateOf returns the runner's state of the contact for botID, the zero
 // state before the first turn.
-func stateOf(c *helpline.Contact, botID string) *RunnerState {
+func (r *Runner) stateOf(ctx context.Context, c *helpline.Contact, botID string) (*RunnerState, error) {
+	raw, err := r.cfg.Store.FindBotState(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
 	st := &RunnerState{}
-	if raw := c.Attributes[StateAttribute]; raw != "" {
-		if json.Unmarshal([]byte(raw), st) != nil {
-			st = &RunnerState{}
-		}
+	if len(raw) > 0 && json.Unmarshal(raw, st) != nil {
+		st = &RunnerState{}
 	}
 	if st.Bot != "" && st.Bot != botID {
 		// Another bot had the contact: the new one starts with its own
@@ -321,7 +322,7 @@ func stateOf(c *helpline.Contact, botID string) *RunnerState {
 		st = &RunnerState{LastSeq: st.LastSeq}
 	}
 	st.Bot = botID
-	return st
+	return st, nil
 }
 
 // nextItem returns the first customer item after seq, or nil. When an
@@ -496,7 +497,7 @@ func (a *apply) run(ctx context.Context, resp *Response, st *RunnerState, cust C
 		}
 	}
 	if resp.Handoff == nil && !resp.End {
-		return a.saveState(ctx, st, nil)
+		return a.saveState(ctx, st)
 	}
 	if !a.owns(ctx) {
 		return false
@@ -554,14 +555,11 @@ func (r *Runner) botSession(ctx context.Context, c *helpline.Contact, owner stri
 	return &helpline.Session{Participant: added.Participant, Contact: c, Owner: owner}, nil
 }
 
-// saveState stores st in the contact's StateAttribute, with the other
-// attributes given.
-func (a *apply) saveState(ctx context.Context, st *RunnerState, attrs map[string]string) bool {
+// saveState stores st as the contact's bot state.
+func (a *apply) saveState(ctx context.Context, st *RunnerState) bool {
 	raw, err := json.Marshal(st)
 	if err == nil {
-		merged := map[string]string{StateAttribute: string(raw)}
-		maps.Copy(merged, attrs)
-		_, err = a.r.cfg.Store.UpdateContactAttributes(ctx, a.contact.ID, merged)
+		err = a.r.cfg.Store.SaveBotState(ctx, a.contact.ID, raw)
 	}
 	if err != nil {
 		a.r.log.Error("bot: saving the state", "contact", a.contact.ID, "err", err)
@@ -588,7 +586,10 @@ func (a *apply) handoff(ctx context.Context, h *Handoff, st *RunnerState, cust C
 	a.contact = moved
 	// The summary is an attribute too, for whoever reads the contact
 	// rather than its transcript (the agent API's bot_summary).
-	a.saveState(ctx, st, map[string]string{helpline.BotSummaryAttribute: h.Summary})
+	a.saveState(ctx, st)
+	if _, err := r.cfg.Store.UpdateContactAttributes(ctx, c.ID, map[string]string{helpline.BotSummaryAttribute: h.Summary}); err != nil {
+		r.log.Error("bot: keeping the handoff's summary", "contact", c.ID, "err", err)
+	}
 	entities := map[string]string{}
 	if st.State.OrderNumber != "" {
 		entities[EntityOrderNumber] = st.State.OrderNumber

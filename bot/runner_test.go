@@ -113,6 +113,16 @@ func (e *runnerEnv) botLines(t *testing.T, contactID string) []string {
 	return out
 }
 
+// state returns the runner's stored state of the contact.
+func (e *runnerEnv) state(contactID string) (*bot.RunnerState, error) {
+	raw, err := e.store.FindBotState(context.Background(), contactID)
+	if err != nil {
+		return nil, err
+	}
+	var st bot.RunnerState
+	return &st, json.Unmarshal(raw, &st)
+}
+
 func (e *runnerEnv) contact(t *testing.T, id string) *helpline.Contact {
 	t.Helper()
 	c, err := e.store.FindContactByID(context.Background(), id)
@@ -142,9 +152,12 @@ func TestRunnerOneReply(t *testing.T) {
 	if got := e.botLines(t, c.ID); len(got) != 1 || got[0] != "you said: hello" {
 		t.Fatalf("bot lines %q, want one reply", got)
 	}
-	var st bot.RunnerState
-	if err := json.Unmarshal([]byte(e.contact(t, c.ID).Attributes[bot.StateAttribute]), &st); err != nil || st.State.LowConfidence != 1 || st.Bot != "shop" {
+	st, err := e.state(c.ID)
+	if err != nil || st.State.LowConfidence != 1 || st.Bot != "shop" {
 		t.Errorf("stored state %+v, %v; want one turn of bot shop", st, err)
+	}
+	if _, ok := e.contact(t, c.ID).Attributes["helpline_bot"]; ok {
+		t.Error("the runner's state is among the contact's attributes")
 	}
 	if len(e.items(t, c.ID, helpline.EventParticipantJoined, helpline.RoleBot)) != 1 {
 		t.Error("the bot did not join the chat exactly once")
@@ -361,7 +374,7 @@ func TestRunnerCrash(t *testing.T) {
 		t.Fatalf("bot lines %q after a restart, want exactly one answer", got)
 	}
 	// Lose the state: the turn is taken again, its reply is not.
-	if _, err := e.store.UpdateContactAttributes(context.Background(), s.Contact.ID, map[string]string{bot.StateAttribute: ""}); err != nil {
+	if err := e.store.SaveBotState(context.Background(), s.Contact.ID, nil); err != nil {
 		t.Fatal(err)
 	}
 	again.TakeTurns(context.Background(), s.Contact.ID)
@@ -405,8 +418,8 @@ func TestRunnerAfterHandback(t *testing.T) {
 	if got := strings.Join(e.botLines(t, c.ID), "|"); got != "you said: hello|you said: again" {
 		t.Errorf("bot lines %q, want the answers to the first and the last message only", got)
 	}
-	var st bot.RunnerState
-	if err := json.Unmarshal([]byte(e.contact(t, c.ID).Attributes[bot.StateAttribute]), &st); err != nil {
+	st, err := e.state(c.ID)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if st.State.LowConfidence != 1 {

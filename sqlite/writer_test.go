@@ -321,3 +321,52 @@ func TestMigrateOwner(t *testing.T) {
 		t.Fatalf("ChangeOwner after migrating: %+v, %v", c, err)
 	}
 }
+
+// TestMigrateBotState opens a database whose bot states are contact
+// attributes (helpline_bot): they move to the runner's own table and the
+// attribute goes, the contact's other attributes staying.
+func TestMigrateBotState(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "h.db")
+	old := sql.OpenDB(connector{dsn: dsn(path, "_journal_mode=WAL&_foreign_keys=on")})
+	if _, err := old.Exec(`CREATE TABLE schema_version (version INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names {
+		if v := migrationVersion(name); v < 7 {
+			if err := applyMigration(old, name, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	state := `{"bot":"shop","first_seq":3,"last_seq":5,"state":{"intent":"greeting"}}`
+	for _, q := range []string{
+		`INSERT INTO contacts (id, instance_id, flow_id, initial_contact_id, related_contact_id, customer_id, state, end_reason, attributes, supported_content_types, client_token, created_at, expires_at, ended_at)
+			VALUES ('c1', 'i1', 'f1', 'c1', '', '', 'CONNECTED', '', json_object('orderId', 'A-1', 'helpline_bot', '` + state + `'), '["text/plain"]', '', 1, NULL, NULL)`,
+		`INSERT INTO contacts (id, instance_id, flow_id, initial_contact_id, related_contact_id, customer_id, state, end_reason, attributes, supported_content_types, client_token, created_at, expires_at, ended_at)
+			VALUES ('c2', 'i1', 'f1', 'c2', '', '', 'CONNECTED', '', '{"orderId":"B-2"}', '["text/plain"]', '', 1, NULL, NULL)`,
+	} {
+		if _, err := old.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old.Close()
+
+	db := openTest(t, path)
+	ctx := context.Background()
+	if got, err := db.FindBotState(ctx, "c1"); err != nil || string(got) != state {
+		t.Errorf("c1's bot state after migrating: %q, %v; want %s", got, err, state)
+	}
+	if got, err := db.FindBotState(ctx, "c2"); err != nil || got != nil {
+		t.Errorf("c2's bot state after migrating: %q, %v; want none", got, err)
+	}
+	for id, want := range map[string]string{"c1": "A-1", "c2": "B-2"} {
+		c, err := db.FindContactByID(ctx, id)
+		if err != nil || len(c.Attributes) != 1 || c.Attributes["orderId"] != want {
+			t.Errorf("contact %s's attributes after migrating: %v, %v; want only orderId %s", id, c.Attributes, err, want)
+		}
+	}
+}

@@ -69,6 +69,7 @@ func Run(t *testing.T, open func(t *testing.T) helpline.Store) {
 	t.Run("CannedResponses", func(t *testing.T) { testCannedResponses(t, open) })
 	t.Run("FindBotContacts", func(t *testing.T) { testFindBotContacts(t, open) })
 	t.Run("WidgetSettings", func(t *testing.T) { testWidgetSettings(t, open) })
+	t.Run("BotState", func(t *testing.T) { testBotState(t, open) })
 }
 
 // base is the suite's reference time: UTC, whole milliseconds.

@@ -367,7 +367,7 @@ func handback(it *helpline.Item) bool {
 // turn takes the bot's turn on it and applies the response; it reports
 // whether the bot still owns the contact afterwards.
 func (r *Runner) turn(ctx context.Context, c *helpline.Contact, botID string, b Bot, st *RunnerState, it *helpline.Item) bool {
-	t, err := r.input(ctx, c, st, it)
+	t, seated, err := r.input(ctx, c, st, it)
 	if err != nil {
 		r.log.Error("bot: preparing a turn", "contact", c.ID, "seq", it.Seq, "err", err)
 		return false
@@ -399,14 +399,20 @@ func (r *Runner) turn(ctx context.Context, c *helpline.Contact, botID string, b 
 	}
 	owner := helpline.OwnerBot + ":" + botID
 	a := &apply{r: r, owner: owner, contact: c, seq: it.Seq, lastSeq: it.Seq}
+	if seated != nil {
+		// The bot joined on an earlier turn: it speaks as that
+		// participant without asking the engine to seat it again.
+		a.session = &helpline.Session{Participant: seated, Contact: c, Owner: owner}
+	}
 	if !a.run(ctx, resp, st, t.Customer) {
 		return false
 	}
 	return !resp.End && resp.Handoff == nil
 }
 
-// input builds the Turn for it.
-func (r *Runner) input(ctx context.Context, c *helpline.Contact, st *RunnerState, it *helpline.Item) (*Turn, error) {
+// input builds the Turn for it, and returns the bot's participant when
+// it is in the chat already.
+func (r *Runner) input(ctx context.Context, c *helpline.Contact, st *RunnerState, it *helpline.Item) (*Turn, *helpline.Participant, error) {
 	t := &Turn{Contact: c, State: st.State, Item: it,
 		Customer: Customer{ID: c.CustomerID, Email: c.Attributes["customer_email"]}}
 	if t.Customer.Email == "" {
@@ -415,21 +421,25 @@ func (r *Runner) input(ctx context.Context, c *helpline.Contact, st *RunnerState
 	if it.Seq > 1 {
 		recent, err := r.cfg.Store.FindItems(ctx, c.ID, helpline.ItemQuery{From: it.Seq - 1, Backward: true, Limit: recentItems})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		slices.Reverse(recent)
 		t.Recent = recent
 	}
 	ps, err := r.cfg.Store.FindParticipants(ctx, c.ID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	var seated *helpline.Participant
 	for _, p := range ps {
-		if p.Role == helpline.RoleCustomer {
+		switch {
+		case p.Role == helpline.RoleCustomer:
 			t.Customer.Name = p.DisplayName
+		case p.Role == helpline.RoleBot && p.ClientToken == botToken(c) && !p.Left():
+			seated = p
 		}
 	}
-	return t, nil
+	return t, seated, nil
 }
 
 // turnTimeout bounds one turn: a bot that runs elsewhere may be slow or
@@ -542,13 +552,16 @@ func (a *apply) send(ctx context.Context, n int, rep Reply) error {
 	return nil
 }
 
+// botToken is the ClientToken the bot joins the contact with, once.
+func botToken(c *helpline.Contact) string { return "bot:" + c.ID }
+
 // botSession joins the bot to the contact as its CUSTOM_BOT participant,
 // once however often it is called, and returns the participant's
 // session, speaking for owner: its messages are stored only while owner
 // owns the contact.
 func (r *Runner) botSession(ctx context.Context, c *helpline.Contact, owner string) (*helpline.Session, error) {
 	added, err := r.cfg.Engine.AddParticipant(ctx, helpline.AddParticipantInput{InstanceID: c.InstanceID, ContactID: c.ID,
-		Role: helpline.RoleBot, DisplayName: r.cfg.DisplayName, ClientToken: "bot:" + c.ID})
+		Role: helpline.RoleBot, DisplayName: r.cfg.DisplayName, ClientToken: botToken(c)})
 	if err != nil {
 		return nil, err
 	}

@@ -179,3 +179,59 @@ agents:
 		}
 	})
 }
+
+// The process is killed (SIGKILL) while a closed chat waits for its
+// rating, and restarted on the same data directory: the chat still ends
+// at its deadline, as the agent's close, with no rating.
+func TestServeCSATWaitSurvivesSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and kills it")
+	}
+	dir := t.TempDir()
+	bin := buildHelpline(t, dir)
+	data := filepath.Join(dir, "data")
+	path := botConfig(t, dir, `
+      - id: desk
+        queue: support
+        csat: { wait: 3s }`, `
+routing:
+  presence_grace: 1h
+queues:
+  - { id: support, instance: shop, accept_within: 1m }
+agents:
+  - { id: ada, instance: shop, name: Ada Lovelace, email: ada@example.com, queues: [support], password_env: ADA_PASSWORD }
+`)
+	env := []string{"SHOP_SECRET=" + shopSecret, "HELPLINE_API_TOKEN=", "ADA_PASSWORD=ada's long passphrase"}
+	args := []string{"--config", path, "--data", data, "--disable-rate-limits"}
+	proc, s, _ := crashServe(t, bin, env, args...)
+	contactID, token, _ := startRatingCustomer(t, s, "desk")
+	agent := agentLoginIn(t, strings.TrimSuffix(s.url(), "/"), "shop", "ada@example.com", "ada's long passphrase")
+	agent.must(200, "PUT", "/api/agent/presence", `{"status":"online"}`)
+	takeChat(t, agent, contactID)
+	agent.must(204, "POST", "/api/agent/chats/"+contactID+"/close", "")
+	waitFor(t, "the question", func() bool { return len(botAnswers(t, s, token)) == 1 })
+	if err := proc.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	proc.Wait()
+
+	_, _, logs := crashServe(t, bin, env, args...)
+	db := openStore(t, data)
+	waitFor(t, "the chat's end after the restart", func() bool {
+		c, err := db.FindContactByID(context.Background(), contactID)
+		return err == nil && c.Ended()
+	})
+	c, _ := db.FindContactByID(context.Background(), contactID)
+	if c.EndReason != helpline.EndAgentDisconnect || c.Attributes[helpline.CSATAttribute] != "" {
+		t.Errorf("ended with %q, csat %q; want AGENT_DISCONNECT and no rating\nlogs:\n%s", c.EndReason, c.Attributes[helpline.CSATAttribute], logs)
+	}
+	questions := 0
+	for _, it := range contactItems(t, db, contactID) {
+		if it.ContentType == helpline.ContentInteractive {
+			questions++
+		}
+	}
+	if questions != 1 {
+		t.Errorf("%d questions, want one (asked before the kill, not again)", questions)
+	}
+}

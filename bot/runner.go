@@ -243,9 +243,11 @@ func (r *Runner) stop() {
 
 // TakeTurns takes, now, the turns the contact is owed: one per customer
 // item after the stored LastSeq, in Seq order, while a bot owns the
-// contact. Run calls it for every contact it is woken for, one call at a
-// time per contact; a caller of its own must not call it for a contact
-// Run may be serving.
+// contact — the items stored when it reads the transcript, once; Run
+// calls it again for the items stored later, whose events wake it. Run
+// calls it for every contact it is woken for, one call at a time per
+// contact; a caller of its own must not call it for a contact Run may be
+// serving.
 //
 // A contact owned by helpline.OwnerCSAT is asked its flow's CSAT
 // question instead (see survey): TakeTurns asks it, takes the answer, or
@@ -255,44 +257,52 @@ func (r *Runner) TakeTurns(ctx context.Context, contactID string) { r.takeTurns(
 // takeTurns is TakeTurns; it returns when the contact, waiting for a CSAT
 // answer, is due to end unless it gets one, and zero otherwise.
 func (r *Runner) takeTurns(ctx context.Context, contactID string) (due time.Time) {
-	for ctx.Err() == nil {
-		c, err := r.cfg.Store.FindContactByID(ctx, contactID)
-		if err != nil {
-			r.log.Error("bot: reading the contact", "contact", contactID, "err", err)
+	c, err := r.cfg.Store.FindContactByID(ctx, contactID)
+	if err != nil {
+		r.log.Error("bot: reading the contact", "contact", contactID, "err", err)
+		return time.Time{}
+	}
+	if c.Owner == helpline.OwnerCSAT && !c.Ended() {
+		return r.survey(ctx, c)
+	}
+	botID, ok := botOf(c)
+	if !ok || c.Ended() {
+		return time.Time{}
+	}
+	b := r.cfg.Bots[botID]
+	if b == nil {
+		r.log.Error("bot: the contact's bot is not configured", "contact", c.ID, "owner", c.Owner)
+		return time.Time{}
+	}
+	st, err := r.stateOf(ctx, c, botID)
+	if err != nil {
+		r.log.Error("bot: reading the runner's state", "contact", c.ID, "err", err)
+		return time.Time{}
+	}
+	pending, back, err := r.pendingItems(ctx, c.ID, st.LastSeq)
+	if err != nil {
+		r.log.Error("bot: reading the transcript", "contact", c.ID, "err", err)
+		return time.Time{}
+	}
+	if back > 0 {
+		// An agent handed the contact back: what the customer said to
+		// the agent was the agent's, and the bot starts a new part with
+		// a fresh memory.
+		st = &RunnerState{Bot: botID, LastSeq: back}
+	}
+	for i, it := range pending {
+		if ctx.Err() != nil {
 			return time.Time{}
 		}
-		if c.Owner == helpline.OwnerCSAT && !c.Ended() {
-			return r.survey(ctx, c)
+		if i > 0 {
+			// The turn before may have set attributes the next one reads.
+			if c, err = r.cfg.Store.FindContactByID(ctx, contactID); err != nil {
+				r.log.Error("bot: reading the contact", "contact", contactID, "err", err)
+				return time.Time{}
+			}
 		}
-		botID, ok := botOf(c)
-		if !ok || c.Ended() {
-			return time.Time{}
-		}
-		b := r.cfg.Bots[botID]
-		if b == nil {
-			r.log.Error("bot: the contact's bot is not configured", "contact", c.ID, "owner", c.Owner)
-			return time.Time{}
-		}
-		st, err := r.stateOf(ctx, c, botID)
-		if err != nil {
-			r.log.Error("bot: reading the runner's state", "contact", c.ID, "err", err)
-			return time.Time{}
-		}
-		next, back, err := r.nextItem(ctx, c.ID, st.LastSeq)
-		if back > 0 {
-			// An agent handed the contact back: what the customer said to
-			// the agent was the agent's, and the bot starts a new part
-			// with a fresh memory.
-			st = &RunnerState{Bot: botID, LastSeq: back}
-		}
-		if err != nil {
-			r.log.Error("bot: reading the transcript", "contact", c.ID, "err", err)
-			return time.Time{}
-		}
-		if next == nil {
-			return time.Time{}
-		}
-		if !r.turn(ctx, c, botID, b, st, next) {
+		// turn advances st as it goes.
+		if !r.turn(ctx, c, botID, b, st, it) {
 			return time.Time{}
 		}
 	}
@@ -325,11 +335,11 @@ func (r *Runner) stateOf(ctx context.Context, c *helpline.Contact, botID string)
 	return st, nil
 }
 
-// nextItem returns the first customer item after seq, or nil. When an
-// agent handed the contact back to the bot after seq, it is the first
-// after the latest handback, and back is the Seq of that handback's
-// owner change (0 when there was none).
-func (r *Runner) nextItem(ctx context.Context, contactID string, seq int64) (next *helpline.Item, back int64, err error) {
+// pendingItems returns the customer items after seq that the bot owes a
+// turn, in Seq order. When an agent handed the contact back to the bot
+// after seq, they are those after the latest handback, and back is the
+// Seq of that handback's owner change (0 when there was none).
+func (r *Runner) pendingItems(ctx context.Context, contactID string, seq int64) (pending []*helpline.Item, back int64, err error) {
 	const page = 50
 	for {
 		items, err := r.cfg.Store.FindItems(ctx, contactID, helpline.ItemQuery{From: seq + 1, Limit: page})
@@ -339,13 +349,13 @@ func (r *Runner) nextItem(ctx context.Context, contactID string, seq int64) (nex
 		for _, it := range items {
 			switch {
 			case handback(it):
-				next, back = nil, it.Seq
-			case next == nil && customerTurn(it):
-				next = it
+				pending, back = nil, it.Seq
+			case customerTurn(it):
+				pending = append(pending, it)
 			}
 		}
 		if len(items) < page {
-			return next, back, nil
+			return pending, back, nil
 		}
 		seq = items[len(items)-1].Seq
 	}

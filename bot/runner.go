@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -279,7 +280,7 @@ func (r *Runner) takeTurns(ctx context.Context, contactID string) (due time.Time
 		r.log.Error("bot: reading the runner's state", "contact", c.ID, "err", err)
 		return time.Time{}
 	}
-	pending, back, err := r.pendingItems(ctx, c.ID, st.LastSeq)
+	pending, back, window, err := r.pendingItems(ctx, c, st.LastSeq)
 	if err != nil {
 		r.log.Error("bot: reading the transcript", "contact", c.ID, "err", err)
 		return time.Time{}
@@ -302,7 +303,7 @@ func (r *Runner) takeTurns(ctx context.Context, contactID string) (due time.Time
 			}
 		}
 		// turn advances st as it goes.
-		if !r.turn(ctx, c, botID, b, st, it) {
+		if !r.turn(ctx, c, botID, b, st, it, window) {
 			return time.Time{}
 		}
 	}
@@ -335,30 +336,58 @@ func (r *Runner) stateOf(ctx context.Context, c *helpline.Contact, botID string)
 	return st, nil
 }
 
-// pendingItems returns the customer items after seq that the bot owes a
-// turn, in Seq order. When an agent handed the contact back to the bot
-// after seq, they are those after the latest handback, and back is the
-// Seq of that handback's owner change (0 when there was none).
-func (r *Runner) pendingItems(ctx context.Context, contactID string, seq int64) (pending []*helpline.Item, back int64, err error) {
-	const page = 50
-	for {
-		items, err := r.cfg.Store.FindItems(ctx, contactID, helpline.ItemQuery{From: seq + 1, Limit: page})
-		if err != nil {
-			return nil, 0, err
-		}
-		for _, it := range items {
-			switch {
-			case handback(it):
-				pending, back = nil, it.Seq
-			case customerTurn(it):
-				pending = append(pending, it)
-			}
-		}
-		if len(items) < page {
-			return pending, back, nil
-		}
-		seq = items[len(items)-1].Seq
+// pendingWindow is how many items past the recent ones a turn reads at
+// once: the latest recentItems+pendingWindow items of a contact hold, in
+// the common case, both the customer items the bot owes turns and the
+// recent items each turn is given, so that one read serves both.
+const pendingWindow = 10
+
+// pendingItems returns the customer items after seq, up to c.LastSeq,
+// that the bot owes a turn, in Seq order. When an agent handed the
+// contact back to the bot after seq, they are those after the latest
+// handback, and back is the Seq of that handback's owner change (0 when
+// there was none). window, when not nil, is the run of the contact's
+// latest items, oldest first, it read them from, which input may take the
+// recent items from. Items stored after c was read are left to the next
+// wake-up their events cause.
+func (r *Runner) pendingItems(ctx context.Context, c *helpline.Contact, seq int64) (pending []*helpline.Item, back int64, window []*helpline.Item, err error) {
+	if c.LastSeq <= seq {
+		return nil, 0, nil, nil
 	}
+	const limit = recentItems + pendingWindow
+	items, err := r.cfg.Store.FindItems(ctx, c.ID, helpline.ItemQuery{From: c.LastSeq, Backward: true, Limit: limit})
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	slices.Reverse(items)
+	if len(items) == limit && items[0].Seq > seq+1 {
+		// More came since seq than the window holds: scan forward.
+		items, window = nil, nil
+		const page = 50
+		for from := seq + 1; ; {
+			got, err := r.cfg.Store.FindItems(ctx, c.ID, helpline.ItemQuery{From: from, Limit: page})
+			if err != nil {
+				return nil, 0, nil, err
+			}
+			items = append(items, got...)
+			if len(got) < page {
+				break
+			}
+			from = got[len(got)-1].Seq + 1
+		}
+	} else {
+		window = items
+	}
+	for _, it := range items {
+		switch {
+		case it.Seq <= seq:
+		case handback(it):
+			pending, back = nil, it.Seq
+		case customerTurn(it):
+			pending = append(pending, it)
+		}
+	}
+	return pending, back, window, nil
 }
 
 // handback reports whether it is the owner change of an agent handing
@@ -376,8 +405,8 @@ func handback(it *helpline.Item) bool {
 
 // turn takes the bot's turn on it and applies the response; it reports
 // whether the bot still owns the contact afterwards.
-func (r *Runner) turn(ctx context.Context, c *helpline.Contact, botID string, b Bot, st *RunnerState, it *helpline.Item) bool {
-	t, seated, err := r.input(ctx, c, st, it)
+func (r *Runner) turn(ctx context.Context, c *helpline.Contact, botID string, b Bot, st *RunnerState, it *helpline.Item, window []*helpline.Item) bool {
+	t, seated, err := r.input(ctx, c, st, it, window)
 	if err != nil {
 		r.log.Error("bot: preparing a turn", "contact", c.ID, "seq", it.Seq, "err", err)
 		return false
@@ -420,15 +449,18 @@ func (r *Runner) turn(ctx context.Context, c *helpline.Contact, botID string, b 
 	return !resp.End && resp.Handoff == nil
 }
 
-// input builds the Turn for it, and returns the bot's participant when
-// it is in the chat already.
-func (r *Runner) input(ctx context.Context, c *helpline.Contact, st *RunnerState, it *helpline.Item) (*Turn, *helpline.Participant, error) {
+// input builds the Turn for it, taking the recent items from window
+// (the contact's items in a row, oldest first) when it holds them all,
+// and returns the bot's participant when it is in the chat already.
+func (r *Runner) input(ctx context.Context, c *helpline.Contact, st *RunnerState, it *helpline.Item, window []*helpline.Item) (*Turn, *helpline.Participant, error) {
 	t := &Turn{Contact: c, State: st.State, Item: it,
 		Customer: Customer{ID: c.CustomerID, Email: c.Attributes["customer_email"]}}
 	if t.Customer.Email == "" {
 		t.Customer.Email = c.Attributes["email"]
 	}
-	if it.Seq > 1 {
+	if recent, ok := recentIn(window, it.Seq); ok {
+		t.Recent = recent
+	} else if it.Seq > 1 {
 		recent, err := r.cfg.Store.FindItems(ctx, c.ID, helpline.ItemQuery{From: it.Seq - 1, Backward: true, Limit: recentItems})
 		if err != nil {
 			return nil, nil, err
@@ -450,6 +482,21 @@ func (r *Runner) input(ctx context.Context, c *helpline.Contact, st *RunnerState
 		}
 	}
 	return t, seated, nil
+}
+
+// recentIn returns the up to recentItems items before Seq seq from
+// window, a run of consecutive items oldest first, and whether window
+// holds them all: it starts at Seq 1 or early enough.
+func recentIn(window []*helpline.Item, seq int64) ([]*helpline.Item, bool) {
+	i, found := slices.BinarySearchFunc(window, seq, func(it *helpline.Item, seq int64) int { return cmp.Compare(it.Seq, seq) })
+	if !found || i == 0 && seq > 1 {
+		return nil, false
+	}
+	first := max(0, i-recentItems)
+	if window[first].Seq != max(1, seq-recentItems) {
+		return nil, false
+	}
+	return window[first:i:i], true
 }
 
 // turnTimeout bounds one turn: a bot that runs elsewhere may be slow or

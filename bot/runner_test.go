@@ -511,3 +511,41 @@ func TestAgentSessionRefusedAfterOwnerChange(t *testing.T) {
 		}
 	}
 }
+
+// More customer messages wait than one read of the latest items holds:
+// each gets one turn, in order, and each turn is given the recent items
+// right before its own.
+func TestRunnerManyPending(t *testing.T) {
+	e := newRunnerEnv(t)
+	s := e.start(t)
+	var mu sync.Mutex
+	var bad []string
+	checking := botFunc(func(ctx context.Context, t *bot.Turn) (*bot.Response, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if n := len(t.Recent); n == 0 || n > 30 || t.Recent[n-1].Seq != t.Item.Seq-1 || t.Recent[0].Seq != max(1, t.Item.Seq-30) {
+			bad = append(bad, fmt.Sprintf("item %d got %d recent items", t.Item.Seq, n))
+		}
+		return echo(ctx, t)
+	})
+	const n = 45
+	for i := range n {
+		e.say(t, s, fmt.Sprint(i))
+	}
+	r := e.runner(checking)
+	r.TakeTurns(context.Background(), s.Contact.ID)
+	r.TakeTurns(context.Background(), s.Contact.ID)
+	lines := e.botLines(t, s.Contact.ID)
+	if len(lines) != n || lines[0] != "you said: 0" || lines[n-1] != fmt.Sprintf("you said: %d", n-1) {
+		t.Errorf("%d bot lines (%q … ), want %d, in order", len(lines), lines[:min(3, len(lines))], n)
+	}
+	if len(bad) > 0 {
+		t.Errorf("recent items: %v", bad[:min(5, len(bad))])
+	}
+	// One more, now within the window.
+	e.say(t, s, "last")
+	r.TakeTurns(context.Background(), s.Contact.ID)
+	if lines := e.botLines(t, s.Contact.ID); len(lines) != n+1 || lines[n] != "you said: last" || len(bad) > 0 {
+		t.Errorf("after one more: %d lines, last %q, recent %v", len(lines), lines[len(lines)-1], bad)
+	}
+}

@@ -45,19 +45,18 @@ func (r *Runner) survey(ctx context.Context, c *helpline.Contact) time.Time {
 		return time.Time{}
 	}
 	due := start.Time.Add(q.Wait)
-	if !r.now().Before(due) {
-		r.end(ctx, c)
-		return time.Time{}
-	}
+	late := !r.now().Before(due)
 	s := &csatRun{r: r, c: c}
-	if !slices.ContainsFunc(part, func(it *helpline.Item) bool { return it.ClientToken == csatToken(c, "question") }) {
+	if !late && !slices.ContainsFunc(part, func(it *helpline.Item) bool { return it.ClientToken == csatToken(c, "question") }) {
 		if !s.send(ctx, s.question(q.Question), "question") {
 			return time.Time{}
 		}
 	}
 	bad := 0
 	for _, it := range part {
-		if !customerTurn(it) {
+		// An answer given within the wait counts even when the runner
+		// looks late (it was down); one given after it does not.
+		if !customerTurn(it) || !it.Time.Before(due) {
 			continue
 		}
 		if rating, ok := helpline.ParseCSAT(customerText(it)); ok {
@@ -66,9 +65,13 @@ func (r *Runner) survey(ctx context.Context, c *helpline.Contact) time.Time {
 			s.rate(ctx, q, rating, tr.From)
 			return time.Time{}
 		}
-		if bad++; bad <= csatRetries && !s.send(ctx, s.question(CSATRetryMessage+" "+q.Question), "retry:"+strconv.FormatInt(it.Seq, 10)) {
+		if bad++; !late && bad <= csatRetries && !s.send(ctx, s.question(CSATRetryMessage+" "+q.Question), "retry:"+strconv.FormatInt(it.Seq, 10)) {
 			return time.Time{}
 		}
+	}
+	if late {
+		r.end(ctx, c)
+		return time.Time{}
 	}
 	return due
 }

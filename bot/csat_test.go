@@ -211,6 +211,24 @@ func TestCSATTimeout(t *testing.T) {
 	}
 }
 
+// An answer given within the wait counts when the runner looks only after
+// it (it was down meanwhile): the chat is rated, thanked and ended.
+func TestCSATAnsweredInTimeSeenLate(t *testing.T) {
+	e := newRunnerEnv(t)
+	r := e.runner(echo)
+	ctx := context.Background()
+	s := e.csatChat(t, &helpline.CSAT{Question: "Rate us?", Wait: time.Minute}, interactive...)
+	r.TakeTurns(ctx, s.Contact.ID)
+	e.clock.Advance(30 * time.Second)
+	e.sayAs(t, s, helpline.ContentPlain, "3")
+	e.clock.Advance(time.Minute)
+	r.TakeTurns(ctx, s.Contact.ID)
+	c := e.contact(t, s.Contact.ID)
+	if !c.Ended() || c.Attributes[helpline.CSATAttribute] != "3" || len(e.items(t, c.ID, helpline.EventCSAT, "")) != 1 {
+		t.Errorf("ended %v, csat %q; want rated 3 and ended", c.Ended(), c.Attributes[helpline.CSATAttribute])
+	}
+}
+
 // A customer who leaves while asked ends the chat at once, as the
 // customer's disconnect; the runner then does nothing.
 func TestCSATCustomerLeaves(t *testing.T) {

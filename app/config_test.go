@@ -240,4 +240,52 @@ func TestLoadBusConfig(t *testing.T) {
 	}
 }
 
-
+// A flow's csat: section turns the question on with the defaults in the
+// fields it leaves out; without one the flow asks nothing. A bot may not
+// be called csat, the CSAT question's owner, and the wait may not be
+// negative.
+func TestFlowCSATConfig(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "helpline.yaml")
+	t.Setenv("K_SECRET", "secret")
+	body := `
+instances:
+  - id: shop
+    flows:
+      - id: plain
+      - id: rated
+        csat: { question: "Rate us?", wait: 30s }
+      - id: defaults
+        csat: {}
+    access_keys: [{ id: K, secret_env: K_SECRET }]
+`
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := cfg.instances()[0]
+	if in.FindFlow("plain").CSAT != nil {
+		t.Error("a flow without csat: asks the question")
+	}
+	if q := in.FindFlow("rated").CSAT; q == nil || q.Question != "Rate us?" || q.Thanks != "Thank you for your feedback!" || q.Wait.String() != "30s" {
+		t.Errorf("csat %+v, want Rate us?, the default thanks and 30s", q)
+	}
+	if q := in.FindFlow("defaults").CSAT; q == nil || q.Wait.String() != "2m0s" || q.Question == "" {
+		t.Errorf("csat: {} is %+v, want the defaults", q)
+	}
+	fb, err := buildBots(cfg)
+	if err != nil || !fb.csat {
+		t.Errorf("buildBots: %v, csat %v; want the runner for the CSAT question", err, fb != nil && fb.csat)
+	}
+	for _, bad := range []FlowConfig{
+		{ID: "csat", Bot: &BotConfig{RemoteBotConfig: RemoteBotConfig{Kind: "ecommerce"}}},
+		{ID: "f", CSAT: &CSATConfig{Wait: Duration(-1)}},
+	} {
+		if _, err := bad.flow(); err == nil {
+			t.Errorf("flow %+v accepted", bad)
+		}
+	}
+}

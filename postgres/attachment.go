@@ -96,7 +96,7 @@ func (db *DB) CompleteAttachment(ctx context.Context, id string, it *helpline.It
 		// The contact's row first, as every append; then the attachment
 		// as it is under that lock.
 		it.ContactID = contactID
-		appendable, err := lockForAppend(ctx, tx, it)
+		appendable, err := lockForAppend(ctx, tx, it, nil)
 		if err != nil {
 			return err
 		}

@@ -25,9 +25,20 @@ const (
 // to one contact, from any node, take turns: the token lookup, the checks
 // and the numbering all see the appends before.
 func (db *DB) AppendItem(ctx context.Context, it *helpline.Item) (replayed bool, err error) {
+	return db.appendItem(ctx, it, nil)
+}
+
+// AppendOwnedItem is AppendItem provided the contact's owner is owner,
+// checked under the contact's row lock; see helpline.Store.
+func (db *DB) AppendOwnedItem(ctx context.Context, it *helpline.Item, owner string) (replayed bool, err error) {
+	return db.appendItem(ctx, it, &owner)
+}
+
+// appendItem is AppendItem, and AppendOwnedItem when owner is not nil.
+func (db *DB) appendItem(ctx context.Context, it *helpline.Item, owner *string) (replayed bool, err error) {
 	err = db.tx(ctx, func(tx pgx.Tx) error {
 		replayed = false
-		appendable, err := lockForAppend(ctx, tx, it)
+		appendable, err := lockForAppend(ctx, tx, it, owner)
 		if err != nil {
 			return err
 		}
@@ -49,18 +60,19 @@ func (db *DB) AppendItem(ctx context.Context, it *helpline.Item) (replayed bool,
 // lockForAppend locks the row of it's contact, as every write of the
 // contact does, and says in the same query whether it may be appended:
 // it returns ENOTFOUND for a missing contact, and as notAppendable
-// ECONFLICT if the contact has ended or EFORBIDDEN when it.ParticipantID
+// ECONFLICT if the contact has ended or, when owner is not nil, is owned
+// by someone else than *owner, or EFORBIDDEN when it.ParticipantID
 // names a participant of the contact who has left (a retry of an item
 // stored before is still answered). Other senders (the system) have no
 // participant record.
-func lockForAppend(ctx context.Context, tx pgx.Tx, it *helpline.Item) (notAppendable error, err error) {
+func lockForAppend(ctx context.Context, tx pgx.Tx, it *helpline.Item, owner *string) (notAppendable error, err error) {
 	var (
-		state string
-		left  *int64
+		state, stored string
+		left          *int64
 	)
-	err = tx.QueryRow(ctx, `SELECT c.state, p.left_at FROM contacts c
+	err = tx.QueryRow(ctx, `SELECT c.state, c.owner, p.left_at FROM contacts c
 		LEFT JOIN participants p ON p.id = $2 AND p.contact_id = c.id
-		WHERE c.id = $1 FOR UPDATE OF c`, it.ContactID, it.ParticipantID).Scan(&state, &left)
+		WHERE c.id = $1 FOR UPDATE OF c`, it.ContactID, it.ParticipantID).Scan(&state, &stored, &left)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return nil, helpline.NotFound(helpline.ResourceContact, it.ContactID)
@@ -68,6 +80,8 @@ func lockForAppend(ctx context.Context, tx pgx.Tx, it *helpline.Item) (notAppend
 		return nil, dbError("read contact", err)
 	case state == helpline.ContactEnded:
 		return helpline.Errorf(helpline.ECONFLICT, "The contact has ended."), nil
+	case owner != nil && stored != *owner:
+		return helpline.Errorf(helpline.ECONFLICT, "The contact is no longer owned by %s.", *owner), nil
 	case left != nil:
 		return helpline.Errorf(helpline.EFORBIDDEN, "The participant has left the chat."), nil
 	}

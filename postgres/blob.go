@@ -75,28 +75,8 @@ func (b *Blobs) Put(ctx context.Context, key string, size int64, r io.Reader) (e
 			b.drop(blobID)
 		}
 	}()
-	buf := make([]byte, ChunkSize)
-	src := io.LimitReader(ctxReader{ctx, r}, size+1)
-	var n int64
-	for chunk := 0; ; chunk++ {
-		m, rerr := io.ReadFull(src, buf)
-		if m > 0 {
-			n += int64(m)
-			if n > size {
-				return helpline.Errorf(helpline.EINVALID, "The upload must be exactly %d bytes; it was longer.", size)
-			}
-			if _, err := b.db.pool.Exec(ctx, `INSERT INTO blob_chunks (blob_id, n, data) VALUES ($1, $2, $3)`, blobID, chunk, buf[:m]); err != nil {
-				return dbError("store blob "+key, err)
-			}
-		}
-		if errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF) {
-			break
-		} else if rerr != nil {
-			return fmt.Errorf("postgres: store blob %s: %w", key, rerr)
-		}
-	}
-	if n != size {
-		return helpline.Errorf(helpline.EINVALID, "The upload must be exactly %d bytes; it was %d bytes.", size, n)
+	if err := writeChunks(ctx, b.db.pool, blobID, key, size, r); err != nil {
+		return err
 	}
 	return b.db.tx(ctx, func(tx pgx.Tx) error {
 		var old string
@@ -116,6 +96,41 @@ func (b *Blobs) Put(ctx context.Context, key string, size int64, r io.Reader) (e
 		}
 		return nil
 	})
+}
+
+// writeChunks writes exactly size bytes from r as the chunks of blobID,
+// ChunkSize bytes at a time, holding one chunk in memory. More or fewer
+// bytes than size is EINVALID.
+func writeChunks(ctx context.Context, q execer, blobID, key string, size int64, r io.Reader) error {
+	buf := make([]byte, ChunkSize)
+	src := io.LimitReader(ctxReader{ctx, r}, size+1)
+	var n int64
+	for chunk := 0; ; chunk++ {
+		m, rerr := io.ReadFull(src, buf)
+		if m > 0 {
+			n += int64(m)
+			if n > size {
+				return helpline.Errorf(helpline.EINVALID, "The upload must be exactly %d bytes; it was longer.", size)
+			}
+			if _, err := q.Exec(ctx, `INSERT INTO blob_chunks (blob_id, n, data) VALUES ($1, $2, $3)`, blobID, chunk, buf[:m]); err != nil {
+				return dbError("store blob "+key, err)
+			}
+		}
+		if errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF) {
+			break
+		} else if rerr != nil {
+			return fmt.Errorf("postgres: store blob %s: %w", key, rerr)
+		}
+	}
+	if n != size {
+		return helpline.Errorf(helpline.EINVALID, "The upload must be exactly %d bytes; it was %d bytes.", size, n)
+	}
+	return nil
+}
+
+// execer is what the pool and a transaction offer to write.
+type execer interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
 }
 
 // drop deletes the chunks of a failed Put and its note. It runs whatever
@@ -155,9 +170,7 @@ func (b *Blobs) sweep(ctx context.Context) {
 }
 
 // dropUpload deletes an unfinished upload's chunks and its note.
-func dropUpload(ctx context.Context, q interface {
-	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
-}, blobID string) error {
+func dropUpload(ctx context.Context, q execer, blobID string) error {
 	if _, err := q.Exec(ctx, `DELETE FROM blob_chunks WHERE blob_id = $1`, blobID); err != nil {
 		return err
 	}

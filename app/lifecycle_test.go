@@ -29,7 +29,7 @@ type probe struct {
 	// lookup is what Intake answered in Provision for an unknown
 	// instance: an engine answers ENOTFOUND.
 	lookup  error
-	mirrors map[string]bool // contacts mirrored
+	mirrors map[string][]int64 // the Seqs mirrored, by contact
 }
 
 var (
@@ -45,7 +45,7 @@ func init() {
 		if err := cfg.Decode(&s); err != nil {
 			return nil, err
 		}
-		p := &probe{name: cfg.Name, failProvision: s.FailProvision, mirrors: map[string]bool{}}
+		p := &probe{name: cfg.Name, failProvision: s.FailProvision, mirrors: map[string][]int64{}}
 		p.record("new")
 		probesMu.Lock()
 		probes[cfg.Name] = p
@@ -98,7 +98,9 @@ func (p *probe) Provision(ctx context.Context, node helpline.ConnectorNode) erro
 func (p *probe) Mirror(ctx context.Context, b *helpline.MirrorBatch) (helpline.MirrorResult, error) {
 	p.record("mirror")
 	p.mu.Lock()
-	p.mirrors[b.Contact.ID] = true
+	for _, it := range b.Items {
+		p.mirrors[b.Contact.ID] = append(p.mirrors[b.Contact.ID], it.Seq)
+	}
 	p.mu.Unlock()
 	return helpline.MirrorResult{Delivered: len(b.Items)}, nil
 }
@@ -106,7 +108,14 @@ func (p *probe) Mirror(ctx context.Context, b *helpline.MirrorBatch) (helpline.M
 func (p *probe) mirrored(contactID string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.mirrors[contactID]
+	return len(p.mirrors[contactID]) > 0
+}
+
+// delivered returns the Seqs mirrored of contactID, in order.
+func (p *probe) delivered(contactID string) []int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.mirrors[contactID])
 }
 
 func (p *probe) Close() error {

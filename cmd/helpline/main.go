@@ -8,6 +8,7 @@
 //	helpline queues    add and list queues
 //	helpline bot       classify utterances with the built-in bot's model
 //	helpline tokens    create, list and revoke agent API tokens
+//	helpline migrate   move a SQLite install to PostgreSQL
 //	helpline version   print the version
 package main
 
@@ -47,6 +48,7 @@ Commands:
   queues    add and list queues
   bot       classify utterances with the built-in bot's model
   tokens    create, list and revoke agent API tokens
+  migrate   move a SQLite install to an empty PostgreSQL database
   version   print the version
 
 Run "helpline <command> -h" for a command's flags.
@@ -77,6 +79,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runBot(ctx, args[1:], stdin, stdout, stderr)
 	case "tokens":
 		return runTokens(ctx, args[1:], stdout, stderr)
+	case "migrate":
+		return runMigrate(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "helpline", version)
 		return nil

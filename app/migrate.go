@@ -102,7 +102,10 @@ func Migrate(ctx context.Context, opts MigrateOptions, out io.Writer) error {
 		}
 		return nil
 	})
-	if err != nil {
+	var he *helpline.Error
+	if errors.As(err, &he) {
+		return fmt.Errorf("nothing was written: %s", he.Message)
+	} else if err != nil {
 		return fmt.Errorf("nothing was written: %w", err)
 	}
 	return verify(ctx, src, dst, files, out)

@@ -179,8 +179,48 @@ func TestMigrateMovesAnInstall(t *testing.T) {
 		}
 	}
 
-	dsn := pgtest.Schema(t)
+	// A failure in mid-copy writes nothing: this database already
+	// remembers a key the install remembers, so the copy fails at the
+	// remembered table, after instances, contacts and items.
+	taken := pgtest.Schema(t)
+	pg, err := postgres.Open(ctx, taken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	if _, err := pg.RememberOnce(ctx, "probe-migrate", "signature-1", time.Now(), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
 	var out strings.Builder
+	err = Migrate(ctx, MigrateOptions{From: in.cfg.Data, To: taken}, &out)
+	if err == nil || !strings.Contains(err.Error(), "nothing was written") || !strings.Contains(err.Error(), "import remembered") {
+		t.Errorf("Migrate into a database remembering the same key = %v, want a failure", err)
+	}
+	for _, table := range []string{"instances", "contacts", "items"} {
+		if n := countPostgres(t, taken, table); n != 0 {
+			t.Errorf("the failed Migrate left %d rows in %s", n, table)
+		}
+	}
+	if blobs, _, err := pg.BlobTotals(ctx); err != nil || blobs != 0 {
+		t.Errorf("the failed Migrate left %d blobs, %v", blobs, err)
+	}
+	// Verification compares: against that database every count differs.
+	src, err := sqlite.OpenExport(ctx, filepath.Join(in.cfg.Data, "helpline.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := attachmentFiles(filepath.Join(in.cfg.Data, "attachments"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = verify(ctx, src, pg, files, &out)
+	src.Close()
+	if err == nil || !strings.Contains(err.Error(), "verification failed: instances") || !strings.Contains(err.Error(), "attachment bytes") {
+		t.Errorf("verify against a database without the install = %v, want a failure naming what differs", err)
+	}
+
+	dsn := pgtest.Schema(t)
+	out.Reset()
 	if err := Migrate(ctx, MigrateOptions{From: "sqlite:" + in.cfg.Data, To: dsn}, &out); err != nil {
 		t.Fatalf("Migrate: %v\n%s", err, out.String())
 	}

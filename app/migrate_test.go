@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"io"
 	"net"
 	"os"
@@ -330,6 +331,20 @@ func TestMigrateRefusesBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
+	// A table added to the SQLite schema and not to migratedTables.
+	newer := t.TempDir()
+	if s, err = sqlite.Open(filepath.Join(newer, "helpline.db")); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	raw, err := sql.Open("sqlite3", filepath.Join(newer, "helpline.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`CREATE TABLE canned_responses (id TEXT PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
 
 	for _, c := range []struct {
 		opts MigrateOptions
@@ -339,6 +354,7 @@ func TestMigrateRefusesBadInput(t *testing.T) {
 		{MigrateOptions{From: t.TempDir(), To: dsn}, "is not a Helpline data directory"},
 		{MigrateOptions{From: "sqlite:" + filepath.Join(data, "nowhere"), To: dsn}, "is not a Helpline data directory"},
 		{MigrateOptions{From: notHelpline, To: dsn}, "is not a readable Helpline database"},
+		{MigrateOptions{From: newer, To: dsn}, "tables this version does not migrate: canned_responses"},
 		{MigrateOptions{From: data, To: "mysql://db/helpline"}, "--to must be a postgres:// URL"},
 		{MigrateOptions{From: data, To: filepath.Join(data, "helpline.db")}, "--to must be a postgres:// URL"},
 		{MigrateOptions{From: data, To: "postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=5"}, "--to: postgres"},

@@ -346,6 +346,14 @@ func TestMigrateRefusesBadInput(t *testing.T) {
 	}
 	raw.Close()
 
+	// A store open on the directory, as a running node holds it.
+	running := t.TempDir()
+	open, err := sqlite.Open(filepath.Join(running, "helpline.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer open.Close()
+
 	for _, c := range []struct {
 		opts MigrateOptions
 		want string
@@ -354,6 +362,7 @@ func TestMigrateRefusesBadInput(t *testing.T) {
 		{MigrateOptions{From: t.TempDir(), To: dsn}, "is not a Helpline data directory"},
 		{MigrateOptions{From: "sqlite:" + filepath.Join(data, "nowhere"), To: dsn}, "is not a Helpline data directory"},
 		{MigrateOptions{From: notHelpline, To: dsn}, "is not a readable Helpline database"},
+		{MigrateOptions{From: running, To: dsn}, "is in use, or its node did not stop cleanly"},
 		{MigrateOptions{From: newer, To: dsn}, "tables this version does not migrate: canned_responses"},
 		{MigrateOptions{From: data, To: "mysql://db/helpline"}, "--to must be a postgres:// URL"},
 		{MigrateOptions{From: data, To: filepath.Join(data, "helpline.db")}, "--to must be a postgres:// URL"},

@@ -24,13 +24,18 @@ type Export struct {
 // OpenExport opens the database file at path read-only. A path with no
 // file, a file that is not a Helpline database, or a database of another
 // schema version than this program's is an error; run this program's
-// node on the database once to bring an older one up to date. Close it
-// when done.
+// node on the database once to bring an older one up to date. So is a
+// database whose write-ahead log holds pages: a store open on it (a
+// running node) or one that did not close cleanly keeps them there, and
+// a store closing removes the log or leaves it empty. Close it when done.
 func OpenExport(ctx context.Context, path string) (*Export, error) {
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("sqlite: no database at %s", path)
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() > 0 {
+		return nil, fmt.Errorf("sqlite: %s is in use, or its node did not stop cleanly (its write-ahead log holds %d bytes): stop the node, or start and stop it once, first", path, fi.Size())
 	}
 	db := sql.OpenDB(connector{dsn: dsn(path, "mode=ro&_busy_timeout=5000")})
 	single(db)

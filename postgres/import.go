@@ -106,7 +106,7 @@ func (im *Importer) CopyTable(table string, rows Rows) (int64, error) {
 			return 0, fmt.Errorf("postgres: import: table %s has no column %s", table, c)
 		}
 	}
-	n, err := im.tx.CopyFrom(im.ctx, pgx.Identifier{table}, cols, &converted{Rows: rows, types: conv, out: make([]any, len(cols))})
+	n, err := im.tx.CopyFrom(im.ctx, pgx.Identifier{table}, cols, &converted{Rows: rows, cols: cols, types: conv, out: make([]any, len(cols))})
 	if err != nil {
 		return n, dbError("import "+table, err)
 	}
@@ -116,6 +116,7 @@ func (im *Importer) CopyTable(table string, rows Rows) (int64, error) {
 // converted hands rows' values to COPY in the types of their columns.
 type converted struct {
 	Rows
+	cols  []string
 	types []string
 	out   []any
 }
@@ -128,7 +129,7 @@ func (c *converted) Values() ([]any, error) {
 	for i, v := range in {
 		out, err := convert(v, c.types[i])
 		if err != nil {
-			return nil, fmt.Errorf("column %d: %w", i, err)
+			return nil, fmt.Errorf("column %s: %w", c.cols[i], err)
 		}
 		c.out[i] = out
 	}

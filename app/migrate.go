@@ -186,7 +186,7 @@ func copyFile(im *postgres.Importer, dir string, f attachmentFile) error {
 // files and bytes, and fails when any pair differs.
 func verify(ctx context.Context, src *sqlite.Export, dst *postgres.DB, files []attachmentFile, out io.Writer) error {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TABLE\tSQLITE\tPOSTGRESQL\t")
+	fmt.Fprintln(tw, "TABLE\tSQLITE\tPOSTGRESQL")
 	var differ []string
 	line := func(name string, a, b int64) {
 		mark := ""
@@ -194,7 +194,7 @@ func verify(ctx context.Context, src *sqlite.Export, dst *postgres.DB, files []a
 			mark = "  DIFFERS"
 			differ = append(differ, name)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", name, a, b, mark)
+		fmt.Fprintf(tw, "%s\t%d\t%d%s\n", name, a, b, mark)
 	}
 	for _, table := range migratedTables {
 		a, err := src.Count(ctx, table)

@@ -64,7 +64,8 @@ func Migrate(ctx context.Context, opts MigrateOptions, out io.Writer) error {
 		return fmt.Errorf("--from %s is not a Helpline data directory: it has no helpline.db", dir)
 	}
 	if !isPostgres(opts.To) {
-		return fmt.Errorf("--to must be a postgres:// URL, not %q", opts.To)
+		// Not echoed: a mistyped URL may still hold a password.
+		return errors.New("--to must be a postgres:// URL")
 	}
 	attachments := opts.Attachments
 	if attachments == "" {

@@ -27,6 +27,7 @@ var migratedTables = []string{
 	"mirror_pairs", "mirror_refs", "remembered",
 	"agents", "queues", "offers",
 	"sessions", "api_tokens",
+	"bot_states", "canned_responses", "widget_settings",
 }
 
 // MigrateOptions says what Migrate moves where.

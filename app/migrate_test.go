@@ -142,6 +142,16 @@ func newSQLiteInstall(t *testing.T) *sqliteInstall {
 		CreatedAt: now, SeenAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.CreateCannedResponse(ctx, &helpline.CannedResponse{InstanceID: in.identity.InstanceID, ID: "cr1", Shortcut: "hello",
+		Text: "Hello! How can I help?", CreatedAt: now, UpdatedAt: now}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveWidgetSettings(ctx, &helpline.WidgetSettings{InstanceID: in.identity.InstanceID, Title: "Chat with us"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveBotState(ctx, in.ended.Contact.ID, []byte(`{"turns":2}`)); err != nil {
+		t.Fatal(err)
+	}
 	return in
 }
 
@@ -341,7 +351,7 @@ func TestMigrateRefusesBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := raw.Exec(`CREATE TABLE canned_responses (id TEXT PRIMARY KEY)`); err != nil {
+	if _, err := raw.Exec(`CREATE TABLE surveys (id TEXT PRIMARY KEY)`); err != nil {
 		t.Fatal(err)
 	}
 	raw.Close()
@@ -363,7 +373,7 @@ func TestMigrateRefusesBadInput(t *testing.T) {
 		{MigrateOptions{From: "sqlite:" + filepath.Join(data, "nowhere"), To: dsn}, "is not a Helpline data directory"},
 		{MigrateOptions{From: notHelpline, To: dsn}, "is not a readable Helpline database"},
 		{MigrateOptions{From: running, To: dsn}, "is in use, or its node did not stop cleanly"},
-		{MigrateOptions{From: newer, To: dsn}, "tables this version does not migrate: canned_responses"},
+		{MigrateOptions{From: newer, To: dsn}, "tables this version does not migrate: surveys"},
 		{MigrateOptions{From: data, To: "mysql://db/helpline"}, "--to must be a postgres:// URL"},
 		{MigrateOptions{From: data, To: filepath.Join(data, "helpline.db")}, "--to must be a postgres:// URL"},
 		{MigrateOptions{From: data, To: "postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=5"}, "--to: postgres"},

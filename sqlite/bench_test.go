@@ -2,9 +2,11 @@ package sqlite_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/helplinehq/helpline"
 )
@@ -47,4 +49,55 @@ func BenchmarkAppendItem(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
+}
+
+// BenchmarkRoutingSnapshot reads the routing snapshot of an instance at
+// the agents load's scale: 500 agents of one queue, 2,000 active chats of
+// which 1,500 are held by agents (through accepted offers) and 500 wait.
+func BenchmarkRoutingSnapshot(b *testing.B) {
+	ctx := context.Background()
+	db := open(b, filepath.Join(b.TempDir(), "helpline.db"))
+	if err := db.SaveInstance(ctx, &helpline.Instance{ID: "i1", Name: "i1"}); err != nil {
+		b.Fatal(err)
+	}
+	if err := db.SaveQueue(ctx, &helpline.Queue{InstanceID: "i1", ID: "q"}); err != nil {
+		b.Fatal(err)
+	}
+	const agents, chats, held = 500, 2000, 1500
+	for i := range agents {
+		a := &helpline.Agent{InstanceID: "i1", ID: fmt.Sprintf("a%04d", i), Email: fmt.Sprintf("a%04d@example.com", i),
+			Queues: []string{"q"}, Capacity: 10, Enabled: true, CreatedAt: helpline.Now()}
+		if err := db.CreateAgent(ctx, a); err != nil {
+			b.Fatal(err)
+		}
+	}
+	start := helpline.Now()
+	for i := range chats {
+		id := helpline.NewID()
+		nc := &helpline.NewContact{Contact: &helpline.Contact{ID: id, InstanceID: "i1", InitialContactID: id,
+			State: helpline.ContactActive, Owner: "queue:q", CreatedAt: start, ExpiresAt: start.Add(time.Hour)}}
+		if _, err := db.CreateContact(ctx, nc); err != nil {
+			b.Fatal(err)
+		}
+		if i >= held {
+			continue
+		}
+		o := &helpline.Offer{ContactID: id, QueueID: "q", AgentID: fmt.Sprintf("a%04d", i%agents), ContactVersion: 1,
+			CreatedAt: start, ExpiresAt: start.Add(time.Hour)}
+		if err := db.CreateOffer(ctx, o); err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := db.AcceptOffer(ctx, o.ID, start); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for range b.N {
+		snap, err := db.RoutingSnapshot(ctx, "i1")
+		if err != nil {
+			b.Fatal(err)
+		} else if len(snap.Waiting) != chats-held {
+			b.Fatalf("%d waiting, want %d", len(snap.Waiting), chats-held)
+		}
+	}
 }

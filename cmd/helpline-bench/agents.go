@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/cookiejar"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,6 +40,8 @@ type agentsBench struct {
 	agents, chats     int
 	arrival, duration time.Duration
 	workers           int
+	// cpuProfile, when set, is where the server writes its CPU profile.
+	cpuProfile string
 }
 
 // benchAgent is one logged-in agent.
@@ -55,7 +58,15 @@ func (a *agentsBench) run(ctx context.Context, w, stderr io.Writer) error {
 	for i := range a.agents {
 		fmt.Fprintf(&cfg, "  - { id: a%04d, name: Agent %d, email: a%04d@example.com, queues: [default], capacity: 10, password_env: HELPLINE_BENCH_AGENT_PASSWORD }\n", i, i, i)
 	}
-	srv, err := startBenchServer(ctx, stderr, a.bin, a.chats+16, cfg.String())
+	var extra []string
+	if a.cpuProfile != "" {
+		path, err := filepath.Abs(a.cpuProfile)
+		if err != nil {
+			return err
+		}
+		extra = append(extra, "--cpuprofile", path)
+	}
+	srv, err := startBenchServer(ctx, stderr, a.bin, a.chats+16, cfg.String(), extra...)
 	if err != nil {
 		return err
 	}

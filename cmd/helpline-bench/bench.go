@@ -64,6 +64,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	agentsN := fs.Int("agents", 500, "online agents, each with an agent WebSocket, in the agents phase")
 	agentChats := fs.Int("agent-chats", 2000, "chats arriving in the agents phase")
 	arrival := fs.Duration("arrival", time.Minute, "how long the agents phase's chats take to arrive, evenly spread")
+	agentsProfile := fs.String("agents-cpuprofile", "", "the agents phase's server writes a CPU profile of its whole run to this file")
 	mirrorWorkers := fs.Int("mirror-workers", 64, "the mirror dispatcher's workers per connector (mirror.workers) in the mirroring phases")
 	scale := fs.Int("zendesk-scale", 25, "the zendesk phase's fake allows this many times Zendesk Enterprise's account limits (the per-ticket limit stays as documented)")
 	kusScale := fs.Int("kustomer-scale", 25, "the kustomer phase's fake allows this many times Kustomer Enterprise's org budget (the per-customer caps stay as documented)")
@@ -113,7 +114,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	if want("agents") {
-		a := &agentsBench{bin: *bin, agents: *agentsN, chats: *agentChats, arrival: *arrival, workers: *workers, duration: *duration}
+		a := &agentsBench{bin: *bin, agents: *agentsN, chats: *agentChats, arrival: *arrival, workers: *workers, duration: *duration, cpuProfile: *agentsProfile}
 		if err := a.run(ctx, stdout, stderr); err != nil {
 			return err
 		}
@@ -148,7 +149,7 @@ type benchServer struct {
 // file always lifts the total connection cap (http.max_connections): the
 // load opens as many sockets as its flags ask for, all from loopback,
 // which the per-address cap exempts by default.
-func startBenchServer(ctx context.Context, stderr io.Writer, exe string, maxChats int, config string) (*benchServer, error) {
+func startBenchServer(ctx context.Context, stderr io.Writer, exe string, maxChats int, config string, extra ...string) (*benchServer, error) {
 	dir, err := os.MkdirTemp("", "helpline-bench-")
 	if err != nil {
 		return nil, err
@@ -160,6 +161,7 @@ func startBenchServer(ctx context.Context, stderr io.Writer, exe string, maxChat
 		// the server.
 		config = "bus: " + benchBus + "\nbus_prefix: bench-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "\n" + config
 	}
+	args = append(args, extra...)
 	path := filepath.Join(dir, "helpline.yaml")
 	if err := os.WriteFile(path, []byte("http:\n  max_connections: 0\n"+config), 0o600); err != nil {
 		return nil, err

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/helplinehq/helpline/app"
@@ -28,8 +30,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	bus := fs.String("bus", "", "NATS server the nodes of a cluster share, nats://host:4222 (default: the in-process bus of one node)")
 	noRateLimits := fs.Bool("disable-rate-limits", false, "turn off the request-rate limits, per instance and per participant, and the open-socket limit (load tests)")
 	maxActive := fs.Int("max-active-chats", 0, "active chats allowed per instance (default 500, as Amazon Connect)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (measuring)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	cfg, err := app.Load(*configPath)
 	if err != nil {

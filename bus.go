@@ -139,6 +139,9 @@ type Ownership struct {
 	// Version is the contact's version after the change; it grows by one
 	// with every change, so a subscriber can tell a stale event.
 	Version int64
+	// From is the owner before the change ("" for nobody): routing tells
+	// by it whether an agent's load dropped.
+	From string `json:",omitempty"`
 }
 
 // ValidGroup reports whether group can name a group of subscriptions

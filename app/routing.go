@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/helplinehq/helpline"
@@ -85,10 +86,9 @@ func newRouter(store helpline.Store, bus helpline.Bus, engine *chat.Service, now
 	return &router{store: store, bus: bus, engine: engine, now: now, grace: rc.grace(), step: step, log: log, told: map[string]*notice{}}
 }
 
-// Run runs rounds until ctx is done: one at once, then one whenever a
-// contact's owner changes (a contact entering a queue or leaving an
-// agent), an agent's presence or offers change, the earliest deadline a
-// round found is reached, or routingBackstop has passed. Events that
+// Run runs rounds until ctx is done: one at once, then one whenever an
+// event may allow a new offer (wakes), the earliest deadline a round
+// found is reached, or routingBackstop has passed. Events that
 // arrive during a round are taken together by the next one.
 func (r *router) Run(ctx context.Context) error {
 	contacts, err := r.bus.Subscribe(ctx, helpline.AllContacts)
@@ -159,16 +159,26 @@ func (r *router) sleep(ctx context.Context, timer *time.Timer, contacts, agents 
 // drainMax bounds how many waiting events one round takes.
 const drainMax = 1024
 
-// wakes reports whether ev may change a routing decision: a contact's
-// owner changed (it entered a queue, left an agent), an agent's presence
-// or offers changed, or the bus lost events that may have said so (a
-// round reads everything from the store). Transcript items do not.
+// wakes reports whether ev may let routing offer a chat it could not
+// offer before: a contact entered a queue, left an agent (who has room
+// again) or ended; an agent's presence changed; an offer was declined,
+// expired or withdrawn; or the bus lost events that may have said so (a
+// round reads everything from the store). A new pending offer (this or another node's
+// round made it), an accepted one and a contact going from a queue to an
+// agent make no new offer possible, and waking on them would cost every
+// chat several rounds; the places of customers still waiting behind such
+// a contact are told at the next round, within routingBackstop.
 func wakes(ev helpline.Event) bool {
 	switch ev.Kind {
-	case helpline.EventOwner, helpline.EventPresence, helpline.EventOffer, helpline.EventGap:
-		return true
+	case helpline.EventOwner:
+		return ev.Owner != nil && (strings.HasPrefix(ev.Owner.Owner, helpline.OwnerQueue+":") ||
+			strings.HasPrefix(ev.Owner.From, helpline.OwnerAgent+":"))
+	case helpline.EventOffer:
+		return ev.Offer != nil && ev.Offer.State != helpline.OfferPending && ev.Offer.State != helpline.OfferAccepted
+	case helpline.EventItem:
+		return ev.Item != nil && ev.Item.ContentType == helpline.EventChatEnded
 	}
-	return false
+	return ev.Kind == helpline.EventPresence || ev.Kind == helpline.EventGap
 }
 
 // round routes every instance once and returns the earliest time a

@@ -324,15 +324,45 @@ func TestRoutingRunWakesOnEvents(t *testing.T) {
 	}
 }
 
-// A round follows what may change a decision, a gap in the bus included,
-// and not transcript items.
+// A round is worth running only for an event that may allow a new offer,
+// or a gap in the bus, which may have lost one.
 func TestRoutingWakes(t *testing.T) {
-	for kind, want := range map[helpline.EventKind]bool{
-		helpline.EventOwner: true, helpline.EventPresence: true, helpline.EventOffer: true, helpline.EventGap: true,
-		helpline.EventItem: false, "some.future.kind": false,
+	owner := func(from, to string) helpline.Event {
+		return helpline.Event{Kind: helpline.EventOwner, Subject: helpline.ContactSubject("c1"),
+			Owner: &helpline.Ownership{Owner: to, From: from, Version: 2}}
+	}
+	offer := func(state string) helpline.Event {
+		return helpline.Event{Kind: helpline.EventOffer, Subject: helpline.AgentSubject("ada"),
+			Offer: &helpline.Offer{ID: "o1", AgentID: "ada", State: state}}
+	}
+	item := func(contentType string) helpline.Event {
+		return helpline.NewItemEvent(&helpline.Item{ContactID: "c1", ContentType: contentType})
+	}
+	for name, tc := range map[string]struct {
+		ev   helpline.Event
+		want bool
+	}{
+		"entering a queue":         {owner("", "queue:sales"), true},
+		"handed off to a queue":    {owner("bot:b", "queue:sales"), true},
+		"transferred to a queue":   {owner("agent:ada", "queue:sales"), true},
+		"transferred to an agent":  {owner("agent:ada", "agent:bo"), true},
+		"handed back to the bot":   {owner("agent:ada", "bot:b"), true},
+		"accepted from the queue":  {owner("queue:sales", "agent:ada"), false},
+		"given to the flow's bot":  {owner("", "bot:b"), false},
+		"offer made":               {offer(helpline.OfferPending), false},
+		"offer accepted":           {offer(helpline.OfferAccepted), false},
+		"offer declined":           {offer(helpline.OfferDeclined), true},
+		"offer expired":            {offer(helpline.OfferExpired), true},
+		"offer withdrawn":          {offer(helpline.OfferWithdrawn), true},
+		"presence":                 {helpline.Event{Kind: helpline.EventPresence, Subject: helpline.AgentSubject("ada"), Presence: &helpline.Presence{}}, true},
+		"chat ended":               {item(helpline.EventChatEnded), true},
+		"a message":                {item(helpline.ContentPlain), false},
+		"owner event without data": {helpline.Event{Kind: helpline.EventOwner, Subject: helpline.ContactSubject("c1")}, false},
+		"a gap in the bus":         {helpline.Event{Kind: helpline.EventGap}, true},
+		"some future kind":         {helpline.Event{Kind: "some.future.kind"}, false},
 	} {
-		if got := wakes(helpline.Event{Kind: kind}); got != want {
-			t.Errorf("wakes(%s) = %v, want %v", kind, got, want)
+		if got := wakes(tc.ev); got != tc.want {
+			t.Errorf("%s: wakes %v, want %v", name, got, tc.want)
 		}
 	}
 }

@@ -70,4 +70,15 @@ func TestChangeOwner(t *testing.T) {
 	if pub := next(); pub.ID != msg.ID {
 		t.Errorf("published %+v after a refused change, want the customer's message", *pub)
 	}
+
+	// The ownership event names the owner before the change.
+	if _, _, err := e.svc.ChangeOwner(ctx, helpline.OwnerChange{ContactID: c.ID, From: "bot:default", Version: 2,
+		To: "queue:sales", Reason: "handoff", Actor: "bot:default"}); err != nil {
+		t.Fatalf("ChangeOwner: %v", err)
+	}
+	next()
+	if ev := nextEvent(); ev.Kind != helpline.EventOwner || ev.Owner == nil ||
+		*ev.Owner != (helpline.Ownership{Owner: "queue:sales", Version: 3, From: "bot:default"}) {
+		t.Errorf("published %+v, want the ownership event of queue:sales at version 3 from bot:default", ev)
+	}
 }

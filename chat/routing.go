@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
@@ -98,14 +99,25 @@ func systemMessage(contactID, text string, at time.Time) *helpline.Item {
 
 // announceOwner follows a stored owner change from owner from: it
 // publishes the transition item, reseats the agents (reseat), and only
-// then publishes an EventOwner event, so that whoever the event wakes —
-// the bot runner given the contact, an agent's console — finds the old
-// agent gone and the new one seated.
+// then publishes an EventOwner event, which names the owner before (from
+// the item's content), so that whoever the event wakes — the bot runner
+// given the contact, an agent's console, routing — finds the old agent
+// gone and the new one seated.
 func (s *Service) announceOwner(ctx context.Context, c *helpline.Contact, it *helpline.Item, from string) {
 	s.publish(ctx, it)
 	s.reseat(ctx, c, from)
+	var tr helpline.OwnerTransition
+	if err := json.Unmarshal([]byte(it.Content), &tr); err != nil {
+		s.log.Error("chat: reading an owner change", "contact", c.ID, "err", err)
+	}
+	s.publishOwner(ctx, c, tr.From)
+}
+
+// publishOwner publishes the EventOwner event of c's stored owner, which
+// was from before.
+func (s *Service) publishOwner(ctx context.Context, c *helpline.Contact, from string) {
 	ev := helpline.Event{Kind: helpline.EventOwner, Subject: helpline.ContactSubject(c.ID),
-		Owner: &helpline.Ownership{Owner: c.Owner, Version: c.Version}}
+		Owner: &helpline.Ownership{Owner: c.Owner, Version: c.Version, From: from}}
 	if err := s.bus.Publish(context.WithoutCancel(ctx), ev); err != nil {
 		s.log.Error("chat: publish", "contact", c.ID, "owner", c.Owner, "err", err)
 	}

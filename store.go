@@ -41,7 +41,11 @@ type Store interface {
 	// It returns EQUOTA if the instance already has nc.MaxActive or more
 	// active contacts (0 means no limit), and EINVALID if Contact.Owner is
 	// not an owner (CheckOwner). It sets Contact.Version to 1; the owner
-	// is the caller's to choose, empty for nobody.
+	// is the caller's to choose, empty for nobody. A contact created with
+	// an owner (the flow's queue or bot) carries among its items the
+	// owner.changed item that records it (OwnerChange.Item from nobody),
+	// so that it is owned from the transaction that creates it; in a
+	// queue it waits from CreatedAt.
 	CreateContact(ctx context.Context, nc *NewContact) (replayed bool, err error)
 	// FindContactByID returns ENOTFOUND (Resource CONTACT) if there is none.
 	FindContactByID(ctx context.Context, id string) (*Contact, error)

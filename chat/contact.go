@@ -19,14 +19,16 @@ const SystemDisplayName = helpline.SystemDisplayName
 // participant token that expires with the chat. The store creates a mirror
 // pair for each of Config.Mirrors in the contact's transaction.
 //
-// The contact is created with no owner, at Version 1. When the flow names
-// a bot, the contact is then given to it (ChangeOwner to bot:<id>, reason
-// "flow", one owner.changed item). Otherwise, when the flow names a queue
-// that at least one enabled agent of the instance serves, the contact
-// enters it the same way; else nobody owns it, as before agents existed.
-// When the flow has business hours and the chat starts outside them, the
-// flow's away message follows the greeting, and the chat ends at once
-// (reason CONTACT_FLOW_DISCONNECT) if the flow says so, or else waits.
+// The contact is created at Version 1 already owned, in the store's one
+// transaction, with the owner.changed item (reason "flow") that records
+// it after its opening items: by the flow's bot (bot:<id>) when the flow
+// names one; otherwise by the flow's queue when at least one enabled
+// agent of the instance serves it; else by nobody, as before agents
+// existed. A crash can leave no chat that was meant for a queue or bot
+// owned by nobody. When the flow has business hours and the chat starts
+// outside them, the flow's away message follows the greeting, and the
+// chat ends at once (reason CONTACT_FLOW_DISCONNECT), owned by nobody, if
+// the flow says so, or else waits.
 //
 // It is idempotent on (InstanceID, ClientToken): a retry returns the stored
 // contact and customer with a valid token and writes nothing. Errors:
@@ -105,6 +107,18 @@ func (s *Service) StartChat(ctx context.Context, in helpline.StartChatInput) (*h
 			Time: now,
 		})
 	}
+	end := closed && flow.EndOutOfHours
+	if !end {
+		if c.Owner, err = s.flowOwner(ctx, in.InstanceID, flow); err != nil {
+			return nil, err
+		}
+	}
+	var entered *helpline.Item
+	if c.Owner != "" {
+		ch := helpline.OwnerChange{ContactID: id, To: c.Owner, Reason: "flow", Actor: "flow:" + flow.ID, At: now}
+		entered = ch.Item()
+		items = append(items, entered)
+	}
 	nc := &helpline.NewContact{
 		Contact: c, Customer: customer, Items: items,
 		MaxActive: s.limits.MaxActiveChats, Mirrors: s.mirrors,
@@ -115,26 +129,15 @@ func (s *Service) StartChat(ctx context.Context, in helpline.StartChatInput) (*h
 	}
 	if !replayed {
 		s.publish(ctx, nc.Items...)
-		switch {
-		case closed && flow.EndOutOfHours:
+		if entered != nil {
+			s.publishOwner(ctx, nc.Contact, "")
+		}
+		if end {
 			if err := s.endContact(ctx, nc.Contact, helpline.EndFlowDisconnect); err != nil {
 				return nil, err
 			}
 			if nc.Contact, err = s.store.FindContactByID(ctx, id); err != nil {
 				return nil, err
-			}
-		case flow.Bot != "":
-			// As with the queue below: a failure leaves the chat owned
-			// by nobody, logged.
-			if err := s.enter(ctx, nc.Contact, helpline.OwnerBot+":"+flow.Bot, flow); err != nil {
-				s.log.Error("chat: giving the chat to the flow's bot", "contact", id, "bot", flow.Bot, "err", err)
-			}
-		case flow.Queue != "":
-			// The chat exists and its customer holds it: a failure to
-			// queue it leaves it owned by nobody, logged, rather than
-			// failing a start that a retry would only replay.
-			if err := s.enqueue(ctx, nc.Contact, flow); err != nil {
-				s.log.Error("chat: entering the flow's queue", "contact", id, "queue", flow.Queue, "err", err)
 			}
 		}
 	}
@@ -149,35 +152,21 @@ func (s *Service) StartChat(ctx context.Context, in helpline.StartChatInput) (*h
 // flow's business hours is told when the flow sets no away message.
 const DefaultAwayMessage = "We are closed right now. Leave us a message and we will answer as soon as we are open."
 
-// enqueue moves a new contact c into its flow's queue, provided an
-// enabled agent of the instance serves the queue, and updates *c.
-func (s *Service) enqueue(ctx context.Context, c *helpline.Contact, flow *helpline.Flow) error {
-	agents, err := s.store.FindAgents(ctx, c.InstanceID)
-	if err != nil {
-		return err
+// flowOwner returns who owns a new contact of the flow: its bot, else its
+// queue provided an enabled agent of the instance serves it, else nobody
+// ("").
+func (s *Service) flowOwner(ctx context.Context, instanceID string, flow *helpline.Flow) (string, error) {
+	switch {
+	case flow.Bot != "":
+		return helpline.OwnerBot + ":" + flow.Bot, nil
+	case flow.Queue == "":
+		return "", nil
 	}
-	served := false
-	for _, a := range agents {
-		served = served || a.Enabled && a.Serves(flow.Queue)
+	served, err := s.served.check(ctx, instanceID, flow.Queue)
+	if err != nil || !served {
+		return "", err
 	}
-	if !served {
-		return nil
-	}
-	return s.enter(ctx, c, helpline.OwnerQueue+":"+flow.Queue, flow)
-}
-
-// enter gives a new contact c to owner on behalf of its flow and updates
-// *c.
-func (s *Service) enter(ctx context.Context, c *helpline.Contact, owner string, flow *helpline.Flow) error {
-	moved, _, err := s.ChangeOwner(ctx, helpline.OwnerChange{
-		ContactID: c.ID, From: c.Owner, Version: c.Version, To: owner,
-		Reason: "flow", Actor: "flow:" + flow.ID,
-	})
-	if err != nil {
-		return err
-	}
-	*c = *moved
-	return nil
+	return helpline.OwnerQueue + ":" + flow.Queue, nil
 }
 
 func checkStartChat(in *helpline.StartChatInput) error {

@@ -46,24 +46,56 @@ func (e *env) online(t *testing.T, agentID string) {
 	}
 }
 
-// A flow's queue takes its new contacts when an agent serves it, with one
-// owner.changed item; where no agent serves it, nobody owns them.
+// A flow's queue takes its new contacts when an agent serves it: they are
+// created in it, with one owner.changed item, and the ownership event
+// follows their opening items; where no agent serves it, nobody owns them
+// until an agent serves it.
 func TestStartChatEntersFlowQueue(t *testing.T) {
 	e := routingEnv(t)
+	sub, err := e.bus.Subscribe(ctx, helpline.AllContacts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
 	started, _ := e.start(t, helpline.StartChatInput{ContactFlowID: "flow-sales"})
-	if c := started.Contact; c.Owner != "queue:sales" || c.Version != 2 {
-		t.Errorf("started owner %q version %d, want queue:sales at 2", c.Owner, c.Version)
+	if c := started.Contact; c.Owner != "queue:sales" || c.Version != 1 || c.LastSeq != 2 {
+		t.Errorf("started owner %q version %d LastSeq %d, want queue:sales at 1 with its 2 items", c.Owner, c.Version, c.LastSeq)
 	}
 	want := []string{helpline.EventParticipantJoined, helpline.EventOwnerChanged}
 	if got := contentTypes(e.items(t, started.Contact.ID)); !slices.Equal(got, want) {
 		t.Errorf("items %q, want %q", got, want)
 	}
+	var kinds []string
+	for len(kinds) < 3 {
+		select {
+		case ev := <-sub.Events():
+			kinds = append(kinds, string(ev.Kind))
+			if ev.Kind == helpline.EventOwner && *ev.Owner != (helpline.Ownership{Owner: "queue:sales", Version: 1}) {
+				t.Errorf("ownership event %+v, want queue:sales at version 1 from nobody", *ev.Owner)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("published %q, want 2 items and the ownership event", kinds)
+		}
+	}
+	if want := []string{"item", "item", "owner.changed"}; !slices.Equal(kinds, want) {
+		t.Errorf("published %q, want %q", kinds, want)
+	}
+
 	started, _ = e.start(t, helpline.StartChatInput{ContactFlowID: "flow-nobody"})
 	if c := started.Contact; c.Owner != "" || c.Version != 1 {
 		t.Errorf("unserved queue: owner %q version %d, want nobody at 1", c.Owner, c.Version)
 	}
 	if got := contentTypes(e.items(t, started.Contact.ID)); !slices.Equal(got, want[:1]) {
 		t.Errorf("unserved queue: items %q, want %q", got, want[:1])
+	}
+	// The first agent to serve the queue is heeded at the next start.
+	if err := e.store.CreateAgent(ctx, &helpline.Agent{InstanceID: e.inst.ID, ID: "cy", Email: "cy@example.com",
+		Queues: []string{"empty"}, Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	started, _ = e.start(t, helpline.StartChatInput{ContactFlowID: "flow-nobody"})
+	if c := started.Contact; c.Owner != "queue:empty" {
+		t.Errorf("queue served since: owner %q, want queue:empty", c.Owner)
 	}
 }
 

@@ -107,6 +107,8 @@ type Service struct {
 	hub      *hub
 	// snaps coalesces the agent consoles' routing snapshot reads.
 	snaps *snapshots
+	// served says which queues an enabled agent serves.
+	served *servedQueues
 
 	// runMu guards running.
 	runMu   sync.Mutex
@@ -146,6 +148,7 @@ func New(cfg Config) *Service {
 	}
 	s.hub = newHub(s.store, s.now, s.log)
 	s.snaps = newSnapshots(s.store)
+	s.served = newServedQueues(s.store)
 	return s
 }
 

@@ -200,3 +200,86 @@ func testChangeOwner(t *testing.T, open func(t *testing.T) helpline.Store) {
 		}
 	})
 }
+
+// testCreateOwned: a contact that a flow gives to its queue or bot is
+// created owned, with the owner.changed item that records it, in the one
+// transaction of CreateContact: there is never a moment, nor a crash,
+// that leaves it owned by nobody, and a create that fails leaves neither.
+func testCreateOwned(t *testing.T, open func(t *testing.T) helpline.Store) {
+	ctx := context.Background()
+	owned := func(owner string) *helpline.NewContact {
+		nc := newContact("i1")
+		nc.Contact.Owner = owner
+		nc.Contact.ClientToken = "start-" + owner
+		ch := helpline.OwnerChange{ContactID: nc.Contact.ID, To: owner, Reason: "flow", Actor: "flow:flow-1", At: base}
+		nc.Items = append(nc.Items, ch.Item())
+		return nc
+	}
+	t.Run("InQueue", func(t *testing.T) {
+		s, _ := routingSetup(t, open)
+		nc := owned("queue:sales")
+		mustCreateContact(t, s, nc)
+		got := mustFindContact(t, s, nc.Contact.ID)
+		if got.Owner != "queue:sales" || got.Version != 1 || got.LastSeq != 2 {
+			t.Errorf("created contact owner %q version %d LastSeq %d, want queue:sales 1 2", got.Owner, got.Version, got.LastSeq)
+		}
+		items := mustFindItems(t, s, nc.Contact.ID, helpline.ItemQuery{})
+		var tr helpline.OwnerTransition
+		if len(items) != 2 || items[1].ContentType != helpline.EventOwnerChanged ||
+			json.Unmarshal([]byte(items[1].Content), &tr) != nil || tr != (helpline.OwnerTransition{To: "queue:sales", Reason: "flow", Actor: "flow:flow-1"}) {
+			t.Fatalf("items %v, want participant.joined then the owner change from nobody to queue:sales", items)
+		}
+		snap, err := s.RoutingSnapshot(ctx, "i1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var waiting *helpline.Waiting
+		for i, w := range snap.Waiting {
+			if w.ContactID == nc.Contact.ID {
+				waiting = &snap.Waiting[i]
+			}
+		}
+		if waiting == nil || waiting.QueueID != "sales" || waiting.Version != 1 || !waiting.Since.Equal(base) {
+			t.Fatalf("snapshot waiting %+v, want the contact in sales at version 1 since its creation", snap.Waiting)
+		}
+		// It is offered and accepted at the version it was created at.
+		o := offerOf(got, "ada", time.Second)
+		if err := s.CreateOffer(ctx, o); err != nil {
+			t.Fatalf("CreateOffer at version 1: %v", err)
+		}
+		if c, _, err := s.AcceptOffer(ctx, o.ID, at(2*time.Second)); err != nil || c.Owner != "agent:ada" || c.Version != 2 {
+			t.Fatalf("AcceptOffer = %+v, %v; want agent:ada at version 2", c, err)
+		}
+		// A retry of the start replays: no second owner change.
+		again := owned("queue:sales")
+		again.Contact.ID = nc.Contact.ID
+		if replayed, err := s.CreateContact(ctx, again); err != nil || !replayed || again.Contact.Owner != "agent:ada" {
+			t.Errorf("retried create: replayed %v, err %v, owner %q; want the stored contact", replayed, err, again.Contact.Owner)
+		}
+		if n := len(mustFindItems(t, s, nc.Contact.ID, helpline.ItemQuery{})); n != 3 {
+			t.Errorf("%d items after the retry, want 3 (joined, queued, accepted)", n)
+		}
+	})
+	t.Run("ToBot", func(t *testing.T) {
+		s := open(t)
+		nc := owned("bot:greeter")
+		mustCreateContact(t, s, nc)
+		bots, err := s.FindBotContacts(ctx)
+		if err != nil || len(bots) != 1 || bots[0].ID != nc.Contact.ID || bots[0].Owner != "bot:greeter" || bots[0].Version != 1 {
+			t.Errorf("FindBotContacts = %v, %v; want the new contact, owned by bot:greeter at version 1", bots, err)
+		}
+	})
+	t.Run("FailedCreateLeavesNothing", func(t *testing.T) {
+		s, first := routingSetup(t, open)
+		nc := owned("queue:sales")
+		nc.MaxActive = 1 // first is active already
+		_, err := s.CreateContact(ctx, nc)
+		wantCode(t, "CreateContact over the quota", err, helpline.EQUOTA)
+		_, err = s.FindContactByID(ctx, nc.Contact.ID)
+		wantNotFound(t, "the refused contact", err, helpline.ResourceContact, nc.Contact.ID)
+		snap, err := s.RoutingSnapshot(ctx, "i1")
+		if err != nil || len(snap.Waiting) != 1 || snap.Waiting[0].ContactID != first.ID {
+			t.Errorf("snapshot waiting %+v, %v; want only the contact created before", snap.Waiting, err)
+		}
+	})
+}

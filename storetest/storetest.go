@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) helpline.Store) {
 	t.Run("FindContactsToExpire", func(t *testing.T) { testFindContactsToExpire(t, open) })
 	t.Run("EndContact", func(t *testing.T) { testEndContact(t, open) })
 	t.Run("ChangeOwner", func(t *testing.T) { testChangeOwner(t, open) })
+	t.Run("CreateOwned", func(t *testing.T) { testCreateOwned(t, open) })
 	t.Run("Participant", func(t *testing.T) { testParticipant(t, open) })
 	t.Run("AppendItem", func(t *testing.T) { testAppendItem(t, open) })
 	t.Run("AppendOwnedItem", func(t *testing.T) { testAppendOwnedItem(t, open) })

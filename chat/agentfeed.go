@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"time"
 
 	"github.com/helplinehq/helpline"
 	"github.com/helplinehq/helpline/routing"
@@ -12,7 +13,7 @@ var _ helpline.AgentFeed = (*Service)(nil)
 // AgentView reads the agent's desk from the instance's routing snapshot,
 // then the newest Seq of each of its chats.
 func (s *Service) AgentView(ctx context.Context, instanceID, agentID string) (*helpline.AgentView, error) {
-	snap, st, err := s.agentState(ctx, instanceID, agentID)
+	snap, st, err := s.agentState(ctx, s.snaps, instanceID, agentID)
 	if err != nil {
 		return nil, err
 	}
@@ -34,20 +35,26 @@ func (s *Service) AgentView(ctx context.Context, instanceID, agentID string) (*h
 	return v, nil
 }
 
+// waitingReadsEvery is the least time between the starts of two reads of
+// an instance's snapshot for QueueWaiting: every console of a queue asks
+// on each change in it, and they share one read a period.
+const waitingReadsEvery = 200 * time.Millisecond
+
 // QueueWaiting reads the contacts waiting in the agent's queues from the
-// instance's routing snapshot, the same shared read AgentView makes.
+// instance's routing snapshot: a read that began after the call, shared
+// with every console that asked within waitingReadsEvery.
 func (s *Service) QueueWaiting(ctx context.Context, instanceID, agentID string) (map[string][]string, error) {
-	snap, st, err := s.agentState(ctx, instanceID, agentID)
+	snap, st, err := s.agentState(ctx, s.waitSnaps, instanceID, agentID)
 	if err != nil {
 		return nil, err
 	}
 	return waitingFor(snap, st), nil
 }
 
-// agentState reads the instance's routing snapshot and the agent's state
-// in it.
-func (s *Service) agentState(ctx context.Context, instanceID, agentID string) (*helpline.RoutingSnapshot, *helpline.AgentState, error) {
-	snap, err := s.snaps.get(ctx, instanceID)
+// agentState reads the instance's routing snapshot through snaps and the
+// agent's state in it.
+func (s *Service) agentState(ctx context.Context, snaps *snapshots, instanceID, agentID string) (*helpline.RoutingSnapshot, *helpline.AgentState, error) {
+	snap, err := snaps.get(ctx, instanceID)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -263,9 +263,11 @@ func (a *agentAPI) serveSocket(w http.ResponseWriter, r *http.Request) {
 		a.sockets.hub.remove(s)
 		return // the upgrader has answered
 	}
-	s.ws = ws
+	s.attach(ws)
 	// The socket's goroutines outlive the request, so that the HTTP
-	// server's per-connection buffers are freed.
+	// server's per-connection buffers are freed. A socket dropped already
+	// has its connection closed: they end at once and remove it from the
+	// hub.
 	go s.read()
 	go s.pump(context.Background())
 }
@@ -302,7 +304,12 @@ func (a *agentAPI) openSocket(r *http.Request, p *Principal) (*agentSocket, erro
 // side and all the socket's state but the interest sets, which the hub
 // reads.
 type agentSocket struct {
-	api        *agentAPI
+	api *agentAPI
+	// ws is the connection, set by attach once the upgrade is done: the
+	// hub hands the socket events (and may drop it) from the moment it
+	// is added, before the upgrade. wsMu guards it until then; the
+	// socket's goroutines, started after attach, read it freely.
+	wsMu       sync.Mutex
 	ws         *websocket.Conn
 	instanceID string
 	agentID    string
@@ -385,14 +392,30 @@ func (s *agentSocket) wants(ev helpline.Event) bool {
 }
 
 // drop ends the socket at once: its connection is closed without a close
-// frame, and both goroutines end.
+// frame, and both goroutines end. A socket dropped before its upgrade is
+// done closes the connection when attach gives it.
 func (s *agentSocket) drop() {
 	s.doneOnce.Do(func() {
 		close(s.done)
+		s.wsMu.Lock()
+		defer s.wsMu.Unlock()
 		if s.ws != nil {
 			s.ws.NetConn().Close()
 		}
 	})
+}
+
+// attach gives the socket its upgraded connection, closing it at once if
+// the socket was dropped meanwhile.
+func (s *agentSocket) attach(ws *websocket.Conn) {
+	s.wsMu.Lock()
+	defer s.wsMu.Unlock()
+	s.ws = ws
+	select {
+	case <-s.done:
+		ws.NetConn().Close()
+	default:
+	}
 }
 
 // wsClientFrame is what clients send. err is set by the reader for a

@@ -81,45 +81,47 @@ func (a *agentsBench) run(ctx context.Context, w, stderr io.Writer) error {
 		owner   = map[string]*benchAgent{}
 		assigns atomic.Int64
 	)
-	agents := make([]*benchAgent, a.agents)
+	// Each agent reads its socket from the moment it is open: a socket
+	// left unread while the others log in would not answer the server's
+	// pings, and the server closes a socket silent for 60 s.
+	watch := func(ag *benchAgent) {
+		for {
+			_, data, err := ag.conn.ReadMessage()
+			if err != nil {
+				return
+			}
+			now := time.Now()
+			var f struct {
+				Type  string
+				Offer struct{ ID, Contact string }
+			}
+			if json.Unmarshal(data, &f) != nil || f.Type != "offer" {
+				continue
+			}
+			mu.Lock()
+			offered[f.Offer.Contact] = now
+			mu.Unlock()
+			go func() {
+				if err := ag.do(ctx, "POST", base+"/api/agent/offers/"+f.Offer.ID+"/accept", ""); err == nil {
+					mu.Lock()
+					owner[f.Offer.Contact] = ag
+					mu.Unlock()
+					assigns.Add(1)
+				}
+			}()
+		}
+	}
 	began := time.Now()
 	if err := loadtest.Parallel(a.agents, 4, func(i int) error {
 		ag, err := agentSession(ctx, base, fmt.Sprintf("a%04d", i), b.http.Transport)
-		agents[i] = ag
+		if err == nil {
+			go watch(ag)
+		}
 		return err
 	}); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "agents: %d agents logged in and online over their sockets in %s\n", a.agents, time.Since(began).Round(time.Millisecond))
-	for _, ag := range agents {
-		go func() {
-			for {
-				_, data, err := ag.conn.ReadMessage()
-				if err != nil {
-					return
-				}
-				now := time.Now()
-				var f struct {
-					Type  string
-					Offer struct{ ID, Contact string }
-				}
-				if json.Unmarshal(data, &f) != nil || f.Type != "offer" {
-					continue
-				}
-				mu.Lock()
-				offered[f.Offer.Contact] = now
-				mu.Unlock()
-				go func() {
-					if err := ag.do(ctx, "POST", base+"/api/agent/offers/"+f.Offer.ID+"/accept", ""); err == nil {
-						mu.Lock()
-						owner[f.Offer.Contact] = ag
-						mu.Unlock()
-						assigns.Add(1)
-					}
-				}()
-			}
-		}()
-	}
 
 	// Chats arrive evenly over the arrival window.
 	cc := b.connectClient()

@@ -107,6 +107,11 @@ const (
 	// after every event, and this one makes sure there is an event to
 	// check after.
 	EventGap EventKind = "bus.gap"
+	// EventSignedOut: an agent's sessions were ended (it was disabled,
+	// or its password set): every node closes the sockets the agent
+	// opened, whichever node served the change. Subject:
+	// AgentSubject(agent id). Payload: SignedOut.
+	EventSignedOut EventKind = "agent.signed_out"
 )
 
 // Event is what the bus carries: a kind, the subject it concerns, and the
@@ -129,6 +134,14 @@ type Event struct {
 	Presence *Presence `json:",omitempty"`
 	// Offer is EventOffer's payload.
 	Offer *Offer `json:",omitempty"`
+	// SignedOut is EventSignedOut's payload.
+	SignedOut *SignedOut `json:",omitempty"`
+}
+
+// SignedOut is EventSignedOut's payload: the agent's instance (the
+// subject names the agent, whose id is unique in its instance only).
+type SignedOut struct {
+	InstanceID string
 }
 
 // Ownership is EventOwner's payload.
@@ -201,6 +214,10 @@ func (ev Event) Validate() error {
 	case EventOffer:
 		if ev.Offer == nil || ev.Subject.AgentID() != ev.Offer.AgentID {
 			return Errorf(EINVALID, "offer event on %q needs an offer to that agent", ev.Subject)
+		}
+	case EventSignedOut:
+		if ev.SignedOut == nil || ev.SignedOut.InstanceID == "" || ev.Subject.AgentID() == "" {
+			return Errorf(EINVALID, "sign-out on %q needs an agent's subject and its instance", ev.Subject)
 		}
 	}
 	return nil

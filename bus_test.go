@@ -18,7 +18,8 @@ func TestEventJSON(t *testing.T) {
 		Time: time.UnixMilli(1700000000000).UTC(), Metadata: &helpline.MessageMetadata{MessageID: "m1"}}
 	for _, ev := range []helpline.Event{
 		helpline.NewItemEvent(it),
-		{Kind: helpline.EventOwner, Subject: helpline.ContactSubject("c1"), Owner: &helpline.Ownership{Owner: "queue:q1", Version: 4}},
+		{Kind: helpline.EventOwner, Subject: helpline.ContactSubject("c1"), Owner: &helpline.Ownership{Owner: "queue:q1", Version: 4, From: "bot:b"}},
+		{Kind: helpline.EventSignedOut, Subject: helpline.AgentSubject("ada"), SignedOut: &helpline.SignedOut{InstanceID: "i1"}},
 		{Kind: helpline.EventPresence, Subject: helpline.AgentSubject("ada"), Presence: &helpline.Presence{
 			Status: helpline.PresenceAway, StatusAt: time.UnixMilli(1700000000000).UTC()}},
 		{Kind: helpline.EventOffer, Subject: helpline.AgentSubject("ada"), Offer: &helpline.Offer{

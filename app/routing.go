@@ -160,10 +160,11 @@ func (r *router) sleep(ctx context.Context, timer *time.Timer, contacts, agents 
 const drainMax = 1024
 
 // wakes reports whether ev may let routing offer a chat it could not
-// offer before: a contact entered a queue, left an agent (who has room
-// again) or ended; an agent's presence changed; an offer was declined,
-// expired or withdrawn; or the bus lost events that may have said so (a
-// round reads everything from the store). A new pending offer (this or another node's
+// offer before, or must withdraw an offer: a contact entered a queue, left
+// an agent (who has room again) or ended; an agent's presence changed or
+// it was signed out (disabled); an offer was declined, expired or
+// withdrawn; or the bus lost events that may have said so (a round reads
+// everything from the store). A new pending offer (this or another node's
 // round made it), an accepted one and a contact going from a queue to an
 // agent make no new offer possible, and waking on them would cost every
 // chat several rounds; the places of customers still waiting behind such
@@ -178,7 +179,7 @@ func wakes(ev helpline.Event) bool {
 	case helpline.EventItem:
 		return ev.Item != nil && ev.Item.ContentType == helpline.EventChatEnded
 	}
-	return ev.Kind == helpline.EventPresence || ev.Kind == helpline.EventGap
+	return ev.Kind == helpline.EventPresence || ev.Kind == helpline.EventSignedOut || ev.Kind == helpline.EventGap
 }
 
 // round routes every instance once and returns the earliest time a

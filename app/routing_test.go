@@ -356,6 +356,7 @@ func TestRoutingWakes(t *testing.T) {
 		"offer withdrawn":          {offer(helpline.OfferWithdrawn), true},
 		"presence":                 {helpline.Event{Kind: helpline.EventPresence, Subject: helpline.AgentSubject("ada"), Presence: &helpline.Presence{}}, true},
 		"chat ended":               {item(helpline.EventChatEnded), true},
+		"agent signed out":         {helpline.Event{Kind: helpline.EventSignedOut, Subject: helpline.AgentSubject("ada"), SignedOut: &helpline.SignedOut{InstanceID: "i1"}}, true},
 		"a message":                {item(helpline.ContentPlain), false},
 		"owner event without data": {helpline.Event{Kind: helpline.EventOwner, Subject: helpline.ContactSubject("c1")}, false},
 		"a gap in the bus":         {helpline.Event{Kind: helpline.EventGap}, true},

@@ -479,6 +479,9 @@ func testInvalid(t *testing.T, b helpline.Bus) {
 		"presence of a contact":     {Kind: helpline.EventPresence, Subject: contact("c1"), Presence: &helpline.Presence{Status: helpline.PresenceOnline}},
 		"offer without offer":       {Kind: helpline.EventOffer, Subject: agent("a1")},
 		"offer to another agent":    {Kind: helpline.EventOffer, Subject: agent("a1"), Offer: &helpline.Offer{AgentID: "a2"}},
+		"sign-out without payload":  {Kind: helpline.EventSignedOut, Subject: agent("a1")},
+		"sign-out of no instance":   {Kind: helpline.EventSignedOut, Subject: agent("a1"), SignedOut: &helpline.SignedOut{}},
+		"sign-out of a contact":     {Kind: helpline.EventSignedOut, Subject: contact("c1"), SignedOut: &helpline.SignedOut{InstanceID: "i1"}},
 	} {
 		if err := b.Publish(context.Background(), ev); helpline.ErrorCode(err) != helpline.EINVALID {
 			t.Errorf("Publish(%s) = %v, want EINVALID", name, err)

@@ -194,14 +194,24 @@ func (a *agentAPI) saveAgent(ctx context.Context, p *Principal, ag *helpline.Age
 	return nil
 }
 
-// endAgentSessions deletes ag's sessions but except, and closes its own
-// sockets on this node; a socket on another node ends at its next check.
+// endAgentSessions deletes ag's sessions but except and, when it keeps
+// none, closes the sockets the agent opened: on this node at once, and on
+// every node through the bus (EventSignedOut), which each node's socket
+// hub heeds. The sessions are the store's, so no node lets them in again.
 func (a *agentAPI) endAgentSessions(ctx context.Context, ag *helpline.Agent, except string) error {
 	if err := a.cfg.Agents.DeleteAgentSessions(ctx, ag.InstanceID, ag.ID, except); err != nil {
 		return err
 	}
-	if except == "" {
-		a.sockets.hub.dropAgent(ag.InstanceID, ag.ID)
+	if except != "" {
+		return nil
+	}
+	a.sockets.hub.dropAgent(ag.InstanceID, ag.ID)
+	if a.cfg.Bus != nil {
+		ev := helpline.Event{Kind: helpline.EventSignedOut, Subject: helpline.AgentSubject(ag.ID),
+			SignedOut: &helpline.SignedOut{InstanceID: ag.InstanceID}}
+		if err := a.cfg.Bus.Publish(context.WithoutCancel(ctx), ev); err != nil {
+			a.log.Error("agent sign-out: publish", "agent", ag.ID, "err", err)
+		}
 	}
 	return nil
 }

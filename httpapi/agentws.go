@@ -79,7 +79,8 @@ const kindResync helpline.EventKind = "httpapi.resync"
 
 // wsHub is the node's one pair of bus subscriptions (every contact,
 // every agent) for all agent sockets: it hands each event to the sockets
-// it concerns, without ever waiting for one. It subscribes when the first
+// it concerns, without ever waiting for one, and drops the sockets of an
+// agent signed out on any node (EventSignedOut). It subscribes when the first
 // socket opens and unsubscribes when the last one closes.
 type wsHub struct {
 	bus helpline.Bus
@@ -126,6 +127,11 @@ func (h *wsHub) remove(s *agentSocket) {
 func (h *wsHub) dropAgent(instanceID, agentID string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.dropAgentLocked(instanceID, agentID)
+}
+
+// dropAgentLocked is dropAgent with h.mu held.
+func (h *wsHub) dropAgentLocked(instanceID, agentID string) {
 	for s := range h.sockets {
 		if s.touch && s.instanceID == instanceID && s.agentID == agentID {
 			s.drop()
@@ -166,8 +172,13 @@ func (h *wsHub) run(done chan struct{}, contacts, agents helpline.Subscription) 
 				s.notify(helpline.Event{Kind: kindResync})
 			}
 		}
-		for s := range h.sockets {
-			s.notify(ev)
+		if ev.Kind == helpline.EventSignedOut && ev.SignedOut != nil {
+			// The agent was signed out, maybe on another node.
+			h.dropAgentLocked(ev.SignedOut.InstanceID, ev.Subject.AgentID())
+		} else {
+			for s := range h.sockets {
+				s.notify(ev)
+			}
 		}
 		h.mu.Unlock()
 	}

@@ -800,3 +800,54 @@ func TestAgentSocketDrain(t *testing.T) {
 		t.Error("login failed while draining")
 	}
 }
+
+// Disabling an agent through one node closes the sockets the agent
+// opened on every node (the sign-out goes over the bus), and only those:
+// a supervisor's socket watching the agent on the other node stays open.
+func TestAgentSocketDisableClosesEveryNode(t *testing.T) {
+	var cfg httpapi.AgentConfig
+	e := newWSEnv(t, func(c *httpapi.AgentConfig) {
+		c.HashPassword = routing.HashPassword
+		cfg = *c
+	})
+	// Node b: another handler, with its own sockets, on the same store
+	// and bus.
+	b := httptest.NewServer(httpapi.NewAgentAPI(cfg))
+	defer b.Close()
+	defer b.CloseClientConnections()
+	onB := func(cookie *http.Cookie, query string) *socket {
+		t.Helper()
+		u := "ws" + strings.TrimPrefix(b.URL, "http") + "/api/agent/ws" + query
+		ws, _, err := websocket.DefaultDialer.Dial(u, withCookie(cookie))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ws.Close() })
+		s := &socket{t: t, ws: ws}
+		s.await("hello")
+		return s
+	}
+	ada := onB(e.login("ada"), "")
+	watch := onB(e.login("sue"), "?agent=ada")
+
+	req, _ := http.NewRequest("POST", e.srv.URL+"/api/admin/agents/ada/disable", nil)
+	req.Header.Set("Authorization", "Bearer "+e.token(helpline.AgentRoleAdmin))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("disable through node a: %d", res.StatusCode)
+	}
+	for { // frames already under way may come first
+		if _, err := ada.next(); err != nil {
+			if strings.Contains(err.Error(), "timeout") {
+				t.Fatalf("ada's socket on node b after the disable: %v, want it closed", err)
+			}
+			break
+		}
+	}
+	watch.send(`{"type":"ping"}`)
+	watch.await("pong")
+}

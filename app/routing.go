@@ -66,7 +66,13 @@ type router struct {
 	// told is what each waiting contact was told, by contact id. Only the
 	// goroutine running rounds uses it.
 	told map[string]*notice
+	// status is each agent's presence as routing acted on it at the last
+	// round, by instance and agent id; only the goroutine running rounds
+	// uses it.
+	status map[agentKey]string
 }
+
+type agentKey struct{ instance, agent string }
 
 // notice is what a contact waiting in a queue since version was told.
 type notice struct {
@@ -83,7 +89,8 @@ func newRouter(store helpline.Store, bus helpline.Bus, engine *chat.Service, now
 	if now == nil {
 		now = helpline.Now
 	}
-	return &router{store: store, bus: bus, engine: engine, now: now, grace: rc.grace(), step: step, log: log, told: map[string]*notice{}}
+	return &router{store: store, bus: bus, engine: engine, now: now, grace: rc.grace(), step: step, log: log,
+		told: map[string]*notice{}, status: map[agentKey]string{}}
 }
 
 // Run runs rounds until ctx is done: one at once, then one whenever an
@@ -225,6 +232,7 @@ func (r *router) route(ctx context.Context, instanceID string, waiting map[strin
 		return time.Time{}, nil
 	}
 	now := r.now().UTC().Truncate(time.Millisecond)
+	r.announceLapses(ctx, instanceID, snap, now)
 	plan := routing.Decide(snap, now, r.grace)
 	for _, c := range plan.Close {
 		if err := r.store.CloseOffer(ctx, c.Offer.ID, c.State, now); err != nil {
@@ -267,6 +275,30 @@ func (r *router) route(ctx context.Context, instanceID string, waiting map[strin
 	}
 	r.tell(ctx, snap, now, offered, waiting)
 	return routing.Next(snap, now, r.grace), nil
+}
+
+// announceLapses publishes the presence of each agent that the clock
+// alone made offline since the last round: its last connection closed
+// more than the grace ago, which no store write marks, so that the
+// consoles watching it (and its own, if one is still open) show it at
+// once. Every node's router may announce the same lapse; consoles push a
+// presence only when it changed. The round that follows withdraws the
+// agent's pending offers, whose chats keep their place in their queues.
+func (r *router) announceLapses(ctx context.Context, instanceID string, snap *helpline.RoutingSnapshot, now time.Time) {
+	for _, a := range snap.Agents {
+		key := agentKey{instanceID, a.Agent.ID}
+		st := routing.Status(a.Presence, now, r.grace)
+		before, seen := r.status[key]
+		r.status[key] = st
+		if !seen || before == st || st != helpline.PresenceOffline || a.Presence.Status == helpline.PresenceOffline {
+			continue // not a lapse: the write that changed it published it
+		}
+		p := a.Presence
+		ev := helpline.Event{Kind: helpline.EventPresence, Subject: helpline.AgentSubject(a.Agent.ID), Presence: &p}
+		if err := r.bus.Publish(context.WithoutCancel(ctx), ev); err != nil {
+			r.log.Error("routing: publish presence", "agent", a.Agent.ID, "err", err)
+		}
+	}
 }
 
 // tell gives each customer waiting in the snapshot without an offer

@@ -13,6 +13,7 @@ import (
 	"github.com/helplinehq/helpline/chat"
 	"github.com/helplinehq/helpline/clocktest"
 	"github.com/helplinehq/helpline/inmem"
+	"github.com/helplinehq/helpline/routing"
 	"github.com/helplinehq/helpline/sqlite"
 )
 
@@ -365,5 +366,79 @@ func TestRoutingWakes(t *testing.T) {
 		if got := wakes(tc.ev); got != tc.want {
 			t.Errorf("%s: wakes %v, want %v", name, got, tc.want)
 		}
+	}
+}
+
+// When the grace of an agent whose connections all closed runs out, the
+// round at that moment announces its presence (offline) on its subject,
+// for the consoles watching it, and withdraws its pending offer: the chat
+// keeps its place ahead of a later one, and goes to the next agent to
+// come online.
+func TestRoutingGraceLapse(t *testing.T) {
+	e := newRouted(t, &helpline.Agent{ID: "ada", Capacity: 1}, &helpline.Agent{ID: "bo", Capacity: 1})
+	ctx := context.Background()
+	// Offers outlast the grace, so that only the lapse ends ada's.
+	if err := e.store.SaveQueue(ctx, &helpline.Queue{InstanceID: e.inst, ID: "sales", AcceptWithin: 10 * time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	e.presence(t, "ada", helpline.PresenceOnline) // seen now, then never again
+	first := e.start(t)
+	e.clock.Advance(time.Millisecond)
+	second := e.start(t)
+	sub, err := e.bus.Subscribe(ctx, helpline.AgentSubject("ada"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	next := func(kind helpline.EventKind) helpline.Event {
+		t.Helper()
+		for {
+			select {
+			case ev := <-sub.Events():
+				if ev.Kind == kind {
+					return ev
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("no %s event for ada", kind)
+			}
+		}
+	}
+	e.router.round(ctx)
+	if o := next(helpline.EventOffer).Offer; o.ContactID != first.contact.ID || o.State != helpline.OfferPending {
+		t.Fatalf("ada's offer %+v, want the first chat", o)
+	}
+	snap, err := e.store.RoutingSnapshot(ctx, e.inst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lapse := routing.Next(snap, e.clock.Now(), routing.DefaultGrace)
+	if want := e.clock.Now().Add(routing.DefaultGrace); lapse.Before(want) || lapse.After(want.Add(time.Second)) {
+		t.Fatalf("the next round is due at %v, want when ada's grace runs out, %v", lapse, want)
+	}
+	e.clock.Advance(lapse.Sub(e.clock.Now()) - 2*time.Millisecond)
+	e.router.round(ctx) // still within the grace: nothing to tell
+	e.clock.Advance(2 * time.Millisecond)
+	e.router.round(ctx)
+	ev := next(helpline.EventPresence)
+	if st := routing.Status(*ev.Presence, e.clock.Now(), routing.DefaultGrace); st != helpline.PresenceOffline || ev.Presence.Status != helpline.PresenceOnline {
+		t.Errorf("announced presence %+v (%s), want ada's, set online, lapsed to offline", *ev.Presence, st)
+	}
+	if o := next(helpline.EventOffer).Offer; o.ContactID != first.contact.ID || o.State != helpline.OfferWithdrawn {
+		t.Errorf("ada's offer %+v after the lapse, want it withdrawn", o)
+	}
+	e.router.round(ctx) // a lapse is told once
+	select {
+	case ev := <-sub.Events():
+		t.Errorf("a second round published %+v for ada", ev)
+	default:
+	}
+	toBo := e.offers(t, "bo")
+	e.presence(t, "bo", helpline.PresenceOnline)
+	e.router.round(ctx)
+	if o := toBo(); o.ContactID != first.contact.ID {
+		t.Errorf("bo was offered %s, want the first chat, still ahead of %s", o.ContactID, second.contact.ID)
+	}
+	if got := e.owner(t, first.contact.ID); got != "queue:sales" {
+		t.Errorf("the first chat is owned by %q, want still queue:sales", got)
 	}
 }

@@ -851,3 +851,32 @@ func TestAgentSocketDisableClosesEveryNode(t *testing.T) {
 	watch.send(`{"type":"ping"}`)
 	watch.await("pong")
 }
+
+// When an agent's grace runs out after its last socket closed, routing
+// announces its stored presence (still set online); a console watching it
+// shows it offline then, as routing acts on it.
+func TestAgentSocketPresenceLapse(t *testing.T) {
+	e := newWSEnv(t, nil)
+	ctx := context.Background()
+	if err := e.store.SetPresence(ctx, "i1", "ada", helpline.PresenceOnline, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	watch, _ := e.dial("agent=ada", withCookie(e.login("sue")))
+	watch.await("hello")
+	ada, _ := e.open("ada")
+	if p := watch.await("presence").sub("presence"); p.str("status") != "online" {
+		t.Fatalf("sue saw ada %v, want online", p)
+	}
+	ada.ws.Close()
+	e.clock.Advance(wsGrace + time.Second)
+	p, err := e.store.FindPresence(ctx, "i1", "ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.bus.Publish(ctx, helpline.Event{Kind: helpline.EventPresence, Subject: helpline.AgentSubject("ada"), Presence: p}); err != nil {
+		t.Fatal(err)
+	}
+	if f := watch.await("presence").sub("presence"); f.str("status") != "offline" || f.str("set") != "online" {
+		t.Errorf("sue saw ada %v after the grace, want offline (set online)", f)
+	}
+}

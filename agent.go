@@ -164,8 +164,17 @@ type Queue struct {
 	// them with the agent.
 	ReassignAfter time.Duration
 	// Hours, when set, are the queue's business hours; nil is always open.
-	Hours *BusinessHours `json:",omitempty"`
+	// A chat that enters the queue from its flow's start outside them
+	// (and whose flow has no hours of its own) gets AwayMessage
+	// (DefaultAwayMessage when empty) and waits, or ends at once when
+	// EndOutOfHours is set.
+	Hours         *BusinessHours `json:",omitempty"`
+	AwayMessage   string         `json:",omitempty"`
+	EndOutOfHours bool           `json:",omitempty"`
 }
+
+// MaxAwayMessage bounds an away message, in bytes.
+const MaxAwayMessage = 1024
 
 // Normalize fills a new queue's defaults.
 func (q *Queue) Normalize() {
@@ -191,6 +200,10 @@ func (q *Queue) Check() error {
 		return Errorf(EINVALID, "Queue routing %q is not %s or %s.", q.Routing, RoutingLongestIdle, RoutingRoundRobin)
 	} else if q.AcceptWithin <= 0 || q.ReassignAfter < 0 {
 		return Errorf(EINVALID, "Queue accept_within must be positive and reassign_after not negative.")
+	} else if len(q.AwayMessage) > MaxAwayMessage {
+		return Errorf(EINVALID, "Queue away_message exceeds %d bytes.", MaxAwayMessage)
+	} else if q.Hours == nil && (q.AwayMessage != "" || q.EndOutOfHours) {
+		return Errorf(EINVALID, "Queue away_message and end_out_of_hours need hours.")
 	}
 	if q.Hours != nil {
 		return q.Hours.Check()
@@ -259,6 +272,63 @@ func (h *BusinessHours) IsOpen(t time.Time) bool {
 		}
 	}
 	return false
+}
+
+var weekdays = [...]string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
+
+// ParseOpenPeriods reads open periods written "mon-fri 09:00-17:30" or
+// "sat 10:00-13:00" (days sun … sat; a range may wrap: "fri-mon"), one
+// OpenPeriod per day. It checks the form only; BusinessHours.Check checks
+// the times. Errors: EINVALID naming the period.
+func ParseOpenPeriods(periods []string) ([]OpenPeriod, error) {
+	var out []OpenPeriod
+	for _, p := range periods {
+		days, span, ok := strings.Cut(strings.TrimSpace(p), " ")
+		from, to, ok2 := strings.Cut(strings.TrimSpace(span), "-")
+		first, last, ok3 := parseDays(days)
+		if !ok || !ok2 || !ok3 {
+			return nil, Errorf(EINVALID, "Open period %q is not written \"mon-fri 09:00-17:30\".", p)
+		}
+		for d := first; ; d = (d + 1) % 7 {
+			out = append(out, OpenPeriod{Day: d, From: from, To: to})
+			if d == last {
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+// parseDays reads "mon" or "mon-fri".
+func parseDays(s string) (first, last time.Weekday, ok bool) {
+	a, b, isRange := strings.Cut(strings.ToLower(s), "-")
+	day := func(name string) (time.Weekday, bool) {
+		for i, w := range weekdays {
+			if w == name {
+				return time.Weekday(i), true
+			}
+		}
+		return 0, false
+	}
+	if first, ok = day(a); !ok || !isRange {
+		return first, first, ok
+	}
+	last, ok = day(b)
+	return first, last, ok
+}
+
+// FormatOpenPeriods writes periods as ParseOpenPeriods reads them, one
+// day each: "mon 09:00-17:30".
+func FormatOpenPeriods(periods []OpenPeriod) []string {
+	out := make([]string, 0, len(periods))
+	for _, p := range periods {
+		day := "?"
+		if p.Day >= time.Sunday && p.Day <= time.Saturday {
+			day = weekdays[p.Day]
+		}
+		out = append(out, day+" "+p.From+"-"+p.To)
+	}
+	return out
 }
 
 // clockMinutes returns the minutes since midnight of "HH:MM" (up to 24:00).

@@ -1,6 +1,7 @@
 package helpline_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -78,5 +79,46 @@ func TestAgentNormalize(t *testing.T) {
 	named.Normalize()
 	if named.ID != "ada" || named.DisplayName != "Ada" {
 		t.Errorf("Normalize changed a given id or name: %+v", named)
+	}
+}
+
+// Open periods are read as written in configuration files, the admin API
+// and the command line, written back one day each, and a queue's away
+// message and end-out-of-hours need hours.
+func TestOpenPeriodsAndQueueHours(t *testing.T) {
+	open, err := helpline.ParseOpenPeriods([]string{"fri-mon 09:00-17:30", " sat 10:00-13:00 "})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"fri 09:00-17:30", "sat 09:00-17:30", "sun 09:00-17:30", "mon 09:00-17:30", "sat 10:00-13:00"}
+	if got := helpline.FormatOpenPeriods(open); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("read and written back: %q, want %q", got, want)
+	}
+	if again, err := helpline.ParseOpenPeriods(want); err != nil || len(again) != len(open) {
+		t.Errorf("reading the written form: %v, %v", again, err)
+	}
+	for _, bad := range []string{"weekdays 09:00-17:00", "mon", "mon 09:00", "mon-xyz 09:00-10:00", ""} {
+		if _, err := helpline.ParseOpenPeriods([]string{bad}); helpline.ErrorCode(err) != helpline.EINVALID {
+			t.Errorf("period %q: %v, want EINVALID", bad, err)
+		}
+	}
+	hours := &helpline.BusinessHours{TimeZone: "Europe/Paris", Open: open}
+	for name, tc := range map[string]struct {
+		q    helpline.Queue
+		code string
+	}{
+		"hours, away, end":      {helpline.Queue{Hours: hours, AwayMessage: "Back Monday.", EndOutOfHours: true}, ""},
+		"away without hours":    {helpline.Queue{AwayMessage: "Back Monday."}, helpline.EINVALID},
+		"end without hours":     {helpline.Queue{EndOutOfHours: true}, helpline.EINVALID},
+		"away message too long": {helpline.Queue{Hours: hours, AwayMessage: strings.Repeat("x", helpline.MaxAwayMessage+1)}, helpline.EINVALID},
+		"bad zone":              {helpline.Queue{Hours: &helpline.BusinessHours{TimeZone: "Mars/Olympus"}}, helpline.EINVALID},
+		"to before from":        {helpline.Queue{Hours: &helpline.BusinessHours{Open: []helpline.OpenPeriod{{Day: time.Monday, From: "17:00", To: "09:00"}}}}, helpline.EINVALID},
+	} {
+		q := tc.q
+		q.InstanceID, q.ID = "i1", "sales"
+		q.Normalize()
+		if err := q.Check(); helpline.ErrorCode(err) != tc.code {
+			t.Errorf("%s: Check = %v, want %q", name, err, tc.code)
+		}
 	}
 }

@@ -36,6 +36,12 @@ type QueueConfig struct {
 	AcceptWithin  Duration `yaml:"accept_within"`  // default 30s
 	AutoAccept    bool     `yaml:"auto_accept"`    // accept offers for the agent
 	ReassignAfter Duration `yaml:"reassign_after"` // return an absent agent's chats after this long; 0 never
+	// Hours, AwayMessage and EndOutOfHours are the queue's business hours
+	// and what a chat entering it from its flow's start outside them is
+	// told, or whether it ends (helpline.Queue); written as a flow's.
+	Hours         *HoursConfig `yaml:"hours"`
+	AwayMessage   string       `yaml:"away_message"`
+	EndOutOfHours bool         `yaml:"end_out_of_hours"`
 }
 
 // validateRouting checks the agents: and queues: sections as far as can
@@ -70,7 +76,14 @@ func applyRouting(ctx context.Context, store helpline.Store, cfg *Config, defaul
 	}
 	for _, qc := range cfg.Queues {
 		q := &helpline.Queue{InstanceID: orDefault(qc.Instance), ID: qc.ID, Name: qc.Name, Routing: qc.Routing,
-			AcceptWithin: qc.AcceptWithin.std(), AutoAccept: qc.AutoAccept, ReassignAfter: qc.ReassignAfter.std()}
+			AcceptWithin: qc.AcceptWithin.std(), AutoAccept: qc.AutoAccept, ReassignAfter: qc.ReassignAfter.std(),
+			AwayMessage: qc.AwayMessage, EndOutOfHours: qc.EndOutOfHours}
+		if qc.Hours != nil {
+			var err error
+			if q.Hours, err = qc.Hours.hours(); err != nil {
+				return fmt.Errorf("queue %s: %w", qc.ID, err)
+			}
+		}
 		if err := store.SaveQueue(ctx, q); err != nil {
 			return fmt.Errorf("queue %s: %w", qc.ID, err)
 		}

@@ -63,6 +63,10 @@ queues:
   - id: sales
     routing: round_robin
     accept_within: 20s
+    hours:
+      time_zone: Europe/Paris
+      open: ["mon-fri 09:00-18:00"]
+    away_message: "We open at nine."
 agents:
   - id: ada
     email: ada@example.com
@@ -92,7 +96,8 @@ agents:
 	if err != nil || a.Capacity != 4 || !a.Serves("sales") || !a.Enabled || !strings.HasPrefix(a.PasswordHash, "$argon2id$") {
 		t.Fatalf("agent %+v, %v", a, err)
 	}
-	if q, err := store.FindQueueByID(ctx, instance, "sales"); err != nil || q.Routing != "round_robin" || q.AcceptWithin.Seconds() != 20 {
+	if q, err := store.FindQueueByID(ctx, instance, "sales"); err != nil || q.Routing != "round_robin" || q.AcceptWithin.Seconds() != 20 ||
+		q.Hours == nil || q.Hours.TimeZone != "Europe/Paris" || len(q.Hours.Open) != 5 || q.AwayMessage != "We open at nine." {
 		t.Errorf("queue %+v, %v", q, err)
 	}
 	hash := a.PasswordHash

@@ -2,8 +2,6 @@ package app
 
 import (
 	"fmt"
-	"strings"
-	"time"
 
 	"github.com/helplinehq/helpline"
 )
@@ -49,9 +47,6 @@ type HoursConfig struct {
 	Holidays []string `yaml:"holidays"`
 }
 
-var weekdays = map[string]time.Weekday{"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday,
-	"wed": time.Wednesday, "thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday}
-
 // flow returns the flow fc declares, or an error saying what is wrong.
 func (fc FlowConfig) flow() (*helpline.Flow, error) {
 	f := &helpline.Flow{ID: fc.ID, Name: fc.Name, Greeting: fc.Greeting, Queue: fc.Queue,
@@ -81,38 +76,22 @@ func (fc FlowConfig) flow() (*helpline.Flow, error) {
 		}
 		return f, nil
 	}
-	h := &helpline.BusinessHours{TimeZone: fc.Hours.TimeZone, Holidays: fc.Hours.Holidays}
-	for _, p := range fc.Hours.Open {
-		days, span, ok := strings.Cut(strings.TrimSpace(p), " ")
-		from, to, ok2 := strings.Cut(strings.TrimSpace(span), "-")
-		first, last, ok3 := parseDays(days)
-		if !ok || !ok2 || !ok3 {
-			return nil, fmt.Errorf("hours: open period %q is not written \"mon-fri 09:00-17:30\"", p)
-		}
-		for d := first; ; d = (d + 1) % 7 {
-			h.Open = append(h.Open, helpline.OpenPeriod{Day: d, From: from, To: to})
-			if d == last {
-				break
-			}
-		}
-	}
-	if err := h.Check(); err != nil {
-		return nil, fmt.Errorf("hours: %w", err)
+	h, err := fc.Hours.hours()
+	if err != nil {
+		return nil, err
 	}
 	f.Hours = h
 	return f, nil
 }
 
-// parseDays reads "mon" or "mon-fri" (a range may wrap: "fri-mon").
-func parseDays(s string) (first, last time.Weekday, ok bool) {
-	a, b, isRange := strings.Cut(strings.ToLower(s), "-")
-	first, ok = weekdays[a]
-	if !ok {
-		return 0, 0, false
+// hours returns the business hours hc declares, checked.
+func (hc *HoursConfig) hours() (*helpline.BusinessHours, error) {
+	open, err := helpline.ParseOpenPeriods(hc.Open)
+	if err == nil {
+		h := &helpline.BusinessHours{TimeZone: hc.TimeZone, Open: open, Holidays: hc.Holidays}
+		if err = h.Check(); err == nil {
+			return h, nil
+		}
 	}
-	if !isRange {
-		return first, first, true
-	}
-	last, ok = weekdays[b]
-	return first, last, ok
+	return nil, fmt.Errorf("hours: %s", helpline.ErrorMessage(err))
 }

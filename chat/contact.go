@@ -28,7 +28,9 @@ const SystemDisplayName = helpline.SystemDisplayName
 // owned by nobody. When the flow has business hours and the chat starts
 // outside them, the flow's away message follows the greeting, and the
 // chat ends at once (reason CONTACT_FLOW_DISCONNECT), owned by nobody, if
-// the flow says so, or else waits.
+// the flow says so, or else waits. A flow without hours of its own whose
+// chat enters its queue follows the queue's hours, away message and
+// end_out_of_hours alike.
 //
 // It is idempotent on (InstanceID, ClientToken): a retry returns the stored
 // contact and customer with a valid token and writes nothing. Errors:
@@ -91,9 +93,22 @@ func (s *Service) StartChat(ctx context.Context, in helpline.StartChatInput) (*h
 	if flow.Greeting != "" {
 		items = append(items, systemMessage(id, flow.Greeting, now))
 	}
-	closed := flow.Hours != nil && !flow.Hours.IsOpen(now)
+	owner, err := s.flowOwner(ctx, in.InstanceID, flow)
+	if err != nil {
+		return nil, err
+	}
+	hours, away, endOut := flow.Hours, flow.AwayMessage, flow.EndOutOfHours
+	if hours == nil && owner == helpline.OwnerQueue+":"+flow.Queue {
+		// A flow without hours of its own follows its queue's.
+		q, err := s.store.FindQueueByID(ctx, in.InstanceID, flow.Queue)
+		if err == nil {
+			hours, away, endOut = q.Hours, q.AwayMessage, q.EndOutOfHours
+		} else if helpline.ErrorCode(err) != helpline.ENOTFOUND {
+			return nil, err
+		}
+	}
+	closed := hours != nil && !hours.IsOpen(now)
 	if closed {
-		away := flow.AwayMessage
 		if away == "" {
 			away = DefaultAwayMessage
 		}
@@ -107,11 +122,9 @@ func (s *Service) StartChat(ctx context.Context, in helpline.StartChatInput) (*h
 			Time: now,
 		})
 	}
-	end := closed && flow.EndOutOfHours
+	end := closed && endOut
 	if !end {
-		if c.Owner, err = s.flowOwner(ctx, in.InstanceID, flow); err != nil {
-			return nil, err
-		}
+		c.Owner = owner
 	}
 	var entered *helpline.Item
 	if c.Owner != "" {

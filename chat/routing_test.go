@@ -202,3 +202,47 @@ func TestStartChatOutOfHours(t *testing.T) {
 		t.Errorf("open flow: messages %q, want none", got)
 	}
 }
+
+// A flow without hours of its own follows its queue's: outside them the
+// chat gets the queue's away message and waits in the queue, or ends at
+// once, owned by nobody, when the queue says so.
+func TestStartChatQueueHours(t *testing.T) {
+	e := routingEnv(t) // the clock stands on Saturday 1 March 2025, 12:00 UTC
+	monday := &helpline.BusinessHours{TimeZone: "Europe/Paris", Open: []helpline.OpenPeriod{{Day: time.Monday, From: "09:00", To: "17:00"}}}
+	messages := func(id string) []string {
+		var out []string
+		for _, it := range e.items(t, id) {
+			if it.Type == helpline.ItemMessage {
+				out = append(out, it.Content)
+			}
+		}
+		return out
+	}
+	q := &helpline.Queue{InstanceID: e.inst.ID, ID: "sales", Hours: monday, AwayMessage: "Sales opens on Monday."}
+	if err := e.store.SaveQueue(ctx, q); err != nil {
+		t.Fatal(err)
+	}
+	waits, _ := e.start(t, helpline.StartChatInput{ContactFlowID: "flow-sales"})
+	if got := messages(waits.Contact.ID); !slices.Equal(got, []string{"Sales opens on Monday."}) || waits.Contact.Owner != "queue:sales" || waits.Contact.Ended() {
+		t.Errorf("closed queue: messages %q, owner %q, ended %v; want the away message, waiting in the queue", got, waits.Contact.Owner, waits.Contact.Ended())
+	}
+	q.EndOutOfHours = true
+	if err := e.store.SaveQueue(ctx, q); err != nil {
+		t.Fatal(err)
+	}
+	ended, err := e.svc.StartChat(ctx, helpline.StartChatInput{InstanceID: e.inst.ID, ContactFlowID: "flow-sales", DisplayName: "Casey"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := ended.Contact; !c.Ended() || c.EndReason != helpline.EndFlowDisconnect || c.Owner != "" {
+		t.Errorf("queue ending out of hours: contact %s/%s owned by %q, want ended by the flow, owned by nobody", c.State, c.EndReason, c.Owner)
+	}
+	q.Hours.Open = append(q.Hours.Open, helpline.OpenPeriod{Day: time.Saturday, From: "00:00", To: "24:00"})
+	if err := e.store.SaveQueue(ctx, q); err != nil {
+		t.Fatal(err)
+	}
+	open, _ := e.start(t, helpline.StartChatInput{ContactFlowID: "flow-sales"})
+	if got := messages(open.Contact.ID); len(got) != 0 || open.Contact.Owner != "queue:sales" {
+		t.Errorf("open queue: messages %q, owner %q; want none, in the queue", got, open.Contact.Owner)
+	}
+}

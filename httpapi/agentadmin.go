@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -20,9 +21,11 @@ import (
 //	POST  /api/admin/agents/{id}/password   {"password"}  the agent's other sessions end
 //	POST  /api/admin/agents/{id}/disable    the agent's sessions end
 //	GET   /api/admin/queues
-//	POST  /api/admin/queues                 {"id","name","routing","accept_within","auto_accept","reassign_after","instance"}
+//	POST  /api/admin/queues                 {"id","name","routing","accept_within","auto_accept","reassign_after",
+//	                                         "hours":{"time_zone","open","holidays"},"away_message","end_out_of_hours","instance"}
 //	GET   /api/admin/queues/{id}
-//	PATCH /api/admin/queues/{id}            {"name","routing","accept_within","auto_accept","reassign_after"}
+//	PATCH /api/admin/queues/{id}            {"name","routing","accept_within","auto_accept","reassign_after",
+//	                                         "hours","away_message","end_out_of_hours"} ("hours":null: always open)
 //
 // Agents and queues are checked by helpline's Normalize and Check, and
 // passwords by AgentConfig.HashPassword, as the CLI and the configuration
@@ -275,17 +278,67 @@ func (d *duration) UnmarshalJSON(b []byte) error {
 }
 
 type adminQueueJSON struct {
-	ID            string   `json:"id"`
-	Name          string   `json:"name"`
-	Routing       string   `json:"routing"`
-	AcceptWithin  duration `json:"accept_within"`
-	AutoAccept    bool     `json:"auto_accept"`
-	ReassignAfter duration `json:"reassign_after"`
+	ID            string     `json:"id"`
+	Name          string     `json:"name"`
+	Routing       string     `json:"routing"`
+	AcceptWithin  duration   `json:"accept_within"`
+	AutoAccept    bool       `json:"auto_accept"`
+	ReassignAfter duration   `json:"reassign_after"`
+	Hours         *hoursJSON `json:"hours"` // null: always open
+	AwayMessage   string     `json:"away_message"`
+	EndOutOfHours bool       `json:"end_out_of_hours"`
+}
+
+// hoursJSON is a queue's business hours as the configuration file writes
+// a flow's: open periods "mon-fri 09:00-17:30", holidays "2025-12-25".
+type hoursJSON struct {
+	TimeZone string   `json:"time_zone"`
+	Open     []string `json:"open"`
+	Holidays []string `json:"holidays"`
+}
+
+// businessHours returns the hours h describes, nil for none; Queue.Check
+// checks them.
+func (h *hoursJSON) businessHours() (*helpline.BusinessHours, error) {
+	if h == nil {
+		return nil, nil
+	} else if len(h.Open) == 0 {
+		return nil, helpline.Errorf(helpline.EINVALID, "Hours need at least one open period, such as \"mon-fri 09:00-17:30\"; a queue that is always open has hours null.")
+	}
+	open, err := helpline.ParseOpenPeriods(h.Open)
+	if err != nil {
+		return nil, err
+	}
+	return &helpline.BusinessHours{TimeZone: h.TimeZone, Open: open, Holidays: h.Holidays}, nil
+}
+
+// optionalHours is PATCH's hours: left out (set false), null (none: always
+// open) or hours.
+type optionalHours struct {
+	set   bool
+	hours *hoursJSON
+}
+
+func (o *optionalHours) UnmarshalJSON(b []byte) error {
+	o.set = true
+	if string(b) == "null" {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(&o.hours)
 }
 
 func queueOut(q *helpline.Queue) adminQueueJSON {
-	return adminQueueJSON{ID: q.ID, Name: q.Name, Routing: q.Routing, AcceptWithin: duration(q.AcceptWithin),
-		AutoAccept: q.AutoAccept, ReassignAfter: duration(q.ReassignAfter)}
+	out := adminQueueJSON{ID: q.ID, Name: q.Name, Routing: q.Routing, AcceptWithin: duration(q.AcceptWithin),
+		AutoAccept: q.AutoAccept, ReassignAfter: duration(q.ReassignAfter), AwayMessage: q.AwayMessage, EndOutOfHours: q.EndOutOfHours}
+	if h := q.Hours; h != nil {
+		out.Hours = &hoursJSON{TimeZone: h.TimeZone, Open: helpline.FormatOpenPeriods(h.Open), Holidays: h.Holidays}
+		if out.Hours.Holidays == nil {
+			out.Hours.Holidays = []string{}
+		}
+	}
+	return out
 }
 
 func (a *agentAPI) listQueues(w http.ResponseWriter, r *http.Request, p *Principal) error {
@@ -317,8 +370,13 @@ func (a *agentAPI) createQueue(w http.ResponseWriter, r *http.Request, p *Princi
 	} else if helpline.ErrorCode(err) != helpline.ENOTFOUND {
 		return err
 	}
+	hours, err := in.Hours.businessHours()
+	if err != nil {
+		return err
+	}
 	q := &helpline.Queue{InstanceID: p.InstanceID, ID: in.ID, Name: in.Name, Routing: in.Routing,
-		AcceptWithin: time.Duration(in.AcceptWithin), AutoAccept: in.AutoAccept, ReassignAfter: time.Duration(in.ReassignAfter)}
+		AcceptWithin: time.Duration(in.AcceptWithin), AutoAccept: in.AutoAccept, ReassignAfter: time.Duration(in.ReassignAfter),
+		Hours: hours, AwayMessage: in.AwayMessage, EndOutOfHours: in.EndOutOfHours}
 	if err := a.cfg.Agents.SaveQueue(ctx, q); err != nil {
 		return err
 	}
@@ -337,11 +395,14 @@ func (a *agentAPI) getQueue(w http.ResponseWriter, r *http.Request, p *Principal
 
 func (a *agentAPI) patchQueue(w http.ResponseWriter, r *http.Request, p *Principal) error {
 	var in struct {
-		Name          *string   `json:"name"`
-		Routing       *string   `json:"routing"`
-		AcceptWithin  *duration `json:"accept_within"`
-		AutoAccept    *bool     `json:"auto_accept"`
-		ReassignAfter *duration `json:"reassign_after"`
+		Name          *string       `json:"name"`
+		Routing       *string       `json:"routing"`
+		AcceptWithin  *duration     `json:"accept_within"`
+		AutoAccept    *bool         `json:"auto_accept"`
+		ReassignAfter *duration     `json:"reassign_after"`
+		Hours         optionalHours `json:"hours"`
+		AwayMessage   *string       `json:"away_message"`
+		EndOutOfHours *bool         `json:"end_out_of_hours"`
 	}
 	if err := decode(r, &in); err != nil {
 		return err
@@ -367,6 +428,20 @@ func (a *agentAPI) patchQueue(w http.ResponseWriter, r *http.Request, p *Princip
 	}
 	if in.ReassignAfter != nil {
 		q.ReassignAfter = time.Duration(*in.ReassignAfter)
+	}
+	if in.Hours.set {
+		if q.Hours, err = in.Hours.hours.businessHours(); err != nil {
+			return err
+		}
+		if q.Hours == nil { // always open: nothing happens out of hours
+			q.AwayMessage, q.EndOutOfHours = "", false
+		}
+	}
+	if in.AwayMessage != nil {
+		q.AwayMessage = *in.AwayMessage
+	}
+	if in.EndOutOfHours != nil {
+		q.EndOutOfHours = *in.EndOutOfHours
 	}
 	if err := a.cfg.Agents.SaveQueue(ctx, q); err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/helplinehq/helpline"
 	"github.com/helplinehq/helpline/httpapi"
@@ -32,6 +33,8 @@ var adminEndpoints = []struct {
 	{"POST", "/api/admin/queues", `{"id":"q-%s","accept_within":"45s"}`, 201, 201, ""},
 	{"GET", "/api/admin/queues/sales", "", 200, 404, ""},
 	{"PATCH", "/api/admin/queues/sales", `{"name":"Sales %s"}`, 200, 404, ""},
+	{"POST", "/api/admin/queues", `{"id":"h-%s","hours":{"time_zone":"Europe/Paris","open":["mon-fri 09:00-18:00"]},"away_message":"Back soon.","end_out_of_hours":true}`, 201, 201, ""},
+	{"PATCH", "/api/admin/queues/sales", `{"hours":{"time_zone":"Europe/Paris","open":["sat 10:00-13:00"],"holidays":["2025-12-25"]},"away_message":"%s"}`, 200, 404, ""},
 }
 
 // newAdminEnv is newAgentEnv with queue sales in i1 and admin, agent and
@@ -311,6 +314,20 @@ func TestAdminAPIBadInput(t *testing.T) {
 		{"POST", "/api/admin/queues", `{"id":"q","accept_within":"-1s"}`, tok, 400, "invalid"},
 		{"POST", "/api/admin/queues", `{"id":"q","reassign_after":"-1s"}`, tok, 400, "invalid"},
 		{"POST", "/api/admin/queues", `{"id":"q","hours":{}}`, tok, 400, "invalid"},
+		{"POST", "/api/admin/queues", `{"id":"q","hours":{"time_zone":"Mars/Olympus","open":["mon 09:00-17:00"]}}`, tok, 400, "invalid"},
+		{"POST", "/api/admin/queues", `{"id":"q","hours":{"open":["weekdays 09:00-17:00"]}}`, tok, 400, "invalid"},
+		{"POST", "/api/admin/queues", `{"id":"q","hours":{"open":["mon 17:00-09:00"]}}`, tok, 400, "invalid"},
+		{"POST", "/api/admin/queues", `{"id":"q","hours":{"open":["mon 09:00-25:00"]}}`, tok, 400, "invalid"},
+		{"POST", "/api/admin/queues", `{"id":"q","hours":{"open":["mon 09:00-17:00"],"holidays":["25/12/2025"]}}`, tok, 400, "invalid"},
+		{"POST", "/api/admin/queues", `{"id":"q","hours":{"open":["mon 09:00-17:00"],"days":"all"}}`, tok, 400, "invalid"},
+		{"POST", "/api/admin/queues", `{"id":"q","hours":"mon-fri"}`, tok, 400, "invalid"},
+		{"POST", "/api/admin/queues", `{"id":"q","away_message":"closed"}`, tok, 400, "invalid"},
+		{"POST", "/api/admin/queues", `{"id":"q","end_out_of_hours":true}`, tok, 400, "invalid"},
+		{"POST", "/api/admin/queues", `{"id":"q","hours":{"open":["mon 09:00-17:00"]},"away_message":"` + strings.Repeat("x", helpline.MaxAwayMessage+1) + `"}`, tok, 400, "invalid"},
+		{"PATCH", "/api/admin/queues/sales", `{"away_message":"closed"}`, tok, 400, "invalid"},
+		{"PATCH", "/api/admin/queues/sales", `{"hours":{"time_zone":"Nowhere/Else","open":["mon 09:00-17:00"]}}`, tok, 400, "invalid"},
+		{"PATCH", "/api/admin/queues/sales", `{"hours":{"open":["mon 09:00-17:00"],"tz":"UTC"}}`, tok, 400, "invalid"},
+		{"PATCH", "/api/admin/queues/sales", `{"hours":[]}`, tok, 400, "invalid"},
 		{"POST", "/api/admin/queues", `{"id":"sales"}`, tok, 409, "conflict"},
 		{"POST", "/api/admin/queues", `{"id":"q","instance":"i2"}`, tok, 403, "forbidden"},
 		{"PATCH", "/api/admin/queues/sales", `{"accept_within":"0s"}`, tok, 400, "invalid"},
@@ -339,7 +356,7 @@ func TestAdminAPIBadInput(t *testing.T) {
 	if agents, _ := e.store.FindAgents(ctx, "i1"); len(agents) != 4 {
 		t.Errorf("i1 has %d agents after refused creations, want 4", len(agents))
 	}
-	if queues, _ := e.store.FindQueues(ctx, "i1"); len(queues) != 1 || queues[0].AcceptWithin != helpline.DefaultAcceptWithin {
+	if queues, _ := e.store.FindQueues(ctx, "i1"); len(queues) != 1 || queues[0].AcceptWithin != helpline.DefaultAcceptWithin || queues[0].Hours != nil || queues[0].AwayMessage != "" {
 		t.Errorf("queues after refused changes: %+v", queues)
 	}
 	if e.login("ada").cookie == nil {
@@ -351,7 +368,7 @@ func TestAdminQueues(t *testing.T) {
 	e, adminTok, _, _ := newAdminEnv(t, nil)
 	tok := creds{bearer: adminTok}
 	ans := e.do("POST", "/api/admin/queues", `{"id":"web","name":"Web chat","routing":"round_robin","accept_within":"45s","auto_accept":true,"reassign_after":"10m"}`, tok)
-	want := `{"id":"web","name":"Web chat","routing":"round_robin","accept_within":"45s","auto_accept":true,"reassign_after":"10m0s"}`
+	want := `{"id":"web","name":"Web chat","routing":"round_robin","accept_within":"45s","auto_accept":true,"reassign_after":"10m0s","hours":null,"away_message":"","end_out_of_hours":false}`
 	if ans.status != 201 || strings.TrimSpace(ans.raw) != want {
 		t.Fatalf("create: %d %s, want %s", ans.status, ans.raw, want)
 	}
@@ -360,7 +377,7 @@ func TestAdminQueues(t *testing.T) {
 		t.Errorf("stored: %+v, %v", q, err)
 	}
 	ans = e.do("POST", "/api/admin/queues", `{"id":"plain"}`, tok)
-	if want := `{"id":"plain","name":"plain","routing":"longest_idle","accept_within":"30s","auto_accept":false,"reassign_after":"0s"}`; strings.TrimSpace(ans.raw) != want {
+	if want := `{"id":"plain","name":"plain","routing":"longest_idle","accept_within":"30s","auto_accept":false,"reassign_after":"0s","hours":null,"away_message":"","end_out_of_hours":false}`; strings.TrimSpace(ans.raw) != want {
 		t.Errorf("create with defaults: %s, want %s", ans.raw, want)
 	}
 	ans = e.do("PATCH", "/api/admin/queues/web", `{"routing":"longest_idle","auto_accept":false,"reassign_after":"0s"}`, tok)
@@ -371,5 +388,30 @@ func TestAdminQueues(t *testing.T) {
 	list := e.do("GET", "/api/admin/queues", "", tok)
 	if list.status != 200 || len(list.body["queues"].([]any)) != 3 {
 		t.Errorf("list: %d %s, want plain, sales and web", list.status, list.raw)
+	}
+
+	// Business hours: written as the configuration file writes a flow's,
+	// answered one day each; PATCH keeps what it leaves out, and hours
+	// null (always open) drops the away message and the ending too.
+	ans = e.do("PATCH", "/api/admin/queues/web", `{"hours":{"time_zone":"Europe/Paris","open":["fri-sat 09:00-12:00"],"holidays":["2025-12-25"]},"away_message":"Back on Friday.","end_out_of_hours":true}`, tok)
+	wantHours := `"hours":{"time_zone":"Europe/Paris","open":["fri 09:00-12:00","sat 09:00-12:00"],"holidays":["2025-12-25"]},"away_message":"Back on Friday.","end_out_of_hours":true}`
+	if ans.status != 200 || !strings.HasSuffix(strings.TrimSpace(ans.raw), wantHours) {
+		t.Errorf("patch hours: %d %s, want ending %s", ans.status, ans.raw, wantHours)
+	}
+	q, err = e.store.FindQueueByID(context.Background(), "i1", "web")
+	if err != nil || q.Hours == nil || q.Hours.TimeZone != "Europe/Paris" || len(q.Hours.Open) != 2 || q.Hours.Open[0].Day != time.Friday ||
+		q.AwayMessage != "Back on Friday." || !q.EndOutOfHours {
+		t.Errorf("stored hours: %+v, %v", q, err)
+	}
+	ans = e.do("PATCH", "/api/admin/queues/web", `{"away_message":"Back soon.","end_out_of_hours":false}`, tok)
+	if ans.status != 200 || ans.body["away_message"] != "Back soon." || ans.body["hours"] == nil || ans.body["end_out_of_hours"] != false {
+		t.Errorf("patch the away message: %d %s, want the hours kept", ans.status, ans.raw)
+	}
+	if got := e.do("GET", "/api/admin/queues/web", "", tok); got.status != 200 || got.body["away_message"] != "Back soon." {
+		t.Errorf("get: %d %s", got.status, got.raw)
+	}
+	ans = e.do("PATCH", "/api/admin/queues/web", `{"hours":null}`, tok)
+	if ans.status != 200 || ans.body["hours"] != nil || ans.body["away_message"] != "" || ans.body["end_out_of_hours"] != false {
+		t.Errorf("patch hours null: %d %s, want always open", ans.status, ans.raw)
 	}
 }

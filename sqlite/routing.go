@@ -157,7 +157,7 @@ func (db *DB) SaveQueue(ctx context.Context, q *helpline.Queue) error {
 	var hours []byte
 	if q.Hours != nil {
 		var err error
-		if hours, err = json.Marshal(q.Hours); err != nil {
+		if hours, err = json.Marshal(queueHours{*q.Hours, q.AwayMessage, q.EndOutOfHours}); err != nil {
 			return fmt.Errorf("sqlite: encode hours: %w", err)
 		}
 	}
@@ -203,12 +203,21 @@ func scanQueue(s scanner) (*helpline.Queue, error) {
 	}
 	q.AcceptWithin, q.ReassignAfter = time.Duration(accept)*time.Millisecond, time.Duration(reassign)*time.Millisecond
 	if hours != "" {
-		q.Hours = new(helpline.BusinessHours)
-		if err := json.Unmarshal([]byte(hours), q.Hours); err != nil {
+		var qh queueHours
+		if err := json.Unmarshal([]byte(hours), &qh); err != nil {
 			return nil, fmt.Errorf("sqlite: queue %s hours: %w", q.ID, err)
 		}
+		q.Hours, q.AwayMessage, q.EndOutOfHours = &qh.BusinessHours, qh.AwayMessage, qh.EndOutOfHours
 	}
 	return &q, nil
+}
+
+// queueHours is what the hours column holds as JSON: the queue's hours
+// and what happens out of them, which a queue has only with hours.
+type queueHours struct {
+	helpline.BusinessHours
+	AwayMessage   string `json:",omitempty"`
+	EndOutOfHours bool   `json:",omitempty"`
 }
 
 // SetPresence records the status an agent set.

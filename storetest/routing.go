@@ -105,15 +105,19 @@ func testQueuesAndPresence(t *testing.T, open func(t *testing.T) helpline.Store)
 	s, _ := routingSetup(t, open)
 	q := &helpline.Queue{InstanceID: "i1", ID: "night", Routing: helpline.RoutingRoundRobin, AcceptWithin: 10 * time.Second,
 		AutoAccept: true, ReassignAfter: time.Minute, Hours: &helpline.BusinessHours{TimeZone: "Europe/Paris",
-			Open: []helpline.OpenPeriod{{Day: time.Monday, From: "20:00", To: "24:00"}}}}
+			Open: []helpline.OpenPeriod{{Day: time.Monday, From: "20:00", To: "24:00"}}, Holidays: []string{"2025-12-25"}},
+		AwayMessage: "We open at 20:00.", EndOutOfHours: true}
 	if err := s.SaveQueue(ctx, q); err != nil {
 		t.Fatalf("SaveQueue: %v", err)
 	}
 	got, err := s.FindQueueByID(ctx, "i1", "night")
 	if err != nil || got.Name != "night" || got.Routing != helpline.RoutingRoundRobin || got.AcceptWithin != 10*time.Second ||
-		!got.AutoAccept || got.ReassignAfter != time.Minute || got.Hours == nil || got.Hours.Open[0].To != "24:00" {
+		!got.AutoAccept || got.ReassignAfter != time.Minute || got.Hours == nil || got.Hours.Open[0].To != "24:00" ||
+		len(got.Hours.Holidays) != 1 || got.AwayMessage != "We open at 20:00." || !got.EndOutOfHours {
 		t.Errorf("FindQueueByID = %+v, %v", got, err)
 	}
+	wantCode(t, "SaveQueue with an away message but no hours",
+		s.SaveQueue(ctx, &helpline.Queue{InstanceID: "i1", ID: "x", AwayMessage: "closed"}), helpline.EINVALID)
 	if sales, _ := s.FindQueueByID(ctx, "i1", "sales"); sales.Routing != helpline.RoutingLongestIdle || sales.AcceptWithin != helpline.DefaultAcceptWithin {
 		t.Errorf("queue defaults: %+v", sales)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -29,6 +30,8 @@ const agentsUsage = `Usage: helpline agents <add|list|passwd|disable> [flags]
 const queuesUsage = `Usage: helpline queues <add|list> [flags]
 
   add   -id ID [-name N] [-routing longest_idle|round_robin] [-accept-within 30s] [-auto-accept] [-reassign-after 0]
+        [-hours "mon-fri 09:00-18:00,sat 10:00-13:00" [-time-zone Europe/Paris] [-holidays 2025-12-25,2026-01-01]
+         [-away-message TEXT] [-end-out-of-hours]]
   list  list the instance's queues
 `
 
@@ -166,6 +169,11 @@ func runQueues(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	acceptWithin := fs.Duration("accept-within", helpline.DefaultAcceptWithin, "how long an agent has to accept an offer")
 	autoAccept := fs.Bool("auto-accept", false, "accept offers for the agent")
 	reassignAfter := fs.Duration("reassign-after", 0, "return an absent agent's chats to the queue after this long (0: never)")
+	hours := fs.String("hours", "", `business hours, comma-separated open periods such as "mon-fri 09:00-18:00,sat 10:00-13:00" (default: always open)`)
+	timeZone := fs.String("time-zone", "", "the hours' IANA time zone, such as Europe/Paris (default UTC)")
+	holidays := fs.String("holidays", "", "comma-separated dates the hours are closed, such as 2025-12-25")
+	awayMessage := fs.String("away-message", "", "what a chat entering the queue out of hours is told (needs -hours)")
+	endOutOfHours := fs.Bool("end-out-of-hours", false, "end a chat entering the queue out of hours instead of letting it wait (needs -hours)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -176,7 +184,21 @@ func runQueues(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer store.Close()
 	if args[0] == "add" {
 		q := &helpline.Queue{InstanceID: instance, ID: *id, Name: *name, Routing: *routingMethod,
-			AcceptWithin: *acceptWithin, AutoAccept: *autoAccept, ReassignAfter: *reassignAfter}
+			AcceptWithin: *acceptWithin, AutoAccept: *autoAccept, ReassignAfter: *reassignAfter,
+			AwayMessage: *awayMessage, EndOutOfHours: *endOutOfHours}
+		switch {
+		case *hours != "":
+			open, err := helpline.ParseOpenPeriods(strings.Split(*hours, ","))
+			if err != nil {
+				return errors.New(helpline.ErrorMessage(err))
+			}
+			q.Hours = &helpline.BusinessHours{TimeZone: *timeZone, Open: open}
+			if *holidays != "" {
+				q.Hours.Holidays = strings.Split(*holidays, ",")
+			}
+		case *timeZone != "" || *holidays != "":
+			return errors.New("-time-zone and -holidays need -hours")
+		}
 		if err := store.SaveQueue(ctx, q); err != nil {
 			return errors.New(helpline.ErrorMessage(err))
 		}
@@ -188,11 +210,42 @@ func runQueues(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tROUTING\tACCEPT WITHIN\tAUTO ACCEPT\tREASSIGN AFTER")
+	fmt.Fprintln(tw, "ID\tNAME\tROUTING\tACCEPT WITHIN\tAUTO ACCEPT\tREASSIGN AFTER\tHOURS\tOUT OF HOURS")
 	for _, q := range queues {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\n", q.ID, q.Name, q.Routing, q.AcceptWithin, q.AutoAccept, durationOrNever(q.ReassignAfter))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\t%s\t%s\n", q.ID, q.Name, q.Routing, q.AcceptWithin, q.AutoAccept, durationOrNever(q.ReassignAfter),
+			hoursText(q.Hours), outOfHours(q))
 	}
 	return tw.Flush()
+}
+
+// hoursText writes business hours on one line: "always" for none, else
+// the zone, the open periods and the holidays.
+func hoursText(h *helpline.BusinessHours) string {
+	if h == nil {
+		return "always"
+	}
+	tz := h.TimeZone
+	if tz == "" {
+		tz = "UTC"
+	}
+	text := tz + " " + strings.Join(helpline.FormatOpenPeriods(h.Open), ",")
+	if len(h.Holidays) > 0 {
+		text += "; closed " + strings.Join(h.Holidays, ",")
+	}
+	return text
+}
+
+// outOfHours says what happens to a chat entering q out of hours.
+func outOfHours(q *helpline.Queue) string {
+	switch {
+	case q.Hours == nil:
+		return "-"
+	case q.EndOutOfHours:
+		return "end"
+	case q.AwayMessage != "":
+		return "wait: " + strconv.Quote(q.AwayMessage)
+	}
+	return "wait"
 }
 
 func durationOrNever(d time.Duration) string {

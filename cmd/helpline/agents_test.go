@@ -31,9 +31,21 @@ func TestAgentsAndQueuesCommands(t *testing.T) {
 	if out := mustRun("queues", "list"); !strings.Contains(out, "sales") || !strings.Contains(out, "round_robin") || !strings.Contains(out, "20s") {
 		t.Errorf("queues list:\n%s", out)
 	}
+	mustRun("queues", "add", "-id", "web", "-hours", "mon-fri 09:00-18:00,sat 10:00-13:00", "-time-zone", "Europe/Paris",
+		"-holidays", "2025-12-25", "-away-message", "We open at nine.")
+	mustRun("queues", "add", "-id", "night", "-hours", "sun 20:00-24:00", "-end-out-of-hours")
+	out := mustRun("queues", "list")
+	for _, want := range []string{
+		"Europe/Paris mon 09:00-18:00,tue 09:00-18:00,wed 09:00-18:00,thu 09:00-18:00,fri 09:00-18:00,sat 10:00-13:00; closed 2025-12-25",
+		`wait: "We open at nine."`, "UTC sun 20:00-24:00", "end", "always",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("queues list lacks %q:\n%s", want, out)
+		}
+	}
 	t.Setenv("HELPLINE_AGENT_PASSWORD", "correct horse")
 	mustRun("agents", "add", "-email", "Ada.L@example.com", "-queues", "sales", "-capacity", "5", "-role", "supervisor")
-	out := mustRun("agents", "list")
+	out = mustRun("agents", "list")
 	if !strings.Contains(out, "Ada-L") || !strings.Contains(out, "ada.l@example.com") || !strings.Contains(out, "supervisor") ||
 		!strings.Contains(out, "5") || !strings.Contains(out, "true") {
 		t.Errorf("agents list:\n%s", out)
@@ -53,11 +65,21 @@ func TestAgentsAndQueuesCommands(t *testing.T) {
 		{[]string{"agents", "add", "-email", "nope"}, "not an email"},
 		{[]string{"agents", "passwd", "-id", "nobody"}, "agent nobody not found"},
 		{[]string{"queues", "add", "-id", "x", "-routing", "random"}, "routing"},
+		{[]string{"queues", "add", "-id", "x", "-hours", "weekdays 09:00-17:00"}, "is not written"},
+		{[]string{"queues", "add", "-id", "x", "-hours", "mon 17:00-09:00"}, "from before to"},
+		{[]string{"queues", "add", "-id", "x", "-hours", "mon 09:00-17:00", "-time-zone", "Mars/Olympus"}, "Unknown time zone"},
+		{[]string{"queues", "add", "-id", "x", "-hours", "mon 09:00-17:00", "-holidays", "christmas"}, "Holiday"},
+		{[]string{"queues", "add", "-id", "x", "-away-message", "closed"}, "need hours"},
+		{[]string{"queues", "add", "-id", "x", "-end-out-of-hours"}, "need hours"},
+		{[]string{"queues", "add", "-id", "x", "-time-zone", "Europe/Paris"}, "need -hours"},
 	} {
 		out, err := helplineCmd(t, dir, tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("helpline %s: %v (%s), want an error saying %q", strings.Join(tc.args, " "), err, out, tc.want)
 		}
+	}
+	if out := mustRun("queues", "list"); strings.Contains("\n"+out, "\nx ") {
+		t.Errorf("a refused queue was saved:\n%s", out)
 	}
 	t.Setenv("HELPLINE_AGENT_PASSWORD", "short")
 	if _, err := helplineCmd(t, dir, "agents", "passwd", "-id", "Ada-L"); err == nil || !strings.Contains(err.Error(), "password") {

@@ -63,6 +63,25 @@ func (s *Service) StartChat(ctx context.Context, in helpline.StartChatInput) (*h
 		supported = []string{helpline.ContentPlain}
 	}
 
+	// Who will own the contact is read before now is stamped: the stamp
+	// is when it enters its queue, and routing serves the queue in the
+	// order of those stamps, so the time from the stamp to the commit
+	// that makes the entry visible is kept to the write's.
+	owner, err := s.flowOwner(ctx, in.InstanceID, flow)
+	if err != nil {
+		return nil, err
+	}
+	hours, away, endOut := flow.Hours, flow.AwayMessage, flow.EndOutOfHours
+	if hours == nil && owner == helpline.OwnerQueue+":"+flow.Queue {
+		// A flow without hours of its own follows its queue's.
+		q, err := s.store.FindQueueByID(ctx, in.InstanceID, flow.Queue)
+		if err == nil {
+			hours, away, endOut = q.Hours, q.AwayMessage, q.EndOutOfHours
+		} else if helpline.ErrorCode(err) != helpline.ENOTFOUND {
+			return nil, err
+		}
+	}
+
 	now := s.now()
 	id := helpline.NewID()
 	c := &helpline.Contact{
@@ -92,20 +111,6 @@ func (s *Service) StartChat(ctx context.Context, in helpline.StartChatInput) (*h
 	items := []*helpline.Item{participantEvent(customer, helpline.EventParticipantJoined, now)}
 	if flow.Greeting != "" {
 		items = append(items, systemMessage(id, flow.Greeting, now))
-	}
-	owner, err := s.flowOwner(ctx, in.InstanceID, flow)
-	if err != nil {
-		return nil, err
-	}
-	hours, away, endOut := flow.Hours, flow.AwayMessage, flow.EndOutOfHours
-	if hours == nil && owner == helpline.OwnerQueue+":"+flow.Queue {
-		// A flow without hours of its own follows its queue's.
-		q, err := s.store.FindQueueByID(ctx, in.InstanceID, flow.Queue)
-		if err == nil {
-			hours, away, endOut = q.Hours, q.AwayMessage, q.EndOutOfHours
-		} else if helpline.ErrorCode(err) != helpline.ENOTFOUND {
-			return nil, err
-		}
 	}
 	closed := hours != nil && !hours.IsOpen(now)
 	if closed {

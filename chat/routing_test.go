@@ -36,6 +36,18 @@ func routingEnv(t *testing.T) *env {
 	return e
 }
 
+// messages returns the contents of the contact's stored messages.
+func (e *env) messages(t *testing.T, contactID string) []string {
+	t.Helper()
+	var out []string
+	for _, it := range e.items(t, contactID) {
+		if it.Type == helpline.ItemMessage {
+			out = append(out, it.Content)
+		}
+	}
+	return out
+}
+
 func (e *env) online(t *testing.T, agentID string) {
 	t.Helper()
 	if err := e.store.SetPresence(ctx, e.inst.ID, agentID, helpline.PresenceOnline, e.clock.Now()); err != nil {
@@ -174,17 +186,8 @@ func TestStartChatOutOfHours(t *testing.T) {
 	if err := e.store.SaveInstance(ctx, e.inst); err != nil {
 		t.Fatal(err)
 	}
-	messages := func(id string) []string {
-		var out []string
-		for _, it := range e.items(t, id) {
-			if it.Type == helpline.ItemMessage {
-				out = append(out, it.Content)
-			}
-		}
-		return out
-	}
 	away, _ := e.start(t, helpline.StartChatInput{ContactFlowID: "flow-away"})
-	if got := messages(away.Contact.ID); !slices.Equal(got, []string{"Hi!", "Back on Monday."}) || away.Contact.Ended() {
+	if got := e.messages(t, away.Contact.ID); !slices.Equal(got, []string{"Hi!", "Back on Monday."}) || away.Contact.Ended() {
 		t.Errorf("away flow: messages %q, ended %v; want the greeting then the away message, still waiting", got, away.Contact.Ended())
 	}
 	closed, err := e.svc.StartChat(ctx, helpline.StartChatInput{InstanceID: e.inst.ID, ContactFlowID: "flow-closed", DisplayName: "Casey"})
@@ -194,11 +197,11 @@ func TestStartChatOutOfHours(t *testing.T) {
 	if c := closed.Contact; !c.Ended() || c.EndReason != helpline.EndFlowDisconnect {
 		t.Errorf("closed flow: contact %s/%s, want ended by the flow", c.State, c.EndReason)
 	}
-	if got := messages(closed.Contact.ID); !slices.Equal(got, []string{"We are closed right now. Leave us a message and we will answer as soon as we are open."}) {
+	if got := e.messages(t, closed.Contact.ID); !slices.Equal(got, []string{"We are closed right now. Leave us a message and we will answer as soon as we are open."}) {
 		t.Errorf("closed flow: messages %q, want the default away message", got)
 	}
 	open, _ := e.start(t, helpline.StartChatInput{ContactFlowID: "flow-open"})
-	if got := messages(open.Contact.ID); len(got) != 0 {
+	if got := e.messages(t, open.Contact.ID); len(got) != 0 {
 		t.Errorf("open flow: messages %q, want none", got)
 	}
 }
@@ -209,21 +212,12 @@ func TestStartChatOutOfHours(t *testing.T) {
 func TestStartChatQueueHours(t *testing.T) {
 	e := routingEnv(t) // the clock stands on Saturday 1 March 2025, 12:00 UTC
 	monday := &helpline.BusinessHours{TimeZone: "Europe/Paris", Open: []helpline.OpenPeriod{{Day: time.Monday, From: "09:00", To: "17:00"}}}
-	messages := func(id string) []string {
-		var out []string
-		for _, it := range e.items(t, id) {
-			if it.Type == helpline.ItemMessage {
-				out = append(out, it.Content)
-			}
-		}
-		return out
-	}
 	q := &helpline.Queue{InstanceID: e.inst.ID, ID: "sales", Hours: monday, AwayMessage: "Sales opens on Monday."}
 	if err := e.store.SaveQueue(ctx, q); err != nil {
 		t.Fatal(err)
 	}
 	waits, _ := e.start(t, helpline.StartChatInput{ContactFlowID: "flow-sales"})
-	if got := messages(waits.Contact.ID); !slices.Equal(got, []string{"Sales opens on Monday."}) || waits.Contact.Owner != "queue:sales" || waits.Contact.Ended() {
+	if got := e.messages(t, waits.Contact.ID); !slices.Equal(got, []string{"Sales opens on Monday."}) || waits.Contact.Owner != "queue:sales" || waits.Contact.Ended() {
 		t.Errorf("closed queue: messages %q, owner %q, ended %v; want the away message, waiting in the queue", got, waits.Contact.Owner, waits.Contact.Ended())
 	}
 	q.EndOutOfHours = true
@@ -242,7 +236,7 @@ func TestStartChatQueueHours(t *testing.T) {
 		t.Fatal(err)
 	}
 	open, _ := e.start(t, helpline.StartChatInput{ContactFlowID: "flow-sales"})
-	if got := messages(open.Contact.ID); len(got) != 0 || open.Contact.Owner != "queue:sales" {
+	if got := e.messages(t, open.Contact.ID); len(got) != 0 || open.Contact.Owner != "queue:sales" {
 		t.Errorf("open queue: messages %q, owner %q; want none, in the queue", got, open.Contact.Owner)
 	}
 }

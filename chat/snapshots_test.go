@@ -24,6 +24,21 @@ func (s *countingStore) RoutingSnapshot(ctx context.Context, instanceID string) 
 	return &helpline.RoutingSnapshot{Agents: make([]*helpline.AgentState, n)}, nil
 }
 
+// releaseAll lets every read finish from now until the test ends.
+func (s *countingStore) releaseAll(t *testing.T) {
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	go func() {
+		for {
+			select {
+			case s.release <- struct{}{}:
+			case <-done:
+				return
+			}
+		}
+	}()
+}
+
 // Callers that arrive while a read runs share the next read, never the
 // running one: 100 callers cost two reads, and each gets a read that
 // began after its call.
@@ -50,17 +65,7 @@ func TestSnapshotsCoalesceFreshReads(t *testing.T) {
 	}
 	for s.waiting("i1") != len(got) { // all 100 wait for the next read
 	}
-	done := make(chan struct{})
-	defer close(done)
-	go func() { // let every read finish
-		for {
-			select {
-			case st.release <- struct{}{}:
-			case <-done:
-				return
-			}
-		}
-	}()
+	st.releaseAll(t)
 	if snap := <-first; len(snap.Agents) != 1 {
 		t.Errorf("the first caller got read %d, want 1", len(snap.Agents))
 	}
@@ -91,17 +96,7 @@ func TestSnapshotsReadOncePerPeriod(t *testing.T) {
 		waits, later = append(waits, d), append(later, f)
 	}
 	ctx := context.Background()
-	done := make(chan struct{})
-	defer close(done)
-	go func() { // let every read finish
-		for {
-			select {
-			case st.release <- struct{}{}:
-			case <-done:
-				return
-			}
-		}
-	}()
+	st.releaseAll(t)
 	if snap, err := s.get(ctx, "i1"); err != nil || len(snap.Agents) != 1 {
 		t.Fatalf("the first caller got %v, %v; want read 1 at once", snap, err)
 	}

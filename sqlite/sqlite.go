@@ -29,6 +29,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/helplinehq/helpline"
@@ -80,6 +81,15 @@ type DB struct {
 	walLimit int64
 	// readGate holds new reads back while the log restarts (gate.go).
 	readGate sync.RWMutex
+	// passiveRuns counts the checkpointer's completed checkpoints and
+	// leftBehind is how many frames the last one could not copy; the
+	// writer waits for a run numbered askedRun (0: none asked) before it
+	// restarts the log (restartCheap). The writer goroutine alone uses
+	// askedRun.
+	passiveRuns, leftBehind atomic.Int64
+	askedRun                int64
+	// checkpointing is held by whoever runs a checkpoint.
+	checkpointing sync.Mutex
 }
 
 var _ helpline.Store = (*DB)(nil)
@@ -238,9 +248,25 @@ func (c connector) Driver() driver.Driver {
 func (db *DB) checkpointLoop() {
 	defer close(db.checkpointDone)
 	for range db.checkpoint {
-		if _, err := db.ckw.Exec(`PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
+		var busy, logFrames, copied int
+		db.checkpointing.Lock()
+		err := db.ckw.QueryRow(`PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logFrames, &copied)
+		db.checkpointing.Unlock()
+		if err != nil {
 			db.log.Error("sqlite: checkpoint failed", "err", err)
+			continue
 		}
+		db.leftBehind.Store(int64(logFrames - copied))
+		db.passiveRuns.Add(1)
+	}
+}
+
+// wakeCheckpointer asks the checkpointer for a passive checkpoint, unless
+// one is pending already.
+func (db *DB) wakeCheckpointer() {
+	select {
+	case db.checkpoint <- struct{}{}:
+	default:
 	}
 }
 
@@ -253,13 +279,12 @@ func (db *DB) committed(n int) {
 		return
 	}
 	db.sinceCheckpoint = 0
-	select {
-	case db.checkpoint <- struct{}{}:
-	default: // a checkpoint is pending already
-	}
+	db.wakeCheckpointer()
 }
 
-// boundWAL restarts the write-ahead log once it has passed half its limit.
+// boundWAL restarts the write-ahead log once it has passed half its limit,
+// as soon as the passive checkpointer has copied nearly all of it (or at
+// once past nine tenths of the limit).
 // The passive checkpoints keep copying the log into the database, but the
 // log only starts again from its beginning when no reader is using it, a
 // moment that never comes while sockets and the dispatcher read without
@@ -276,7 +301,15 @@ func (db *DB) boundWAL() {
 	if err != nil || fi.Size() < db.walLimit/2 {
 		return
 	}
+	if fi.Size() < db.walLimit*9/10 && !db.restartCheap() {
+		return
+	}
+	db.askedRun = 0
 	start := time.Now()
+	// One checkpoint at a time: a restart beside a passive checkpoint
+	// would find the checkpoint lock taken and give up.
+	db.checkpointing.Lock()
+	defer db.checkpointing.Unlock()
 	db.readGate.Lock()
 	waited := time.Since(start)
 	var busy, logFrames, copied int
@@ -292,6 +325,29 @@ func (db *DB) boundWAL() {
 		db.log.Debug("sqlite: write-ahead log restarted", "wal_bytes", fi.Size(), "frames", logFrames,
 			"copied", copied, "readers_waited", waited, "took", time.Since(start))
 	}
+}
+
+// restartCopyMax is how many frames a restart may still have to copy for
+// the writer to run it before the log nears its limit: the copy and its
+// fsync stall reads and writes, so the passive checkpointer does the bulk
+// of it first, beside them.
+const restartCopyMax = 256
+
+// restartCheap reports whether a passive checkpoint that started after the
+// log passed half its limit has left at most restartCopyMax frames to copy;
+// otherwise it asks for one and reports false.
+func (db *DB) restartCheap() bool {
+	if db.askedRun != 0 && db.passiveRuns.Load() >= db.askedRun {
+		if db.leftBehind.Load() <= restartCopyMax {
+			return true
+		}
+		db.askedRun = 0
+	}
+	if db.askedRun == 0 {
+		db.askedRun = db.passiveRuns.Load() + 1
+		db.wakeCheckpointer()
+	}
+	return false
 }
 
 // dsn returns a SQLite URI filename for path with the given query.

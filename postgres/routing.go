@@ -139,7 +139,7 @@ func (db *DB) SaveQueue(ctx context.Context, q *helpline.Queue) error {
 	}
 	var hours *string
 	if q.Hours != nil {
-		b, err := json.Marshal(q.Hours)
+		b, err := json.Marshal(queueHours{*q.Hours, q.AwayMessage, q.EndOutOfHours})
 		if err != nil {
 			return fmt.Errorf("postgres: encode hours: %w", err)
 		}
@@ -191,12 +191,21 @@ func scanQueue(s scanner) (*helpline.Queue, error) {
 	}
 	q.AcceptWithin, q.ReassignAfter = time.Duration(accept)*time.Millisecond, time.Duration(reassign)*time.Millisecond
 	if hours != nil {
-		q.Hours = new(helpline.BusinessHours)
-		if err := json.Unmarshal(hours, q.Hours); err != nil {
+		var qh queueHours
+		if err := json.Unmarshal(hours, &qh); err != nil {
 			return nil, fmt.Errorf("postgres: queue %s hours: %w", q.ID, err)
 		}
+		q.Hours, q.AwayMessage, q.EndOutOfHours = &qh.BusinessHours, qh.AwayMessage, qh.EndOutOfHours
 	}
 	return &q, nil
+}
+
+// queueHours is what the hours column holds as JSON: the queue's hours
+// and what happens out of them, which a queue has only with hours.
+type queueHours struct {
+	helpline.BusinessHours
+	AwayMessage   string `json:",omitempty"`
+	EndOutOfHours bool   `json:",omitempty"`
 }
 
 // SetPresence records the status an agent set.

@@ -28,8 +28,7 @@ func TestMirrorCSATInInternalNote(t *testing.T) {
 		t.Fatalf("%d tickets, want 1", len(tickets))
 	}
 	want := []string{
-		"note: Chat contact-r with Ada started at 2025-03-01 10:42:00 UTC. The transcript follows in comments.",
-		"note: [10:42:07] Shopbot (bot): How did we do? [1 | 2 | 3 | 4 | 5]\n" +
+		"note: Chat contact-r with Ada started at 2025-03-01 10:42:00 UTC.\n\n[10:42:07] Shopbot (bot): How did we do? [1 | 2 | 3 | 4 | 5]\n" +
 			"[10:42:21] The customer rated the chat 4 of 5\n" +
 			"\n(Helpline chat contact-r, items 1-3)",
 		"public: [10:42:14] Ada (customer): 4\n\n(Helpline chat contact-r, items 2-2)",

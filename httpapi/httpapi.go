@@ -105,12 +105,9 @@ func New(cfg Config) http.Handler {
 		return byToken
 	}
 	byAgent := cfg.Agents.Authenticate(tickets)
-	want := sha256.Sum256([]byte(cfg.Token))
+	isOperator := bearsToken(cfg.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, bearer := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		sum := sha256.Sum256([]byte(tok))
-		isOperator := cfg.Token != "" && bearer && subtle.ConstantTimeCompare(sum[:], want[:]) == 1
-		if !isOperator && strings.HasPrefix(r.URL.Path, "/api/contacts/") {
+		if !isOperator(r) && strings.HasPrefix(r.URL.Path, "/api/contacts/") {
 			byAgent.ServeHTTP(w, r)
 			return
 		}
@@ -130,16 +127,25 @@ func (a *api) mayAct(fn http.HandlerFunc) http.Handler {
 	})
 }
 
+// bearsToken returns whether a request bears "Authorization: Bearer
+// <token>", compared in constant time; an empty token is borne by none.
+func bearsToken(token string) func(r *http.Request) bool {
+	want := sha256.Sum256([]byte(token))
+	return func(r *http.Request) bool {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		sum := sha256.Sum256([]byte(tok))
+		return token != "" && ok && subtle.ConstantTimeCompare(sum[:], want[:]) == 1
+	}
+}
+
 // RequireToken serves next only to requests bearing
 // "Authorization: Bearer <token>", compared in constant time; the others
 // get 401 unauthorized. It guards /admin, /api and, when configured,
 // /metrics.
 func RequireToken(token string, next http.Handler) http.Handler {
-	want := sha256.Sum256([]byte(token))
+	bears := bearsToken(token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		sum := sha256.Sum256([]byte(tok))
-		if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+		if !bears(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="helpline"`)
 			writeJSON(w, http.StatusUnauthorized, errorBody(codeUnauthorized, "A valid API token is required."))
 			return

@@ -1,21 +1,9 @@
-// Headless Chromium (Debian's package, driven by playwright-core) for the
-// widget and console tests, and the helpline server harness the
-// compatibility tests use (it builds the binary once, starts `helpline
+// What the widget and console tests share with the compatibility tests:
+// headless Chromium (Debian's package, driven by playwright-core) and the
+// helpline server harness (it builds the binary once, starts `helpline
 // serve` on a free port with a fresh data directory and reads its banner).
-import { chromium } from 'playwright-core';
-
 export { startServer, repoRoot } from '../../../compat/lib/harness.js';
-
-/** Debian's chromium, or $CHROMIUM_PATH. */
-export const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-
-export function launchChromium() {
-  return chromium.launch({
-    executablePath: chromiumPath,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-}
+export { chromiumPath, launchChromium } from '../../../compat/lib/browser.js';
 
 /**
  * Collects what the page reports as errors: uncaught exceptions, console

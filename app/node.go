@@ -274,6 +274,7 @@ func (n *Node) open(ctx context.Context) error {
 	})
 	n.widgets = httpapi.NewWidgetAPI(httpapi.WidgetConfig{Widgets: n.store, Contacts: n.engine,
 		DefaultInstance: n.identity.InstanceID, PublicURL: cfg.PublicURL,
+		Routing: n.store, Presence: n.engine.PresenceStatus,
 		DisableRateLimit: cfg.Limits.DisableRateLimits, Logger: n.logger})
 	n.web, err = web.New(web.Options{FrameAncestors: n.widgets.FrameAncestors})
 	return err

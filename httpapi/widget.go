@@ -6,8 +6,10 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/helplinehq/helpline"
 	"github.com/helplinehq/helpline/connectapi"
@@ -18,16 +20,35 @@ import (
 //
 //	GET  /api/widget/{instanceId}/settings   what the window shows: title, greeting, colours,
 //	                                         position, pre-chat form, away state and message
-//	POST /api/widget/{instanceId}/start      {"name","email","fields","identity_token","client_token"}
+//	POST /api/widget/{instanceId}/start      {"name","email","fields","context","identity_token","client_token"}
 //	                                         200 {"contact_id","participant_id","participant_token"}
 //	POST /api/widget/{instanceId}/offline    {"name","email","message","fields","identity_token","client_token"}
 //	                                         201 {"contact_id"}: a contact holding the message, ended at once
+//	GET  /api/widget/{instanceId}/availability
+//	                                         200 {"available","agents_online","in_hours"}: whether a chat
+//	                                         started now would reach a person (the Watson service desk's
+//	                                         areAnyAgentsOnline)
 //
 // {instanceId} "default" names the node's default instance unless an
-// instance has that id. Start and offline are refused with 403 forbidden
-// unless the request's Origin is Helpline's own (PublicURL's, or the
-// request's host) or one of the instance's allowed origins, and with 429
-// throttled (Retry-After) past the per-address rate. Start goes through
+// instance has that id. Start, offline and availability are refused with
+// 403 forbidden unless the request's Origin is Helpline's own (PublicURL's,
+// or the request's host) or one of the instance's allowed origins, and with
+// 429 throttled (Retry-After) past the per-address rate.
+//
+// CORS: the endpoints answer an allowed origin's requests with
+// Access-Control-Allow-Origin naming it, and its preflights (OPTIONS) with
+// 204 and the methods and headers they use, so that a page of an allowed
+// origin (the Watson service desk, /servicedesk.js, runs on the company's
+// own pages) may call them; a preflight from any other origin is 403
+// forbidden, without CORS headers, and the browser sends nothing.
+//
+// Start's context holds what the chat was escalated with (the Watson
+// service desk sends session_history_key, topic and
+// message_to_human_agent): each entry becomes a contact attribute of its
+// name, which must be lower-case letters, digits and _ (up to 32), not
+// starting with helpline_ nor naming a pre-chat field, name or email; at
+// most 20 entries of at most 4096 bytes. They are what the page sent,
+// unverified, like the typed fields. Start goes through
 // the engine's StartChat, as Connect's StartChatContact does, in the
 // widget's flow (WidgetSettings.FlowID, else the instance's first): its
 // bot, queue and business hours apply alike; the participant token it
@@ -65,6 +86,11 @@ type WidgetConfig struct {
 	PerAddress connectapi.Rate
 	// DisableRateLimit turns PerAddress off (load tests).
 	DisableRateLimit bool
+	// Routing and Presence answer the availability endpoint: the agents
+	// of the widget flow's queue and the presence routing acts on
+	// (helpline.AgentFeed's PresenceStatus). Without them it answers 404.
+	Routing  RoutingReader
+	Presence func(helpline.Presence) string
 	// IdentitySkew defaults to DefaultIdentitySkew.
 	IdentitySkew time.Duration
 	Logger       *slog.Logger
@@ -106,6 +132,8 @@ func NewWidgetAPI(cfg WidgetConfig) *WidgetAPI {
 	wa.mux.HandleFunc("GET /api/widget/{instance}/settings", wa.handle(wa.settings))
 	wa.mux.HandleFunc("POST /api/widget/{instance}/start", wa.handle(wa.start))
 	wa.mux.HandleFunc("POST /api/widget/{instance}/offline", wa.handle(wa.offline))
+	wa.mux.HandleFunc("GET /api/widget/{instance}/availability", wa.handle(wa.availability))
+	wa.mux.HandleFunc("OPTIONS /api/widget/{instance}/{op}", wa.handle(wa.preflight))
 	wa.mux.HandleFunc("/", wa.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return helpline.Errorf(helpline.ENOTFOUND, "No such endpoint: %s %s.", r.Method, r.URL.Path)
 	}))
@@ -184,6 +212,7 @@ func (wa *WidgetAPI) settings(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	wa.allowCORS(w, r, ws)
 	out := publicWidgetJSON{InstanceID: in.ID, Title: ws.Title, Greeting: ws.Greeting, Primary: ws.Primary,
 		OnPrimary: ws.OnPrimary, Position: ws.Position, PreChat: ws.PreChat, AwayMessage: ws.AwayMessage,
 		Identity: ws.Secret != ""}
@@ -206,9 +235,23 @@ type customerInput struct {
 	ClientToken   string            `json:"client_token"`
 }
 
-// open runs the checks start and offline share: the rate per address,
-// the instance, the Origin, and the JSON body into v.
-func (wa *WidgetAPI) open(r *http.Request, op string, v any) (*helpline.Instance, *helpline.WidgetSettings, error) {
+// open runs the checks start and offline share: those of authorise,
+// then the JSON body into v.
+func (wa *WidgetAPI) open(w http.ResponseWriter, r *http.Request, op string, v any) (*helpline.Instance, *helpline.WidgetSettings, error) {
+	in, ws, err := wa.authorise(w, r, op)
+	if err != nil {
+		return nil, nil, err
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		return nil, nil, helpline.Errorf(helpline.EINVALID, "The request body must be application/json.")
+	}
+	return in, ws, decode(r, v)
+}
+
+// authorise runs the checks of the endpoints that act: the rate per
+// address (op's own bucket), the instance and the Origin. An allowed
+// origin is told so in CORS headers, on errors after this too.
+func (wa *WidgetAPI) authorise(w http.ResponseWriter, r *http.Request, op string) (*helpline.Instance, *helpline.WidgetSettings, error) {
 	if wa.limiter != nil {
 		if wait := wa.limiter.take(op+"\x00"+clientAddress(r), wa.now()); wait > 0 {
 			return nil, nil, &retryError{err: helpline.Errorf(helpline.ETHROTTLED, "Too many requests from your address; try again in %d seconds.", seconds(wait)), after: wait}
@@ -221,10 +264,48 @@ func (wa *WidgetAPI) open(r *http.Request, op string, v any) (*helpline.Instance
 	if origin := r.Header.Get("Origin"); !wa.ownOrigin(r, origin) && !ws.AllowsOrigin(origin) {
 		return nil, nil, helpline.Errorf(helpline.EFORBIDDEN, "Chats may not be started from origin %q.", origin)
 	}
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
-		return nil, nil, helpline.Errorf(helpline.EINVALID, "The request body must be application/json.")
+	wa.allowCORS(w, r, ws)
+	return in, ws, nil
+}
+
+// CORS values of the widget API: what the endpoints take.
+const (
+	widgetCORSMethods = "GET, POST"
+	widgetCORSHeaders = "content-type"
+)
+
+// allowCORS names the request's Origin in Access-Control-Allow-Origin
+// when it is one of the instance's allowed origins. Helpline's own
+// origin needs none.
+func (wa *WidgetAPI) allowCORS(w http.ResponseWriter, r *http.Request, ws *helpline.WidgetSettings) {
+	h := w.Header()
+	h.Add("Vary", "Origin")
+	if origin := r.Header.Get("Origin"); origin != "" && ws.AllowsOrigin(origin) {
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Set("Access-Control-Expose-Headers", "retry-after")
 	}
-	return in, ws, decode(r, v)
+}
+
+// preflight answers a CORS preflight: 204 with the methods and headers
+// the endpoints take for an allowed origin, 403 for any other. It reads
+// the instance but spends no rate: browsers cache the answer (Max-Age)
+// and send the request itself, which does.
+func (wa *WidgetAPI) preflight(w http.ResponseWriter, r *http.Request) error {
+	_, ws, err := wa.find(r.Context(), r.PathValue("instance"))
+	if err != nil {
+		return err
+	}
+	origin := r.Header.Get("Origin")
+	if !ws.AllowsOrigin(origin) {
+		return helpline.Errorf(helpline.EFORBIDDEN, "Origin %q may not call this widget.", origin)
+	}
+	wa.allowCORS(w, r, ws)
+	h := w.Header()
+	h.Set("Access-Control-Allow-Methods", widgetCORSMethods)
+	h.Set("Access-Control-Allow-Headers", widgetCORSHeaders)
+	h.Set("Access-Control-Max-Age", "600")
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // ownOrigin reports whether origin is Helpline's own: PublicURL's, or
@@ -243,13 +324,19 @@ func (wa *WidgetAPI) ownOrigin(r *http.Request, origin string) bool {
 }
 
 func (wa *WidgetAPI) start(w http.ResponseWriter, r *http.Request) error {
-	var body customerInput
-	in, ws, err := wa.open(r, "start", &body)
+	var body struct {
+		customerInput
+		Context map[string]string `json:"context"`
+	}
+	in, ws, err := wa.open(w, r, "start", &body)
 	if err != nil {
 		return err
 	}
-	cust, err := wa.customer(ws, &body, ws.PreChat.Enabled)
+	cust, err := wa.customer(ws, &body.customerInput, ws.PreChat.Enabled)
 	if err != nil {
+		return err
+	}
+	if err := addContext(cust.attrs, ws, body.Context); err != nil {
 		return err
 	}
 	f := flowOf(in, ws)
@@ -279,7 +366,7 @@ func (wa *WidgetAPI) offline(w http.ResponseWriter, r *http.Request) error {
 		customerInput
 		Message string `json:"message"`
 	}
-	in, ws, err := wa.open(r, "offline", &body)
+	in, ws, err := wa.open(w, r, "offline", &body)
 	if err != nil {
 		return err
 	}
@@ -312,11 +399,38 @@ func (wa *WidgetAPI) offline(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// Limits of what a customer types.
+// Limits of what a customer types, and of a start's context.
 const (
 	maxCustomerName  = 256
 	maxCustomerField = 1024
+	maxContext       = 20
+	maxContextValue  = 4096
 )
+
+// contextName is what a context entry's name must match.
+var contextName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+
+// addContext adds a start's context entries to attrs, as the package
+// comment says; empty values are left out.
+func addContext(attrs map[string]string, ws *helpline.WidgetSettings, ctx map[string]string) error {
+	if len(ctx) > maxContext {
+		return helpline.Errorf(helpline.EINVALID, "context holds at most %d entries.", maxContext)
+	}
+	for name, v := range ctx {
+		switch {
+		case !contextName.MatchString(name) || strings.HasPrefix(name, "helpline_"):
+			return helpline.Errorf(helpline.EINVALID, "context.%s: names are lower-case letters, digits and _ (up to 32), not starting with helpline_.", name)
+		case name == "name" || name == "email" || ws.PreChat.FindField(name) != nil:
+			return helpline.Errorf(helpline.EINVALID, "context.%s names a pre-chat field; send it in fields.", name)
+		case len(v) > maxContextValue || !utf8.ValidString(v):
+			return helpline.Errorf(helpline.EINVALID, "context.%s must be UTF-8 text of at most %d bytes.", name, maxContextValue)
+		}
+		if v = strings.TrimSpace(v); v != "" {
+			attrs[name] = v
+		}
+	}
+	return nil
+}
 
 // customer is who a chat is with, from the form and the identity token.
 type customer struct {

@@ -238,7 +238,8 @@ func newWidgetEnv(t *testing.T, tune func(*httpapi.WidgetConfig)) *widgetEnv {
 	}
 	started := &startLog{ContactService: engine}
 	cfg := httpapi.WidgetConfig{Widgets: e.store, Contacts: started, DefaultInstance: "shop",
-		PublicURL: "https://chat.example.net", Now: e.clock.Now, DisableRateLimit: true}
+		PublicURL: "https://chat.example.net", Now: e.clock.Now, DisableRateLimit: true,
+		Routing: e.store, Presence: engine.PresenceStatus}
 	if tune != nil {
 		tune(&cfg)
 	}

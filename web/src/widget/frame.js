@@ -6,7 +6,7 @@ import { useEffect, useRef, useState, useCallback } from 'preact/hooks';
 import htm from 'htm';
 import en from './i18n/en.js';
 import { markdown, plain } from './markdown.js';
-import { APIError, CT, Connection, newToken, saved, widgetAPI } from './connection.js';
+import { APIError, CT, Connection, newToken, saved, widgetAPI } from '../shared/connection.js';
 
 const html = htm.bind(h);
 const strings = en;

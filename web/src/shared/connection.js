@@ -1,7 +1,10 @@
-// The chat's connection to Helpline: the widget API (start, offline) and
-// the Amazon Connect participant API and WebSocket, with reconnects that
-// refill the transcript so that nothing said while the socket was down
-// is lost, and nothing is shown twice (items are kept by Id).
+// The chat's connection to Helpline: the widget API (start, offline,
+// availability) and the Amazon Connect participant API and WebSocket,
+// with reconnects that refill the transcript so that nothing said while
+// the socket was down is lost, and nothing is shown twice (items are kept
+// by Id). The customer widget (served by Helpline) calls its own origin;
+// the Watson service desk (running on the company's page) calls Helpline's
+// base URL, cross-origin.
 
 const EVENT = 'application/vnd.amazonaws.connect.event.';
 export const CT = {
@@ -30,11 +33,11 @@ export function newToken() {
   return crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random().toString(16).slice(2);
 }
 
-async function call(path, { method = 'POST', body, bearer } = {}) {
+async function call(url, { method = 'POST', body, bearer } = {}) {
   const headers = {};
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (bearer) headers['X-Amz-Bearer'] = bearer;
-  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'omit' });
+  const res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'omit' });
   let data = null;
   try {
     data = await res.json();
@@ -48,11 +51,18 @@ async function call(path, { method = 'POST', body, bearer } = {}) {
   return data;
 }
 
-export const widgetAPI = {
-  settings: (instance) => call(`/api/widget/${encodeURIComponent(instance)}/settings`, { method: 'GET' }),
-  start: (instance, body) => call(`/api/widget/${encodeURIComponent(instance)}/start`, { body }),
-  offline: (instance, body) => call(`/api/widget/${encodeURIComponent(instance)}/offline`, { body }),
-};
+/** The widget API of the Helpline at base ('' for the page's own origin). */
+export function newWidgetAPI(base = '') {
+  const url = (instance, op) => `${base}/api/widget/${encodeURIComponent(instance)}/${op}`;
+  return {
+    settings: (instance) => call(url(instance, 'settings'), { method: 'GET' }),
+    start: (instance, body) => call(url(instance, 'start'), { body }),
+    offline: (instance, body) => call(url(instance, 'offline'), { body }),
+    availability: (instance) => call(url(instance, 'availability'), { method: 'GET' }),
+  };
+}
+
+export const widgetAPI = newWidgetAPI();
 
 const storageKey = (instance) => `helpline.chat.${instance}`;
 
@@ -87,10 +97,13 @@ export const saved = {
  * onItems(items) with items from the socket or transcript (possibly ones
  * seen before: the caller keeps them by Id), onStatus(status) with
  * 'connecting' | 'online' | 'offline' | 'ended', and onTyping(item).
+ * base is the Helpline the participant API is at ('' for the page's own
+ * origin); the WebSocket URL is the one the API answers.
  */
 export class Connection {
-  constructor(chat, { onItems, onStatus, onTyping }) {
+  constructor(chat, { onItems, onStatus, onTyping, base = '' }) {
     this.chat = chat; // {contactId, participantId, participantToken, connectionToken}
+    this.base = base;
     this.onItems = onItems;
     this.onStatus = onStatus;
     this.onTyping = onTyping;
@@ -116,7 +129,7 @@ export class Connection {
     this.setStatus(this.status === 'offline' ? 'offline' : 'connecting');
     let conn;
     try {
-      conn = await call('/participant/connection', {
+      conn = await call(this.base + '/participant/connection', {
         bearer: this.chat.participantToken,
         body: { Type: ['WEBSOCKET', 'CONNECTION_CREDENTIALS'], ConnectParticipant: true },
       });
@@ -226,11 +239,11 @@ export class Connection {
   /** Calls a participant operation with the connection token. */
   async participant(path, body) {
     try {
-      return await call(path, { bearer: this.chat.connectionToken, body });
+      return await call(this.base + path, { bearer: this.chat.connectionToken, body });
     } catch (e) {
       if (e.status === 403 && !this.closed) {
         // The connection token may have run out: get a new one once.
-        const conn = await call('/participant/connection', {
+        const conn = await call(this.base + '/participant/connection', {
           bearer: this.chat.participantToken,
           body: { Type: ['CONNECTION_CREDENTIALS'] },
         }).catch(() => null);
@@ -239,7 +252,7 @@ export class Connection {
           throw e;
         }
         this.chat.connectionToken = conn.ConnectionCredentials.ConnectionToken;
-        return call(path, { bearer: this.chat.connectionToken, body });
+        return call(this.base + path, { bearer: this.chat.connectionToken, body });
       }
       throw e;
     }

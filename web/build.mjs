@@ -17,6 +17,7 @@ const entries = {
   'widget.js': 'widget/loader.js',
   'widget/frame.js': 'widget/frame.js',
   'console/app.js': 'console/main.js',
+  'servicedesk.js': 'servicedesk/main.js',
 };
 
 fs.rmSync(dist, { recursive: true, force: true });

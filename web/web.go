@@ -1,8 +1,9 @@
 // Package web serves the browser side of Helpline from files built into
 // dist/ (see build.mjs) and embedded in the binary: the landing page at /,
 // the customer widget (/widget.js, the snippet a site pastes, and /widget/,
-// the chat window it opens in an iframe) and the agent console at
-// /console/. It talks to the engine only through the HTTP APIs the pages
+// the chat window it opens in an iframe), the Watson Assistant web chat
+// service desk (/servicedesk.js, loaded by a company's page that runs web
+// chat) and the agent console at /console/. It talks to the engine only through the HTTP APIs the pages
 // call; nothing here reads the store.
 //
 // Every response carries a strict Content-Security-Policy (scripts, styles
@@ -128,8 +129,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("Referrer-Policy", "strict-origin-when-cross-origin")
 	hdr.Set("Cross-Origin-Opener-Policy", "same-origin")
 	hdr.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-	if name == "/widget.js" {
-		// Loaded by script tags on the sites that embed the widget.
+	if name == "/widget.js" || name == "/servicedesk.js" {
+		// Loaded by script tags on the sites that embed the widget or
+		// web chat.
 		hdr.Set("Cross-Origin-Resource-Policy", "cross-origin")
 	} else {
 		hdr.Set("Cross-Origin-Resource-Policy", "same-origin")

@@ -57,6 +57,7 @@ func TestPagesServedWithSecurityHeaders(t *testing.T) {
 		{"/widget/", "text/html", "/widget/frame.js"},
 		{"/console/", "text/html", "/console/app.js"},
 		{"/console/app.js", "text/javascript", ""},
+		{"/servicedesk.js", "text/javascript", "HelplineServiceDesk"},
 		{"/landing.css", "text/css", ""},
 	} {
 		resp, body := get(t, srv.URL+tc.path, nil)
@@ -106,9 +107,15 @@ func TestFramingAllowedOnlyForTheWidgetWindow(t *testing.T) {
 			t.Errorf("%s: X-Frame-Options %q, want %q", tc.path, got, tc.xfo)
 		}
 	}
-	resp, _ := get(t, srv.URL+"/widget.js", nil)
-	if got := resp.Header.Get("Cross-Origin-Resource-Policy"); got != "cross-origin" {
-		t.Errorf("/widget.js: Cross-Origin-Resource-Policy %q; other sites could not load it", got)
+	for _, path := range []string{"/widget.js", "/servicedesk.js"} {
+		resp, _ := get(t, srv.URL+path, nil)
+		if got := resp.Header.Get("Cross-Origin-Resource-Policy"); got != "cross-origin" {
+			t.Errorf("%s: Cross-Origin-Resource-Policy %q; other sites could not load it", path, got)
+		}
+	}
+	resp, _ := get(t, srv.URL+"/console/app.js", nil)
+	if got := resp.Header.Get("Cross-Origin-Resource-Policy"); got != "same-origin" {
+		t.Errorf("/console/app.js: Cross-Origin-Resource-Policy %q", got)
 	}
 }
 

@@ -77,9 +77,10 @@ const connectMessage = {
 };
 const historyKey = 'us-south::v1::one-time-code::session-1::integration-1::instance-1::subscription-1';
 
-async function stubPage(host) {
+async function stubPage(host, init) {
   const page = await browser.newPage();
   const errors = collectErrors(page);
+  if (init) await page.addInitScript(init);
   await page.goto(`http://${host}:${pages.address().port}/`);
   return { page, errors };
 }
@@ -195,5 +196,79 @@ test('a page of an origin the widget does not allow can neither ask nor start', 
   assert.equal(await desk('areAnyAgentsOnline', connectMessage), null);
   await assert.rejects(desk('startChat', connectMessage, { agentAppInfo: { sessionHistoryKey: historyKey } }));
   assert.deepEqual(await page.evaluate(() => window.calls), []);
+  await page.close();
+});
+
+// Replaces the page's WebSocket with one the test can cut: __cutSockets()
+// closes the live ones and, until __cut is cleared, new ones close at once,
+// as on a dead network.
+function cuttableSockets() {
+  const Native = window.WebSocket;
+  const live = [];
+  window.__cut = false;
+  window.__cutSockets = () => {
+    window.__cut = true;
+    live.splice(0).forEach((s) => s.close());
+  };
+  window.WebSocket = function (url) {
+    const ws = new Native(window.__cut ? 'ws://127.0.0.1:9/' : url);
+    live.push(ws);
+    return ws;
+  };
+}
+
+test('files reach the agent, a dropped connection is reported and loses nothing, and a transfer to a queue is a transfer', async () => {
+  const ada = await agent('ada@example.com');
+  const bob = await agent('bob@example.com');
+  await bob('PUT', '/api/agent/presence', { status: 'offline' });
+  const { page } = await stubPage('127.0.0.1', cuttableSockets);
+  const desk = (method, ...args) => page.evaluate(([m, a]) => window.desk[m](...a), [method, args]);
+  const calls = async (name) => (await page.evaluate(() => window.calls)).filter((c) => c.name === name);
+
+  await ada('PUT', '/api/agent/presence', { status: 'online' });
+  await desk('startChat', connectMessage, { agentAppInfo: { sessionHistoryKey: historyKey } });
+  const contactId = await page.evaluate(() => window.desk.chat.conn.chat.contactId);
+  const offer = await waitFor(async () => (await ada('GET', '/api/agent/offers')).offers.find((o) => o.contact_id === contactId), 'the offer');
+  await ada('POST', `/api/agent/offers/${offer.id}/accept`);
+  await called(page, 'agentJoined');
+  const caps = await called(page, 'updateCapabilities');
+  assert.equal(caps.args[0].allowFileUploads, true);
+
+  // A file Helpline takes, and one it refuses: each has its status.
+  await page.evaluate(() => window.desk.sendMessageToAgent({ input: { text: '' } }, 'm-files', { filesToUpload: [
+    { id: 'good', file: new File(['the receipt'], 'receipt.txt', { type: 'text/plain' }) },
+    { id: 'bad', file: new File(['MZ'], 'tool.exe', { type: 'application/x-msdownload' }) },
+  ] }));
+  const statuses = await calls('setFileUploadStatus');
+  assert.deepEqual(statuses[0].args, ['good']);
+  assert.equal(statuses[1].args[0], 'bad');
+  assert.equal(statuses[1].args[1], true);
+  assert.ok(statuses[1].args[2], 'the refused file has a message');
+  await waitFor(async () => (await ada('GET', `/api/agent/chats/${contactId}/transcript`)).items
+    .some((it) => it.type === 'ATTACHMENT' && it.attachments?.[0]?.Name === 'receipt.txt'), 'the file at the agent');
+
+  // The connection drops: web chat is told, and told again when it is back;
+  // what Ada wrote meanwhile arrives once.
+  await page.evaluate(() => window.__cutSockets());
+  assert.deepEqual((await called(page, 'setErrorStatus')).args, [{ type: 2, isDisconnected: true, logInfo: 'Helpline: the connection was lost; reconnecting.' }]);
+  await ada('POST', `/api/agent/chats/${contactId}/messages`, { content: 'Said while you were away.', content_type: 'text/plain', client_token: 'ada-away' });
+  await page.evaluate(() => { window.__cut = false; });
+  assert.deepEqual((await called(page, 'setErrorStatus', 2, 30000)).args, [{ type: 2, isDisconnected: false }]);
+  await called(page, 'sendMessageToUser');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual((await calls('sendMessageToUser')).map((c) => c.args[0]), ['Said while you were away.']);
+
+  // Ada hands the chat back to the queue, where nobody is online: a
+  // transfer, with the user's new place.
+  await ada('PUT', '/api/agent/presence', { status: 'offline' });
+  await ada('POST', `/api/agent/chats/${contactId}/transfer`, { queue_id: 'default' });
+  const transfer = await called(page, 'beginTransferToAnotherAgent');
+  assert.deepEqual(transfer.args, []);
+  await page.waitForFunction(() => window.calls.slice(window.calls.findIndex((c) => c.name === 'beginTransferToAnotherAgent'))
+    .some((c) => c.name === 'updateAgentAvailability' && c.args[0].position_in_queue === 1));
+  assert.deepEqual(await calls('agentLeftChat'), []);
+
+  await desk('endChat', {});
+  assert.deepEqual(await calls('agentEndedChat'), []);
   await page.close();
 });

@@ -23,11 +23,15 @@ const positionNotice = /^You are number (\d+) in the queue\.$/;
 // leftGrace is how long, after the agent leaves, to wait for what follows:
 // chat.ended (the agent closed the chat), another agent joining or a queue
 // notice (a transfer). Nothing within it means the agent just left.
-const leftGrace = 1500;
+const leftGrace = 3000;
 
 // typingTimeout ends an agent's typing indicator when no message follows:
 // Connect's typing events say only that someone is typing.
 const typingTimeout = 12000;
+
+// fileTypes are the attachments Helpline takes (chat/validate.go), in the
+// syntax of an input's accept attribute.
+const fileTypes = '.csv,.doc,.docx,.heic,.jfif,.jpeg,.jpg,.mov,.mp4,.pdf,.png,.ppt,.pptx,.rtf,.txt,.wav,.xls,.xlsx';
 
 // scriptBase is the Helpline this file was loaded from.
 const scriptBase = (() => {
@@ -181,7 +185,7 @@ class Chat {
       onStatus: (s) => this.status(s),
       onTyping: (it) => this.typing(it),
     });
-    this.cb.updateCapabilities?.({ allowFileUploads: true, allowMultipleFileUploads: true });
+    this.cb.updateCapabilities?.({ allowFileUploads: true, allowMultipleFileUploads: true, allowedFileUploadTypes: fileTypes });
   }
 
   take(it) {

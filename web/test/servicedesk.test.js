@@ -137,10 +137,31 @@ test('a chat escalated from web chat reaches Helpline agents, and their replies,
   assert.equal(joined.args[0].nickname, 'Ada Lovelace');
   const adaParticipant = joined.args[0].id;
 
-  // The user writes and types; Ada reads it.
+  // The user writes and types; Ada reads it, and sees the typing on her
+  // live connection (the agent WebSocket, from a page of Helpline's).
+  const adaCtx = await browser.newContext();
+  const adaPage = await adaCtx.newPage();
+  await adaPage.goto(`${server.endpoint}/`);
+  await adaPage.evaluate(async ([email, password]) => {
+    const r = await fetch('/api/agent/login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email, password }) });
+    if (!r.ok) throw new Error(`login: ${r.status}`);
+    window.frames_ = [];
+    await new Promise((resolve, reject) => {
+      const ws = new WebSocket(`${location.origin.replace(/^http/, 'ws')}/api/agent/ws`);
+      ws.onmessage = (ev) => {
+        const f = JSON.parse(ev.data);
+        window.frames_.push(f);
+        if (f.type === 'resumed') resolve();
+      };
+      ws.onopen = () => ws.send(JSON.stringify({ type: 'resume', chats: {} }));
+      ws.onerror = reject;
+    });
+  }, ['ada@example.com', agentPassword]);
   await desk('sendMessageToAgent', { input: { text: 'Where is my parcel?' } }, 'web-chat-message-1', {});
   await desk('userTyping', true);
   await waitFor(async () => (await ada('GET', `/api/agent/chats/${contactId}/transcript`)).items?.some((it) => it.content === 'Where is my parcel?'), 'the message at the agent');
+  await adaPage.waitForFunction((id) => window.frames_.some((f) => f.type === 'typing' && f.contact === id && f.role === 'CUSTOMER'), contactId);
+  await adaCtx.close();
 
   // Ada types, then answers.
   await ada('POST', `/api/agent/chats/${contactId}/typing`);

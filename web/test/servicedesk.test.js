@@ -171,6 +171,15 @@ test('a chat escalated from web chat reaches Helpline agents, and their replies,
   assert.deepEqual(reply.args, ['It left the depot this morning.', adaParticipant]);
   assert.deepEqual((await called(page, 'agentTyping', 2)).args, [false]);
 
+  // Read receipts, both ways.
+  await desk('userReadMessages');
+  const items = async () => (await ada('GET', `/api/agent/chats/${contactId}/transcript`)).items;
+  await waitFor(async () => (await items()).some((it) => it.type === 'MESSAGEMETADATA' &&
+    it.metadata?.Receipts?.some((r) => r.RecipientParticipantID !== adaParticipant && !r.ReadAt.startsWith('0001'))), 'the user\'s read receipt at the agent');
+  const question = (await items()).find((it) => it.content === 'Where is my parcel?');
+  await ada('POST', `/api/agent/chats/${contactId}/read`, { message_id: question.id });
+  await called(page, 'agentReadMessages');
+
   // Ada transfers the chat to Bob.
   await bob('PUT', '/api/agent/presence', { status: 'online' });
   await ada('POST', `/api/agent/chats/${contactId}/transfer`, { agent_id: bob.id });

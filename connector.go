@@ -92,6 +92,10 @@ type ConnectorNode struct {
 	// name. A connector that takes signed webhooks refuses to be
 	// provisioned without it.
 	Replay ReplayGuard
+	// Locks serialises a connector's read-modify-writes of one outside
+	// record across the nodes sharing the store. Nil when the store is one
+	// process's own (SQLite): a connector then locks within its process.
+	Locks KeyLocker
 	// Connector returns the node's connector of that name, or nil, for a
 	// connector that works with another (a chat source that binds its
 	// chats to a CRM connector's records). Every connector is built

@@ -185,6 +185,19 @@ type ReplayGuard interface {
 	Forget(ctx context.Context, scope, key string) error
 }
 
+// KeyLocker serialises, across every node sharing a store, the holders of
+// one key: for a read-modify-write of a record outside Helpline that the
+// outside system offers no compare-and-swap for (a Sell lead's
+// description). A store that several nodes share implements it; one that
+// a single process owns need not, its users then locking within the
+// process. Methods are safe for concurrent use.
+type KeyLocker interface {
+	// LockKey returns once the caller holds key, or with ctx's error when
+	// ctx is done first. unlock releases it; it must be called once. A
+	// holder's node that dies releases its keys with it.
+	LockKey(ctx context.Context, key string) (unlock func(), err error)
+}
+
 // NewContact is what CreateContact stores.
 type NewContact struct {
 	Contact  *Contact

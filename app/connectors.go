@@ -104,7 +104,7 @@ func buildConnectors(cfg *Config) ([]helpline.Connector, error) {
 // attachment files and the other connectors by name. The store gives
 // them their marker key (a secret generated on first use and kept in the
 // database, so that every node and every restart signs markers alike)
-// and their replay guard.
+// and their replay guard, and, when several nodes share it, its key locks.
 func provisionConnectors(ctx context.Context, conns []helpline.Connector, intake helpline.Intake, store helpline.Store, defaultInstanceID string, open func(context.Context, string) (*helpline.Attachment, io.ReadCloser, error), logger *slog.Logger) error {
 	if len(conns) == 0 {
 		return nil
@@ -113,6 +113,7 @@ func provisionConnectors(ctx context.Context, conns []helpline.Connector, intake
 	if err != nil {
 		return err
 	}
+	locks, _ := store.(helpline.KeyLocker)
 	byName := map[string]helpline.Connector{}
 	for _, c := range conns {
 		byName[c.Name()] = c
@@ -131,6 +132,7 @@ func provisionConnectors(ctx context.Context, conns []helpline.Connector, intake
 			Logger:            logger.With("connector", c.Name()),
 			MarkerKey:         markerKey,
 			Replay:            store,
+			Locks:             locks,
 			Connector:         func(name string) helpline.Connector { return byName[name] },
 		})
 		if err != nil {

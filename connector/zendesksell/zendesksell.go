@@ -93,7 +93,11 @@ type Connector struct {
 	leadAttr  string
 	batchSize int
 	api       *client
+	// locks serialises, within the process, the holders of one lead or
+	// email, unless the node gave nodeLocks, which does it across the
+	// nodes sharing the store.
 	locks     keyedMutex
+	nodeLocks helpline.KeyLocker
 	// markerKey signs the markers; see marker.
 	markerKey []byte
 }
@@ -165,12 +169,13 @@ func New(cfg helpline.ConnectorConfig) (helpline.Connector, error) {
 }
 
 // Provision takes the installation's marker key, without which it
-// refuses to run, and the node's clock.
+// refuses to run, the node's key locks and its clock.
 func (c *Connector) Provision(ctx context.Context, node helpline.ConnectorNode) error {
 	if len(node.MarkerKey) == 0 {
 		return fmt.Errorf("zendesksell connector %q: the node gave no marker key to sign the batches' markers with", c.name)
 	}
 	c.markerKey = node.MarkerKey
+	c.nodeLocks = node.Locks
 	if node.Now != nil {
 		c.api.policy.Now = node.Now
 	}
@@ -260,10 +265,14 @@ func (c *Connector) addNote(ctx context.Context, b *helpline.MirrorBatch, leadID
 }
 
 // appendDescription reads the lead's description and writes it back with
-// text appended, holding the lead's lock so no other batch of this
-// process writes it in between.
+// text appended, holding the lead's lock so no other batch, of this
+// node or, on a store several nodes share, of another, writes it in
+// between.
 func (c *Connector) appendDescription(ctx context.Context, b *helpline.MirrorBatch, leadID int64, text string) (int, error) {
-	unlock := c.locks.lock("lead:" + strconv.FormatInt(leadID, 10))
+	unlock, err := c.lock(ctx, "lead:"+strconv.FormatInt(leadID, 10))
+	if err != nil {
+		return 0, err
+	}
 	defer unlock()
 	l, err := c.api.getLead(ctx, leadID)
 	if err != nil {
@@ -386,7 +395,10 @@ func (c *Connector) resolveProvisional(ctx context.Context, b *helpline.MirrorBa
 		refs[RefProvisionalName] = cmpOr(strings.TrimSpace(name), "Chat customer")
 		return old, refs, "", nil
 	}
-	unlock := c.locks.lock("email:" + strings.ToLower(email))
+	unlock, err := c.lock(ctx, "email:"+strings.ToLower(email))
+	if err != nil {
+		return 0, nil, "", err
+	}
 	defer unlock()
 	l, err := c.api.findLeadByEmail(ctx, email)
 	if err != nil {
@@ -458,7 +470,10 @@ func (c *Connector) findLead(ctx context.Context, b *helpline.MirrorBatch) (id i
 	}
 	// Contacts of one customer may start at once: one finds or creates the
 	// lead while the others wait, then find it.
-	unlock := c.locks.lock("email:" + strings.ToLower(email))
+	unlock, err := c.lock(ctx, "email:"+strings.ToLower(email))
+	if err != nil {
+		return 0, "", err
+	}
 	defer unlock()
 	l, err := c.api.findLeadByEmail(ctx, email)
 	if err != nil {
@@ -482,7 +497,10 @@ func (c *Connector) FindOrCreateLead(ctx context.Context, in helpline.LeadCustom
 	if email == "" {
 		return "", helpline.Errorf(helpline.EINVALID, "a lead is found by email, and none was given")
 	}
-	unlock := c.locks.lock("email:" + strings.ToLower(email))
+	unlock, err := c.lock(ctx, "email:"+strings.ToLower(email))
+	if err != nil {
+		return "", helpline.Errorf(helpline.EINTERNAL, "Zendesk Sell: %v", err)
+	}
 	defer unlock()
 	l, err := c.api.findLeadByEmail(ctx, email)
 	if err == nil && l == nil {
@@ -544,6 +562,15 @@ func countThrough(items []*helpline.Item, last int64) int {
 		}
 	}
 	return n
+}
+
+// lock takes key's lock: across the nodes when the node gave key locks,
+// else within the process. Keys are scoped by the connector's name.
+func (c *Connector) lock(ctx context.Context, key string) (unlock func(), err error) {
+	if c.nodeLocks != nil {
+		return c.nodeLocks.LockKey(ctx, "zendesksell:"+c.name+":"+key)
+	}
+	return c.locks.lock(key), nil
 }
 
 // keyedMutex serialises holders of the same key. Entries are removed when

@@ -965,6 +965,8 @@ type wsItem struct {
 	Role          string                   `json:"role"`
 	Time          time.Time                `json:"time"`
 	Attachments   []helpline.AttachmentRef `json:"attachments,omitempty"`
+	// Metadata is a receipt's: which message was read or delivered.
+	Metadata *helpline.MessageMetadata `json:"metadata,omitempty"`
 }
 
 type wsChat struct {
@@ -1004,7 +1006,7 @@ type wsError struct {
 func itemFrame(it *helpline.Item) *wsFrame {
 	return &wsFrame{Type: "item", Contact: it.ContactID, Seq: it.Seq, Item: &wsItem{
 		ID: it.ID, Type: it.Type, ContentType: it.ContentType, Content: it.Content, ParticipantID: it.ParticipantID,
-		DisplayName: it.DisplayName, Role: it.Role, Time: it.Time, Attachments: it.Attachments}}
+		DisplayName: it.DisplayName, Role: it.Role, Time: it.Time, Attachments: it.Attachments, Metadata: it.Metadata}}
 }
 
 func chatFrame(c helpline.OwnedChat) wsChat {

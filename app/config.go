@@ -195,6 +195,12 @@ type LimitsConfig struct {
 	// Rates overrides single operations' per-instance limits, keyed by
 	// operation name (SendMessage, StartChatContact, ...).
 	Rates map[string]RateConfig `yaml:"rates"`
+	// Nodes is how many nodes share the per-instance limits (Rates and
+	// their defaults), which each node holds in memory: each enforces
+	// 1/Nodes of every rate and of every burst (rounded up), so that the
+	// cluster together keeps to the quota. Default 1. The per-participant
+	// limits and sockets_per_participant are each node's own.
+	Nodes int `yaml:"nodes"`
 	// ParticipantRates overrides single operations' per-participant
 	// limits, keyed by operation name: SendMessage, SendEvent,
 	// CreateParticipantConnection, GetTranscript, StartAttachmentUpload,
@@ -359,6 +365,9 @@ func (cfg *Config) validate() error {
 	}
 	if err := validateRates("limits.participant_rates", cfg.Limits.ParticipantRates, defaults.PerParticipant); err != nil {
 		return err
+	}
+	if cfg.Limits.Nodes < 0 {
+		return fmt.Errorf("limits.nodes must not be negative")
 	}
 	if cfg.Limits.SocketsPerParticipant < 0 {
 		return fmt.Errorf("limits.sockets_per_participant must not be negative")

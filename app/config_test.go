@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/helplinehq/helpline/connectapi"
 )
 
 // Negative limits are refused.
@@ -44,6 +46,37 @@ func TestLoadSQLiteConfig(t *testing.T) {
 	}
 	if _, err := Load(bad); err == nil || !strings.Contains(err.Error(), "sqlite.wal_limit_mb must not be negative") {
 		t.Fatalf("bad: err = %v", err)
+	}
+}
+
+// limits.nodes is read and a negative one refused; each of three nodes
+// enforces a third of every per-instance rate and burst, rounded up, so
+// that no operation is shut off, and one node the whole quota.
+func TestLimitsSharedByNodes(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(good, []byte("limits:\n  nodes: 3\n"), 0o600)
+	os.WriteFile(bad, []byte("limits:\n  nodes: -1\n"), 0o600)
+	cfg, err := Load(good)
+	if err != nil || cfg.Limits.Nodes != 3 {
+		t.Fatalf("good: %+v, %v", cfg.Limits, err)
+	}
+	if _, err := Load(bad); err == nil || !strings.Contains(err.Error(), "limits.nodes must not be negative") {
+		t.Fatalf("bad: err = %v", err)
+	}
+	quota := map[string]connectapi.Rate{"SendMessage": {Rate: 10, Burst: 15}, "StartChatContact": {Rate: 5, Burst: 8}, "Rare": {Rate: 1, Burst: 1}}
+	share := shareRates(quota, 3)
+	want := map[string]connectapi.Rate{"SendMessage": {Rate: 10.0 / 3, Burst: 5}, "StartChatContact": {Rate: 5.0 / 3, Burst: 3}, "Rare": {Rate: 1.0 / 3, Burst: 1}}
+	for op, w := range want {
+		if share[op] != w {
+			t.Errorf("%s: a node's share %+v, want %+v", op, share[op], w)
+		}
+	}
+	for _, n := range []int{0, 1} {
+		if got := shareRates(quota, n); got["SendMessage"] != quota["SendMessage"] {
+			t.Errorf("nodes %d: %+v, want the whole quota", n, got["SendMessage"])
+		}
 	}
 }
 

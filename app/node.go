@@ -261,6 +261,7 @@ func (n *Node) open(ctx context.Context) error {
 		rates.PerParticipant[op] = connectapi.Rate{Rate: r.Rate, Burst: r.Burst}
 	}
 	rates.SocketsPerParticipant = cfg.Limits.SocketsPerParticipant
+	rates.PerOperation = shareRates(rates.PerOperation, cfg.Limits.Nodes)
 	n.api = connectapi.New(connectapi.Config{
 		Service:   n.engine,
 		Logger:    n.logger,
@@ -499,4 +500,18 @@ func nodeID(path string) (string, error) {
 	}
 	id := "node-" + helpline.NewID()
 	return id, os.WriteFile(path, []byte(id+"\n"), 0o600)
+}
+
+// shareRates returns this node's share of per-instance rates that nodes
+// nodes enforce each in its own memory: 1/nodes of each rate and of each
+// burst, rounded up so that no operation is shut off.
+func shareRates(rates map[string]connectapi.Rate, nodes int) map[string]connectapi.Rate {
+	if nodes <= 1 {
+		return rates
+	}
+	out := make(map[string]connectapi.Rate, len(rates))
+	for op, r := range rates {
+		out[op] = connectapi.Rate{Rate: r.Rate / float64(nodes), Burst: (r.Burst + nodes - 1) / nodes}
+	}
+	return out
 }

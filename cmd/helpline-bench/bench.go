@@ -50,6 +50,9 @@ import (
 //     customer's socket, and the classifier's throughput (botBench);
 //  5. with -phases mirror, zendesk, kustomer and/or freshdesk (off by
 //     default), transcript mirroring: see mirrorBench.
+//  6. with -phases cluster (off by default), throughput and latency on one
+//     node on SQLite, one on PostgreSQL and NATS, and three on them: see
+//     clusterBench.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("helpline-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -59,7 +62,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	duration := fs.Duration("duration", 20*time.Second, "length of each measured phase")
 	rate := fs.Int("rate", 2000, "offered messages per second in the latency and mirroring phases (0 skips latency)")
 	idle := fs.Int("idle", 10000, "idle WebSockets in the memory phase (0 skips it)")
-	phases := fs.String("phases", "throughput,latency,memory,bot", "phases to run: throughput, latency, memory, bot, mirror, zendesk, kustomer, freshdesk, agents")
+	phases := fs.String("phases", "throughput,latency,memory,bot", "phases to run: throughput, latency, memory, bot, mirror, zendesk, kustomer, freshdesk, agents, cluster")
 	botRate := fs.Int("bot-rate", 500, "customer questions per second offered to the bot chats in the bot phase")
 	agentsN := fs.Int("agents", 500, "online agents, each with an agent WebSocket, in the agents phase")
 	agentChats := fs.Int("agent-chats", 2000, "chats arriving in the agents phase")
@@ -69,6 +72,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	scale := fs.Int("zendesk-scale", 25, "the zendesk phase's fake allows this many times Zendesk Enterprise's account limits (the per-ticket limit stays as documented)")
 	kusScale := fs.Int("kustomer-scale", 25, "the kustomer phase's fake allows this many times Kustomer Enterprise's org budget (the per-customer caps stay as documented)")
 	fdScale := fs.Int("freshdesk-scale", 25, "the freshdesk phase's fake allows this many times Freshdesk Enterprise's account and ticket write budgets")
+	cluster := clusterFlags(fs)
 	fs.StringVar(&benchBus, "bus", "", "serve on this NATS bus (nats://host:4222), under a subject prefix of its own, instead of the in-process one")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -105,6 +109,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		m := &mirrorBench{bin: *bin, chats: *chats, rate: *rate, duration: *duration, webhook: want("mirror"), zendesk: want("zendesk"), scale: *scale, workers: *mirrorWorkers,
 			kustomer: want("kustomer"), kustomerScale: *kusScale, freshdesk: want("freshdesk"), freshdeskScale: *fdScale}
 		if err := m.run(ctx, stdout, stderr); err != nil {
+			return err
+		}
+	}
+	if want("cluster") {
+		cluster.bin, cluster.chats, cluster.workers, cluster.duration = *bin, *chats, *workers, *duration
+		if err := cluster.run(ctx, stdout, stderr); err != nil {
 			return err
 		}
 	}

@@ -208,8 +208,18 @@ func benchSchema(ctx context.Context, dsn string) (string, func(), error) {
 		return "", nil, fmt.Errorf("-store %q is not a postgres:// URL", dsn)
 	}
 	name := "helpline_bench_" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	// The pool's settings (pool_max_conns) are the store's, not the
+	// server's: a plain connection refuses them.
+	admin := *u
+	q := admin.Query()
+	for k := range q {
+		if strings.HasPrefix(k, "pool_") {
+			q.Del(k)
+		}
+	}
+	admin.RawQuery = q.Encode()
 	exec := func(sql string) error {
-		conn, err := pgx.Connect(ctx, dsn)
+		conn, err := pgx.Connect(ctx, admin.String())
 		if err != nil {
 			return err
 		}
@@ -220,7 +230,7 @@ func benchSchema(ctx context.Context, dsn string) (string, func(), error) {
 	if err := exec("CREATE SCHEMA " + name); err != nil {
 		return "", nil, err
 	}
-	q := u.Query()
+	q = u.Query()
 	q.Set("search_path", name)
 	u.RawQuery = q.Encode()
 	return u.String(), func() { exec("DROP SCHEMA " + name + " CASCADE") }, nil

@@ -765,3 +765,74 @@ func TestFindOrCreateLeadSharesTheEmailsLead(t *testing.T) {
 		t.Errorf("outage: %v, want EINTERNAL", err)
 	}
 }
+
+// sharedLocks is the key locks of a store several nodes share, in one
+// process: it records the keys taken.
+type sharedLocks struct {
+	mu   sync.Mutex // guards held and keys
+	held map[string]*sync.Mutex
+	keys map[string]int
+}
+
+func (l *sharedLocks) LockKey(ctx context.Context, key string) (func(), error) {
+	l.mu.Lock()
+	if l.held == nil {
+		l.held, l.keys = map[string]*sync.Mutex{}, map[string]int{}
+	}
+	m := l.held[key]
+	if m == nil {
+		m = &sync.Mutex{}
+		l.held[key] = m
+	}
+	l.keys[key]++
+	l.mu.Unlock()
+	m.Lock()
+	return m.Unlock, nil
+}
+
+// Two connectors, as on two nodes, append to one lead's description at
+// once: with the nodes' key locks they take the lead's lock from them,
+// under the connector's name, and no line is lost.
+func TestDescriptionModeLocksTheLeadAcrossNodes(t *testing.T) {
+	fake := zendeskselltest.NewServer(token)
+	defer fake.Close()
+	leadID := fake.AddLead(zendeskselltest.Lead{LastName: "Shared"})
+	locks := &sharedLocks{}
+	var nodes []helpline.Mirrorer
+	for range 2 {
+		c, err := helpline.NewConnector("zendesksell", config(fmt.Sprintf("base_url: %s\ntoken_env: SELL_TOKEN\nrequests_per_second: 100000\nmode: description\nlead_id: %d\n", fake.URL, leadID),
+			map[string]string{"SELL_TOKEN": token}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		withLocks := node
+		withLocks.Locks = locks
+		if err := c.(helpline.Provisioner).Provision(ctx, withLocks); err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, c.(helpline.Mirrorer))
+	}
+	const contacts, batches = 10, 5
+	var wg sync.WaitGroup
+	for i := range contacts {
+		c := newChat(fmt.Sprintf("k%02d", i), nil)
+		wg.Go(func() {
+			for j := range batches {
+				c.deliver(t, nodes[(i+j)%2], c.batch(2))
+			}
+		})
+	}
+	wg.Wait()
+	l, _ := fake.Lead(leadID)
+	for i := range contacts {
+		for s := 1; s <= 2*batches; s++ {
+			line := fmt.Sprintf(": k%02d line %d\n", i, s)
+			if n := strings.Count(l.Description+"\n", line); n != 1 {
+				t.Errorf("%q is in the description %d times, want once", line, n)
+			}
+		}
+	}
+	if key := fmt.Sprintf("zendesksell:sell:lead:%d", leadID); locks.keys[key] != contacts*batches {
+		t.Errorf("the nodes' locks were taken %v, want %s once per batch (%d)", locks.keys, key, contacts*batches)
+	}
+}

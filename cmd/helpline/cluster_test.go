@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -328,13 +329,15 @@ func transcriptMessages(t *testing.T, s *testServer, token string) []string {
 // her connection token still works there, a new connection opened with
 // her participant token gives a socket on the new node that brings the
 // agent's next lines, and the transcript holds every line acknowledged
-// before and after the kill, in order, once.
+// before and after the kill, in order, once. An agent that then leaves
+// through one node is done on every node: its socket on another ends and
+// its token is refused there.
 func TestClusterCustomerReconnectsAfterSIGKILL(t *testing.T) {
 	c := startCluster(t, 3, "")
 	a, b, cn := c.nodes[0], c.nodes[1], c.nodes[2]
 	contactID, customerPT, agentPT := startChatWithAgent(t, a.testServer)
 	customer, customerWS := connectOn(t, a.testServer, customerPT)
-	agent, _ := connectOn(t, b.testServer, agentPT)
+	agent, agentWS := connectOn(t, b.testServer, agentPT)
 
 	var want []string
 	say := func(s *clusterNode, token, line string) {
@@ -369,6 +372,34 @@ func TestClusterCustomerReconnectsAfterSIGKILL(t *testing.T) {
 	})
 	if got := transcriptMessages(t, cn.testServer, customer); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("contact %s: node c's transcript\n got %q\nwant %q", contactID, got, want)
+	}
+
+	// The agent leaves through node c: its socket on node b ends, node b,
+	// whose session cache holds the agent, refuses its token, and the
+	// customer's socket on node c sees it leave.
+	if code := participantCall(t, cn.url(), "/participant/disconnect", agent, map[string]any{}, nil); code != 200 {
+		t.Fatalf("DisconnectParticipant of the agent on node c: %d", code)
+	}
+	awaitConnectItem(t, again, "the agent leaving", func(it connectItem) bool {
+		return strings.HasSuffix(it.ContentType, "participant.left") && it.ParticipantRole == "AGENT"
+	})
+	agentWS.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		_, _, err := agentWS.ReadMessage()
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Fatal("the agent's socket on node b is still open 10 s after it left")
+		} else if err != nil {
+			break
+		}
+	}
+	for _, s := range []*clusterNode{b, cn} {
+		if code := participantCall(t, s.url(), "/participant/message", agent,
+			map[string]string{"ContentType": "text/plain", "Content": "after leaving"}, nil); code != 403 {
+			t.Errorf("the agent's SendMessage on %s after it left: %d, want 403", s.url(), code)
+		}
+	}
+	if got := transcriptMessages(t, cn.testServer, customer); strings.Contains(strings.Join(got, "|"), "after leaving") {
+		t.Errorf("a line sent after leaving is in the transcript: %q", got)
 	}
 }
 

@@ -2,9 +2,10 @@
 // product binary (cmd/helpline), starts `helpline serve` on a temporary
 // data directory and measures message throughput, latency, socket memory,
 // the built-in bot's turn latency and classifier throughput
-// and, on request, transcript mirroring into fakes of the helpdesks.
+// and, on request, transcript mirroring into fakes of the helpdesks and
+// one node against three on PostgreSQL and NATS.
 //
-//	go run ./cmd/helpline-bench [-phases throughput,latency,memory,bot,mirror,zendesk] [flags]
+//	go run ./cmd/helpline-bench [-phases throughput,latency,memory,bot,mirror,zendesk,cluster] [flags]
 //
 // It is a command of its own so that what it links (the AWS SDK's
 // Connect client, the Zendesk and webhook fakes) never ships in the

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,9 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/connect"
-	"github.com/aws/aws-sdk-go-v2/service/connect/types"
 	"github.com/gorilla/websocket"
 
 	"github.com/helplinehq/helpline/connector/kustomer/kustomertest"
@@ -243,31 +239,6 @@ agents:
 		map[string]string{"ContentType": "text/plain", "Content": "after leaving"}, nil); code != 403 {
 		t.Errorf("SendMessage on node c after the customer left on node a: %d, want 403", code)
 	}
-}
-
-// startChatWithAgent starts a chat on node s with the customer Ada and a
-// Connect agent Grace, and returns the contact id and both participant
-// tokens.
-func startChatWithAgent(t *testing.T, s *testServer) (contactID, customerToken, agentToken string) {
-	t.Helper()
-	ctx := context.Background()
-	started, err := s.connect().StartChatContact(ctx, &connect.StartChatContactInput{
-		InstanceId:         aws.String(s.banner["Instance id"]),
-		ContactFlowId:      aws.String(s.banner["Contact flow id"]),
-		ParticipantDetails: &types.ParticipantDetails{DisplayName: aws.String("Ada")},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	added, err := s.connect().CreateParticipant(ctx, &connect.CreateParticipantInput{
-		InstanceId:         aws.String(s.banner["Instance id"]),
-		ContactId:          started.ContactId,
-		ParticipantDetails: &types.ParticipantDetailsToAdd{DisplayName: aws.String("Grace"), ParticipantRole: types.ParticipantRoleAgent},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return *started.ContactId, *started.ParticipantToken, *added.ParticipantCredentials.ParticipantToken
 }
 
 // connectOn creates a connection of the participant on node s and opens

@@ -45,8 +45,10 @@ connectors:
 // chatSide is a participant's connection token.
 type chatSide struct{ token string }
 
-// startMirroredChat starts a chat with a customer and an agent.
-func startMirroredChat(t *testing.T, s *testServer) (contactID string, customer, agent chatSide) {
+// startChatWithAgent starts a chat on s with the customer Ada and a
+// Connect agent Grace, and returns the contact id and both participant
+// tokens.
+func startChatWithAgent(t *testing.T, s *testServer) (contactID, customerToken, agentToken string) {
 	t.Helper()
 	ctx := context.Background()
 	started, err := s.connect().StartChatContact(ctx, &connect.StartChatContactInput{
@@ -65,6 +67,13 @@ func startMirroredChat(t *testing.T, s *testServer) (contactID string, customer,
 	if err != nil {
 		t.Fatal(err)
 	}
+	return *started.ContactId, *started.ParticipantToken, *added.ParticipantCredentials.ParticipantToken
+}
+
+// startMirroredChat starts a chat with a customer and an agent.
+func startMirroredChat(t *testing.T, s *testServer) (contactID string, customer, agent chatSide) {
+	t.Helper()
+	contactID, customerToken, agentToken := startChatWithAgent(t, s)
 	connectAs := func(participantToken string) chatSide {
 		var conn struct {
 			ConnectionCredentials struct{ ConnectionToken string }
@@ -75,7 +84,7 @@ func startMirroredChat(t *testing.T, s *testServer) (contactID string, customer,
 		}
 		return chatSide{conn.ConnectionCredentials.ConnectionToken}
 	}
-	return *started.ContactId, connectAs(*started.ParticipantToken), connectAs(*added.ParticipantCredentials.ParticipantToken)
+	return contactID, connectAs(customerToken), connectAs(agentToken)
 }
 
 func (c chatSide) say(t *testing.T, s *testServer, text string) {

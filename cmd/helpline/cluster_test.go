@@ -767,3 +767,23 @@ connectors:
 		ids[d.ItemID] = d.ID
 	}
 }
+
+// With limits.nodes a node enforces its share of the instance's quota:
+// of a SendMessage burst of 6 shared by three nodes this node lets 2
+// through and refuses the next with 429, as the other nodes would theirs.
+func TestServeLimitsNodesSharesTheQuota(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "helpline.yaml")
+	if err := os.WriteFile(path, []byte("limits:\n  nodes: 3\n  rates:\n    SendMessage: { rate: 0.01, burst: 6 }\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServe(t, "--config", path, "--data", t.TempDir())
+	_, token, _ := startCustomer(t, s)
+	var codes []int
+	for i := range 4 {
+		codes = append(codes, participantCall(t, s.url(), "/participant/message", token,
+			map[string]string{"ContentType": "text/plain", "Content": fmt.Sprintf("line %d", i)}, nil))
+	}
+	if fmt.Sprint(codes) != "[200 200 429 429]" {
+		t.Errorf("SendMessage ×4 with a burst of 6 shared by 3 nodes: %v, want [200 200 429 429]", codes)
+	}
+}

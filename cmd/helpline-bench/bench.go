@@ -290,6 +290,8 @@ type bench struct {
 	recording bool
 	latencies []time.Duration
 	delivered atomic.Int64
+	// tokens numbers the messages' ClientTokens.
+	tokens atomic.Int64
 }
 
 // benchChat is one chat with a connected customer and agent.
@@ -444,8 +446,15 @@ func (b *bench) post(ctx context.Context, path, token string, body []byte, out a
 
 // send sends a message whose content is the time of sending.
 func (b *bench) send(ctx context.Context, p *benchParty) error {
-	body := `{"ContentType":"text/plain","Content":"bench ` + strconv.FormatInt(time.Now().UnixNano(), 10) + `"}`
-	return b.post(ctx, "/participant/message", p.connectionToken, []byte(body), nil)
+	return b.sendTo(ctx, b.srv.endpoint, p)
+}
+
+// sendTo sends a message whose content is the time of sending, with a
+// ClientToken of its own, to the server at endpoint.
+func (b *bench) sendTo(ctx context.Context, endpoint string, p *benchParty) error {
+	body := `{"ContentType":"text/plain","Content":"bench ` + strconv.FormatInt(time.Now().UnixNano(), 10) +
+		`","ClientToken":"m` + strconv.FormatInt(b.tokens.Add(1), 10) + `"}`
+	return loadtest.PostParticipant(ctx, b.http, endpoint, "/participant/message", p.connectionToken, []byte(body), nil)
 }
 
 func (b *bench) record(on bool) []time.Duration {
@@ -473,18 +482,23 @@ func (b *bench) run(ctx context.Context, w io.Writer, n, workers int, d time.Dur
 	if want("throughput") {
 		// Warm up, then measure a closed loop of workers sending as fast
 		// as the server acknowledges.
-		warm, _ := b.closedLoop(ctx, workers, 2*time.Second, pick)
+		warm, _ := b.closedLoop(ctx, workers, 2*time.Second, pick, b.send)
 		b.settle(warm)
 		b.record(true)
 		base := b.delivered.Load()
 		disk := b.srv.watchDisk()
-		sent, failed := b.closedLoop(ctx, workers, d, pick)
+		cpu := meterCPU(b.srv.cmd.Process.Pid)
+		sent, failed := b.closedLoop(ctx, workers, d, pick, b.send)
 		b.settle(base + sent)
+		perMsg := cpu.perMessage(sent)
 		lat := b.record(false)
 		got := b.delivered.Load() - base
-		fmt.Fprintf(w, "throughput: %d messages in %s = %.0f messages/s sustained (%d failed), delivered to the other socket: %d (%d missing); latency p50 %s p99 %s\n",
-			sent, d, float64(sent)/d.Seconds(), failed, got, sent-got, pct(lat, 50), pct(lat, 99))
+		fmt.Fprintf(w, "throughput: %d messages in %s = %.0f messages/s sustained (%d failed), delivered to the other socket: %d (%d missing); latency p50 %s p99 %s; server CPU %.0f µs per message\n",
+			sent, d, float64(sent)/d.Seconds(), failed, got, sent-got, pct(lat, 50), pct(lat, 99), perMsg)
 		fmt.Fprintf(w, "  disk: %s\n", disk.end(sent))
+		if err := b.floor(ctx, w, workers, d, pick, sent); err != nil {
+			return err
+		}
 	}
 	if want("latency") && rate > 0 {
 		b.record(true)
@@ -513,7 +527,31 @@ func (b *bench) settle(want int64) {
 	}
 }
 
-func (b *bench) closedLoop(ctx context.Context, workers int, d time.Duration, pick func() *benchParty) (sent, failed int64) {
+// floor runs the throughput phase's closed loop again, with the same
+// workers, connections and bodies, against a bare handler (serveFloor) in
+// a process of its own, and reports Helpline's throughput (sent messages in
+// d) as a share of the floor's.
+func (b *bench) floor(ctx context.Context, w io.Writer, workers int, d time.Duration, pick func() *benchParty, sent int64) error {
+	f, err := startFloor(ctx)
+	if err != nil {
+		return err
+	}
+	defer f.stop()
+	send := func(ctx context.Context, p *benchParty) error { return b.sendTo(ctx, f.endpoint, p) }
+	b.closedLoop(ctx, workers, time.Second, pick, send) // warm up
+	cpu := meterCPU(f.cmd.Process.Pid)
+	floorSent, floorFailed := b.closedLoop(ctx, workers, d, pick, send)
+	perMsg := cpu.perMessage(floorSent)
+	ratio := 0.0
+	if floorSent > 0 {
+		ratio = float64(sent) / float64(floorSent)
+	}
+	fmt.Fprintf(w, "  floor (bare net/http handler, same load): %.0f messages/s (%d failed), server CPU %.0f µs per message; Helpline ÷ floor %.2f\n",
+		float64(floorSent)/d.Seconds(), floorFailed, perMsg, ratio)
+	return nil
+}
+
+func (b *bench) closedLoop(ctx context.Context, workers int, d time.Duration, pick func() *benchParty, send func(context.Context, *benchParty) error) (sent, failed int64) {
 	var ok, bad atomic.Int64
 	end := time.Now().Add(d)
 	var wg sync.WaitGroup
@@ -522,7 +560,7 @@ func (b *bench) closedLoop(ctx context.Context, workers int, d time.Duration, pi
 		go func() {
 			defer wg.Done()
 			for time.Now().Before(end) && ctx.Err() == nil {
-				if err := b.send(ctx, pick()); err != nil {
+				if err := send(ctx, pick()); err != nil {
 					bad.Add(1)
 				} else {
 					ok.Add(1)

@@ -3,9 +3,21 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
 	"regexp"
 	"testing"
 )
+
+// TestMain serves the throughput phase's floor when the test binary is
+// started again as the floor (startFloor runs its own executable).
+func TestMain(m *testing.M) {
+	if addr := os.Getenv(floorEnv); addr != "" {
+		fmt.Fprintln(os.Stderr, "helpline-bench floor:", serveFloor(addr))
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
 
 // A short run of the load command, as `go run ./cmd/helpline-bench` with
 // small flags: it builds the product binary, starts it, and the phases
@@ -26,7 +38,8 @@ func TestBenchRuns(t *testing.T) {
 	}
 	t.Log(out.String())
 	for _, want := range []string{
-		`(?m)^throughput: \d+ messages in 500ms .* \(0 failed\)`,
+		`(?m)^throughput: \d+ messages in 500ms .* \(0 failed\).*; server CPU \d+ µs per message$`,
+		`(?m)^  floor \(bare net/http handler, same load\): \d+ messages/s \(0 failed\), server CPU \d+ µs per message; Helpline ÷ floor \d\.\d\d$`,
 		`(?m)^latency at 40 messages/s offered: sent 20 \(0 failed`,
 		`(?m)^mirror → webhook: received 20 of 20 acknowledged messages, lost 0, doubled 0`,
 		`(?m)^kustomer \(limits: .*\): delivered 20 of 20 acknowledged messages, lost 0, doubled 0, into 4; .* 429s 0,`,

@@ -26,6 +26,10 @@ import (
 )
 
 func main() {
+	if addr := os.Getenv(floorEnv); addr != "" {
+		fmt.Fprintln(os.Stderr, "helpline-bench floor:", serveFloor(addr))
+		os.Exit(1)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := runBench(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

@@ -114,7 +114,7 @@ func (db *DB) CompleteAttachment(ctx context.Context, id string, it *helpline.It
 			return nil
 		}
 
-		lastSeq, err := appendableLastSeq(tx, it, nil)
+		st, err := db.appendable(tx, it, nil)
 		if err != nil {
 			return err
 		}
@@ -126,10 +126,11 @@ func (db *DB) CompleteAttachment(ctx context.Context, id string, it *helpline.It
 				it.Attachments[i].Status = helpline.AttachmentApproved
 			}
 		}
-		seq, err := appendItems(tx, a.ContactID, lastSeq, []*helpline.Item{it})
+		seq, err := appendItems(tx, a.ContactID, st.lastSeq, []*helpline.Item{it})
 		if err != nil {
 			return err
 		}
+		db.appends.appended(a.ContactID, st, seq)
 		if _, err := tx.Exec(`UPDATE attachments SET status = ?, item_seq = ? WHERE id = ?`,
 			helpline.AttachmentApproved, seq, id); err != nil {
 			return dbError("complete attachment", err)

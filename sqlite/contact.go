@@ -187,6 +187,7 @@ func (db *DB) UpdateCustomer(ctx context.Context, contactID, displayName string,
 		if !changed || c.Ended() || it == nil {
 			return nil
 		}
+		db.appends.forget(c.ID)
 		c.LastSeq, err = appendItems(tx, c.ID, c.LastSeq, []*helpline.Item{it})
 		return err
 	})
@@ -229,6 +230,7 @@ func (db *DB) EndContact(ctx context.Context, id, reason string, at time.Time, i
 			helpline.OfferWithdrawn, millis(at), id, helpline.OfferPending); err != nil {
 			return dbError("end contact", err)
 		}
+		db.appends.forget(id)
 		if _, err := appendItems(tx, id, c.LastSeq, items); err != nil {
 			return err
 		}
@@ -250,6 +252,7 @@ func (db *DB) ChangeOwner(ctx context.Context, ch *helpline.OwnerChange) (*helpl
 		it *helpline.Item
 	)
 	err := db.write(ctx, func(tx *sql.Tx) (err error) {
+		db.appends.forget(ch.ContactID)
 		c, it, err = changeOwner(tx, ch)
 		return err
 	})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/helplinehq/helpline"
+	"github.com/mattn/go-sqlite3"
 )
 
 const (
@@ -16,8 +17,13 @@ const (
 	time, attachments, metadata, client_token, origin`
 	selectItemByToken = `SELECT ` + itemColumns + ` FROM items
 	WHERE contact_id = ? AND participant_id = ? AND client_token = ? AND client_token != ''`
-	selectContactStateLastSeq = `SELECT state, owner, (SELECT coalesce(max(seq), 0) FROM items WHERE contact_id = ?)
+	selectContactStateLastSeq = `SELECT rowid, state, owner, (SELECT coalesce(max(seq), 0) FROM items WHERE contact_id = ?)
 	FROM contacts WHERE id = ?`
+	insertItem = `INSERT INTO items (` + itemColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	// insertItemOnce stores nothing when the item's idempotency key is
+	// taken: the literal WHERE names the partial index.
+	insertItemOnce = insertItem + `
+	ON CONFLICT (contact_id, participant_id, client_token) WHERE client_token != '' DO NOTHING`
 )
 
 // AppendItem stores it as the contact's next item, setting it.Seq. It is
@@ -35,50 +41,121 @@ func (db *DB) AppendOwnedItem(ctx context.Context, it *helpline.Item, owner stri
 }
 
 // appendItem is AppendItem, and AppendOwnedItem when owner is not nil.
+//
+// The writer remembers each contact it appends to (appendCache), so that
+// an append to a known contact by a known sender is one INSERT: it does
+// not read the contact, the sender or the last Seq, and it looks for an
+// earlier item with the same ClientToken only when the INSERT finds one.
 func (db *DB) appendItem(ctx context.Context, it *helpline.Item, owner *string) (replayed bool, err error) {
 	err = db.write(ctx, func(tx *sql.Tx) error {
-		if stored, err := findItemByToken(tx, it); err != nil {
+		s, err := db.appendable(tx, it, owner)
+		if err != nil {
+			// A retry returns the original item even after the contact
+			// ended, changed owner or saw its sender leave.
+			if stored, ferr := findItemByToken(tx, it); ferr != nil {
+				return ferr
+			} else if stored != nil {
+				*it, replayed = *stored, true
+				return nil
+			}
 			return err
-		} else if stored != nil {
+		}
+		inserted, err := insertOnce(tx, it, s.lastSeq+1)
+		if isPrimaryKeyConflict(err) {
+			// Every write that appends items forgets the contact, so this
+			// is a defect; the database holds the truth: read it again.
+			db.log.Error("sqlite: the remembered last Seq was stale", "contact_id", it.ContactID, "seq", s.lastSeq)
+			db.appends.forget(it.ContactID)
+			if s, err = db.appendable(tx, it, owner); err != nil {
+				return err
+			}
+			inserted, err = insertOnce(tx, it, s.lastSeq+1)
+		}
+		if err != nil {
+			return dbError("append item", err)
+		} else if !inserted {
+			stored, err := findItemByToken(tx, it)
+			if err != nil {
+				return err
+			} else if stored == nil {
+				return fmt.Errorf("sqlite: append item: the ClientToken's item is missing")
+			}
 			*it, replayed = *stored, true
 			return nil
 		}
-		lastSeq, err := appendableLastSeq(tx, it, owner)
-		if err != nil {
-			return err
-		}
-		_, err = appendItems(tx, it.ContactID, lastSeq, []*helpline.Item{it})
-		return err
+		db.appends.appended(it.ContactID, s, it.Seq)
+		return nil
 	})
 	return replayed, err
 }
 
-// appendableLastSeq returns the LastSeq of it's contact if it may be
+// insertOnce stores it as its contact's item number seq unless an item
+// with its idempotency key exists, and reports whether it did. Its errors
+// are the driver's.
+func insertOnce(tx *sql.Tx, it *helpline.Item, seq int64) (inserted bool, err error) {
+	attachments, metadata, err := encodeItemExtras(it)
+	if err != nil {
+		return false, err
+	}
+	res, err := tx.Exec(insertItemOnce, it.ContactID, seq, it.ID, it.Type, it.ContentType, it.Content, it.ParticipantID,
+		it.DisplayName, it.Role, millis(it.Time), attachments, metadata, it.ClientToken, it.Origin)
+	if err != nil {
+		return false, err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return false, err
+	}
+	it.Seq = seq
+	return true, nil
+}
+
+// isPrimaryKeyConflict reports whether err is the driver's report of a
+// primary key already in use.
+func isPrimaryKeyConflict(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey
+}
+
+// appendable returns what the writer knows of it's contact if it may be
 // appended: ENOTFOUND for a missing contact, ECONFLICT for an ended one
 // or, when owner is not nil, one owned by someone else than *owner, and
 // EFORBIDDEN when it.ParticipantID names a participant of the contact
 // who has left. Other senders (the system) have no participant record.
-func appendableLastSeq(tx *sql.Tx, it *helpline.Item, owner *string) (int64, error) {
-	var state, stored string
-	var lastSeq int64
-	err := tx.QueryRow(selectContactStateLastSeq, it.ContactID, it.ContactID).Scan(&state, &stored, &lastSeq)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, helpline.NotFound(helpline.ResourceContact, it.ContactID)
-	} else if err != nil {
-		return 0, dbError("read contact", err)
-	} else if state == helpline.ContactEnded {
-		return 0, helpline.Errorf(helpline.ECONFLICT, "The contact has ended.")
-	} else if owner != nil && stored != *owner {
-		return 0, helpline.Errorf(helpline.ECONFLICT, "The contact is no longer owned by %s.", *owner)
+// It reads the database for a contact or a sender it does not remember.
+func (db *DB) appendable(tx *sql.Tx, it *helpline.Item, owner *string) (*appendState, error) {
+	s := db.appends.get(it.ContactID)
+	if s == nil {
+		s = &appendState{}
+		err := tx.QueryRow(selectContactStateLastSeq, it.ContactID, it.ContactID).Scan(&s.rowid, &s.state, &s.owner, &s.lastSeq)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, helpline.NotFound(helpline.ResourceContact, it.ContactID)
+		} else if err != nil {
+			return nil, dbError("read contact", err)
+		}
+		db.appends.put(it.ContactID, s)
 	}
+	if s.state == helpline.ContactEnded {
+		return nil, helpline.Errorf(helpline.ECONFLICT, "The contact has ended.")
+	} else if owner != nil && s.owner != *owner {
+		return nil, helpline.Errorf(helpline.ECONFLICT, "The contact is no longer owned by %s.", *owner)
+	}
+	if _, ok := s.present[it.ParticipantID]; ok {
+		return s, nil
+	}
+	var rowid int64
 	var left sql.NullInt64
-	err = tx.QueryRow(`SELECT left_at FROM participants WHERE id = ? AND contact_id = ?`, it.ParticipantID, it.ContactID).Scan(&left)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return 0, dbError("read participant", err)
-	} else if left.Valid {
-		return 0, helpline.Errorf(helpline.EFORBIDDEN, "The participant has left the chat.")
+	err := tx.QueryRow(`SELECT rowid, left_at FROM participants WHERE id = ? AND contact_id = ?`, it.ParticipantID, it.ContactID).Scan(&rowid, &left)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		// Not a participant: nothing to remember, as one may be added.
+	case err != nil:
+		return nil, dbError("read participant", err)
+	case left.Valid:
+		return nil, helpline.Errorf(helpline.EFORBIDDEN, "The participant has left the chat.")
+	default:
+		db.appends.addPresent(it.ContactID, s, it.ParticipantID, rowid)
 	}
-	return lastSeq, nil
+	return s, nil
 }
 
 // findItemByToken returns the stored item with it's idempotency key
@@ -89,7 +166,8 @@ func findItemByToken(tx *sql.Tx, it *helpline.Item) (*helpline.Item, error) {
 
 // appendItems stores items as the contact's next items, numbering them
 // from lastSeq+1, and sets their ContactID and Seq. It returns the new last
-// Seq.
+// Seq. Its callers forget the contact in db.appends (appendItem excepted),
+// as they change its last Seq.
 func appendItems(tx *sql.Tx, contactID string, lastSeq int64, items []*helpline.Item) (int64, error) {
 	for _, it := range items {
 		attachments, metadata, err := encodeItemExtras(it)
@@ -97,7 +175,7 @@ func appendItems(tx *sql.Tx, contactID string, lastSeq int64, items []*helpline.
 			return 0, err
 		}
 		lastSeq++
-		_, err = tx.Exec(`INSERT INTO items (`+itemColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err = tx.Exec(insertItem,
 			contactID, lastSeq, it.ID, it.Type, it.ContentType, it.Content, it.ParticipantID, it.DisplayName, it.Role,
 			millis(it.Time), attachments, metadata, it.ClientToken, it.Origin)
 		if err != nil {

@@ -33,6 +33,7 @@ func (db *DB) CreateParticipant(ctx context.Context, p *helpline.Participant, it
 		if err := insertParticipant(tx, p); err != nil {
 			return err
 		}
+		db.appends.forget(c.ID)
 		_, err = appendItems(tx, c.ID, c.LastSeq, items)
 		return err
 	})
@@ -105,6 +106,7 @@ func (db *DB) LeaveParticipant(ctx context.Context, id string, at time.Time, ite
 		if _, err := tx.Exec(`UPDATE participants SET left_at = ? WHERE id = ?`, millis(at), id); err != nil {
 			return dbError("leave participant", err)
 		}
+		db.appends.forget(c.ID)
 		if _, err := appendItems(tx, c.ID, c.LastSeq, items); err != nil {
 			return err
 		}

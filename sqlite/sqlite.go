@@ -62,6 +62,10 @@ type DB struct {
 	ckw *sql.DB // one connection, used by the checkpointer only
 	log *slog.Logger
 
+	// appends remembers what AppendItem needs of recently appended-to
+	// contacts; the writer goroutine alone uses it.
+	appends *appendCache
+
 	// mu guards closed and sends on queue, so that Close never closes
 	// queue under a sender.
 	mu     sync.RWMutex
@@ -144,9 +148,11 @@ func Open(path string, opts ...Option) (*DB, error) {
 	}
 	// The writer leaves checkpoints to the checkpointer; a 64 MiB page
 	// cache keeps the hot pages of many contacts' items in memory.
+	appends := newAppendCache()
 	w := sql.OpenDB(connector{
 		dsn:   dsn(path, "_journal_mode=WAL&_synchronous="+cfg.synchronous+"&_foreign_keys=on&_busy_timeout=5000&_txlock=immediate&_stmt_cache_size=64&_cache_size=-65536"),
 		setup: fmt.Sprintf("PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = %d", cfg.walLimit/4),
+		hook:  appends.hook,
 	})
 	single(w)
 	if err := migrate(w); err != nil {
@@ -154,7 +160,7 @@ func Open(path string, opts ...Option) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
 	}
 	db := &DB{
-		w: w, log: cfg.log, walPath: path + "-wal", walLimit: cfg.walLimit,
+		w: w, log: cfg.log, appends: appends, walPath: path + "-wal", walLimit: cfg.walLimit,
 		queue: make(chan *writeOp, maxBatch), done: make(chan struct{}),
 		checkpoint: make(chan struct{}, 1), checkpointDone: make(chan struct{}),
 	}
@@ -214,12 +220,13 @@ func single(db *sql.DB) {
 	db.SetConnMaxLifetime(0)
 }
 
-// connector opens mattn/go-sqlite3 connections to dsn and runs setup, if
-// set, on each new one. With a gate, the connections' reads pass through
-// it (gate.go).
+// connector opens mattn/go-sqlite3 connections to dsn and runs setup and
+// hook, if set, on each new one. With a gate, the connections' reads pass
+// through it (gate.go).
 type connector struct {
 	dsn   string
 	setup string
+	hook  func(*sqlite3.SQLiteConn)
 	gate  *sync.RWMutex
 }
 
@@ -233,11 +240,15 @@ func (c connector) Connect(context.Context) (driver.Conn, error) {
 
 func (c connector) Driver() driver.Driver {
 	d := &sqlite3.SQLiteDriver{}
-	if c.setup != "" {
-		d.ConnectHook = func(conn *sqlite3.SQLiteConn) error {
-			_, err := conn.Exec(c.setup, nil)
-			return err
+	d.ConnectHook = func(conn *sqlite3.SQLiteConn) error {
+		if c.hook != nil {
+			c.hook(conn)
 		}
+		if c.setup == "" {
+			return nil
+		}
+		_, err := conn.Exec(c.setup, nil)
+		return err
 	}
 	return d
 }
@@ -534,7 +545,7 @@ func (db *DB) runBatch(batch []*writeOp, errs []error, savepoints bool) error {
 		if errs[i] = op.ctx.Err(); errs[i] != nil {
 			continue // the caller gave up waiting: skip it
 		}
-		opErr, fatal := apply(tx, op, savepoints)
+		opErr, fatal := db.apply(tx, op, savepoints)
 		if fatal != nil {
 			tx.Rollback()
 			return fail(fmt.Errorf("sqlite: batch aborted: %w", fatal))
@@ -545,8 +556,10 @@ func (db *DB) runBatch(batch []*writeOp, errs []error, savepoints bool) error {
 		errs[i] = opErr
 	}
 	if err := tx.Commit(); err != nil {
+		db.appends.rolledBack() // the batch may not have been stored
 		return fail(fmt.Errorf("sqlite: commit: %w", err))
 	}
+	db.appends.committed()
 	db.committed(len(batch))
 	for i, op := range batch {
 		op.err <- errs[i]
@@ -557,7 +570,7 @@ func (db *DB) runBatch(batch []*writeOp, errs []error, savepoints bool) error {
 // apply runs op in tx, in a savepoint when asked. opErr is op's own
 // failure, after which its changes are rolled back if it had a savepoint;
 // fatal means tx itself is unusable.
-func apply(tx *sql.Tx, op *writeOp, savepoint bool) (opErr, fatal error) {
+func (db *DB) apply(tx *sql.Tx, op *writeOp, savepoint bool) (opErr, fatal error) {
 	if !savepoint {
 		return op.fn(tx), nil
 	}
@@ -565,6 +578,9 @@ func apply(tx *sql.Tx, op *writeOp, savepoint bool) (opErr, fatal error) {
 		return nil, err
 	}
 	if err := op.fn(tx); err != nil {
+		// Rolling back to a savepoint runs no rollback hook: what op
+		// remembered may be undone.
+		db.appends.rolledBack()
 		if _, rerr := tx.Exec(`ROLLBACK TO op`); rerr != nil {
 			return nil, rerr
 		}

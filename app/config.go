@@ -41,10 +41,13 @@ type Config struct {
 	// Region is the AWS region accepted in SigV4 signatures; empty accepts
 	// any. It is also the region printed for clients (default us-east-1).
 	Region string `yaml:"region"`
-	// Log holds the log level (debug, info, warn, error) and format (text, json).
+	// Log holds the log level (debug, info, warn, error) and format (text,
+	// json), and RequestSample: log one in that many successful HTTP
+	// requests (0 or 1: every one; failed and slow ones always).
 	Log struct {
-		Level  string `yaml:"level"`
-		Format string `yaml:"format"`
+		Level         string `yaml:"level"`
+		Format        string `yaml:"format"`
+		RequestSample int    `yaml:"request_sample"`
 	} `yaml:"log"`
 	Limits    LimitsConfig     `yaml:"limits"`
 	Instances []InstanceConfig `yaml:"instances"`
@@ -382,6 +385,9 @@ func (cfg *Config) validate() error {
 	case "", "text", "json":
 	default:
 		return fmt.Errorf("log.format must be text or json")
+	}
+	if cfg.Log.RequestSample < 0 {
+		return fmt.Errorf("log.request_sample must not be negative")
 	}
 	return nil
 }

@@ -327,3 +327,29 @@ instances:
 		}
 	}
 }
+
+// log.request_sample loads; a negative one is refused.
+func TestLoadLogRequestSample(t *testing.T) {
+	dir := t.TempDir()
+	for i, tc := range []struct {
+		body string
+		want int
+		err  string
+	}{
+		{"log:\n  request_sample: 100\n", 100, ""},
+		{"log:\n  level: info\n", 0, ""},
+		{"log:\n  request_sample: -1\n", 0, "log.request_sample must not be negative"},
+	} {
+		path := filepath.Join(dir, fmt.Sprintf("%d.yaml", i))
+		if err := os.WriteFile(path, []byte(tc.body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := Load(path)
+		switch {
+		case tc.err == "" && (err != nil || cfg.Log.RequestSample != tc.want):
+			t.Errorf("%q: %v %+v", tc.body, err, cfg)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("%q: err = %v, want one saying %q", tc.body, err, tc.err)
+		}
+	}
+}

@@ -334,7 +334,7 @@ func (n *Node) Run(ctx context.Context, ln, metricsLn net.Listener) error {
 	// Bodies get deadlines per request instead (limitBodyRead, and the
 	// attachment upload's own).
 	hs := &http.Server{
-		Handler:           connectapi.LogRequests(n.logger, limitBodyRead(n.limits.readBody, mux)),
+		Handler:           connectapi.LogRequests(n.logger, limitBodyRead(n.limits.readBody, mux), connectapi.SampleSuccesses(n.cfg.Log.RequestSample)),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       n.limits.idle,
 		ErrorLog:          errorLog,

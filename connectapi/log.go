@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/helplinehq/helpline"
@@ -15,8 +16,15 @@ import (
 // LogRequests assigns every request an id, sends it as x-amzn-RequestId on
 // the response (New's handler keeps it), and logs one line per request at
 // Info with the method, path (attachment URL tokens redacted), status, duration, request id and response
-// bytes. A WebSocket is logged once upgraded, with status 101.
-func LogRequests(logger *slog.Logger, next http.Handler) http.Handler {
+// bytes. A WebSocket is logged once upgraded, with status 101. With
+// SampleSuccesses, only some successful requests are logged; failures and
+// slow requests always are.
+func LogRequests(logger *slog.Logger, next http.Handler, opts ...LogOption) http.Handler {
+	var cfg logConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	var successes atomic.Uint64
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := helpline.NewID()
@@ -26,15 +34,37 @@ func LogRequests(logger *slog.Logger, next http.Handler) http.Handler {
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
+		took := time.Since(start)
+		if cfg.every > 1 && rec.status < 400 && took < slowRequest && successes.Add(1)%cfg.every != 1 {
+			return
+		}
 		logger.LogAttrs(r.Context(), slog.LevelInfo, "http request",
 			slog.String("method", r.Method),
 			slog.String("path", logPath(r.URL.Path)),
 			slog.Int("status", rec.status),
-			slog.Duration("duration", time.Since(start)),
+			slog.Duration("duration", took),
 			slog.String("request_id", id),
 			slog.Int64("bytes", rec.bytes),
 		)
 	})
+}
+
+// slowRequest is how long a request takes to be logged whatever the
+// sampling.
+const slowRequest = time.Second
+
+// A LogOption tunes LogRequests.
+type LogOption func(*logConfig)
+
+type logConfig struct {
+	every uint64
+}
+
+// SampleSuccesses logs one in every n successful requests (status below
+// 400, answered within a second): the first, the n+1st, and so on. A
+// failed or slow request is always logged. n of 0 or 1 logs every request.
+func SampleSuccesses(n int) LogOption {
+	return func(c *logConfig) { c.every = uint64(max(n, 1)) }
 }
 
 // tokenPaths are the path prefixes followed by a bearer token: an upload

@@ -69,3 +69,45 @@ func TestLogRequestsRedactsTokens(t *testing.T) {
 		t.Errorf("log:\n%s", log)
 	}
 }
+
+// Sampled, one successful request in three is logged (the first, the
+// fourth, ...); every failed one is, whatever the count.
+func TestLogRequestsSampled(t *testing.T) {
+	var out loadtest.LogBuffer
+	logger := slog.New(slog.NewJSONHandler(&out, nil))
+	h := connectapi.LogRequests(logger, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("fail") != "" {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	}), connectapi.SampleSuccesses(3))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	var want []string
+	for i := range 7 {
+		path := "/ok?i=" + string(rune('0'+i))
+		if i == 1 || i == 2 {
+			// failures between sampled successes are each logged
+			path = "/fail?fail=1&i=" + string(rune('0'+i))
+		}
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		switch i {
+		case 0, 1, 2, 5: // successes 1 and 4, and both failures
+			want = append(want, strings.SplitN(path, "?", 2)[0])
+		}
+	}
+	var got []string
+	for _, line := range bytes.Split(bytes.TrimSpace([]byte(out.String())), []byte("\n")) {
+		var rec struct{ Path string }
+		if err := json.Unmarshal(line, &rec); err != nil {
+			t.Fatalf("%v: %s", err, line)
+		}
+		got = append(got, rec.Path)
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("logged %v, want %v", got, want)
+	}
+}

@@ -86,10 +86,11 @@ const (
 // ErrorCode returns the code of err if it is, or wraps, an *Error, and
 // EINTERNAL otherwise. A nil error has no code.
 func ErrorCode(err error) string {
-	var e *Error
 	if err == nil {
-		return ""
-	} else if errors.As(err, &e) {
+		return "" // before e, which escapes: a nil error costs no allocation
+	}
+	var e *Error
+	if errors.As(err, &e) {
 		return e.Code
 	}
 	return EINTERNAL

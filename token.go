@@ -1,12 +1,14 @@
 package helpline
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // TokenKind says what a signed token authorises; a token of one kind is
@@ -28,55 +30,95 @@ const (
 // they name (a participant, an attachment) is checked against the store by
 // the caller.
 type Tokens struct {
-	key []byte
+	// ipad and opad are the HMAC key blocks: the key, padded to SHA-256's
+	// block size, XORed with 0x36 and 0x5c (RFC 2104).
+	ipad, opad [sha256.BlockSize]byte
 }
 
 // NewTokens returns a signer keyed with key, which should be 32 random
 // bytes shared by every node.
-func NewTokens(key []byte) *Tokens { return &Tokens{key: key} }
+func NewTokens(key []byte) *Tokens {
+	if len(key) > sha256.BlockSize {
+		sum := sha256.Sum256(key)
+		key = sum[:]
+	}
+	t := &Tokens{}
+	copy(t.ipad[:], key)
+	copy(t.opad[:], key)
+	for i := range t.ipad {
+		t.ipad[i] ^= 0x36
+		t.opad[i] ^= 0x5c
+	}
+	return t
+}
 
 var tokenEncoding = base64.RawURLEncoding
+
+// tagLen is the length of a token's tag: HMAC-SHA256 truncated to 160 bits.
+const tagLen = 20
 
 // Sign returns a token of kind for subject that expires at expires.
 func (t *Tokens) Sign(kind TokenKind, subject string, expires time.Time) string {
 	payload := string(kind) + strconv.FormatInt(expires.UnixMilli(), 36) + "." + subject
-	return tokenEncoding.EncodeToString([]byte(payload)) + "." + tokenEncoding.EncodeToString(t.mac(payload))
+	tag := t.mac([]byte(payload))
+	return tokenEncoding.EncodeToString([]byte(payload)) + "." + tokenEncoding.EncodeToString(tag[:tagLen])
 }
 
 // Verify returns the subject and expiry of a token of kind that is intact
-// and not expired at now. Anything else is EFORBIDDEN.
+// and not expired at now. Anything else is EFORBIDDEN. It runs on every
+// request of a participant: short tokens are decoded and checked in
+// buffers on the stack, and the subject is its only allocation.
 func (t *Tokens) Verify(kind TokenKind, token string, now time.Time) (subject string, expires time.Time, err error) {
-	denied := &Error{Code: EFORBIDDEN, Message: "Invalid or expired token."}
+	denied := func() (string, time.Time, error) {
+		return "", time.Time{}, &Error{Code: EFORBIDDEN, Message: "Invalid or expired token."}
+	}
 	enc, tag, ok := strings.Cut(token, ".")
-	if !ok {
-		return "", time.Time{}, denied
+	if !ok || tokenEncoding.DecodedLen(len(tag)) != tagLen {
+		return denied()
 	}
-	raw, err1 := tokenEncoding.DecodeString(enc)
-	gotMAC, err2 := tokenEncoding.DecodeString(tag)
-	if err1 != nil || err2 != nil || !hmac.Equal(gotMAC, t.mac(string(raw))) {
-		return "", time.Time{}, denied
+	var gotTag [tagLen]byte
+	if n, err := tokenEncoding.Decode(gotTag[:], stringBytes(tag)); err != nil || n != tagLen {
+		return denied()
 	}
-	payload := string(raw)
-	if len(payload) < 2 || TokenKind(payload[0]) != kind {
-		return "", time.Time{}, denied
+	var buf [256]byte
+	raw, err := tokenEncoding.AppendDecode(buf[:0], stringBytes(enc))
+	if err != nil {
+		return denied()
 	}
-	exp, subject, ok := strings.Cut(payload[1:], ".")
-	ms, err := strconv.ParseInt(exp, 36, 64)
-	if !ok || err != nil {
-		return "", time.Time{}, denied
+	want := t.mac(raw)
+	if !hmac.Equal(gotTag[:], want[:tagLen]) || len(raw) < 2 || TokenKind(raw[0]) != kind {
+		return denied()
+	}
+	dot := bytes.IndexByte(raw, '.')
+	if dot < 0 {
+		return denied()
+	}
+	ms, err := strconv.ParseInt(string(raw[1:dot]), 36, 64)
+	if err != nil {
+		return denied()
 	}
 	expires = time.UnixMilli(ms).UTC()
 	if !now.Before(expires) {
-		return "", time.Time{}, denied
+		return denied()
 	}
-	return subject, expires, nil
+	return string(raw[dot+1:]), expires, nil
 }
 
-func (t *Tokens) mac(payload string) []byte {
-	h := hmac.New(sha256.New, t.key)
-	h.Write([]byte(payload))
-	return h.Sum(nil)[:20]
+// mac returns the HMAC-SHA256 of payload under t's key (RFC 2104), with
+// its inner and outer messages in buffers on the stack for short payloads.
+func (t *Tokens) mac(payload []byte) [sha256.Size]byte {
+	var ibuf [sha256.BlockSize + 256]byte
+	inner := append(append(ibuf[:0], t.ipad[:]...), payload...)
+	isum := sha256.Sum256(inner)
+	var obuf [sha256.BlockSize + sha256.Size]byte
+	copy(obuf[:], t.opad[:])
+	copy(obuf[sha256.BlockSize:], isum[:])
+	return sha256.Sum256(obuf[:])
 }
+
+// stringBytes returns the bytes of s without copying them, for a decoder
+// that only reads its input.
+func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 // TokenExpiry returns the expiry that token carries, without verifying it.
 // It lets a transport tell a client when a token it has just been issued

@@ -1,6 +1,9 @@
 package helpline_test
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"strings"
 	"testing"
 	"time"
@@ -51,5 +54,32 @@ func TestNewID(t *testing.T) {
 			t.Fatalf("bad or repeated UUID %q", id)
 		}
 		seen[id] = true
+	}
+}
+
+// The tag is HMAC-SHA256 (truncated to 20 bytes) as crypto/hmac computes
+// it, for short, block-sized and long keys; and a valid token is verified
+// with one allocation, its subject.
+func TestTokenTagIsHMAC(t *testing.T) {
+	expires := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, key := range []string{"k", strings.Repeat("b", 64), strings.Repeat("long key ", 20)} {
+		tok := helpline.NewTokens([]byte(key)).Sign(helpline.ConnectionToken, "participant-1", expires)
+		enc, tag, _ := strings.Cut(tok, ".")
+		payload, _ := base64.RawURLEncoding.DecodeString(enc)
+		h := hmac.New(sha256.New, []byte(key))
+		h.Write(payload)
+		if want := base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:20]); tag != want {
+			t.Errorf("key of %d bytes: tag %s, want %s", len(key), tag, want)
+		}
+	}
+	tokens := helpline.NewTokens([]byte("0123456789abcdef0123456789abcdef"))
+	tok := tokens.Sign(helpline.ConnectionToken, "0d6f8a52-7c1e-4b8e-9a41-2f0c3d5e6a7b", expires)
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, _, err := tokens.Verify(helpline.ConnectionToken, tok, expires.Add(-time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 1 {
+		t.Errorf("Verify allocates %.0f times, want at most 1", allocs)
 	}
 }

@@ -1,6 +1,7 @@
 package connectapi
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -14,8 +15,19 @@ import (
 )
 
 // readBody reads a JSON operation's body, refusing more than maxJSONBody
-// bytes with EINVALID.
+// bytes with EINVALID. A body of declared length is read into one buffer
+// of that size (the server's reader ends it there); another is read as it
+// comes, up to one byte past the limit.
 func readBody(r *http.Request) ([]byte, error) {
+	if n := r.ContentLength; n > maxJSONBody {
+		return nil, helpline.Errorf(helpline.EINVALID, "The request body exceeds %d bytes.", maxJSONBody)
+	} else if n >= 0 {
+		b := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, b); err != nil {
+			return nil, helpline.Errorf(helpline.EINVALID, "Could not read the request body.")
+		}
+		return b, nil
+	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, maxJSONBody+1))
 	if err != nil {
 		return nil, helpline.Errorf(helpline.EINVALID, "Could not read the request body.")
@@ -33,15 +45,22 @@ func readBody(r *http.Request) ([]byte, error) {
 // object. Malformed JSON, trailing data, invalid UTF-8, duplicate members
 // and values of the wrong JSON type are EINVALID.
 func decodeJSON(body []byte, v any) error {
-	if len(strings.TrimSpace(string(body))) == 0 {
+	if len(bytes.TrimSpace(body)) == 0 {
 		return nil
 	}
 	err := json.Unmarshal(body, v)
+	if err == nil {
+		return nil
+	}
+	return decodeError(err)
+}
+
+// decodeError is decodeJSON's error for err, apart so that a body that
+// decodes allocates none of the targets of errors.As.
+func decodeError(err error) error {
 	var semErr *json.SemanticError
 	var synErr *jsontext.SyntacticError
 	switch {
-	case err == nil:
-		return nil
 	case errors.As(err, &synErr) && errors.Is(err, jsontext.ErrDuplicateName):
 		return helpline.Errorf(helpline.EINVALID, "The request body names %s more than once.", member(synErr.JSONPointer))
 	case errors.As(err, &semErr) && semErr.JSONKind != 0:

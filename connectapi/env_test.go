@@ -44,7 +44,7 @@ type env struct {
 
 // newEnv starts an env; edit may adjust connectapi's config (the Service
 // is set already).
-func newEnv(t *testing.T, edit func(*connectapi.Config)) *env {
+func newEnv(t testing.TB, edit func(*connectapi.Config)) *env {
 	t.Helper()
 	dir := t.TempDir()
 	db, err := sqlite.Open(filepath.Join(dir, "helpline.db"))

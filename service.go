@@ -44,6 +44,8 @@ type ContactService interface {
 type ParticipantService interface {
 	// Authenticate resolves a participant or connection token to its
 	// session. Unknown, tampered, expired and ended tokens are EFORBIDDEN.
+	// A connection token's session may report an older Contact.LastSeq
+	// than the contact's.
 	Authenticate(ctx context.Context, kind TokenKind, token string) (*Session, error)
 	// CreateConnection issues a connection token and a WebSocket token for
 	// a participant session (authenticated by its participant token). With

@@ -249,3 +249,24 @@ func TestSendEvent(t *testing.T) {
 	_, err = e.svc.SendEvent(ctx, customer, helpline.EventMessageRead, `{"messageId":"`+msg.ID+`"}`, "")
 	wantCode(t, err, helpline.ECONFLICT)
 }
+
+// A connection token's session, the participant operations' (SendMessage
+// above all), is the cached snapshot itself: no copy per message.
+func TestConnectionSessionNotCopied(t *testing.T) {
+	e := newEnv(t)
+	_, customer := e.start(t, helpline.StartChatInput{})
+	conn, err := e.svc.CreateConnection(ctx, customer, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := e.auth(t, helpline.ConnectionToken, conn.ConnectionToken)
+	e.send(t, first, "one")
+	e.send(t, first, "two")
+	// The engine learns of the messages from the bus, at once in process:
+	// the session stays the same while it does.
+	for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if again := e.auth(t, helpline.ConnectionToken, conn.ConnectionToken); again != first {
+			t.Fatalf("the session was copied: %p then %p", first, again)
+		}
+	}
+}

@@ -15,7 +15,10 @@ import (
 // modify them.
 //
 // Sessions are cached, so the hot path (SendMessage) verifies only the
-// token's signature. A contact ending or a participant leaving on this node
+// token's signature. The session of a participant or WebSocket token
+// reports the contact's current LastSeq; that of a connection token (the
+// participant operations, which do not read it) may report an older one,
+// which spares the hot path a copy of the contact per message. A contact ending or a participant leaving on this node
 // evicts it at once; on other nodes as soon as the bus carries the item.
 // When the bus reports lost events the whole cache is dropped, since the
 // lost ones may have been such items.
@@ -27,7 +30,7 @@ func (s *Service) Authenticate(ctx context.Context, kind helpline.TokenKind, tok
 	if err != nil {
 		return nil, err
 	}
-	if sess := s.sessions.find(pid); sess != nil {
+	if sess := s.sessions.find(pid, kind != helpline.ConnectionToken); sess != nil {
 		return sess, nil
 	}
 	gen := s.sessions.generation()
@@ -125,16 +128,17 @@ func (sc *sessionCache) generation() uint64 {
 	return sc.gen
 }
 
-// find returns the cached session of participant pid, with the contact's
-// LastSeq brought up to date, or nil.
-func (sc *sessionCache) find(pid string) *helpline.Session {
+// find returns the cached session of participant pid, or nil. With
+// current set, the contact's LastSeq is brought up to date, in a new
+// snapshot if it has moved.
+func (sc *sessionCache) find(pid string, current bool) *helpline.Session {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	sess := sc.sessions[pid]
 	if sess == nil {
 		return nil
 	}
-	if seq := sc.lastSeq[sess.Contact.ID]; seq > sess.Contact.LastSeq {
+	if seq := sc.lastSeq[sess.Contact.ID]; current && seq > sess.Contact.LastSeq {
 		c := *sess.Contact
 		c.LastSeq = seq
 		sess = &helpline.Session{Participant: sess.Participant, Contact: &c, Instance: sess.Instance}

@@ -50,9 +50,9 @@ func BenchmarkSendMessageHandler(b *testing.B) {
 		}
 	}
 	h := e.srv.Config.Handler
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := range b.N {
+	var n atomic.Int64
+	send := func(b *testing.B) {
+		i := int(n.Add(1))
 		body := `{"ContentType":"text/plain","Content":"hello","ClientToken":"m` + strconv.Itoa(i) + `"}`
 		req := httptest.NewRequest(http.MethodPost, "/participant/message", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
@@ -63,4 +63,22 @@ func BenchmarkSendMessageHandler(b *testing.B) {
 			b.Fatalf("SendMessage: %d %s", w.Code, w.Body)
 		}
 	}
+	// One at a time, each message is a write batch of its own.
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			send(b)
+		}
+	})
+	// 64 callers at once, as under load: the writer commits them in
+	// batches, so the per-batch work is shared.
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetParallelism(32)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				send(b)
+			}
+		})
+	})
 }

@@ -9,8 +9,10 @@ import (
 )
 
 // requestIDHeader carries the request id on every response; the AWS SDKs
-// read it into their response metadata.
-const requestIDHeader = "x-amzn-RequestId"
+// read it (x-amzn-RequestId, in any case) into their response metadata.
+// It is written in the canonical form that net/http sends, so that setting
+// and reading it on every request allocates no canonical copy.
+const requestIDHeader = "X-Amzn-Requestid"
 
 // exception is an AWS error name with its HTTP status.
 type exception struct {

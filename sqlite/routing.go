@@ -322,7 +322,7 @@ func (db *DB) RoutingSnapshot(ctx context.Context, instanceID string) (*helpline
 		return o, err
 	}, `SELECT owner, id, version, coalesce(owner_since, created_at),
 		coalesce((SELECT queue_id FROM offers WHERE offers.contact_id = contacts.id AND state = '`+helpline.OfferAccepted+`'
-			AND 'agent:' || agent_id = contacts.owner ORDER BY decided_at DESC LIMIT 1), '')
+			AND agent_id = substr(contacts.owner, 7) ORDER BY decided_at DESC LIMIT 1), '')
 		FROM contacts WHERE instance_id = ? AND `+isActive+` AND (owner LIKE 'queue:%' OR owner LIKE 'agent:%')
 		ORDER BY coalesce(owner_since, created_at), id`, instanceID)
 	if err != nil {

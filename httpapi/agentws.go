@@ -82,13 +82,67 @@ const kindResync helpline.EventKind = "httpapi.resync"
 // it concerns, without ever waiting for one, and drops the sockets of an
 // agent signed out on any node (EventSignedOut). It subscribes when the first
 // socket opens and unsubscribes when the last one closes.
+//
+// It finds the sockets an event concerns through indexes of what each
+// socket asked for (its agent, its chats, its queues and the contacts
+// waiting in them), so that an event costs in proportion to the sockets
+// it concerns, not to every socket of the node.
 type wsHub struct {
 	bus helpline.Bus
 	log *slog.Logger
 
-	mu      sync.Mutex // guards sockets and stop
+	// mu guards sockets, the indexes, every socket's interest and stamp,
+	// round and stop.
+	mu      sync.Mutex
 	sockets map[*agentSocket]struct{}
-	stop    func() // ends the running fan-out; nil when none runs
+	byAgent socketIndex // by agent id: the sockets watching that agent
+	chats   socketIndex // by contact id: the sockets whose agent owns it
+	waiting socketIndex // by contact id: the sockets of a queue it waits in
+	queues  socketIndex // by queue id: the sockets of agents serving it
+	// round numbers the events handed out, so that a socket found in
+	// several indexes gets an event once (agentSocket.stamp).
+	round uint64
+	stop  func() // ends the running fan-out; nil when none runs
+}
+
+// socketIndex maps a key to a set of sockets.
+type socketIndex map[string]map[*agentSocket]struct{}
+
+func (x socketIndex) add(key string, s *agentSocket) {
+	set := x[key]
+	if set == nil {
+		set = map[*agentSocket]struct{}{}
+		x[key] = set
+	}
+	set[s] = struct{}{}
+}
+
+func (x socketIndex) remove(key string, s *agentSocket) {
+	if set := x[key]; set != nil {
+		delete(set, s)
+		if len(set) == 0 {
+			delete(x, key)
+		}
+	}
+}
+
+// reindex replaces the keys s is found under in x, from old to now.
+func (x socketIndex) reindex(s *agentSocket, old, now map[string]bool) {
+	for k := range old {
+		if !now[k] {
+			x.remove(k, s)
+		}
+	}
+	for k := range now {
+		if !old[k] {
+			x.add(k, s)
+		}
+	}
+}
+
+func newWSHub(bus helpline.Bus, log *slog.Logger) *wsHub {
+	return &wsHub{bus: bus, log: log, sockets: map[*agentSocket]struct{}{},
+		byAgent: socketIndex{}, chats: socketIndex{}, waiting: socketIndex{}, queues: socketIndex{}}
 }
 
 func (h *wsHub) add(ctx context.Context, s *agentSocket) error {
@@ -109,13 +163,19 @@ func (h *wsHub) add(ctx context.Context, s *agentSocket) error {
 		go h.run(done, contacts, agents)
 	}
 	h.sockets[s] = struct{}{}
+	h.byAgent.add(s.agentID, s)
 	return nil
 }
 
 func (h *wsHub) remove(s *agentSocket) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if _, ok := h.sockets[s]; !ok {
+		return
+	}
 	delete(h.sockets, s)
+	h.byAgent.remove(s.agentID, s)
+	h.forgetLocked(s)
 	if len(h.sockets) == 0 && h.stop != nil {
 		h.stop()
 		h.stop = nil
@@ -132,9 +192,93 @@ func (h *wsHub) dropAgent(instanceID, agentID string) {
 
 // dropAgentLocked is dropAgent with h.mu held.
 func (h *wsHub) dropAgentLocked(instanceID, agentID string) {
-	for s := range h.sockets {
-		if s.touch && s.instanceID == instanceID && s.agentID == agentID {
+	for s := range h.byAgent[agentID] {
+		if s.touch && s.instanceID == instanceID {
 			s.drop()
+		}
+	}
+}
+
+// setInterest records the contacts and queues whose events s is handed
+// beyond its agent's own: chats are its agent's chats, waiting the
+// contacts waiting in each of its queues, by queue (nil keeps the
+// waiting contacts and queues as they are).
+func (h *wsHub) setInterest(s *agentSocket, chats []string, waiting map[string][]string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.sockets[s]; !ok {
+		return // removed: it must not come back into the indexes
+	}
+	if chats != nil {
+		set := make(map[string]bool, len(chats))
+		for _, id := range chats {
+			set[id] = true
+		}
+		h.chats.reindex(s, s.chats, set)
+		s.chats = set
+	}
+	if waiting != nil {
+		h.setWaitingLocked(s, waiting)
+	}
+}
+
+// setWaitingLocked records the queues and waiting contacts whose events
+// s is handed; h.mu is held.
+func (h *wsHub) setWaitingLocked(s *agentSocket, waiting map[string][]string) {
+	queues, contacts := map[string]bool{}, map[string]bool{}
+	for q, ids := range waiting {
+		queues[q] = true
+		for _, id := range ids {
+			contacts[id] = true
+		}
+	}
+	h.queues.reindex(s, s.queues, queues)
+	h.waiting.reindex(s, s.waiting, contacts)
+	s.queues, s.waiting = queues, contacts
+}
+
+// forgetLocked takes s out of the contact and queue indexes; h.mu is
+// held.
+func (h *wsHub) forgetLocked(s *agentSocket) {
+	h.chats.reindex(s, s.chats, nil)
+	h.waiting.reindex(s, s.waiting, nil)
+	h.queues.reindex(s, s.queues, nil)
+	s.chats, s.waiting, s.queues = nil, nil, nil
+}
+
+// fanOutLocked hands ev to each socket it concerns, once: its agent's
+// own subject's events; items of its chats, and the end of a contact
+// waiting in its queues; owner changes of its chats, of contacts waiting
+// in its queues, to its agent or into one of its queues. h.mu is held.
+func (h *wsHub) fanOutLocked(ev helpline.Event) {
+	h.round++
+	give := func(set map[*agentSocket]struct{}) {
+		for s := range set {
+			if s.stamp != h.round {
+				s.stamp = h.round
+				s.notify(ev)
+			}
+		}
+	}
+	if id := ev.Subject.AgentID(); id != "" {
+		give(h.byAgent[id])
+		return
+	}
+	id := ev.Subject.ContactID()
+	switch ev.Kind {
+	case helpline.EventItem:
+		give(h.chats[id])
+		if ev.Item.ContentType == helpline.EventChatEnded {
+			give(h.waiting[id])
+		}
+	case helpline.EventOwner:
+		give(h.chats[id])
+		give(h.waiting[id])
+		switch kind, who, _ := strings.Cut(ev.Owner.Owner, ":"); kind {
+		case helpline.OwnerAgent:
+			give(h.byAgent[who])
+		case helpline.OwnerQueue:
+			give(h.queues[who])
 		}
 	}
 }
@@ -176,9 +320,7 @@ func (h *wsHub) run(done chan struct{}, contacts, agents helpline.Subscription) 
 			// The agent was signed out, maybe on another node.
 			h.dropAgentLocked(ev.SignedOut.InstanceID, ev.Subject.AgentID())
 		} else {
-			for s := range h.sockets {
-				s.notify(ev)
-			}
+			h.fanOutLocked(ev)
 		}
 		h.mu.Unlock()
 	}
@@ -200,7 +342,7 @@ func newAgentSockets(cfg *AgentConfig, log *slog.Logger) *agentSockets {
 	if cfg.SocketPing <= 0 {
 		cfg.SocketPing = DefaultSocketPing
 	}
-	as := &agentSockets{hub: &wsHub{bus: cfg.Bus, log: log, sockets: map[*agentSocket]struct{}{}}, origins: map[string]bool{}}
+	as := &agentSockets{hub: newWSHub(cfg.Bus, log), origins: map[string]bool{}}
 	for _, o := range append([]string{cfg.PublicURL}, cfg.AllowedOrigins...) {
 		if u, err := url.Parse(o); err == nil && u.Scheme != "" && u.Host != "" {
 			as.origins[strings.ToLower(u.Scheme+"://"+u.Host)] = true
@@ -306,14 +448,13 @@ func (a *agentAPI) openSocket(r *http.Request, p *Principal) (*agentSocket, erro
 	}
 	return &agentSocket{api: a, instanceID: p.InstanceID, agentID: id, touch: id == p.AgentID,
 		events: make(chan helpline.Event, wsQueueLen), cmds: make(chan wsClientFrame),
-		done: make(chan struct{}), chats: map[string]bool{}, waiting: map[string]bool{}, queues: map[string]bool{},
-		waitRead: make(chan waitingRead, 1)}, nil
+		done: make(chan struct{}), waitRead: make(chan waitingRead, 1)}, nil
 }
 
 // agentSocket is one agent WebSocket. The reader goroutine reads client
 // frames and hands them to the pump; the pump goroutine owns the write
 // side and all the socket's state but the interest sets, which the hub
-// reads.
+// keeps.
 type agentSocket struct {
 	api *agentAPI
 	// ws is the connection, set by attach once the upgrade is done: the
@@ -333,10 +474,11 @@ type agentSocket struct {
 	done     chan struct{}
 	doneOnce sync.Once
 
-	mu      sync.Mutex // guards chats, waiting and queues
-	chats   map[string]bool
-	waiting map[string]bool
-	queues  map[string]bool
+	// What the hub hands the socket beyond its agent's own events (its
+	// chats, the contacts waiting in its queues, its queues), and the
+	// round of the last event handed; wsHub.mu guards them.
+	chats, waiting, queues map[string]bool
+	stamp                  uint64
 
 	// The pump's state.
 	streaming bool                          // a resume started the items
@@ -365,41 +507,14 @@ type waitingRead struct {
 	err     error
 }
 
-// notify hands ev to the socket if it concerns it. It never blocks: a
+// notify hands ev to the socket (the hub chose it). It never blocks: a
 // socket whose queue is full is dropped.
 func (s *agentSocket) notify(ev helpline.Event) {
-	if !s.wants(ev) {
-		return
-	}
 	select {
 	case s.events <- ev:
 	default:
 		s.drop()
 	}
-}
-
-// wants reports whether ev concerns the socket's agent: its own subject's
-// events; items of its chats; owner changes of its chats, of contacts
-// waiting in its queues, to the agent or into one of its queues; and the
-// end of a contact waiting in its queues.
-func (s *agentSocket) wants(ev helpline.Event) bool {
-	if ev.Kind == kindResync {
-		return true
-	} else if id := ev.Subject.AgentID(); id != "" {
-		return id == s.agentID
-	}
-	id := ev.Subject.ContactID()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch ev.Kind {
-	case helpline.EventItem:
-		return s.chats[id] || s.waiting[id] && ev.Item.ContentType == helpline.EventChatEnded
-	case helpline.EventOwner:
-		kind, who, _ := strings.Cut(ev.Owner.Owner, ":")
-		return s.chats[id] || s.waiting[id] ||
-			kind == helpline.OwnerAgent && who == s.agentID || kind == helpline.OwnerQueue && s.queues[who]
-	}
-	return false
 }
 
 // drop ends the socket at once: its connection is closed without a close
@@ -573,26 +688,15 @@ func (s *agentSocket) start(ctx context.Context) error {
 
 // setInterest records what the hub hands the socket.
 func (s *agentSocket) setInterest(v *helpline.AgentView) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	clear(s.chats)
+	chats := make([]string, 0, len(v.Chats))
 	for _, c := range v.Chats {
-		s.chats[c.ContactID] = true
+		chats = append(chats, c.ContactID)
 	}
-	s.setWaitingLocked(v.Waiting)
-}
-
-// setWaitingLocked records the queues and waiting contacts the hub hands
-// the socket events of; s.mu is held.
-func (s *agentSocket) setWaitingLocked(waiting map[string][]string) {
-	clear(s.waiting)
-	clear(s.queues)
-	for q, ids := range waiting {
-		s.queues[q] = true
-		for _, id := range ids {
-			s.waiting[id] = true
-		}
+	waiting := v.Waiting
+	if waiting == nil {
+		waiting = map[string][]string{}
 	}
+	s.api.sockets.hub.setInterest(s, chats, waiting)
 }
 
 // handleEvents handles ev and the events already waiting (up to
@@ -667,9 +771,9 @@ func (s *agentSocket) waitingRead(ctx context.Context, r waitingRead) error {
 		return r.err
 	}
 	if r.rereads == s.rereads {
-		s.mu.Lock()
-		s.setWaitingLocked(r.waiting)
-		s.mu.Unlock()
+		if r.waiting != nil {
+			s.api.sockets.hub.setInterest(s, nil, r.waiting)
+		}
 		if err := s.pushCounts(r.waiting); err != nil {
 			return err
 		}

@@ -502,6 +502,15 @@ type RoutingStore interface {
 	// RoutingSnapshot reads what the routing of the instance decides on,
 	// in one consistent read.
 	RoutingSnapshot(ctx context.Context, instanceID string) (*RoutingSnapshot, error)
+	// AgentSnapshot reads, in one consistent read, the part of the
+	// instance's routing snapshot that one agent's desk shows: every
+	// queue; in Agents the agent alone, with its presence and chats (none
+	// when it is disabled or unknown); in Waiting the contacts waiting in
+	// the agent's queues (none without the agent); in Offers the agent's
+	// pending offers. Each list holds what RoutingSnapshot's would hold of
+	// it, in the same order. It costs in proportion to the agent's share,
+	// not the instance's. Errors: EINVALID for an empty agentID.
+	AgentSnapshot(ctx context.Context, instanceID, agentID string) (*RoutingSnapshot, error)
 
 	// CreateOffer stores o as pending (setting its ID if empty and its
 	// State) and the agent's Presence.OfferedAt, in one transaction,

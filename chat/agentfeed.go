@@ -10,10 +10,15 @@ import (
 
 var _ helpline.AgentFeed = (*Service)(nil)
 
-// AgentView reads the agent's desk from the instance's routing snapshot,
-// then the newest Seq of each of its chats.
+// AgentView reads the agent's desk from its part of the routing state
+// (RoutingStore.AgentSnapshot, which costs what the agent's share does,
+// not the instance's), then the newest Seq of each of its chats.
 func (s *Service) AgentView(ctx context.Context, instanceID, agentID string) (*helpline.AgentView, error) {
-	snap, st, err := s.agentState(ctx, s.snaps, instanceID, agentID)
+	snap, err := s.store.AgentSnapshot(ctx, instanceID, agentID)
+	if err != nil {
+		return nil, err
+	}
+	st, err := agentIn(snap, instanceID, agentID)
 	if err != nil {
 		return nil, err
 	}
@@ -44,26 +49,26 @@ const waitingReadsEvery = 200 * time.Millisecond
 // instance's routing snapshot: a read that began after the call, shared
 // with every console that asked within waitingReadsEvery.
 func (s *Service) QueueWaiting(ctx context.Context, instanceID, agentID string) (map[string][]string, error) {
-	snap, st, err := s.agentState(ctx, s.waitSnaps, instanceID, agentID)
+	snap, err := s.waitSnaps.get(ctx, instanceID)
+	if err != nil {
+		return nil, err
+	}
+	st, err := agentIn(snap, instanceID, agentID)
 	if err != nil {
 		return nil, err
 	}
 	return waitingFor(snap, st), nil
 }
 
-// agentState reads the instance's routing snapshot through snaps and the
-// agent's state in it.
-func (s *Service) agentState(ctx context.Context, snaps *snapshots, instanceID, agentID string) (*helpline.RoutingSnapshot, *helpline.AgentState, error) {
-	snap, err := snaps.get(ctx, instanceID)
-	if err != nil {
-		return nil, nil, err
-	}
+// agentIn returns the agent's state in snap, or ENOTFOUND (Resource
+// AGENT) when snap has no such enabled agent.
+func agentIn(snap *helpline.RoutingSnapshot, instanceID, agentID string) (*helpline.AgentState, error) {
 	for _, a := range snap.Agents {
 		if a.Agent.ID == agentID {
-			return snap, a, nil
+			return a, nil
 		}
 	}
-	return nil, nil, &helpline.Error{Code: helpline.ENOTFOUND, Resource: helpline.ResourceAgent,
+	return nil, &helpline.Error{Code: helpline.ENOTFOUND, Resource: helpline.ResourceAgent,
 		ResourceID: agentID, Message: "No enabled agent " + agentID + " in instance " + instanceID + "."}
 }
 

@@ -42,7 +42,7 @@ func (s *Service) QueueStats(ctx context.Context, instanceID string) ([]helpline
 
 // PendingOffers returns the agent's pending offers that have not expired.
 func (s *Service) PendingOffers(ctx context.Context, instanceID, agentID string) ([]*helpline.Offer, error) {
-	snap, err := s.store.RoutingSnapshot(ctx, instanceID)
+	snap, err := s.store.AgentSnapshot(ctx, instanceID, agentID)
 	if err != nil {
 		return nil, err
 	}

@@ -105,10 +105,9 @@ type Service struct {
 
 	sessions *sessionCache
 	hub      *hub
-	// snaps coalesces the agent consoles' routing snapshot reads of
-	// their desks; waitSnaps those of their queues' waiting contacts, at
-	// most one every waitingReadsEvery.
-	snaps, waitSnaps *snapshots
+	// waitSnaps coalesces the agent consoles' routing snapshot reads of
+	// their queues' waiting contacts, at most one every waitingReadsEvery.
+	waitSnaps *snapshots
 	// served says which queues an enabled agent serves.
 	served *servedQueues
 
@@ -149,7 +148,6 @@ func New(cfg Config) *Service {
 		s.clock = helpline.Now
 	}
 	s.hub = newHub(s.store, s.now, s.log)
-	s.snaps = newSnapshots(s.store, 0)
 	s.waitSnaps = newSnapshots(s.store, waitingReadsEvery)
 	s.served = newServedQueues(s.store)
 	return s

@@ -265,21 +265,40 @@ func (pc *presenceCols) presence() *helpline.Presence {
 // RoutingSnapshot reads the instance's routing state in one read-only
 // REPEATABLE READ transaction: every query sees the same moment.
 func (db *DB) RoutingSnapshot(ctx context.Context, instanceID string) (*helpline.RoutingSnapshot, error) {
+	return db.routingSnapshot(ctx, instanceID, "")
+}
+
+// AgentSnapshot reads the part of the routing state agentID's desk shows
+// as RoutingSnapshot reads the whole; see helpline.RoutingStore.
+func (db *DB) AgentSnapshot(ctx context.Context, instanceID, agentID string) (*helpline.RoutingSnapshot, error) {
+	if agentID == "" {
+		return nil, helpline.Errorf(helpline.EINVALID, "An agent snapshot names its agent.")
+	}
+	return db.routingSnapshot(ctx, instanceID, agentID)
+}
+
+func (db *DB) routingSnapshot(ctx context.Context, instanceID, agentID string) (*helpline.RoutingSnapshot, error) {
 	var snap *helpline.RoutingSnapshot
 	err := db.txOptions(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) (err error) {
-		snap, err = routingSnapshot(ctx, tx, instanceID)
+		snap, err = routingSnapshot(ctx, tx, instanceID, agentID)
 		return err
 	})
 	return snap, err
 }
 
-func routingSnapshot(ctx context.Context, tx pgx.Tx, instanceID string) (*helpline.RoutingSnapshot, error) {
+// routingSnapshot reads the instance's routing state, or with agentID
+// set the part of it that agent's desk shows (AgentSnapshot).
+func routingSnapshot(ctx context.Context, tx pgx.Tx, instanceID, agentID string) (*helpline.RoutingSnapshot, error) {
 	var (
 		snap helpline.RoutingSnapshot
 		err  error
 	)
 	if snap.Queues, err = findQueues(ctx, tx, instanceID); err != nil {
 		return nil, err
+	}
+	agents, args := `SELECT `+agentColumns+`, `+presenceColumns+` FROM agents WHERE instance_id = $1 AND enabled`, []any{instanceID}
+	if agentID != "" {
+		agents, args = agents+` AND id = $2`, append(args, agentID)
 	}
 	snap.Agents, err = queryAll(ctx, tx, "find agents", func(s scanner) (*helpline.AgentState, error) {
 		var pc presenceCols
@@ -289,7 +308,7 @@ func routingSnapshot(ctx context.Context, tx pgx.Tx, instanceID string) (*helpli
 		}
 		a.PasswordHash = ""
 		return &helpline.AgentState{Agent: a, Presence: *pc.presence()}, nil
-	}, `SELECT `+agentColumns+`, `+presenceColumns+` FROM agents WHERE instance_id = $1 AND enabled ORDER BY id`, instanceID)
+	}, agents+` ORDER BY id`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -297,10 +316,24 @@ func routingSnapshot(ctx context.Context, tx pgx.Tx, instanceID string) (*helpli
 	for _, as := range snap.Agents {
 		byID[as.Agent.ID] = as
 	}
+	// The owners read: every queue and agent, or the agent and its
+	// queues.
+	owners, args := `(owner LIKE 'queue:%' OR owner LIKE 'agent:%')`, []any{instanceID}
+	if agentID != "" {
+		list := []string{helpline.OwnerAgent + ":" + agentID}
+		for _, as := range snap.Agents { // none when disabled
+			for _, q := range as.Agent.Queues {
+				list = append(list, helpline.OwnerQueue+":"+q)
+			}
+		}
+		owners, args = `owner = ANY($2)`, append(args, list)
+	}
 	type owned struct {
 		owner string
 		helpline.Assignment
 	}
+	// An agent's chat comes from the queue of the contact's latest offer
+	// the agent accepted (index offers_accepted); 7 skips "agent:".
 	rows, err := queryAll(ctx, tx, "find owned contacts", func(s scanner) (owned, error) {
 		var o owned
 		var since int64
@@ -310,8 +343,8 @@ func routingSnapshot(ctx context.Context, tx pgx.Tx, instanceID string) (*helpli
 	}, `SELECT owner, id, version, coalesce(owner_since, created_at),
 		coalesce((SELECT queue_id FROM offers WHERE offers.contact_id = contacts.id AND state = '`+helpline.OfferAccepted+`'
 			AND agent_id = substr(contacts.owner, 7) ORDER BY decided_at DESC LIMIT 1), '')
-		FROM contacts WHERE instance_id = $1 AND `+isActive+` AND (owner LIKE 'queue:%' OR owner LIKE 'agent:%')
-		ORDER BY coalesce(owner_since, created_at), id`, instanceID)
+		FROM contacts WHERE instance_id = $1 AND `+isActive+` AND `+owners+`
+		ORDER BY coalesce(owner_since, created_at), id`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -324,10 +357,13 @@ func routingSnapshot(ctx context.Context, tx pgx.Tx, instanceID string) (*helpli
 			byID[id].Chats = append(byID[id].Chats, o.Assignment)
 		}
 	}
-	snap.Offers, err = queryAll(ctx, tx, "find offers", scanOffer, `SELECT `+offerColumns+` FROM offers
-		WHERE instance_id = $1 AND (state = '`+helpline.OfferPending+`' OR contact_id IN
-			(SELECT id FROM contacts WHERE instance_id = $1 AND `+isActive+` AND owner LIKE 'queue:%'))
-		ORDER BY created_at, id`, instanceID)
+	offers, args := `instance_id = $1 AND (state = '`+helpline.OfferPending+`' OR contact_id IN
+			(SELECT id FROM contacts WHERE instance_id = $1 AND `+isActive+` AND owner LIKE 'queue:%'))`, []any{instanceID}
+	if agentID != "" {
+		offers, args = `instance_id = $1 AND agent_id = $2 AND state = '`+helpline.OfferPending+`'`, append(args, agentID)
+	}
+	snap.Offers, err = queryAll(ctx, tx, "find offers", scanOffer, `SELECT `+offerColumns+` FROM offers WHERE `+offers+`
+		ORDER BY created_at, id`, args...)
 	if err != nil {
 		return nil, err
 	}

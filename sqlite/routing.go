@@ -285,6 +285,21 @@ func (pc *presenceCols) presence() *helpline.Presence {
 // RoutingSnapshot reads the instance's routing state in one read
 // transaction.
 func (db *DB) RoutingSnapshot(ctx context.Context, instanceID string) (*helpline.RoutingSnapshot, error) {
+	return db.routingSnapshot(ctx, instanceID, "")
+}
+
+// AgentSnapshot reads the part of the routing state agentID's desk shows
+// in one read transaction; see helpline.RoutingStore.
+func (db *DB) AgentSnapshot(ctx context.Context, instanceID, agentID string) (*helpline.RoutingSnapshot, error) {
+	if agentID == "" {
+		return nil, helpline.Errorf(helpline.EINVALID, "An agent snapshot names its agent.")
+	}
+	return db.routingSnapshot(ctx, instanceID, agentID)
+}
+
+// routingSnapshot reads the instance's routing state, or with agentID
+// set the part of it that agent's desk shows (AgentSnapshot).
+func (db *DB) routingSnapshot(ctx context.Context, instanceID, agentID string) (*helpline.RoutingSnapshot, error) {
 	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, dbError("begin", err)
@@ -294,6 +309,10 @@ func (db *DB) RoutingSnapshot(ctx context.Context, instanceID string) (*helpline
 	if snap.Queues, err = findQueues(ctx, tx, instanceID); err != nil {
 		return nil, err
 	}
+	agents, args := `SELECT `+agentColumns+`, `+presenceColumns+` FROM agents WHERE instance_id = ? AND enabled`, []any{instanceID}
+	if agentID != "" {
+		agents, args = agents+` AND id = ?`, append(args, agentID)
+	}
 	snap.Agents, err = queryAll(ctx, tx, "find agents", func(s scanner) (*helpline.AgentState, error) {
 		var pc presenceCols
 		a, err := scanAgent(withExtra{s, pc.dest()})
@@ -302,7 +321,7 @@ func (db *DB) RoutingSnapshot(ctx context.Context, instanceID string) (*helpline
 		}
 		a.PasswordHash = ""
 		return &helpline.AgentState{Agent: a, Presence: *pc.presence()}, nil
-	}, `SELECT `+agentColumns+`, `+presenceColumns+` FROM agents WHERE instance_id = ? AND enabled ORDER BY id`, instanceID)
+	}, agents+` ORDER BY id`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -310,10 +329,24 @@ func (db *DB) RoutingSnapshot(ctx context.Context, instanceID string) (*helpline
 	for _, as := range snap.Agents {
 		byID[as.Agent.ID] = as
 	}
+	// The owners read: every queue and agent, or the agent and its
+	// queues.
+	owners, args := `(owner LIKE 'queue:%' OR owner LIKE 'agent:%')`, []any{instanceID}
+	if agentID != "" {
+		owners, args = `owner IN (?`, append(args, helpline.OwnerAgent+":"+agentID)
+		for _, as := range snap.Agents { // none when disabled
+			for _, q := range as.Agent.Queues {
+				owners, args = owners+`, ?`, append(args, helpline.OwnerQueue+":"+q)
+			}
+		}
+		owners += `)`
+	}
 	type owned struct {
 		owner string
 		helpline.Assignment
 	}
+	// An agent's chat comes from the queue of the contact's latest offer
+	// the agent accepted (index offers_accepted); 7 skips "agent:".
 	rows, err := queryAll(ctx, tx, "find owned contacts", func(s scanner) (owned, error) {
 		var o owned
 		var since int64
@@ -323,8 +356,8 @@ func (db *DB) RoutingSnapshot(ctx context.Context, instanceID string) (*helpline
 	}, `SELECT owner, id, version, coalesce(owner_since, created_at),
 		coalesce((SELECT queue_id FROM offers WHERE offers.contact_id = contacts.id AND state = '`+helpline.OfferAccepted+`'
 			AND agent_id = substr(contacts.owner, 7) ORDER BY decided_at DESC LIMIT 1), '')
-		FROM contacts WHERE instance_id = ? AND `+isActive+` AND (owner LIKE 'queue:%' OR owner LIKE 'agent:%')
-		ORDER BY coalesce(owner_since, created_at), id`, instanceID)
+		FROM contacts WHERE instance_id = ? AND `+isActive+` AND `+owners+`
+		ORDER BY coalesce(owner_since, created_at), id`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -337,10 +370,13 @@ func (db *DB) RoutingSnapshot(ctx context.Context, instanceID string) (*helpline
 			byID[id].Chats = append(byID[id].Chats, o.Assignment)
 		}
 	}
-	snap.Offers, err = queryAll(ctx, tx, "find offers", scanOffer, `SELECT `+offerColumns+` FROM offers
-		WHERE instance_id = ? AND (state = '`+helpline.OfferPending+`' OR contact_id IN
-			(SELECT id FROM contacts WHERE instance_id = ? AND `+isActive+` AND owner LIKE 'queue:%'))
-		ORDER BY created_at, id`, instanceID, instanceID)
+	offers, args := `instance_id = ? AND (state = '`+helpline.OfferPending+`' OR contact_id IN
+			(SELECT id FROM contacts WHERE instance_id = ? AND `+isActive+` AND owner LIKE 'queue:%'))`, []any{instanceID, instanceID}
+	if agentID != "" {
+		offers, args = `instance_id = ? AND agent_id = ? AND state = '`+helpline.OfferPending+`'`, []any{instanceID, agentID}
+	}
+	snap.Offers, err = queryAll(ctx, tx, "find offers", scanOffer, `SELECT `+offerColumns+` FROM offers WHERE `+offers+`
+		ORDER BY created_at, id`, args...)
 	if err != nil {
 		return nil, err
 	}

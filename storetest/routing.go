@@ -2,6 +2,10 @@ package storetest
 
 import (
 	"context"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -323,4 +327,120 @@ func testOffers(t *testing.T, open func(t *testing.T) helpline.Store) {
 			t.Errorf("%d of 20 racing offers and assignments to an agent of capacity 2 succeeded, want 2", ok.Load())
 		}
 	})
+}
+
+// testAgentSnapshot checks that an agent's snapshot is its part of the
+// instance's: the agent with its chats, the contacts waiting in its
+// queues, its pending offers, and every queue.
+func testAgentSnapshot(t *testing.T, open func(t *testing.T) helpline.Store) {
+	ctx := context.Background()
+	s, c := routingSetup(t, open)
+	if err := s.SaveQueue(ctx, &helpline.Queue{InstanceID: "i1", ID: "support"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []*helpline.Agent{
+		{InstanceID: "i1", ID: "cy", Email: "cy@example.com", Queues: []string{"support"}, Capacity: 3, Enabled: true, CreatedAt: base},
+		{InstanceID: "i1", ID: "dee", Email: "dee@example.com", Queues: []string{"sales"}, Capacity: 3, Enabled: false, CreatedAt: base},
+	} {
+		if err := s.CreateAgent(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// ada: a chat accepted from sales and a pending offer of c; bob: a
+	// chat given to it directly; cy: nothing, and a contact waits in
+	// support.
+	taken := waitingContact(t, s)
+	o := offerOf(taken, "ada", 0)
+	if err := s.CreateOffer(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.AcceptOffer(ctx, o.ID, at(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	pending := offerOf(c, "ada", 2*time.Second)
+	if err := s.CreateOffer(ctx, pending); err != nil {
+		t.Fatal(err)
+	}
+	given := waitingContact(t, s)
+	if _, _, err := s.ChangeOwner(ctx, &helpline.OwnerChange{ContactID: given.ID, From: given.Owner, Version: given.Version,
+		To: "agent:bob", Reason: "transfer", Actor: "x", At: at(3 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	declined := waitingContact(t, s)
+	o = offerOf(declined, "bob", 4*time.Second)
+	if err := s.CreateOffer(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CloseOffer(ctx, o.ID, helpline.OfferDeclined, at(5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	nc := newContact("i1")
+	nc.Contact.Owner = "queue:support"
+	mustCreateContact(t, s, nc)
+
+	all, err := s.RoutingSnapshot(ctx, "i1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// part is the agent's part of all, as AgentSnapshot must read it.
+	part := func(agentID string) *helpline.RoutingSnapshot {
+		p := &helpline.RoutingSnapshot{Queues: all.Queues}
+		for _, a := range all.Agents {
+			if a.Agent.ID == agentID {
+				p.Agents = append(p.Agents, a)
+			}
+		}
+		for _, w := range all.Waiting {
+			if len(p.Agents) == 1 && p.Agents[0].Agent.Serves(w.QueueID) {
+				p.Waiting = append(p.Waiting, w)
+			}
+		}
+		for _, o := range all.Offers {
+			if o.AgentID == agentID && o.State == helpline.OfferPending {
+				p.Offers = append(p.Offers, o)
+			}
+		}
+		return p
+	}
+	for _, id := range []string{"ada", "bob", "cy", "dee", "nobody"} {
+		got, err := s.AgentSnapshot(ctx, "i1", id)
+		if err != nil {
+			t.Fatalf("AgentSnapshot %s: %v", id, err)
+		}
+		if want := part(id); !reflect.DeepEqual(got, want) {
+			t.Errorf("AgentSnapshot %s:\n got %s\nwant %s", id, snapshotString(got), snapshotString(want))
+		}
+	}
+	// What the parts hold, so that the comparison above compares
+	// something.
+	ada, _ := s.AgentSnapshot(ctx, "i1", "ada")
+	if len(ada.Agents) != 1 || len(ada.Agents[0].Chats) != 1 || ada.Agents[0].Chats[0].ContactID != taken.ID ||
+		ada.Agents[0].Chats[0].QueueID != "sales" || len(ada.Offers) != 1 || ada.Offers[0].ID != pending.ID ||
+		len(ada.Waiting) != 2 || !waits(ada, c.ID) || !waits(ada, declined.ID) || len(ada.Queues) != 2 {
+		t.Errorf("ada's snapshot %s: want its chat from sales, its offer of the first contact and the two contacts waiting in sales", snapshotString(ada))
+	}
+	cy, _ := s.AgentSnapshot(ctx, "i1", "cy")
+	if len(cy.Agents) != 1 || len(cy.Agents[0].Chats) != 0 || len(cy.Offers) != 0 || len(cy.Waiting) != 1 || cy.Waiting[0].ContactID != nc.Contact.ID {
+		t.Errorf("cy's snapshot %s: want no chat, no offer and the contact waiting in support", snapshotString(cy))
+	}
+	_, err = s.AgentSnapshot(ctx, "i1", "")
+	wantCode(t, "AgentSnapshot of no agent", err, helpline.EINVALID)
+}
+
+// waits reports whether contact id waits in snapshot s.
+func waits(s *helpline.RoutingSnapshot, id string) bool {
+	return slices.ContainsFunc(s.Waiting, func(w helpline.Waiting) bool { return w.ContactID == id })
+}
+
+func snapshotString(s *helpline.RoutingSnapshot) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d queues; agents", len(s.Queues))
+	for _, a := range s.Agents {
+		fmt.Fprintf(&b, " %s%+v", a.Agent.ID, a.Chats)
+	}
+	fmt.Fprintf(&b, "; waiting %+v; offers", s.Waiting)
+	for _, o := range s.Offers {
+		fmt.Fprintf(&b, " %s(%s→%s %s)", o.ID, o.ContactID, o.AgentID, o.State)
+	}
+	return b.String()
 }

@@ -65,6 +65,7 @@ func Run(t *testing.T, open func(t *testing.T) helpline.Store) {
 	t.Run("Agents", func(t *testing.T) { testAgents(t, open) })
 	t.Run("QueuesAndPresence", func(t *testing.T) { testQueuesAndPresence(t, open) })
 	t.Run("Offers", func(t *testing.T) { testOffers(t, open) })
+	t.Run("AgentSnapshot", func(t *testing.T) { testAgentSnapshot(t, open) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, open) })
 	t.Run("APITokens", func(t *testing.T) { testAPITokens(t, open) })
 	t.Run("CannedResponses", func(t *testing.T) { testCannedResponses(t, open) })

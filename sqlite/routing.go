@@ -370,8 +370,10 @@ func (db *DB) routingSnapshot(ctx context.Context, instanceID, agentID string) (
 			byID[id].Chats = append(byID[id].Chats, o.Assignment)
 		}
 	}
+	// The range over owner, unlike LIKE, is served by the contacts'
+	// owner index (';' follows ':').
 	offers, args := `instance_id = ? AND (state = '`+helpline.OfferPending+`' OR contact_id IN
-			(SELECT id FROM contacts WHERE instance_id = ? AND `+isActive+` AND owner LIKE 'queue:%'))`, []any{instanceID, instanceID}
+			(SELECT id FROM contacts WHERE instance_id = ? AND `+isActive+` AND owner >= 'queue:' AND owner < 'queue;'))`, []any{instanceID, instanceID}
 	if agentID != "" {
 		offers, args = `instance_id = ? AND agent_id = ? AND state = '`+helpline.OfferPending+`'`, []any{instanceID, agentID}
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/helplinehq/helpline"
+	"github.com/helplinehq/helpline/sqlite"
 )
 
 // BenchmarkAppendItem appends messages from many goroutines (16 per CPU,
@@ -56,6 +57,42 @@ func BenchmarkAppendItem(b *testing.B) {
 // which 1,500 are held by agents (through accepted offers) and 500 wait.
 func BenchmarkRoutingSnapshot(b *testing.B) {
 	ctx := context.Background()
+	db := routingLoad(b)
+	b.ResetTimer()
+	for range b.N {
+		snap, err := db.RoutingSnapshot(ctx, "i1")
+		if err != nil {
+			b.Fatal(err)
+		} else if len(snap.Waiting) != routingChats-routingHeld {
+			b.Fatalf("%d waiting, want %d", len(snap.Waiting), routingChats-routingHeld)
+		}
+	}
+}
+
+// BenchmarkAgentSnapshot reads one agent's part of the state
+// BenchmarkRoutingSnapshot reads whole, as an agent console does.
+func BenchmarkAgentSnapshot(b *testing.B) {
+	ctx := context.Background()
+	db := routingLoad(b)
+	b.ResetTimer()
+	for range b.N {
+		snap, err := db.AgentSnapshot(ctx, "i1", "a0007")
+		if err != nil {
+			b.Fatal(err)
+		} else if len(snap.Agents) != 1 || len(snap.Agents[0].Chats) != routingHeld/routingAgents || len(snap.Waiting) != routingChats-routingHeld {
+			b.Fatalf("%d agents, %d waiting, want the agent with %d chats and %d waiting", len(snap.Agents), len(snap.Waiting),
+				routingHeld/routingAgents, routingChats-routingHeld)
+		}
+	}
+}
+
+// The routing load of the snapshot benchmarks: routingAgents agents serving
+// queue q, routingChats chats of which the first routingHeld were offered
+// and accepted, round robin over the agents, and the others wait.
+const routingAgents, routingChats, routingHeld = 500, 2000, 1500
+
+func routingLoad(b *testing.B) *sqlite.DB {
+	ctx := context.Background()
 	db := open(b, filepath.Join(b.TempDir(), "helpline.db"))
 	if err := db.SaveInstance(ctx, &helpline.Instance{ID: "i1", Name: "i1"}); err != nil {
 		b.Fatal(err)
@@ -63,8 +100,7 @@ func BenchmarkRoutingSnapshot(b *testing.B) {
 	if err := db.SaveQueue(ctx, &helpline.Queue{InstanceID: "i1", ID: "q"}); err != nil {
 		b.Fatal(err)
 	}
-	const agents, chats, held = 500, 2000, 1500
-	for i := range agents {
+	for i := range routingAgents {
 		a := &helpline.Agent{InstanceID: "i1", ID: fmt.Sprintf("a%04d", i), Email: fmt.Sprintf("a%04d@example.com", i),
 			Queues: []string{"q"}, Capacity: 10, Enabled: true, CreatedAt: helpline.Now()}
 		if err := db.CreateAgent(ctx, a); err != nil {
@@ -72,17 +108,17 @@ func BenchmarkRoutingSnapshot(b *testing.B) {
 		}
 	}
 	start := helpline.Now()
-	for i := range chats {
+	for i := range routingChats {
 		id := helpline.NewID()
 		nc := &helpline.NewContact{Contact: &helpline.Contact{ID: id, InstanceID: "i1", InitialContactID: id,
 			State: helpline.ContactActive, Owner: "queue:q", CreatedAt: start, ExpiresAt: start.Add(time.Hour)}}
 		if _, err := db.CreateContact(ctx, nc); err != nil {
 			b.Fatal(err)
 		}
-		if i >= held {
+		if i >= routingHeld {
 			continue
 		}
-		o := &helpline.Offer{ContactID: id, QueueID: "q", AgentID: fmt.Sprintf("a%04d", i%agents), ContactVersion: 1,
+		o := &helpline.Offer{ContactID: id, QueueID: "q", AgentID: fmt.Sprintf("a%04d", i%routingAgents), ContactVersion: 1,
 			CreatedAt: start, ExpiresAt: start.Add(time.Hour)}
 		if err := db.CreateOffer(ctx, o); err != nil {
 			b.Fatal(err)
@@ -91,13 +127,5 @@ func BenchmarkRoutingSnapshot(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ResetTimer()
-	for range b.N {
-		snap, err := db.RoutingSnapshot(ctx, "i1")
-		if err != nil {
-			b.Fatal(err)
-		} else if len(snap.Waiting) != chats-held {
-			b.Fatalf("%d waiting, want %d", len(snap.Waiting), chats-held)
-		}
-	}
+	return db
 }

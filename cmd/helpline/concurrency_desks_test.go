@@ -206,12 +206,12 @@ func freshdeskLines(fake *freshdesktest.Server, contactID string) []string {
 // every line is in its contact's one ticket once, in order, within 4
 // minutes of the first line, and Freshdesk answered no request with 429.
 //
-// Why 4 minutes: the connector paces ticket writes at 90% of 280, 252 a
+// Why 4 minutes: the connector paces ticket writes at 95% of 280, 266 a
 // minute. Each chat's 50 lines need at least one conversation (a reply,
-// the agent having the last word): 200 writes, 48 s. The lines take a
+// the agent having the last word): 200 writes, 45 s. The lines take a
 // second or two to send, so a chat's lines come in a few deliveries, each
 // gathered into one reply and at most one incoming note: some 400-600
-// writes, 1.6 to 2.4 minutes, and the rest is margin for the shared
+// writes, 1.5 to 2.3 minutes, and the rest is margin for the shared
 // machine. One conversation per line, as before gathering, is 10,000
 // writes: 40 minutes.
 func TestServeMirrorsConcurrentChatsToFreshdeskEnterprise(t *testing.T) {

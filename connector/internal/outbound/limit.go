@@ -45,13 +45,18 @@ func PerMinute(n int, now func() time.Time) *Limiter {
 }
 
 // perMinute is the bucket for a budget of n per minute; see SetPerMinute.
-func perMinute(n int) (rate.Limit, int) { return rate.Limit(float64(n) * 0.90 / 60), max(1, n/20) }
+func perMinute(n int) (rate.Limit, int) { return rate.Limit(float64(n) * 0.95 / 60), max(1, n/40) }
 
 // SetPerMinute sets the budget to n per minute, for systems that count
-// in fixed one-minute windows (Zendesk, Kustomer): the bucket runs 10%
-// under n with bursts of a twentieth of it, so that its rate plus its
-// burst fit in any one window (90% + 5% of n) with room for clock skew
-// against the system's window.
+// in fixed one-minute windows (Zendesk, Kustomer, Freshdesk). A bucket of
+// rate r and burst b sends at most b + 60·r in any 60 seconds, wherever
+// the system's window starts, so no clock needs to agree with the
+// system's: the bucket runs at 95% of n with bursts of a fortieth of it,
+// 97.5% of n in any window. The 2.5% left covers requests sent in one
+// minute that arrive in the next (1.5 s of latency jitter at the full
+// rate), and the 5% under n the requests the account makes elsewhere
+// meanwhile (an agent's update in the web interface counts against
+// Zendesk's Update Ticket limit too).
 func (l *Limiter) SetPerMinute(n int) {
 	r, burst := perMinute(n)
 	if l.bucket.Limit() == r && l.bucket.Burst() == burst {

@@ -33,20 +33,48 @@ func limited(t *testing.T, err error, want time.Duration) {
 
 func TestLimiterPacesPerMinute(t *testing.T) {
 	clock := clocktest.New(now)
-	// 60 a minute: 54 a minute (0.9/s) with bursts of 3.
-	l := outbound.PerMinute(60, clock.Now)
+	// 120 a minute: 114 a minute (1.9/s) with bursts of 3.
+	l := outbound.PerMinute(120, clock.Now)
 	for i := range 3 {
 		if err := l.Wait(shortCtx(t)); err != nil {
 			t.Fatalf("request %d of the burst: %v", i+1, err)
 		}
 	}
-	limited(t, l.Wait(shortCtx(t)), time.Second*10/9)
+	limited(t, l.Wait(shortCtx(t)), time.Second*60/114)
 	// The refused wait spent nothing.
-	clock.Advance(time.Second * 10 / 9)
+	clock.Advance(time.Second * 60 / 114)
 	if err := l.Wait(shortCtx(t)); err != nil {
 		t.Fatalf("after a token's time: %v", err)
 	}
-	limited(t, l.Wait(shortCtx(t)), time.Second*10/9)
+	limited(t, l.Wait(shortCtx(t)), time.Second*60/114)
+}
+
+// A client sending as fast as the limiter lets it never puts more than
+// 97.5% of the budget into any minute, wherever the system's one-minute
+// window starts: 2.5% is left for latency jitter, and 5% of the steady
+// rate for the account's other users.
+func TestLimiterFitsAnyMinute(t *testing.T) {
+	for _, n := range []int{100, 300, 700, 2500} {
+		clock := clocktest.New(now)
+		l := outbound.PerMinute(n, clock.Now)
+		var sent []time.Time
+		for clock.Now().Before(now.Add(5 * time.Minute)) {
+			if d := l.Reserve(1); d > 0 {
+				clock.Advance(d)
+			}
+			sent = append(sent, clock.Now())
+		}
+		most, from := 0, 0
+		for i, at := range sent {
+			for at.Sub(sent[from]) >= time.Minute {
+				from++
+			}
+			most = max(most, i-from+1)
+		}
+		if limit := n * 975 / 1000; most > limit || most < n*96/100 {
+			t.Errorf("%d a minute: %d requests in the busiest minute, want at most %d and not much fewer", n, most, limit)
+		}
+	}
 }
 
 func TestLimiterSetPerMinute(t *testing.T) {
@@ -55,14 +83,14 @@ func TestLimiterSetPerMinute(t *testing.T) {
 	if err := l.Wait(shortCtx(t)); err != nil {
 		t.Fatal(err)
 	}
-	limited(t, l.Wait(shortCtx(t)), time.Second*60/18)
+	limited(t, l.Wait(shortCtx(t)), time.Second*60/19)
 	l.SetPerMinute(700) // Zendesk's X-Rate-Limit said so
-	limited(t, l.Wait(shortCtx(t)), time.Second*60/630)
+	limited(t, l.Wait(shortCtx(t)), time.Second*60/665)
 }
 
 func TestLimiterAvailable(t *testing.T) {
 	clock := clocktest.New(now)
-	l := outbound.PerMinute(60, clock.Now) // 0.9/s, bursts of 3
+	l := outbound.PerMinute(120, clock.Now) // 1.9/s, bursts of 3
 	if got := l.Available(); got != 3 {
 		t.Fatalf("a fresh limiter has %v available, want the burst, 3", got)
 	}
@@ -74,7 +102,7 @@ func TestLimiterAvailable(t *testing.T) {
 	if got := l.Available(); got != 0 {
 		t.Errorf("after the burst %v available, want 0", got)
 	}
-	clock.Advance(time.Second * 20 / 9)
+	clock.Advance(time.Second * 120 / 114)
 	if got := l.Available(); got < 1.99 || got > 2.01 {
 		t.Errorf("two tokens' time later %v available, want 2", got)
 	}

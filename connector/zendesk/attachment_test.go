@@ -141,9 +141,10 @@ func TestMirrorAttachmentRetry(t *testing.T) {
 	res := mirror(t, f.conn, l.Batch(0, nil, 0))
 	photo := []byte("\x89PNG\r\n\x1a\nscratch")
 	fs.send(l, "p-cust", "scratch.png", "image/png", photo)
+	f.clock.Advance(res.Wait)
 
 	_, err := f.conn.Mirror(ctx, l.Batch(2, res.Refs, 0))
-	assertMirrorError(t, err, false, 10*time.Minute) // the fake's per-ticket limit, after the upload
+	assertMirrorError(t, err, false, 10*time.Minute-res.Wait) // the fake's per-ticket limit, after the upload
 	f.clock.Advance(10 * time.Minute)
 	if res2 := mirror(t, f.conn, l.Batch(2, res.Refs, 1)); res2.Delivered != 1 {
 		t.Fatalf("retry delivered %d, want 1", res2.Delivered)

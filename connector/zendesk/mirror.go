@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -23,13 +24,15 @@ const (
 	RefRequesterID = "requester_id"
 )
 
-// Per-ticket pacing: Zendesk allows 30 updates per ticket per 10 minutes.
-// A bucket of ticketBurst refilled every ticketEvery lets at most
-// ticketBurst + 10min/ticketEvery = 5 + 25 = 30 updates into any ten
-// minutes, and lets a quiet ticket take a short burst at once.
+// Refs keys of the lines already in the ticket beyond the cursor: the
+// highest Seq that landed in a public comment and in an internal note,
+// when a call sent one of the two and left the other for later.
 const (
-	ticketBurst = 5
-	ticketEvery = 24 * time.Second
+	refPublicThrough = "public_through"
+	refNoteThrough   = "note_through"
+	// refRequesterThrough is the Seq of the last customer.updated event
+	// whose requester update landed.
+	refRequesterThrough = "requester_through"
 )
 
 // Mirror delivers a batch into the contact's ticket.
@@ -56,22 +59,25 @@ const (
 // mirrored by name with a note saying why; without an OpenAttachment in
 // the configuration files are mirrored by name only.
 //
-// Updates of one ticket are paced under Zendesk's 30 per 10 minutes: when
-// the ticket has no budget left Mirror delivers nothing and asks for a
-// Wait; everything that arrives meanwhile goes into the next update.
+// Updates of one ticket are paced under Zendesk's 30 per 10 minutes by
+// the ticket's budget, kept in the refs (budget); the account's updates
+// a minute are shared by the tickets in the order their lines came
+// (reserveUpdates). When the ticket has no update left, or its turn has
+// not come, Mirror sends nothing more and asks for a Wait: everything that
+// arrives meanwhile goes into the next update. A call that sent one of
+// its two comments and not the other delivers the items before the
+// other's first line, and keeps in the refs how far the sent one went,
+// so that its lines are not sent again.
 func (c *Connector) Mirror(ctx context.Context, b *helpline.MirrorBatch) (helpline.MirrorResult, error) {
-	refs := make(map[string]string, len(b.Refs)+2)
+	refs := make(map[string]string, len(b.Refs)+4)
 	for k, v := range b.Refs {
 		refs[k] = v
 	}
-	if refs[RefTicketID] != "" && customerUpdated(b.Items) {
-		wait, err := c.updateRequester(ctx, b, refs)
-		if err != nil || wait > 0 {
-			return helpline.MirrorResult{Refs: refs, Wait: wait}, mirrorError(err)
-		}
-	}
+	bud := readBudget(refs, b.Attempt, c.now())
+	requester := refs[RefTicketID] != "" && customerUpdated(b.Items) > seqRef(refs, refRequesterThrough)
 	lines, ended := c.lines(b)
-	if len(lines) == 0 {
+	lines = after(lines, seqRef(refs, refPublicThrough), seqRef(refs, refNoteThrough))
+	if len(lines) == 0 && !requester {
 		return helpline.MirrorResult{Delivered: len(b.Items), Refs: refs}, nil
 	}
 	if refs[RefTicketID] == "" && b.Attempt > 0 {
@@ -82,9 +88,10 @@ func (c *Connector) Mirror(ctx context.Context, b *helpline.MirrorBatch) (helpli
 		}
 		if t != nil {
 			refs[RefTicketID], refs[RefRequesterID] = id(t.ID), id(t.RequesterID)
+			bud = readBudget(refs, b.Attempt, c.now())
 		}
 	}
-	if refs[RefTicketID] != "" && b.Attempt > 0 {
+	if refs[RefTicketID] != "" && b.Attempt > 0 && len(lines) > 0 {
 		landed, err := c.landed(ctx, refs[RefTicketID], b.Contact.ID)
 		if err != nil {
 			return helpline.MirrorResult{Refs: refs}, mirrorError(err)
@@ -94,8 +101,8 @@ func (c *Connector) Mirror(ctx context.Context, b *helpline.MirrorBatch) (helpli
 	var comments []comment
 	if refs[RefTicketID] == "" {
 		// The ticket is created with the batch's first comment: Zendesk
-		// counts a creation against no ticket's updates, so a chat's first
-		// delivery costs at most one update instead of two.
+		// counts a creation against no ticket's updates, nor against the
+		// account's updates a minute.
 		requesterID, err := c.upsertRequester(ctx, b)
 		if err != nil {
 			return helpline.MirrorResult{}, mirrorError(err)
@@ -107,47 +114,116 @@ func (c *Connector) Mirror(ctx context.Context, b *helpline.MirrorBatch) (helpli
 			return helpline.MirrorResult{}, mirrorError(err)
 		}
 		refs[RefTicketID] = ticketID
+		bud = newBudget(c.now())
+		refs[RefUpdateBudget] = bud.String()
+		comments[0].landed(refs)
 		comments = comments[1:]
-		// A new ticket's budget is whole: this takes what the second
-		// comment spends.
-		c.pace.Take(ticketID, len(comments), c.now())
-	} else {
-		if len(lines) > 0 {
-			comments = group(b.Contact.ID, lines, refs[RefRequesterID])
-		}
-		ticketID := refs[RefTicketID]
-		reserved, wait := c.reserveUpdates(ctx, ticketID, len(comments))
-		if wait > 0 {
-			return helpline.MirrorResult{Refs: refs, Wait: wait}, nil
-		}
-		if wait := c.pace.Take(ticketID, len(comments), c.now()); wait > 0 {
-			c.slots.put(ticketID, slot{at: c.now(), n: reserved})
-			return helpline.MirrorResult{Refs: refs, Wait: wait}, nil
-		}
-		ctx = withReserved(ctx, reserved)
+	} else if len(lines) > 0 {
+		comments = group(b.Contact.ID, lines, refs[RefRequesterID])
 	}
 	ticketID := refs[RefTicketID]
-	for i, cm := range comments {
+	updates := len(comments)
+	if requester {
+		updates++
+	}
+	if updates == 0 {
+		return helpline.MirrorResult{Delivered: len(b.Items), Refs: refs}, nil
+	}
+	// pending is where the items not yet in the ticket begin.
+	pending := func(unsent []comment, requester bool) int64 {
+		first := int64(math.MaxInt64)
+		for _, cm := range unsent {
+			first = min(first, cm.lines[0].seq)
+		}
+		if requester {
+			first = min(first, customerUpdated(b.Items))
+		}
+		return first
+	}
+	now := c.now()
+	if wait := bud.wait(now); wait > 0 {
+		return partial(b, refs, pending(comments, requester), wait), nil
+	}
+	n := min(updates, max(1, int(bud.tokensAt(now))))
+	reserved, wait := c.reserveUpdates(ctx, ticketID, n)
+	if wait > 0 {
+		return partial(b, refs, pending(comments, requester), wait), nil
+	}
+	ctx = withReserved(ctx, reserved)
+	// The budget is spent before the updates are sent, so that a failed
+	// call's refs count what may have landed.
+	bud = bud.spend(n, c.now())
+	refs[RefUpdateBudget] = bud.String()
+	if requester {
+		if err := c.updateRequester(ctx, b, refs); err != nil {
+			return partial(b, refs, pending(comments, true), 0), mirrorError(err)
+		}
+		refs[refRequesterThrough] = strconv.FormatInt(customerUpdated(b.Items), 10)
+		n--
+	}
+	for i, cm := range comments[:n] {
 		uploads, err := c.attach(ctx, cm.lines)
 		if err != nil {
-			return helpline.MirrorResult{Refs: refs}, mirrorError(err)
+			return partial(b, refs, pending(comments[i:], false), 0), mirrorError(err)
 		}
 		upd := ticketUpdate{Comment: &commentOut{Body: cm.body(), Public: cm.public, AuthorID: cm.authorID, Uploads: uploads}}
 		if ended && i == len(comments)-1 && c.set.StatusOnEnd != "none" {
 			upd.Status = c.set.StatusOnEnd
 		}
 		if err := c.api.do(ctx, http.MethodPut, "/tickets/"+ticketID, nil, ticketEnvelope{upd}, nil); err != nil {
-			// Updates land whole; the dispatcher keeps nothing of a
-			// partly sent batch and the footers stop the landed
-			// comment from being sent twice.
-			return helpline.MirrorResult{Refs: refs}, mirrorError(err)
+			// Updates land whole: the comments sent before this one
+			// are kept, and the footers stop this one from being sent
+			// twice should it have landed after all.
+			return partial(b, refs, pending(comments[i:], false), 0), mirrorError(err)
 		}
+		cm.landed(refs)
+	}
+	if n < len(comments) {
+		return partial(b, refs, pending(comments[n:], false), bud.wait(c.now())), nil
 	}
 	if ended {
-		c.pace.Forget(ticketID)
 		c.slots.take(ticketID)
 	}
-	return helpline.MirrorResult{Delivered: len(b.Items), Refs: refs, Wait: c.pace.Next(ticketID, c.now())}, nil
+	return helpline.MirrorResult{Delivered: len(b.Items), Refs: refs, Wait: bud.wait(c.now())}, nil
+}
+
+// partial is the result of a call that left the items from Seq first on
+// (at least some of them) out of the ticket: the items before first are
+// delivered. Lines of the comments sent that come after first are marked
+// in the refs (comment.landed).
+func partial(b *helpline.MirrorBatch, refs map[string]string, first int64, wait time.Duration) helpline.MirrorResult {
+	n := 0
+	for n < len(b.Items) && b.Items[n].Seq < first {
+		n++
+	}
+	return helpline.MirrorResult{Delivered: n, Refs: refs, Wait: wait}
+}
+
+// landed marks in refs how far the comment's kind has landed.
+func (cm comment) landed(refs map[string]string) {
+	key := refNoteThrough
+	if cm.public {
+		key = refPublicThrough
+	}
+	refs[key] = strconv.FormatInt(cm.lines[len(cm.lines)-1].seq, 10)
+}
+
+// seqRef reads a Seq kept in refs; 0 when there is none.
+func seqRef(refs map[string]string, key string) int64 {
+	n, _ := strconv.ParseInt(refs[key], 10, 64)
+	return n
+}
+
+// after drops the lines that landed in a comment of their kind beyond
+// the cursor: public ones up to public, others up to note.
+func after(lines []line, public, note int64) []line {
+	var out []line
+	for _, l := range lines {
+		if l.public && l.seq > public || !l.public && l.seq > note {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // slotWait is the longest a delivery waits for its account update budget
@@ -516,28 +592,26 @@ func (c *Connector) createTicket(ctx context.Context, b *helpline.MirrorBatch, r
 	return id(created.Ticket.ID), nil
 }
 
-// customerUpdated reports whether items hold a customer.updated event:
-// the customer's name or email became known after the ticket was made.
-func customerUpdated(items []*helpline.Item) bool {
+// customerUpdated is the Seq of the last customer.updated event in items
+// (the customer's name or email became known after the ticket was made);
+// 0 when there is none.
+func customerUpdated(items []*helpline.Item) int64 {
+	var seq int64
 	for _, it := range items {
 		if it.Type == helpline.ItemEvent && it.ContentType == helpline.EventCustomerUpdated {
-			return true
+			seq = it.Seq
 		}
 	}
-	return false
+	return seq
 }
 
 // updateRequester brings the ticket's requester up to date with the
 // customer as the batch knows them (a name or email learned late): the
 // user is created or updated by external id or email, and the ticket gets
 // that user and a subject with the customer's name in one update, paced
-// like the others. Both calls are idempotent, so a retry repeats them
-// harmlessly. It returns a wait when the ticket has no update left.
-func (c *Connector) updateRequester(ctx context.Context, b *helpline.MirrorBatch, refs map[string]string) (time.Duration, error) {
-	ticketID := refs[RefTicketID]
-	if wait := c.pace.Take(ticketID, 1, c.now()); wait > 0 {
-		return wait, nil
-	}
+// like the others (Mirror). Both calls are idempotent, so a retry repeats
+// them harmlessly.
+func (c *Connector) updateRequester(ctx context.Context, b *helpline.MirrorBatch, refs map[string]string) error {
 	customer := customerOf(b)
 	var user struct {
 		User struct {
@@ -545,14 +619,14 @@ func (c *Connector) updateRequester(ctx context.Context, b *helpline.MirrorBatch
 		} `json:"user"`
 	}
 	if err := c.api.do(ctx, http.MethodPost, "/users/create_or_update", nil, userEnvelope{customer}, &user); err != nil {
-		return 0, err
+		return err
 	}
 	upd := ticketEnvelope{ticketUpdate{Subject: "Chat with " + customer.Name, RequesterID: user.User.ID}}
-	if err := c.api.do(ctx, http.MethodPut, "/tickets/"+ticketID, nil, upd, nil); err != nil {
-		return 0, err
+	if err := c.api.do(ctx, http.MethodPut, "/tickets/"+refs[RefTicketID], nil, upd, nil); err != nil {
+		return err
 	}
 	refs[RefRequesterID] = id(user.User.ID)
-	return 0, nil
+	return nil
 }
 
 // customerOf is the requester made from the contact's customer. Email and

@@ -82,8 +82,6 @@ type Connector struct {
 	log    *slog.Logger
 	now    func() time.Time
 
-	// pace keeps each ticket's update budget (ticketBurst, ticketEvery).
-	pace *outbound.Pacer
 	// slots are the account update budget reserved for tickets' next
 	// updates (reserveUpdates).
 	slots *updateSlots
@@ -167,7 +165,6 @@ func New(cfg helpline.ConnectorConfig) (*Connector, error) {
 		secret: secret,
 		log:    slog.Default(),
 		now:    helpline.Now,
-		pace:   outbound.NewPacer(ticketBurst, ticketEvery),
 		slots:  &updateSlots{at: map[string]slot{}},
 		api: &client{
 			base:  strings.TrimRight(s.BaseURL, "/") + "/api/v2",

@@ -232,7 +232,7 @@ const slotWait = time.Second
 
 // reserveUpdates takes the account's budget for n updates of ticketID. When
 // the budget is spent for longer than slotWait, the ticket's place in the
-// line is kept as a slot and the delivery goes away for that long: it comes
+// line is kept as a slot and the delivery goes away until just before it: it comes
 // back with everything that arrived meanwhile, so each of Zendesk's scarce
 // updates carries what was sent until just before it, not what there was
 // when a worker began to wait. A delivery that finds its slot due spends
@@ -250,8 +250,11 @@ func (c *Connector) reserveUpdates(ctx context.Context, ticketID string, n int) 
 	}
 	d := s.at.Sub(now)
 	if d > slotWait {
+		// Back half a slotWait early: the dispatcher hands the pair
+		// over a little after its Wait, later still on a busy node,
+		// and a delivery late for its slot loses its place.
 		c.slots.put(ticketID, s)
-		return 0, d
+		return 0, d - slotWait/2
 	} else if d < -slotWait {
 		// Back late: the slot's budget went unused at its time, and
 		// spending it now would crowd the updates due now. The sends

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"testing"
+	"time"
 )
 
 // TestMain serves the throughput phase's floor when the test binary is
@@ -50,5 +52,24 @@ func TestBenchRuns(t *testing.T) {
 		if !regexp.MustCompile(want).Match(out.Bytes()) {
 			t.Errorf("output lacks %s", want)
 		}
+	}
+}
+
+// The ideal mirror serves the ticket whose oldest line waits longest, one
+// update per 60/perMinute seconds, never more than perTicket of a ticket
+// in a window.
+func TestIdealLag(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	sends := []benchSend{{chat: 1, at: t0}, {chat: 0, at: t0.Add(500 * time.Millisecond)}, {chat: 0, at: t0}}
+	got := idealLag(sends, 60, 30, 10*time.Minute)
+	want := []time.Duration{0, time.Second, 1500 * time.Millisecond}
+	if !slices.Equal(got, want) {
+		t.Errorf("lags %v, want %v", got, want)
+	}
+	// One update a ticket per 10 s: chat 0's second line waits for it.
+	got = idealLag(sends, 60, 1, 10*time.Second)
+	want = []time.Duration{0, time.Second, 9500 * time.Millisecond}
+	if !slices.Equal(got, want) {
+		t.Errorf("with one update a ticket per 10 s: lags %v, want %v", got, want)
 	}
 }

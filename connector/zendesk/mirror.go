@@ -149,6 +149,12 @@ func (c *Connector) Mirror(ctx context.Context, b *helpline.MirrorBatch) (helpli
 	if wait > 0 {
 		return partial(b, refs, pending(comments, requester), wait), nil
 	}
+	if reserved > 0 {
+		// A slot kept for fewer updates than there are now (a note
+		// came beside the public lines): the rest take a slot of their
+		// own rather than queue here.
+		n = reserved
+	}
 	ctx = withReserved(ctx, reserved)
 	// The budget is spent before the updates are sent, so that a failed
 	// call's refs count what may have landed.

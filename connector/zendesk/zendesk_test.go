@@ -586,3 +586,47 @@ func TestMirrorFollowsCustomerLearnedLate(t *testing.T) {
 		t.Errorf("%d users after the update, %d before: the requester was not updated in place", n, users)
 	}
 }
+
+// A slot kept for the public lines is spent on them when a note came
+// meanwhile: the note goes with a slot of its own, and the lines after it
+// wait for it, in order, without a failed try.
+func TestMirrorSlotForFewerUpdates(t *testing.T) {
+	// 20 updates a minute: a burst of one, then one every 3.2 s.
+	f := newFixture(t, zendesktest.Options{}, zendesk.Settings{UpdatesPerMinute: 20}, helpline.ConnectorNode{})
+	a, b := newChatLog("contact-sa"), newChatLog("contact-sb")
+	a.Say("p-cust", "Hello")
+	b.Say("p-cust", "Hello")
+	resA := mirror(t, f.conn, a.Batch(0, nil, 0))
+	resB := mirror(t, f.conn, b.Batch(0, nil, 0))
+	a.Say("p-cust", "a one")
+	mirror(t, f.conn, a.Batch(1, resA.Refs, 0)) // spends the burst
+	b.Say("p-cust", "b one")
+	res := mirror(t, f.conn, b.Batch(1, resB.Refs, 0))
+	if res.Delivered != 0 || res.Wait <= 0 {
+		t.Fatalf("b's first update: %+v, want a wait for its slot", res)
+	}
+	b.Say("p-bot", "b note")
+	b.Say("p-cust", "b two")
+	f.clock.Advance(res.Wait)
+	res, err := f.conn.Mirror(ctx, b.Batch(1, resB.Refs, 0))
+	if err != nil || res.Delivered != 1 || res.Wait <= 0 {
+		t.Fatalf("back for the slot: %+v, %v; want the public lines before the note sent, and a wait", res, err)
+	}
+	cursor := int64(2)
+	for i := 0; cursor < 4 && i < 20; i++ {
+		f.clock.Advance(res.Wait)
+		time.Sleep(res.Wait) // the account limiter reads the real clock
+		res = mirror(t, f.conn, b.Batch(cursor, res.Refs, 0))
+		cursor += int64(res.Delivered)
+	}
+	tk := f.fake.Tickets()[1]
+	got := strings.Join(commentBodies(tk), "\n|\n")
+	for _, want := range []string{"public: [10:42:14] Ada (customer): b one\n[10:42:28] Ada (customer): b two", "note: [10:42:21] Shopbot (bot): b note"} {
+		if strings.Count(got, want) != 1 {
+			t.Errorf("comments:\n%s\nwant one %q", got, want)
+		}
+	}
+	if st := f.fake.Stats(); st.TooMany != 0 {
+		t.Errorf("%d 429s", st.TooMany)
+	}
+}

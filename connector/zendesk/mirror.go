@@ -233,39 +233,40 @@ func after(lines []line, public, note int64) []line {
 }
 
 // slotWait is the longest a delivery waits for its account update budget
-// before going away with its place kept (reserveUpdates).
-const slotWait = time.Second
+// before going away with its place kept, and slotEarly how long before its
+// slot it comes back (reserveUpdates). A delivery more than slotLate after
+// its slot lets it go: spending it then would crowd the updates due then,
+// and slotLate is within the account limiter's margin for latency jitter.
+const (
+	slotWait  = 3 * time.Second
+	slotEarly = 2 * time.Second
+	slotLate  = time.Second
+)
 
 // reserveUpdates takes the account's budget for n updates of ticketID. When
 // the budget is spent for longer than slotWait, the ticket's place in the
-// line is kept as a slot and the delivery goes away until just before it: it comes
-// back with everything that arrived meanwhile, so each of Zendesk's scarce
-// updates carries what was sent until just before it, not what there was
-// when a worker began to wait. A delivery that finds its slot due spends
-// it; one that comes back more than slotWait late lets it go and waits for
-// budget like any send. It returns the updates reserved for the caller's
-// sends (withReserved) or how long to wait.
+// line is kept as a slot and the delivery goes away until slotEarly before
+// it: it comes back with everything that arrived meanwhile, so each of
+// Zendesk's scarce updates carries what was sent until just before it, not
+// what there was when a worker began to wait. The dispatcher hands a pair
+// over a little after its Wait, later still on a busy node: coming back
+// early, the delivery waits the rest in process. A delivery that comes back
+// more than slotLate after its slot lets it go and takes a new one, as a
+// delivery without a slot does. It returns the updates reserved for the
+// caller's sends (withReserved) or how long to wait.
 func (c *Connector) reserveUpdates(ctx context.Context, ticketID string, n int) (reserved int, wait time.Duration) {
 	if n == 0 {
 		return 0, 0
 	}
 	now := c.now()
 	s, ok := c.slots.take(ticketID)
-	if !ok {
+	if !ok || s.at.Sub(now) < -slotLate {
 		s = slot{at: now.Add(c.api.updates.Reserve(n)), n: n}
 	}
 	d := s.at.Sub(now)
 	if d > slotWait {
-		// Back half a slotWait early: the dispatcher hands the pair
-		// over a little after its Wait, later still on a busy node,
-		// and a delivery late for its slot loses its place.
 		c.slots.put(ticketID, s)
-		return 0, d - slotWait/2
-	} else if d < -slotWait {
-		// Back late: the slot's budget went unused at its time, and
-		// spending it now would crowd the updates due now. The sends
-		// wait for budget of their own.
-		return 0, 0
+		return 0, d - slotEarly
 	}
 	if d > 0 {
 		t := time.NewTimer(d)

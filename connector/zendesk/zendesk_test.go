@@ -356,7 +356,7 @@ func TestMirrorKeepsPlaceForAccountBudget(t *testing.T) {
 	}
 	b.Say("p-cust", "b one")
 	res := mirror(t, f.conn, b.Batch(1, resB.Refs, 0))
-	if res.Delivered != 0 || res.Wait < 2*time.Second {
+	if res.Delivered != 0 || res.Wait <= 0 {
 		t.Fatalf("second update: %+v, want nothing sent and a wait for the budget", res)
 	}
 	if n := f.fake.Stats().TicketUpdates; n != 1 {

@@ -103,6 +103,11 @@ func (c *Connector) Mirror(ctx context.Context, b *helpline.MirrorBatch) (helpli
 		// The ticket is created with the batch's first comment: Zendesk
 		// counts a creation against no ticket's updates, nor against the
 		// account's updates a minute.
+		if c.creating.Add(1) > maxCreating {
+			c.creating.Add(-1)
+			return helpline.MirrorResult{Refs: refs, Wait: creatingWait}, nil
+		}
+		defer c.creating.Add(-1)
 		requesterID, err := c.upsertRequester(ctx, b)
 		if err != nil {
 			return helpline.MirrorResult{}, mirrorError(err)
@@ -192,6 +197,19 @@ func (c *Connector) Mirror(ctx context.Context, b *helpline.MirrorBatch) (helpli
 	}
 	return helpline.MirrorResult{Delivered: len(b.Items), Refs: refs, Wait: bud.wait(c.now())}, nil
 }
+
+// maxCreating is the most tickets created at once; a delivery that would
+// create one more comes back after creatingWait. Many chats starting
+// together make creations (two requests each) queue for the account's
+// request budget, and each holds a dispatcher worker while it waits: with
+// every worker so held, the deliveries whose update slots come due find
+// none, come back late and lose their slots. The account budget, not the
+// number of creations in flight, bounds how fast tickets are made, so a
+// few at once make them as fast.
+const (
+	maxCreating  = 16
+	creatingWait = time.Second
+)
 
 // partial is the result of a call that left the items from Seq first on
 // (at least some of them) out of the ticket: the items before first are

@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/helplinehq/helpline"
@@ -85,6 +86,8 @@ type Connector struct {
 	// slots are the account update budget reserved for tickets' next
 	// updates (reserveUpdates).
 	slots *updateSlots
+	// creating counts the ticket creations under way (maxCreating).
+	creating atomic.Int64
 
 	// guard admits each webhook delivery once, remembering the
 	// signatures accepted in the store under replayScope(name).

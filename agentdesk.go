@@ -20,6 +20,10 @@ type AgentDesk interface {
 	PendingOffers(ctx context.Context, instanceID, agentID string) ([]*Offer, error)
 	// FindOfferByID returns ENOTFOUND (Resource OFFER) if there is none.
 	FindOfferByID(ctx context.Context, id string) (*Offer, error)
+	// OfferPreview reads what the agent an offer is made to reads of its
+	// chat before accepting it; the caller shows it to that agent only.
+	// Errors: ENOTFOUND (Resource CONTACT).
+	OfferPreview(ctx context.Context, contactID string) (*OfferPreview, error)
 	// AcceptOffer accepts a pending offer for its agent, who joins the
 	// chat. Errors: ENOTFOUND (Resource OFFER); ECONFLICT when the offer
 	// is no longer pending, has expired or its contact moved on; EQUOTA

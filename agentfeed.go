@@ -29,6 +29,9 @@ type AgentFeed interface {
 	// unless no live connection has been seen within the presence grace,
 	// which makes it offline.
 	PresenceStatus(p Presence) string
+	// OfferPreview reads what the agent an offer is made to reads of its
+	// chat (OfferPreview). Errors: ENOTFOUND (Resource CONTACT).
+	OfferPreview(ctx context.Context, contactID string) (*OfferPreview, error)
 }
 
 // AgentView is an agent's desk at one moment.

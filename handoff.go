@@ -62,3 +62,40 @@ type HandbackContext struct {
 	Agent string `json:"agent"`
 	Actor string `json:"actor"`
 }
+
+// OfferPreview is what an agent reads of a chat it is offered, before it
+// accepts: why the bot handed it over, what the customer last asked, and
+// who the customer is. Only the agent the chat is offered to reads it
+// (the agent API's offers and the offer frames of its WebSocket).
+type OfferPreview struct {
+	// Reason, Summary and Intents are the last handoff's (HandoffContext);
+	// empty when no bot handed the chat over.
+	Reason  string
+	Summary string
+	Intents []string
+	// LastQuestion is the customer's last text message, cut to
+	// OfferPreviewTextMax runes.
+	LastQuestion string
+	// CustomerName is the customer's display name.
+	CustomerName string
+	// Identity is IdentityVerified or IdentityUnverified when the widget
+	// started the chat (the contact's helpline_identity_verified), empty
+	// when nothing says.
+	Identity string
+	// Attributes are the key facts: the handoff's entities, then the
+	// contact's own attributes (not Helpline's), at most
+	// OfferPreviewAttributesMax of them.
+	Attributes map[string]string
+}
+
+// Identity labels of an OfferPreview.
+const (
+	IdentityVerified   = "verified"
+	IdentityUnverified = "unverified"
+)
+
+// Bounds of an OfferPreview, which goes with every offer.
+const (
+	OfferPreviewTextMax       = 280
+	OfferPreviewAttributesMax = 8
+)

@@ -132,16 +132,38 @@ func (a *agentAPI) queues(w http.ResponseWriter, r *http.Request) {
 }
 
 type offerJSON struct {
-	ID        string    `json:"id"`
-	ContactID string    `json:"contact_id"`
-	QueueID   string    `json:"queue_id"`
-	State     string    `json:"state"`
-	CreatedAt time.Time `json:"created_at"`
-	ExpiresAt time.Time `json:"expires_at"`
+	ID        string       `json:"id"`
+	ContactID string       `json:"contact_id"`
+	QueueID   string       `json:"queue_id"`
+	State     string       `json:"state"`
+	CreatedAt time.Time    `json:"created_at"`
+	ExpiresAt time.Time    `json:"expires_at"`
+	Preview   *previewJSON `json:"preview,omitempty"`
 }
 
-func offerOut(o *helpline.Offer) offerJSON {
-	return offerJSON{ID: o.ID, ContactID: o.ContactID, QueueID: o.QueueID, State: o.State, CreatedAt: o.CreatedAt, ExpiresAt: o.ExpiresAt}
+func offerOut(o *helpline.Offer, p *helpline.OfferPreview) offerJSON {
+	return offerJSON{ID: o.ID, ContactID: o.ContactID, QueueID: o.QueueID, State: o.State, CreatedAt: o.CreatedAt,
+		ExpiresAt: o.ExpiresAt, Preview: previewOut(p)}
+}
+
+// previewJSON is an offer's OfferPreview on the wire, in the agent API's
+// offers and the agent WebSocket's offer frames.
+type previewJSON struct {
+	Reason       string            `json:"reason,omitempty"`
+	Summary      string            `json:"summary,omitempty"`
+	Intents      []string          `json:"intents,omitempty"`
+	LastQuestion string            `json:"last_question,omitempty"`
+	CustomerName string            `json:"customer_name,omitempty"`
+	Identity     string            `json:"identity,omitempty"`
+	Attributes   map[string]string `json:"attributes"`
+}
+
+func previewOut(p *helpline.OfferPreview) *previewJSON {
+	if p == nil {
+		return nil
+	}
+	return &previewJSON{Reason: p.Reason, Summary: p.Summary, Intents: p.Intents, LastQuestion: p.LastQuestion,
+		CustomerName: p.CustomerName, Identity: p.Identity, Attributes: p.Attributes}
 }
 
 func (a *agentAPI) offers(w http.ResponseWriter, r *http.Request) {
@@ -156,7 +178,11 @@ func (a *agentAPI) offers(w http.ResponseWriter, r *http.Request) {
 		}
 		out := make([]offerJSON, 0, len(list))
 		for _, o := range list {
-			out = append(out, offerOut(o))
+			pv, err := a.cfg.Desk.OfferPreview(r.Context(), o.ContactID)
+			if err != nil {
+				return err
+			}
+			out = append(out, offerOut(o, pv))
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"offers": out})
 		return nil

@@ -24,7 +24,12 @@ import (
 //
 //	hello         on connect: the agent, its presence, chats, pending
 //	              offers and its queues' waiting counts
-//	offer         an offer made to the agent
+//	offer         an offer made to the agent, with what the agent reads
+//	              of its chat before accepting (preview: the bot's
+//	              handoff reason and summary, the customer's last
+//	              question, name, identity and key attributes); sent
+//	              again, same id, when the bot's handoff is recorded after
+//	              the offer was made
 //	offer.closed  an offer accepted, declined, expired or withdrawn
 //	assigned      a chat became the agent's (its owner agent:<id>)
 //	unassigned    a chat stopped being the agent's (transferred, requeued,
@@ -99,6 +104,7 @@ type wsHub struct {
 	chats   socketIndex // by contact id: the sockets whose agent owns it
 	waiting socketIndex // by contact id: the sockets of a queue it waits in
 	queues  socketIndex // by queue id: the sockets of agents serving it
+	offered socketIndex // by contact id: the sockets it is offered to
 	// round numbers the events handed out, so that a socket found in
 	// several indexes gets an event once (agentSocket.stamp).
 	round uint64
@@ -142,7 +148,7 @@ func (x socketIndex) reindex(s *agentSocket, old, now map[string]bool) {
 
 func newWSHub(bus helpline.Bus, log *slog.Logger) *wsHub {
 	return &wsHub{bus: bus, log: log, sockets: map[*agentSocket]struct{}{},
-		byAgent: socketIndex{}, chats: socketIndex{}, waiting: socketIndex{}, queues: socketIndex{}}
+		byAgent: socketIndex{}, chats: socketIndex{}, waiting: socketIndex{}, queues: socketIndex{}, offered: socketIndex{}}
 }
 
 func (h *wsHub) add(ctx context.Context, s *agentSocket) error {
@@ -243,13 +249,35 @@ func (h *wsHub) forgetLocked(s *agentSocket) {
 	h.chats.reindex(s, s.chats, nil)
 	h.waiting.reindex(s, s.waiting, nil)
 	h.queues.reindex(s, s.queues, nil)
-	s.chats, s.waiting, s.queues = nil, nil, nil
+	h.offered.reindex(s, s.offered, nil)
+	s.chats, s.waiting, s.queues, s.offered = nil, nil, nil, nil
+}
+
+// setOffered records that s is handed the handoff of contactID (on is
+// true: a pending offer of it was pushed) or no longer (on is false).
+func (h *wsHub) setOffered(s *agentSocket, contactID string, on bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.sockets[s]; !ok {
+		return // removed: it must not come back into the indexes
+	}
+	if on && !s.offered[contactID] {
+		if s.offered == nil {
+			s.offered = map[string]bool{}
+		}
+		s.offered[contactID] = true
+		h.offered.add(contactID, s)
+	} else if !on && s.offered[contactID] {
+		delete(s.offered, contactID)
+		h.offered.remove(contactID, s)
+	}
 }
 
 // fanOutLocked hands ev to each socket it concerns, once: its agent's
-// own subject's events; items of its chats, and the end of a contact
-// waiting in its queues; owner changes of its chats, of contacts waiting
-// in its queues, to its agent or into one of its queues. h.mu is held.
+// own subject's events; items of its chats, the end of a contact
+// waiting in its queues and the handoff of a contact offered to it;
+// owner changes of its chats, of contacts waiting in its queues, to its
+// agent or into one of its queues. h.mu is held.
 func (h *wsHub) fanOutLocked(ev helpline.Event) {
 	h.round++
 	give := func(set map[*agentSocket]struct{}) {
@@ -268,8 +296,11 @@ func (h *wsHub) fanOutLocked(ev helpline.Event) {
 	switch ev.Kind {
 	case helpline.EventItem:
 		give(h.chats[id])
-		if ev.Item.ContentType == helpline.EventChatEnded {
+		switch ev.Item.ContentType {
+		case helpline.EventChatEnded:
 			give(h.waiting[id])
+		case helpline.EventHandoff:
+			give(h.offered[id])
 		}
 	case helpline.EventOwner:
 		give(h.chats[id])
@@ -475,10 +506,11 @@ type agentSocket struct {
 	doneOnce sync.Once
 
 	// What the hub hands the socket beyond its agent's own events (its
-	// chats, the contacts waiting in its queues, its queues), and the
-	// round of the last event handed; wsHub.mu guards them.
-	chats, waiting, queues map[string]bool
-	stamp                  uint64
+	// chats, the contacts waiting in its queues, its queues, the contacts
+	// of its pending offers), and the round of the last event handed;
+	// wsHub.mu guards them.
+	chats, waiting, queues, offered map[string]bool
+	stamp                           uint64
 
 	// The pump's state.
 	streaming bool                          // a resume started the items
@@ -676,7 +708,11 @@ func (s *agentSocket) start(ctx context.Context) error {
 	}
 	for _, o := range v.Offers {
 		s.offers[o.ID] = o
-		hello.Offers = append(hello.Offers, offerFrame(o))
+		f, err := s.pendingOfferFrame(ctx, o)
+		if err != nil {
+			return err
+		}
+		hello.Offers = append(hello.Offers, f)
 	}
 	for _, q := range sortedKeys(v.Waiting) {
 		s.counts[q] = len(v.Waiting[q])
@@ -807,7 +843,7 @@ func (s *agentSocket) handleEvent(ctx context.Context, ev helpline.Event) error 
 			}
 		}
 	case helpline.EventOffer:
-		return s.offerChanged(ev.Offer)
+		return s.offerChanged(ctx, ev.Offer)
 	case helpline.EventPresence:
 		if st := s.api.cfg.Feed.PresenceStatus(*ev.Presence); st != s.status {
 			s.status = st
@@ -821,6 +857,11 @@ func (s *agentSocket) handleEvent(ctx context.Context, ev helpline.Event) error 
 		}
 	case helpline.EventItem:
 		it := ev.Item
+		if it.ContentType == helpline.EventHandoff {
+			if err := s.handedOff(ctx, it.ContactID); err != nil {
+				return err
+			}
+		}
 		if it.ContentType == helpline.EventChatEnded {
 			if s.concerns(it.ContactID, "") {
 				s.stale = true
@@ -879,19 +920,57 @@ func (s *agentSocket) catchUp(ctx context.Context, contactID string) error {
 }
 
 // offerChanged pushes an offer's new state, once per state.
-func (s *agentSocket) offerChanged(o *helpline.Offer) error {
+func (s *agentSocket) offerChanged(ctx context.Context, o *helpline.Offer) error {
 	known, ok := s.offers[o.ID]
 	if o.State == helpline.OfferPending {
 		if ok {
 			return nil
 		}
 		s.offers[o.ID] = o
-		return s.send(&wsFrame{Type: "offer", Offer: offerFrame(o)})
+		f, err := s.pendingOfferFrame(ctx, o)
+		if err != nil {
+			return err
+		}
+		return s.send(&wsFrame{Type: "offer", Offer: f})
 	} else if !ok || known.State != helpline.OfferPending {
 		return nil
 	}
 	s.offers[o.ID] = o
+	s.api.sockets.hub.setOffered(s, o.ContactID, false)
 	return s.send(&wsFrame{Type: "offer.closed", Offer: offerFrame(o)})
+}
+
+// pendingOfferFrame is a pending offer's frame with its preview. The
+// hub hands the socket the contact's handoff from before the preview is
+// read, so that a handoff recorded after the read is pushed again
+// (handedOff): the bot changes the owner, which makes the offer, before
+// it records the handoff.
+func (s *agentSocket) pendingOfferFrame(ctx context.Context, o *helpline.Offer) (*wsOffer, error) {
+	s.api.sockets.hub.setOffered(s, o.ContactID, true)
+	p, err := s.api.cfg.Feed.OfferPreview(ctx, o.ContactID)
+	if err != nil {
+		return nil, err
+	}
+	f := offerFrame(o)
+	f.Preview = previewOut(p)
+	return f, nil
+}
+
+// handedOff pushes again, with the handoff in its preview, the pending
+// offer of a contact whose handoff was just recorded.
+func (s *agentSocket) handedOff(ctx context.Context, contactID string) error {
+	for _, id := range sortedKeys(s.offers) {
+		if o := s.offers[id]; o.ContactID == contactID && o.State == helpline.OfferPending {
+			f, err := s.pendingOfferFrame(ctx, o)
+			if err != nil {
+				return err
+			}
+			if err := s.send(&wsFrame{Type: "offer", Offer: f}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // reconcile rereads the desk and pushes what changed since it was last
@@ -934,7 +1013,7 @@ func (s *agentSocket) reconcile(ctx context.Context) error {
 	pending := map[string]bool{}
 	for _, o := range v.Offers {
 		pending[o.ID] = true
-		if err := s.offerChanged(o); err != nil {
+		if err := s.offerChanged(ctx, o); err != nil {
 			return err
 		}
 	}
@@ -948,7 +1027,7 @@ func (s *agentSocket) reconcile(ctx context.Context) error {
 			if _, ok := now[o.ContactID]; ok {
 				closed.State = helpline.OfferAccepted
 			}
-			if err := s.offerChanged(&closed); err != nil {
+			if err := s.offerChanged(ctx, &closed); err != nil {
 				return err
 			}
 		}
@@ -1082,13 +1161,14 @@ type wsChat struct {
 }
 
 type wsOffer struct {
-	ID        string     `json:"id"`
-	Contact   string     `json:"contact"`
-	Queue     string     `json:"queue"`
-	State     string     `json:"state"`
-	CreatedAt time.Time  `json:"created_at"`
-	ExpiresAt time.Time  `json:"expires_at"`
-	DecidedAt *time.Time `json:"decided_at,omitempty"`
+	ID        string       `json:"id"`
+	Contact   string       `json:"contact"`
+	Queue     string       `json:"queue"`
+	State     string       `json:"state"`
+	CreatedAt time.Time    `json:"created_at"`
+	ExpiresAt time.Time    `json:"expires_at"`
+	DecidedAt *time.Time   `json:"decided_at,omitempty"`
+	Preview   *previewJSON `json:"preview,omitempty"`
 }
 
 type wsQueue struct {

@@ -118,12 +118,14 @@ export class Live {
         s.socket = 'open';
         this.backoff = 1000;
         return;
-      case 'offer':
-        if (!s.offers.has(ev.offer.id)) {
-          s.offers.set(ev.offer.id, ev.offer);
-          this.hooks.offer(ev.offer);
-        }
+      case 'offer': {
+        // The same offer comes again when its preview gained the bot's
+        // handoff: it is updated, and notified once.
+        const known = s.offers.has(ev.offer.id);
+        s.offers.set(ev.offer.id, ev.offer);
+        if (!known) this.hooks.offer(ev.offer);
         return;
+      }
       case 'offer.closed':
         s.offers.delete(ev.offer.id);
         return;

@@ -168,6 +168,22 @@ function Header({ view, setView, onLogout }) {
 
 // --------------------------------------------------------------- left pane
 
+// OfferPreview is what an offered chat shows before it is accepted: who
+// the customer is, why the bot handed over, what they last asked.
+function OfferPreview({ p }) {
+  if (!p) return null;
+  const attrs = Object.entries(p.attributes || {});
+  return html`<div class="offer-preview">
+    <p class="custname">${p.customer_name || 'Customer'}
+      ${p.identity && html` <span class=${p.identity === 'verified' ? 'label ok' : 'label'}>${p.identity}</span>`}</p>
+    ${p.reason && html`<p class="small"><span class="muted">Reason</span> <span class="offer-reason">${p.reason.replace(/_/g, ' ')}</span></p>`}
+    ${p.summary && html`<p class="small offer-summary">${p.summary}</p>`}
+    ${p.last_question && html`<blockquote class="small offer-question">${p.last_question}</blockquote>`}
+    ${p.intents && p.intents.length > 0 && html`<p class="chips">${p.intents.map((i) => html`<span class="chip">${i}</span>`)}</p>`}
+    ${attrs.length > 0 && html`<dl class="attrs small">${attrs.map(([k, v]) => html`<dt>${k.replace(/_/g, ' ')}</dt><dd>${v}</dd>`)}</dl>`}
+  </div>`;
+}
+
 function Sidebar() {
   useTick(1000);
   const accept = async (o) => {
@@ -210,6 +226,7 @@ function Sidebar() {
           <div class="offer-head"><strong>New chat</strong> <span class="muted">in ${o.queue}</span>
             <span class="countdown" aria-label=${`${left} seconds left`}>${left}s</span></div>
           <div class="bar"><span style=${{ width: `${Math.round((100 * left) / total)}%` }}></span></div>
+          <${OfferPreview} p=${o.preview} />
           <div class="row"><button class="primary" onClick=${() => accept(o)}>Accept</button><button class="ghost" onClick=${() => decline(o)}>Decline</button></div>
         </div>`;
       })}

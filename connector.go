@@ -24,7 +24,8 @@ import (
 //
 // What a connector can do is named by the interfaces it implements:
 // Mirrorer (mirrors transcripts out), InboundConnector (takes webhooks),
-// TicketDesk (ticket actions for bots) and Batcher (its batch size).
+// TicketDesk (ticket actions for bots), TicketLinker (links to its
+// records) and Batcher (its batch size).
 
 // Connector is any connector: a name, unique in a Helpline, and the
 // abilities it implements.
@@ -126,6 +127,17 @@ type LeadCustomer struct {
 type InboundConnector interface {
 	Connector
 	http.Handler
+}
+
+// TicketLinker is a connector whose records people open in a browser: it
+// says where the record a mirror pair's references name is, so that the
+// agent console links a chat to its ticket.
+type TicketLinker interface {
+	Connector
+	// TicketURL returns the http(s) address, in the outside system's own
+	// web app, of the record refs (a MirrorPair's Refs) name, or "" when
+	// they name none.
+	TicketURL(refs map[string]string) string
 }
 
 // Batcher is a connector that takes at most BatchSize items per Mirror

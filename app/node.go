@@ -155,6 +155,7 @@ func (n *Node) open(ctx context.Context) error {
 	var mirrors []helpline.Mirrorer
 	var names []string
 	desks := map[string]helpline.TicketDesk{}
+	links := map[string]helpline.TicketLinker{}
 	n.inbound = map[string]helpline.InboundConnector{}
 	for _, c := range n.conns {
 		if m, ok := c.(helpline.Mirrorer); ok {
@@ -163,6 +164,9 @@ func (n *Node) open(ctx context.Context) error {
 		}
 		if d, ok := c.(helpline.TicketDesk); ok {
 			desks[c.Name()] = d
+		}
+		if l, ok := c.(helpline.TicketLinker); ok {
+			links[c.Name()] = l
 		}
 		if in, ok := c.(helpline.InboundConnector); ok {
 			n.inbound[c.Name()] = in
@@ -226,6 +230,7 @@ func (n *Node) open(ctx context.Context) error {
 		Participants:       n.engine,
 		Mirrors:            n.store,
 		Connectors:         names,
+		TicketLinks:        links,
 		CheckPassword:      routing.CheckPassword,
 		HashPassword:       routing.HashPassword,
 		DefaultInstance:    n.identity.InstanceID,

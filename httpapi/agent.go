@@ -73,7 +73,10 @@ type AgentConfig struct {
 	Mirrors      helpline.MirrorStore
 	// Connectors names the node's mirroring connectors; with Mirrors it
 	// serves their health to admins (connectors.go).
-	Connectors    []string
+	Connectors []string
+	// TicketLinks are the connectors, by name, that link a linked ticket
+	// to its page in their system (the ticket's url).
+	TicketLinks   map[string]helpline.TicketLinker
 	CheckPassword helpline.PasswordChecker
 	// HashPassword, when set, serves the admin API for agents and queues
 	// (agentadmin.go), which sets passwords.

@@ -307,6 +307,9 @@ type ticketRefJSON struct {
 	Connector string            `json:"connector"`
 	State     string            `json:"state"`
 	Refs      map[string]string `json:"refs"`
+	// URL is the ticket's page in its system, when its connector says
+	// (an http or https URL only).
+	URL string `json:"url,omitempty"`
 }
 
 // chatDetailJSON is a chat and its context.
@@ -369,13 +372,27 @@ func (a *agentAPI) chat(w http.ResponseWriter, r *http.Request) {
 			}
 			for _, mp := range pairs {
 				if len(mp.Refs) > 0 {
-					out.Tickets = append(out.Tickets, ticketRefJSON{Connector: mp.Connector, State: mp.State, Refs: mp.Refs})
+					t := ticketRefJSON{Connector: mp.Connector, State: mp.State, Refs: mp.Refs}
+					if l := a.cfg.TicketLinks[mp.Connector]; l != nil {
+						t.URL = webURL(l.TicketURL(mp.Refs))
+					}
+					out.Tickets = append(out.Tickets, t)
 				}
 			}
 		}
 		writeJSON(w, http.StatusOK, out)
 		return nil
 	})
+}
+
+// webURL returns u if it is an absolute http or https URL, else "": a
+// link the console opens is never javascript: or data:.
+func webURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+		return ""
+	}
+	return u
 }
 
 // itemJSON is a transcript item on the wire.

@@ -25,11 +25,14 @@ type chatEnv struct {
 	creds  map[string]creds
 }
 
-func newChatEnv(t *testing.T) *chatEnv {
+func newChatEnv(t *testing.T, tune ...func(*httpapi.AgentConfig)) *chatEnv {
 	t.Helper()
 	ctx := context.Background()
 	var engine *chat.Service
 	e := newAgentEnv(t, func(cfg *httpapi.AgentConfig) {
+		for _, f := range tune {
+			f(cfg)
+		}
 		db := cfg.Agents.(*sqlite.DB)
 		blobs, err := blobfs.New(t.TempDir())
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -210,4 +211,15 @@ type deskTicketIn struct {
 type assignOut struct {
 	ResponderID int64 `json:"responder_id,omitempty"`
 	GroupID     int64 `json:"group_id,omitempty"`
+}
+
+var _ helpline.TicketLinker = (*Connector)(nil)
+
+// TicketURL returns the ticket's page in Freshdesk's agent portal,
+// {base_url}/a/tickets/{id}.
+func (c *Connector) TicketURL(refs map[string]string) string {
+	if refs[RefTicketID] == "" {
+		return ""
+	}
+	return strings.TrimRight(c.set.BaseURL, "/") + "/a/tickets/" + url.PathEscape(refs[RefTicketID])
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -208,4 +209,26 @@ func noteFrom(r resource) *helpline.TicketMessage {
 	}
 	unmarshal(r.Attributes, &a)
 	return &helpline.TicketMessage{ID: r.ID, AuthorID: r.related("createdBy"), Body: a.Body, CreatedAt: a.CreatedAt}
+}
+
+var _ helpline.TicketLinker = (*Connector)(nil)
+
+// TicketURL returns the conversation's page in Kustomer's agent app,
+// {app}/app/customers/{customer id}/event/{conversation id}, where the
+// app is the API's address without its "api." (https://acme.kustomerapp.com
+// for https://acme.api.kustomerapp.com); another base_url (a proxy, a
+// stand-in) is taken as the app's address too.
+func (c *Connector) TicketURL(refs map[string]string) string {
+	cust, conv := refs[RefCustomerID], refs[RefConversationID]
+	if cust == "" || conv == "" {
+		return ""
+	}
+	app, err := url.Parse(strings.TrimRight(c.set.BaseURL, "/"))
+	if err != nil {
+		return ""
+	}
+	if org, ok := strings.CutSuffix(app.Host, ".api.kustomerapp.com"); ok {
+		app.Host, app.Path = org+".kustomerapp.com", ""
+	}
+	return app.String() + "/app/customers/" + url.PathEscape(cust) + "/event/" + url.PathEscape(conv)
 }

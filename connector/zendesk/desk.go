@@ -3,7 +3,9 @@ package zendesk
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/helplinehq/helpline"
@@ -159,4 +161,15 @@ func ticketFrom(t ticketIn) *helpline.Ticket {
 
 func messageFrom(cm commentIn) *helpline.TicketMessage {
 	return &helpline.TicketMessage{ID: id(cm.ID), AuthorID: id(cm.AuthorID), Body: orDefault(cm.PlainBody, cm.Body), Public: cm.Public, CreatedAt: cm.CreatedAt}
+}
+
+var _ helpline.TicketLinker = (*Connector)(nil)
+
+// TicketURL returns the ticket's page in Zendesk's agent interface,
+// {base_url}/agent/tickets/{id}.
+func (c *Connector) TicketURL(refs map[string]string) string {
+	if refs[RefTicketID] == "" {
+		return ""
+	}
+	return strings.TrimRight(c.set.BaseURL, "/") + "/agent/tickets/" + url.PathEscape(refs[RefTicketID])
 }

@@ -489,6 +489,7 @@ function Context({ ch }) {
     <section>
       <h2>Linked tickets</h2>
       ${d && d.tickets.length ? html`<ul class="tickets">${d.tickets.map((t) => html`<li><strong>${ticketLabel(t)}</strong>
+        ${/^https?:\/\//i.test(t.url || '') && html` <a class="ticket-link" href=${t.url} target="_blank" rel="noopener noreferrer">Open${t.refs.ticket_id ? ` #${t.refs.ticket_id}` : ''}</a>`}
         ${Object.entries(t.refs).filter(([k]) => !k.endsWith('instance_id')).map(([k, v]) => /^https:\/\//.test(v)
           ? html` <a href=${v} target="_blank" rel="noopener noreferrer">${k}</a>`
           : html` <span class="muted small">${k.replace(/_/g, ' ')}</span> ${v}`)}

@@ -310,6 +310,9 @@ type BotEngine interface {
 	ChangeOwner(ctx context.Context, ch OwnerChange) (*Contact, *Item, error)
 	// StopContact is ContactService.StopContact.
 	StopContact(ctx context.Context, instanceID, contactID string) error
+	// Disconnect is ParticipantService.Disconnect, for the bot's session:
+	// the bot leaves the chat (participant.left) when it hands off.
+	Disconnect(ctx context.Context, s *Session) error
 	// EndContact ends the contact now with reason (an End* value), as
 	// StopContact does with EndAPI: the CSAT question's end is the
 	// agent's close (EndAgentDisconnect). Ending an ended contact is not

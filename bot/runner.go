@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -477,7 +478,7 @@ func (r *Runner) input(ctx context.Context, c *helpline.Contact, st *RunnerState
 		switch {
 		case p.Role == helpline.RoleCustomer:
 			t.Customer.Name = p.DisplayName
-		case p.Role == helpline.RoleBot && p.ClientToken == botToken(c) && !p.Left():
+		case p.Role == helpline.RoleBot && isBotToken(c, p.ClientToken) && !p.Left():
 			seated = p
 		}
 	}
@@ -609,20 +610,63 @@ func (a *apply) send(ctx context.Context, n int, rep Reply) error {
 	return nil
 }
 
-// botToken is the ClientToken the bot joins the contact with, once.
+// botToken is the ClientToken the bot first joins the contact with,
+// once. The bot leaves at its handoff; when the contact comes back to it
+// (a handback, the CSAT question) it joins anew with the token of the
+// contact's version then, once per version.
 func botToken(c *helpline.Contact) string { return "bot:" + c.ID }
 
+func rejoinToken(c *helpline.Contact) string {
+	return botToken(c) + ":" + strconv.FormatInt(c.Version, 10)
+}
+
+// isBotToken reports whether token is one the bot joins c with.
+func isBotToken(c *helpline.Contact, token string) bool {
+	return token == botToken(c) || strings.HasPrefix(token, botToken(c)+":")
+}
+
 // botSession joins the bot to the contact as its CUSTOM_BOT participant,
-// once however often it is called, and returns the participant's
-// session, speaking for owner: its messages are stored only while owner
-// owns the contact.
+// once however often it is called for a version of the contact, and
+// returns the participant's session, speaking for owner: its messages
+// are stored only while owner owns the contact.
 func (r *Runner) botSession(ctx context.Context, c *helpline.Contact, owner string) (*helpline.Session, error) {
-	added, err := r.cfg.Engine.AddParticipant(ctx, helpline.AddParticipantInput{InstanceID: c.InstanceID, ContactID: c.ID,
-		Role: helpline.RoleBot, DisplayName: r.cfg.DisplayName, ClientToken: botToken(c)})
+	in := helpline.AddParticipantInput{InstanceID: c.InstanceID, ContactID: c.ID,
+		Role: helpline.RoleBot, DisplayName: r.cfg.DisplayName, ClientToken: botToken(c)}
+	added, err := r.cfg.Engine.AddParticipant(ctx, in)
+	if err == nil && added.Participant.Left() {
+		in.ClientToken = rejoinToken(c)
+		added, err = r.cfg.Engine.AddParticipant(ctx, in)
+	}
 	if err != nil {
 		return nil, err
 	}
 	return &helpline.Session{Participant: added.Participant, Contact: c, Owner: owner}, nil
+}
+
+// leave makes the bot's participant, if it joined, leave the chat: after
+// a handoff the chat is the customer's and the agent's, and Connect's
+// rule for receipts (no more than two participants present) holds for
+// them.
+func (a *apply) leave(ctx context.Context) {
+	r, c := a.r, a.contact
+	if a.session == nil {
+		ps, err := r.cfg.Store.FindParticipants(ctx, c.ID)
+		if err != nil {
+			r.log.Error("bot: leaving the chat", "contact", c.ID, "err", err)
+			return
+		}
+		for _, p := range ps {
+			if p.Role == helpline.RoleBot && isBotToken(c, p.ClientToken) && !p.Left() {
+				a.session = &helpline.Session{Participant: p, Contact: c}
+			}
+		}
+	}
+	if a.session == nil {
+		return
+	}
+	if err := r.cfg.Engine.Disconnect(ctx, a.session); err != nil {
+		r.log.Error("bot: leaving the chat", "contact", c.ID, "err", err)
+	}
 }
 
 // saveState stores st as the contact's bot state.
@@ -690,6 +734,7 @@ func (a *apply) handoff(ctx context.Context, h *Handoff, st *RunnerState, cust C
 			r.log.Error("bot: publishing the handoff", "contact", c.ID, "err", err)
 		}
 	}
+	a.leave(ctx)
 	return true
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -304,6 +305,74 @@ func TestRunnerHandoff(t *testing.T) {
 	}
 	if line, ok := helpline.TranscriptLine(hs[0], "", ""); !ok || !strings.Contains(line, "Refund of $300") {
 		t.Errorf("transcript line %q, %v; want the summary", line, ok)
+	}
+	if left := e.items(t, c.ID, helpline.EventParticipantLeft, helpline.RoleBot); len(left) != 1 || left[0].Seq != hs[0].Seq+1 {
+		t.Errorf("bot leave items %v, want one right after the handoff item (Seq %d)", left, hs[0].Seq+1)
+	}
+}
+
+// The bot leaves the chat at its handoff, so that the customer and the
+// agent are its only participants; handed the chat back, it joins anew
+// (a new participant) and answers, and leaves again at its next handoff.
+func TestRunnerLeavesAtHandoffAndRejoins(t *testing.T) {
+	e := newRunnerEnv(t)
+	s := e.start(t)
+	ctx := context.Background()
+	r := e.runner(botFunc(func(_ context.Context, t *bot.Turn) (*bot.Response, error) {
+		if strings.Contains(t.Item.Content, "human") {
+			return &bot.Response{State: t.State, Handoff: &bot.Handoff{Queue: "support", Reason: bot.ReasonRequested}}, nil
+		}
+		return &bot.Response{Replies: []bot.Reply{bot.Text("you said: " + t.Item.Content)}, State: t.State}, nil
+	}))
+	present := func() map[string]int {
+		t.Helper()
+		ps, err := e.store.FindParticipants(ctx, s.Contact.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := map[string]int{}
+		for _, p := range ps {
+			if !p.Left() {
+				n[p.Role]++
+			}
+		}
+		return n
+	}
+	e.say(t, s, "hello")
+	r.TakeTurns(ctx, s.Contact.ID)
+	if got := present(); got[helpline.RoleBot] != 1 {
+		t.Fatalf("participants present %v, want the bot seated", got)
+	}
+	e.say(t, s, "a human please")
+	r.TakeTurns(ctx, s.Contact.ID)
+	c := e.contact(t, s.Contact.ID)
+	if _, _, err := e.engine.ChangeOwner(ctx, helpline.OwnerChange{ContactID: c.ID, From: c.Owner, Version: c.Version,
+		To: "agent:ada", Reason: "offer", Actor: "agent:ada"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := present(), map[string]int{helpline.RoleCustomer: 1, helpline.RoleAgent: 1}; !reflect.DeepEqual(got, want) {
+		t.Errorf("participants present with the agent %v, want %v", got, want)
+	}
+	if _, err := e.engine.HandBack(ctx, "inst-1", c.ID, "agent:ada"); err != nil {
+		t.Fatal(err)
+	}
+	e.say(t, s, "again")
+	r.TakeTurns(ctx, c.ID)
+	if got, want := present(), map[string]int{helpline.RoleCustomer: 1, helpline.RoleBot: 1}; !reflect.DeepEqual(got, want) {
+		t.Errorf("participants present after the handback %v, want %v", got, want)
+	}
+	if got := strings.Join(e.botLines(t, c.ID), "|"); !strings.HasSuffix(got, "you said: again") {
+		t.Errorf("bot lines %q, want the answer after the handback", got)
+	}
+	e.say(t, s, "human again")
+	r.TakeTurns(ctx, c.ID)
+	joined := e.items(t, c.ID, helpline.EventParticipantJoined, helpline.RoleBot)
+	left := e.items(t, c.ID, helpline.EventParticipantLeft, helpline.RoleBot)
+	if len(joined) != 2 || len(left) != 2 || joined[0].ParticipantID == joined[1].ParticipantID {
+		t.Errorf("bot joined %d times and left %d times, want twice each as two participants", len(joined), len(left))
+	}
+	if got := present(); got[helpline.RoleBot] != 0 {
+		t.Errorf("participants present after the second handoff %v, want no bot", got)
 	}
 }
 

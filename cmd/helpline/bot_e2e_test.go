@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -97,8 +98,9 @@ func handoffOf(t *testing.T, db *sqlite.DB, contactID string) (*helpline.Item, h
 }
 
 // checkHandoff checks the contact's handoff: owned by queue:<queue>, one
-// owner change to it, the handoff item right after, with the reason, and
-// no bot line after it; it returns the handoff context.
+// owner change to it, the handoff item right after, with the reason, no
+// bot line after it and the bot leaving once; it returns the handoff
+// context.
 func checkHandoff(t *testing.T, db *sqlite.DB, contactID, queue, reason string) helpline.HandoffContext {
 	t.Helper()
 	h, hc, _ := handoffOf(t, db, contactID)
@@ -114,13 +116,20 @@ func checkHandoff(t *testing.T, db *sqlite.DB, contactID, queue, reason string) 
 		t.Errorf("owner %q after the handoff, want queue:%s", c.Owner, queue)
 	}
 	var toQueue []*helpline.Item
+	left := 0
 	for _, it := range items {
 		if it.ContentType == helpline.EventOwnerChanged && strings.Contains(it.Content, `"queue:`+queue+`"`) {
 			toQueue = append(toQueue, it)
 		}
-		if it.Seq > h.Seq && it.Role == helpline.RoleBot {
+		if it.Seq > h.Seq && it.Role == helpline.RoleBot && it.ContentType != helpline.EventParticipantLeft {
 			t.Errorf("the bot said %q (Seq %d) after the handoff (Seq %d)", it.Content, it.Seq, h.Seq)
 		}
+		if it.Seq > h.Seq && it.Role == helpline.RoleBot && it.ContentType == helpline.EventParticipantLeft {
+			left++
+		}
+	}
+	if left != 1 {
+		t.Errorf("the bot left %d times after the handoff, want once", left)
 	}
 	// Routing may tell the customer their place in the queue between the
 	// two.
@@ -267,15 +276,22 @@ agents:
 		agent := agentLoginIn(t, strings.TrimSuffix(s.url(), "/"), "shop", "ada@example.com", "ada's long passphrase")
 		agent.must(200, "PUT", "/api/agent/presence", `{"status":"online"}`)
 		var offerID string
+		var preview map[string]any
 		waitFor(t, "an offer of the chat", func() bool {
 			offers, _ := agent.must(200, "GET", "/api/agent/offers", "")["offers"].([]any)
 			for _, o := range offers {
 				if o := o.(map[string]any); o["contact_id"] == contactID && o["queue_id"] == "support" {
 					offerID = o["id"].(string)
+					preview, _ = o["preview"].(map[string]any)
 				}
 			}
 			return offerID != ""
 		})
+		// The offer says, before it is accepted, why the bot handed over.
+		if preview["reason"] != "damaged_item" || preview["summary"] != hc.Summary ||
+			!strings.Contains(fmt.Sprint(preview["last_question"]), "blender arrived broken") {
+			t.Errorf("the offer's preview = %v, want the handoff's reason and summary and the customer's question", preview)
+		}
 		if got := agent.must(200, "POST", "/api/agent/offers/"+offerID+"/accept", ""); got["owner"] != "agent:ada" {
 			t.Fatalf("accept: %v", got)
 		}
@@ -287,6 +303,7 @@ agents:
 		if !strings.Contains(tr, helpline.EventHandoff) {
 			t.Errorf("the agent's transcript lacks the handoff item: %s", tr)
 		}
+		receiptsAfterHandoff(t, s, db, agent, contactID, customer)
 	})
 
 	t.Run("silent after the handoff", func(t *testing.T) {
@@ -449,4 +466,60 @@ func botAnswers(t *testing.T, s *testServer, token string) []string {
 		}
 	}
 	return out
+}
+
+// receiptsAfterHandoff checks that, the bot having left at its handoff,
+// read receipts go both ways between the customer and the agent who
+// accepted the chat: Connect refuses them with more than two participants
+// present, and the bot is no longer one.
+func receiptsAfterHandoff(t *testing.T, s *testServer, db *sqlite.DB, agent *agentClient, contactID string, customer chatSide) {
+	t.Helper()
+	present := map[string]int{}
+	ps, err := db.FindParticipants(context.Background(), contactID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		if !p.Left() {
+			present[p.Role]++
+		}
+	}
+	if want := map[string]int{helpline.RoleCustomer: 1, helpline.RoleAgent: 1}; !reflect.DeepEqual(present, want) {
+		t.Errorf("participants present after the handoff: %v, want %v (the bot left)", present, want)
+	}
+	agentMsg := agent.must(200, "POST", "/api/agent/chats/"+contactID+"/messages", `{"content":"Hello, I am Ada. Sorry about the blender.","client_token":"ada-1"}`)
+	var sent struct{ Id string }
+	if code := participantCall(t, s.url(), "/participant/message", customer.token,
+		map[string]string{"ContentType": "text/plain", "Content": "thanks Ada"}, &sent); code != 200 {
+		t.Fatalf("customer message: %d", code)
+	}
+	read := func(id string) map[string]string {
+		return map[string]string{"ContentType": helpline.EventMessageRead, "Content": `{"messageId":"` + id + `"}`}
+	}
+	if code := participantCall(t, s.url(), "/participant/event", customer.token, read(agentMsg["id"].(string)), nil); code != 200 {
+		t.Errorf("the customer's read receipt of the agent's message: %d, want 200", code)
+	}
+	agent.must(200, "POST", "/api/agent/chats/"+contactID+"/read", `{"message_id":"`+sent.Id+`"}`)
+	// Each side's receipt is in the transcript the other side reads.
+	receipts := func(items []any) map[string]bool {
+		got := map[string]bool{}
+		for _, raw := range items {
+			it := raw.(map[string]any)
+			if md, ok := it["MessageMetadata"].(map[string]any); ok {
+				got[md["MessageId"].(string)] = true
+			} else if md, ok := it["metadata"].(map[string]any); ok {
+				got[md["MessageID"].(string)] = true
+			}
+		}
+		return got
+	}
+	var ct struct{ Transcript []any }
+	participantCall(t, s.url(), "/participant/transcript", customer.token, map[string]any{"MaxResults": 100, "SortOrder": "ASCENDING"}, &ct)
+	if got := receipts(ct.Transcript); !got[sent.Id] {
+		t.Errorf("the customer's transcript lacks the agent's read receipt of %s: %v", sent.Id, got)
+	}
+	items, _ := agent.must(200, "GET", "/api/agent/chats/"+contactID+"/transcript?limit=100", "")["items"].([]any)
+	if got := receipts(items); !got[agentMsg["id"].(string)] {
+		t.Errorf("the agent's transcript lacks the customer's read receipt of %s: %v", agentMsg["id"], got)
+	}
 }

@@ -30,13 +30,14 @@ func (b *MirrorBatch) Author(it *Item) (name, role string) {
 // the customer's CSAT rating and the end of the chat make
 // lines; other items (typing, receipts) make none, and ok is false. A
 // message's or summary's own line breaks are kept; an interactive
-// message (a quick reply) is its title and its options.
+// message (a quick reply) is its title and its options, and the answer
+// to one (a tapped option) the option's title.
 func TranscriptLine(it *Item, name, role string) (line string, ok bool) {
 	stamp := "[" + it.Time.UTC().Format("15:04:05") + "] "
 	who := stamp + cmpOr(name, "Unknown") + " (" + roleWord(role) + ")"
 	switch it.Type {
 	case ItemMessage:
-		if it.ContentType == ContentInteractive {
+		if it.ContentType == ContentInteractive || it.ContentType == ContentInteractiveResponse {
 			return who + ": " + interactiveText(it.Content), true
 		}
 		return who + ": " + it.Content, true

@@ -38,3 +38,24 @@ func TestTranscriptLineHandoff(t *testing.T) {
 		t.Errorf("a handoff that is not JSON makes line %q, want none", line)
 	}
 }
+
+// A quick reply is its title and options; the customer's tap on one is
+// the option's title, not the JSON it came as; JSON of another shape is
+// kept as it is.
+func TestTranscriptLineInteractive(t *testing.T) {
+	at := time.Date(2025, 3, 4, 10, 42, 7, 0, time.UTC)
+	for _, tc := range []struct {
+		contentType, content, want string
+	}{
+		{helpline.ContentInteractive, `{"templateType":"QuickReply","version":"1.0","data":{"content":{"title":"Rate us","elements":[{"title":"1"},{"title":"2"}]}}}`,
+			"[10:42:07] Ada (customer): Rate us [1 | 2]"},
+		{helpline.ContentInteractiveResponse, `{"templateType":"QuickReply","version":"1.0","data":{"content":{"title":"2"}}}`,
+			"[10:42:07] Ada (customer): 2"},
+		{helpline.ContentInteractiveResponse, `{"odd":true}`, `[10:42:07] Ada (customer): {"odd":true}`},
+	} {
+		it := &helpline.Item{Type: helpline.ItemMessage, ContentType: tc.contentType, Content: tc.content, Time: at}
+		if line, ok := helpline.TranscriptLine(it, "Ada", helpline.RoleCustomer); !ok || line != tc.want {
+			t.Errorf("TranscriptLine(%s) = %q, %v; want %q", tc.content, line, ok, tc.want)
+		}
+	}
+}

@@ -222,7 +222,8 @@ function App() {
         else if (it.ParticipantId && it.ParticipantRole !== 'SYSTEM' && (it.ContentType === CT.joined || it.Type === 'MESSAGE' || it.Type === 'ATTACHMENT')) present.add(it.ParticipantId);
       }
       if (present.size > 2 || receipted.current.has('off')) return;
-      const last = [...list].reverse().find((it) => (it.Type === 'MESSAGE' || it.Type === 'ATTACHMENT') && it.ParticipantId !== me && it.ParticipantRole !== 'SYSTEM');
+      // Receipts name messages: the server refuses one of an attachment.
+      const last = [...list].reverse().find((it) => it.Type === 'MESSAGE' && it.ParticipantId !== me && it.ParticipantRole !== 'SYSTEM');
       // Only people read receipts: none for a bot's messages.
       if (!last || !staffRoles[last.ParticipantRole]) return;
       const kind = openRef.current && document.visibilityState === 'visible' ? 'read' : 'delivered';

@@ -229,7 +229,7 @@ func groupOf(rel string) string {
 		return groupRoot
 	case rel == "storetest" || rel == "bustest" || rel == "blobtest":
 		return groupContractSuite
-	case rel == "clocktest" || rel == "internal/loadtest":
+	case rel == "clocktest" || rel == "internal/loadtest" || rel == "internal/zendeskfake":
 		return groupTestHelper
 	case endsInTest(rel):
 		if i := strings.LastIndexByte(rel, '/'); i > 0 {

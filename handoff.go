@@ -83,8 +83,8 @@ type OfferPreview struct {
 	// when nothing says.
 	Identity string
 	// Attributes are the key facts: the handoff's entities, then the
-	// contact's own attributes (not Helpline's), at most
-	// OfferPreviewAttributesMax of them.
+	// contact's own attributes (not Helpline's helpline_* nor the bot's
+	// bot_*), at most OfferPreviewAttributesMax of them.
 	Attributes map[string]string
 }
 

@@ -58,7 +58,9 @@ func (s *Service) OfferPreview(ctx context.Context, contactID string) (*helpline
 		p.Identity = helpline.IdentityUnverified
 	}
 	for _, k := range sortedKeys(c.Attributes) {
-		if !strings.HasPrefix(k, "helpline_") && k != helpline.BotSummaryAttribute {
+		// Helpline's own and the bot's (bot_summary, bot_intent...) say
+		// again what the preview says already.
+		if !strings.HasPrefix(k, "helpline_") && !strings.HasPrefix(k, "bot_") {
 			addAttribute(p, k, c.Attributes[k])
 		}
 	}

@@ -42,7 +42,7 @@ func TestOfferPreview(t *testing.T) {
 	ctx := context.Background()
 	started, err := e.engine.StartChat(ctx, helpline.StartChatInput{InstanceID: "i1", ContactFlowID: "f", DisplayName: "Carol",
 		Attributes: map[string]string{"helpline_identity_verified": "true", "helpline_identity_email": "c@example.com",
-			"plan": "gold", "bot_summary": "old"}})
+			"plan": "gold", "bot_summary": "old", "bot_intent": "refund"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -267,7 +267,11 @@ agents:
 			if noted {
 				break
 			} else if time.Now().After(deadline) {
-				t.Fatalf("no internal note with %q in the ticket after 40 s", firstLine)
+				var bodies []string
+				for _, cm := range tk.Comments {
+					bodies = append(bodies, fmt.Sprintf("public=%v %s", cm.Public, cm.Body))
+				}
+				t.Fatalf("no internal note with %q in the ticket after 40 s:\n%s", firstLine, strings.Join(bodies, "\n---\n"))
 			}
 		}
 

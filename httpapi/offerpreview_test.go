@@ -152,3 +152,33 @@ func TestAgentSocketOfferPreview(t *testing.T) {
 		}
 	}
 }
+
+// A receipt's item frame carries the receipt (its metadata), so that a
+// console shows "Read" without reading the transcript, which it may no
+// longer read once the chat moved on.
+func TestAgentSocketReceiptItem(t *testing.T) {
+	e := newWSEnv(t, nil)
+	s, _ := e.open("ada")
+	s.send(`{"type":"resume","chats":{}}`)
+	s.await("resumed")
+	c := e.startChat()
+	e.assign(c, "ada")
+	said := c.say("hello")
+	content, _ := json.Marshal(map[string]string{"messageId": said.ID})
+	if _, err := e.engine.SendEvent(context.Background(), c.sess, helpline.EventMessageRead, string(content), ""); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		f := s.await("item")
+		it := f.sub("item")
+		if it.str("type") != helpline.ItemMetadata {
+			continue
+		}
+		md := it.sub("metadata")
+		receipts, _ := md["Receipts"].([]any)
+		if md.str("MessageID") != said.ID || len(receipts) != 1 || frame(receipts[0].(map[string]any)).str("ReadAt") == "" {
+			t.Errorf("receipt frame = %v, want the receipt of %s", f, said.ID)
+		}
+		return
+	}
+}

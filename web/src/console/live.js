@@ -210,7 +210,8 @@ export class Live {
     if (!ch || ch.items.has(seq) || seq <= ch.from) return;
     item.seq = seq;
     this.addItems(ch, [item]);
-    if (item.type === 'MESSAGEMETADATA') this.loadReceipt(ch, seq);
+    // A socket of an older server sent receipts without their metadata.
+    if (item.type === 'MESSAGEMETADATA' && !item.metadata && !ch.gone) this.loadReceipt(ch, seq);
     if (item.role === 'CUSTOMER' && item.type !== 'EVENT' && item.type !== 'MESSAGEMETADATA') {
       ch.typing = null;
       if (this.s.active !== contact || document.hidden) ch.unread++;
@@ -237,7 +238,7 @@ export class Live {
     }
   }
 
-  // The socket's items carry no receipt; the transcript has it.
+  // A receipt that came without its metadata: the transcript has it.
   async loadReceipt(ch, seq) {
     try {
       const page = await api('GET', `/api/agent/chats/${encodeURIComponent(ch.contact)}/transcript?after=${seq - 1}&limit=1`);

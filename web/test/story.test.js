@@ -210,7 +210,10 @@ test('a customer, the bot, two agents, a rating, and the Zendesk ticket', { time
       const all = comments.map((c) => c.body).join('\n');
       if (ticket.status === 'solved' && [...publicWant, ...noteWant].every((w) => all.includes(w))) break;
     }
-    if (Date.now() > deadline) assert.fail(`the ticket is incomplete after 120 s:\n${comments.map((c) => c.body).join('\n---\n')}`);
+    if (Date.now() > deadline) {
+      const mirrorLog = server.logs().split('\n').filter((l) => /mirror|zendesk/i.test(l)).join('\n');
+      assert.fail(`the ticket is incomplete after 120 s:\n${comments.map((c) => c.body).join('\n---\n')}\n--- the server's mirror log:\n${mirrorLog}`);
+    }
     await new Promise((r) => setTimeout(r, 500));
   }
   const lines = (pub) => comments.filter((c) => c.public === pub).flatMap((c) => c.body.split('\n')).filter((l) => /^\[\d\d:\d\d:\d\d\] /.test(l));

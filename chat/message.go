@@ -36,6 +36,13 @@ func (s *Service) SendMessage(ctx context.Context, sess *helpline.Session, conte
 	}
 	it := s.newItem(sess, helpline.ItemMessage, contentType, clientToken)
 	it.Content = content
+	return s.appendAs(ctx, sess, it)
+}
+
+// appendAs stores it as append does, and, when the session speaks for an
+// owner (Session.Owner), only while the contact's owner is that owner,
+// checked in the append's own transaction: ECONFLICT otherwise.
+func (s *Service) appendAs(ctx context.Context, sess *helpline.Session, it *helpline.Item) (*helpline.Item, error) {
 	if sess.Owner == "" {
 		return s.append(ctx, it)
 	}
@@ -59,7 +66,9 @@ func (s *Service) SendMessage(ctx context.Context, sess *helpline.Session, conte
 //     naming a MESSAGE item of the contact (EINVALID otherwise), and are
 //     stored and published as a MESSAGEMETADATA item whose receipt names
 //     the sender as recipient. With more than two participants present
-//     they are ECONFLICT. Idempotent on (participant, clientToken).
+//     they are ECONFLICT, as they are when the session speaks for an
+//     owner that no longer owns the contact (see SendMessage).
+//     Idempotent on (participant, clientToken).
 //   - connection.acknowledged is retired (EINVALID), as is any other type.
 func (s *Service) SendEvent(ctx context.Context, sess *helpline.Session, contentType, content, clientToken string) (*helpline.Item, error) {
 	if err := checkLen("Content", content, 0, maxContent); err != nil {
@@ -115,7 +124,7 @@ func (s *Service) sendReceipt(ctx context.Context, sess *helpline.Session, conte
 		receipt.DeliveredAt = it.Time
 	}
 	it.Metadata = &helpline.MessageMetadata{MessageID: msg.ID, Receipts: []helpline.Receipt{receipt}}
-	return s.append(ctx, it)
+	return s.appendAs(ctx, sess, it)
 }
 
 // newItem returns an item of the session's participant, stamped now.

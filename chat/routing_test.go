@@ -240,3 +240,43 @@ func TestStartChatQueueHours(t *testing.T) {
 		t.Errorf("open queue: messages %q, owner %q; want none, in the queue", got, open.Contact.Owner)
 	}
 }
+
+// An agent's receipt, like its message, counts only while the agent owns
+// the chat: once the owner has moved on (here before the agent has been
+// unseated), it is refused and nothing is stored.
+func TestAgentReceiptNeedsOwnership(t *testing.T) {
+	e := routingEnv(t)
+	started, customer := e.start(t, helpline.StartChatInput{ContactFlowID: "flow-sales"})
+	c := started.Contact
+	o := &helpline.Offer{InstanceID: c.InstanceID, ContactID: c.ID, QueueID: "sales", AgentID: "ada", ContactVersion: c.Version,
+		CreatedAt: e.clock.Now(), ExpiresAt: e.clock.Now().Add(30 * time.Second)}
+	if err := e.store.CreateOffer(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	accepted, _, err := e.svc.AcceptOffer(ctx, o.ID)
+	if err != nil {
+		t.Fatalf("AcceptOffer: %v", err)
+	}
+	ada, err := e.svc.AgentSession(ctx, c.InstanceID, c.ID, "ada")
+	if err != nil {
+		t.Fatalf("AgentSession: %v", err)
+	}
+	msg, err := e.svc.SendMessage(ctx, customer, "text/plain", "hello", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := `{"messageId":"` + msg.ID + `"}`
+	if _, err := e.svc.SendEvent(ctx, ada, helpline.EventMessageRead, read, "r-1"); err != nil {
+		t.Fatalf("the owner's receipt: %v", err)
+	}
+	if _, _, err := e.store.ChangeOwner(ctx, &helpline.OwnerChange{ContactID: c.ID, From: accepted.Owner, Version: accepted.Version,
+		To: "queue:sales", Reason: "reassign", Actor: "agent:sup", At: e.clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	before := len(e.items(t, c.ID))
+	_, err = e.svc.SendEvent(ctx, ada, helpline.EventMessageRead, read, "r-2")
+	wantCode(t, err, helpline.ECONFLICT)
+	if after := len(e.items(t, c.ID)); after != before {
+		t.Errorf("a refused receipt stored %d items", after-before)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,6 +40,7 @@ type clusterBench struct {
 	chats, workers int
 	duration       time.Duration
 	cpuProfile     string // the single PostgreSQL node's CPU profile
+	setups         string // the set-ups to run, by key; empty for all
 }
 
 // clusterFlags registers the cluster phase's flags on fs.
@@ -46,11 +48,13 @@ func clusterFlags(fs *flag.FlagSet) *clusterBench {
 	cb := &clusterBench{}
 	fs.StringVar(&cb.store, "store", "", "the cluster phase's PostgreSQL server (postgres://...); it creates a schema of its own per set-up and drops it")
 	fs.StringVar(&cb.cpuProfile, "cluster-cpuprofile", "", "the cluster phase's single PostgreSQL node writes a CPU profile of its run to this file")
+	fs.StringVar(&cb.setups, "cluster-setups", "", "the cluster phase's set-ups to run, comma-separated: sqlite, pg1 (one PostgreSQL node), pg3 (three); default all")
 	return cb
 }
 
 // clusterSetup is one measured set-up.
 type clusterSetup struct {
+	key      string // what -cluster-setups names it by
 	name     string
 	nodes    int
 	postgres bool
@@ -72,7 +76,18 @@ func (cb *clusterBench) run(ctx context.Context, w, stderr io.Writer) error {
 	defer func(b string) { benchBus = b }(benchBus)
 	benchBus = ""
 
-	setups := []clusterSetup{{"1 node, SQLite", 1, false}, {"1 node, PostgreSQL+NATS", 1, true}, {"3 nodes, PostgreSQL+NATS", 3, true}}
+	setups := []clusterSetup{{"sqlite", "1 node, SQLite", 1, false}, {"pg1", "1 node, PostgreSQL+NATS", 1, true}, {"pg3", "3 nodes, PostgreSQL+NATS", 3, true}}
+	if cb.setups != "" {
+		var chosen []clusterSetup
+		for _, key := range strings.Split(cb.setups, ",") {
+			i := slices.IndexFunc(setups, func(s clusterSetup) bool { return s.key == strings.TrimSpace(key) })
+			if i < 0 {
+				return fmt.Errorf("-cluster-setups: no set-up %q (sqlite, pg1, pg3)", key)
+			}
+			chosen = append(chosen, setups[i])
+		}
+		setups = chosen
+	}
 	results := make([]clusterResult, len(setups))
 	for i, s := range setups {
 		r, err := cb.measure(ctx, stderr, s)

@@ -21,9 +21,9 @@ const (
 // AppendItem stores it as the contact's next item, setting it.Seq. It is
 // idempotent on (ContactID, ParticipantID, ClientToken) and returns
 // ECONFLICT if the contact has ended and EFORBIDDEN if the sender has
-// left; see helpline.Store. It locks the contact's row first, so appends
-// to one contact, from any node, take turns: the token lookup, the checks
-// and the numbering all see the appends before.
+// left; see helpline.Store. It is one statement, appendItemSQL, which
+// locks the contact's row first, so appends to one contact, from any
+// node, take turns: the checks and the numbering see the appends before.
 func (db *DB) AppendItem(ctx context.Context, it *helpline.Item) (replayed bool, err error) {
 	return db.appendItem(ctx, it, nil)
 }
@@ -34,58 +34,167 @@ func (db *DB) AppendOwnedItem(ctx context.Context, it *helpline.Item, owner stri
 	return db.appendItem(ctx, it, &owner)
 }
 
+// appendItemSQL appends an item in one statement, its own transaction,
+// so that a message costs one round trip to the server. Its parameters
+// are the contact's id ($1), the sender's participant id ($2), the
+// item's other columns in itemColumns order ($3-$13, client_token $12),
+// and the owner the contact must have ($14, NULL for any).
+//
+// target locks the contact's row, as every write of the contact does,
+// and reads the contact's state and owner and whether the sender has
+// left; stored is the Seq of an item already stored under the
+// idempotency key; inserted stores the item as the next one only if
+// there is none and the checks pass; numbered raises last_seq to the
+// inserted item's Seq, so the number moves only with an item.
+//
+// All of it reads the snapshot the statement began with, but a statement
+// that waits for the row lock reads, at READ COMMITTED, the row as the
+// holder left it, while the rest of the statement still reads the
+// snapshot. What the holder wrote elsewhere is missed:
+//
+//   - an item stored under the same key: inserted then conflicts on the
+//     key and does nothing, and appendItem answers that item;
+//   - a participant who left: so the statement stores nothing unless the
+//     contact's count of leaves, which LeaveParticipant raises, is the
+//     one its snapshot holds (fresh), and appendItem runs it again after
+//     locking the row itself when it is not.
+//
+// The state and owner are the row's own, read as the holder left them.
+// The statement returns one row if the contact exists.
+const appendItemSQL = `WITH target AS (
+	SELECT c.leaves, c.last_seq, c.state, c.owner, p.left_at IS NOT NULL AS has_left
+	FROM contacts c LEFT JOIN participants p ON p.id = $2 AND p.contact_id = c.id
+	WHERE c.id = $1 FOR UPDATE OF c
+), fresh AS (
+	SELECT EXISTS (SELECT FROM target JOIN contacts c ON c.id = $1 AND c.leaves = target.leaves) AS fresh
+), stored AS (
+	SELECT seq FROM items WHERE contact_id = $1 AND participant_id = $2 AND client_token = $12 AND client_token <> ''
+), inserted AS (
+	INSERT INTO items (` + itemColumns + `)
+	SELECT $1, last_seq + 1, $3, $4, $5, $6, $2, $7, $8, $9, $10, $11, $12, $13 FROM target, fresh
+	WHERE fresh AND NOT EXISTS (SELECT FROM stored) AND state <> '` + helpline.ContactEnded + `'
+		AND ($14::text IS NULL OR owner = $14) AND NOT has_left
+	ON CONFLICT (contact_id, participant_id, client_token) WHERE client_token <> '' DO NOTHING
+	RETURNING seq
+), numbered AS (
+	UPDATE contacts SET last_seq = inserted.seq FROM inserted WHERE contacts.id = $1
+)
+SELECT (SELECT fresh FROM fresh), t.state, t.owner, t.has_left, (SELECT seq FROM stored), (SELECT seq FROM inserted)
+FROM target t`
+
 // appendItem is AppendItem, and AppendOwnedItem when owner is not nil.
 func (db *DB) appendItem(ctx context.Context, it *helpline.Item, owner *string) (replayed bool, err error) {
-	err = db.tx(ctx, func(tx pgx.Tx) error {
-		replayed = false
-		appendable, err := lockForAppend(ctx, tx, it, owner)
-		if err != nil {
-			return err
-		}
-		if stored, err := findItemByToken(ctx, tx, it); err != nil {
-			return err
-		} else if stored != nil {
-			*it, replayed = *stored, true
+	attachments, metadata, err := encodeItemExtras(it)
+	if err != nil {
+		return false, err
+	}
+	args := []any{it.ContactID, it.ParticipantID, it.ID, it.Type, it.ContentType, it.Content, it.DisplayName, it.Role,
+		millis(it.Time), attachments, metadata, it.ClientToken, it.Origin, owner}
+	var (
+		fresh, left       bool
+		state, stored     string
+		storedSeq, newSeq *int64
+	)
+	scan := func(row pgx.Row) error {
+		return row.Scan(&fresh, &state, &stored, &left, &storedSeq, &newSeq)
+	}
+	err = scan(db.pool.QueryRow(ctx, appendItemSQL, args...))
+	if err == nil && !fresh {
+		// The statement waited for a leave: run it again holding the
+		// row lock from before its snapshot.
+		err = db.tx(ctx, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SELECT FROM contacts WHERE id = $1 FOR UPDATE`, it.ContactID); err != nil {
+				return err
+			}
+			if err := scan(tx.QueryRow(ctx, appendItemSQL, args...)); err != nil {
+				return err
+			} else if !fresh {
+				return fmt.Errorf("contact %s changed under its row lock", it.ContactID)
+			}
 			return nil
+		})
+	}
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return false, helpline.NotFound(helpline.ResourceContact, it.ContactID)
+	case err != nil:
+		return false, dbError("append item", err)
+	case newSeq != nil:
+		it.Seq = *newSeq
+		return false, nil
+	case storedSeq != nil:
+		if replayed, err := db.replayItem(ctx, it, `SELECT `+itemColumns+` FROM items WHERE contact_id = $1 AND seq = $2`, it.ContactID, *storedSeq); replayed || err != nil {
+			return replayed, err
 		}
-		if appendable != nil {
-			return appendable
-		}
-		_, err = appendItems(ctx, tx, it.ContactID, []*helpline.Item{it})
-		return err
-	})
-	return replayed, err
+		return false, fmt.Errorf("postgres: append item: item %s/%d is gone", it.ContactID, *storedSeq)
+	}
+	if err := appendable(state, stored, left, owner); err != nil {
+		return false, err
+	}
+	// The checks passed and the key was free in the statement's
+	// snapshot, yet nothing was inserted: an append it waited for took
+	// the key. Answer the item stored under it.
+	if replayed, err := db.replayItem(ctx, it, selectItemByToken, it.ContactID, it.ParticipantID, it.ClientToken); replayed || err != nil {
+		return replayed, err
+	}
+	return false, fmt.Errorf("postgres: append item: nothing stored for contact %s", it.ContactID)
+}
+
+// replayItem fills *it with the stored item that query selects and
+// returns replayed=true, or false if there is none.
+func (db *DB) replayItem(ctx context.Context, it *helpline.Item, query string, args ...any) (bool, error) {
+	stored, err := scanItem(db.pool.QueryRow(ctx, query, args...))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	*it = *stored
+	return true, nil
+}
+
+// appendable returns nil if an item may be appended to a contact in
+// state, owned by stored, from a sender who has left or not: ECONFLICT
+// if the contact has ended or, when owner is not nil, is owned by someone
+// else than *owner, or EFORBIDDEN when the sender is a participant of
+// the contact who has left.
+func appendable(state, stored string, left bool, owner *string) error {
+	switch {
+	case state == helpline.ContactEnded:
+		return helpline.Errorf(helpline.ECONFLICT, "The contact has ended.")
+	case owner != nil && stored != *owner:
+		return helpline.Errorf(helpline.ECONFLICT, "The contact is no longer owned by %s.", *owner)
+	case left:
+		return helpline.Errorf(helpline.EFORBIDDEN, "The participant has left the chat.")
+	}
+	return nil
 }
 
 // lockForAppend locks the row of it's contact, as every write of the
-// contact does, and says in the same query whether it may be appended:
-// it returns ENOTFOUND for a missing contact, and as notAppendable
-// ECONFLICT if the contact has ended or, when owner is not nil, is owned
-// by someone else than *owner, or EFORBIDDEN when it.ParticipantID
-// names a participant of the contact who has left (a retry of an item
-// stored before is still answered). Other senders (the system) have no
-// participant record.
+// contact does, and then says whether it may be appended: it returns
+// ENOTFOUND for a missing contact, and as notAppendable ECONFLICT if the
+// contact has ended or, when owner is not nil, is owned by someone else
+// than *owner, or EFORBIDDEN when it.ParticipantID names a participant of
+// the contact who has left (a retry of an item stored before is still
+// answered). Other senders (the system) have no participant record. The
+// participant is read in a statement of its own, after the lock: the
+// locking statement, had it waited for a leave, would read the
+// participant as its snapshot had it, before the leave.
 func lockForAppend(ctx context.Context, tx pgx.Tx, it *helpline.Item, owner *string) (notAppendable error, err error) {
-	var (
-		state, stored string
-		left          *int64
-	)
-	err = tx.QueryRow(ctx, `SELECT c.state, c.owner, p.left_at FROM contacts c
-		LEFT JOIN participants p ON p.id = $2 AND p.contact_id = c.id
-		WHERE c.id = $1 FOR UPDATE OF c`, it.ContactID, it.ParticipantID).Scan(&state, &stored, &left)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
+	var state, stored string
+	err = tx.QueryRow(ctx, `SELECT state, owner FROM contacts WHERE id = $1 FOR UPDATE`, it.ContactID).Scan(&state, &stored)
+	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, helpline.NotFound(helpline.ResourceContact, it.ContactID)
-	case err != nil:
+	} else if err != nil {
 		return nil, dbError("read contact", err)
-	case state == helpline.ContactEnded:
-		return helpline.Errorf(helpline.ECONFLICT, "The contact has ended."), nil
-	case owner != nil && stored != *owner:
-		return helpline.Errorf(helpline.ECONFLICT, "The contact is no longer owned by %s.", *owner), nil
-	case left != nil:
-		return helpline.Errorf(helpline.EFORBIDDEN, "The participant has left the chat."), nil
 	}
-	return nil, nil
+	var left bool
+	err = tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM participants WHERE id = $1 AND contact_id = $2 AND left_at IS NOT NULL)`,
+		it.ParticipantID, it.ContactID).Scan(&left)
+	if err != nil {
+		return nil, dbError("read participant", err)
+	}
+	return appendable(state, stored, left, owner), nil
 }
 
 // findItemByToken returns the stored item with it's idempotency key

@@ -305,3 +305,174 @@ func TestNodesChangeOwner(t *testing.T) {
 		t.Errorf("after the race: Version %d LastSeq %d, want 2 and 2 (one change, one item)", c.Version, c.LastSeq)
 	}
 }
+
+// An append reads the contact as the append it waited for left it. Each
+// case holds the contact's row lock in a transaction of its own, starts
+// appends on two nodes, which wait for it, writes what the case changes
+// and commits; the appends then see the change.
+func TestNodesAppendWaitingForTheContact(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.Schema(t)
+	nodes := []*postgres.DB{open(t, dsn, postgres.PoolSize(2)), open(t, dsn, postgres.PoolSize(2))}
+	type result struct {
+		it       *helpline.Item
+		replayed bool
+		err      error
+	}
+	// waitingAppends locks nc's contact, runs append on each node,
+	// waits until both wait for the lock, runs change in the locking
+	// transaction, commits and returns the appends' results.
+	waitingAppends := func(t *testing.T, nc *helpline.NewContact, change string, append func(node *postgres.DB) result) []result {
+		t.Helper()
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(ctx)
+		var holder uint32
+		if err := tx.QueryRow(ctx, `SELECT pg_backend_pid() FROM contacts WHERE id = $1 FOR UPDATE`, nc.Contact.ID).Scan(&holder); err != nil {
+			t.Fatal(err)
+		}
+		results := make([]result, len(nodes))
+		var wg sync.WaitGroup
+		for i, node := range nodes {
+			wg.Go(func() { results[i] = append(node) })
+		}
+		// Both appends wait: on the holder, or on the other append
+		// queued before on the same row.
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			rows, err := conn.Query(ctx, `SELECT pid, pg_blocking_pids(pid) FROM pg_stat_activity WHERE cardinality(pg_blocking_pids(pid)) > 0`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			blocked := map[uint32][]uint32{}
+			var (
+				pid uint32
+				by  []uint32
+			)
+			if _, err := pgx.ForEachRow(rows, []any{&pid, &by}, func() error { blocked[pid] = slices.Clone(by); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			waiting := map[uint32]bool{holder: true}
+			for range 2 {
+				for pid, by := range blocked {
+					if slices.ContainsFunc(by, func(b uint32) bool { return waiting[b] }) {
+						waiting[pid] = true
+					}
+				}
+			}
+			if len(waiting) == 1+len(nodes) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the appends do not wait for the contact's lock: %v", blocked)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if change != "" {
+			if _, err := tx.Exec(ctx, change, nc.Contact.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
+		return results
+	}
+
+	t.Run("same token", func(t *testing.T) {
+		// Neither append's statement saw the other's item when it began:
+		// one stores it, the other answers it as a replay.
+		nc := newContact()
+		mustCreate(t, nodes[0], nc)
+		results := waitingAppends(t, nc, "", func(node *postgres.DB) result {
+			it := message(nc.Customer, "hello", "tok")
+			replayed, err := node.AppendItem(ctx, it)
+			return result{it, replayed, err}
+		})
+		for i, r := range results {
+			if r.err != nil {
+				t.Fatalf("node %d: %v", i, r.err)
+			}
+		}
+		if results[0].replayed == results[1].replayed {
+			t.Errorf("replayed %v and %v, want one of each", results[0].replayed, results[1].replayed)
+		}
+		if results[0].it.Seq != 2 || results[1].it.Seq != 2 || results[0].it.ID != results[1].it.ID {
+			t.Errorf("items %s/%d and %s/%d, want one item, Seq 2", results[0].it.ID, results[0].it.Seq, results[1].it.ID, results[1].it.Seq)
+		}
+		c, err := nodes[1].FindContactByID(ctx, nc.Contact.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		items, err := nodes[1].FindItems(ctx, nc.Contact.ID, helpline.ItemQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.LastSeq != 2 || len(items) != 2 {
+			t.Errorf("LastSeq %d and %d items, want 2 and 2", c.LastSeq, len(items))
+		}
+		// The numbering goes on without a gap.
+		it := message(nc.Customer, "again", "tok2")
+		if _, err := nodes[0].AppendItem(ctx, it); err != nil || it.Seq != 3 {
+			t.Errorf("next append: Seq %d, %v; want 3", it.Seq, err)
+		}
+	})
+
+	for _, tc := range []struct {
+		name, change string
+		owned        bool
+		code         string
+	}{
+		{"ended", `UPDATE contacts SET state = '` + helpline.ContactEnded + `' WHERE id = $1`, false, helpline.ECONFLICT},
+		{"owner changed", `UPDATE contacts SET owner = 'agent:b' WHERE id = $1`, true, helpline.ECONFLICT},
+		// As LeaveParticipant writes it: the participant, and the
+		// contact's count of leaves.
+		{"sender left", `WITH leave AS (UPDATE participants SET left_at = 1 WHERE contact_id = $1)
+			UPDATE contacts SET leaves = leaves + 1 WHERE id = $1`, false, helpline.EFORBIDDEN},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			nc := newContact()
+			nc.Contact.Owner = "agent:a"
+			mustCreate(t, nodes[0], nc)
+			n := 0
+			var mu sync.Mutex
+			results := waitingAppends(t, nc, tc.change, func(node *postgres.DB) result {
+				mu.Lock()
+				n++
+				it := message(nc.Customer, "hello", fmt.Sprintf("tok%d", n))
+				mu.Unlock()
+				var (
+					replayed bool
+					err      error
+				)
+				if tc.owned {
+					replayed, err = node.AppendOwnedItem(ctx, it, "agent:a")
+				} else {
+					replayed, err = node.AppendItem(ctx, it)
+				}
+				return result{it, replayed, err}
+			})
+			for i, r := range results {
+				if helpline.ErrorCode(r.err) != tc.code {
+					t.Errorf("node %d: %v, want %s", i, r.err, tc.code)
+				}
+			}
+			c, err := nodes[1].FindContactByID(ctx, nc.Contact.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if items, err := nodes[1].FindItems(ctx, nc.Contact.ID, helpline.ItemQuery{}); err != nil {
+				t.Fatal(err)
+			} else if len(items) != 1 || c.LastSeq != items[0].Seq {
+				t.Errorf("LastSeq %d and %d items, want the opening item only", c.LastSeq, len(items))
+			}
+		})
+	}
+}

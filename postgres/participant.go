@@ -114,7 +114,11 @@ func (db *DB) LeaveParticipant(ctx context.Context, id string, at time.Time, ite
 		} else if c.Ended() {
 			return helpline.Errorf(helpline.ECONFLICT, "The contact has ended.")
 		}
-		if _, err := tx.Exec(ctx, `UPDATE participants SET left_at = $1 WHERE id = $2`, millis(at), id); err != nil {
+		// The contact's count of leaves rises with it: an append that
+		// waited for this transaction reads the participant afresh
+		// (appendItemSQL).
+		if _, err := tx.Exec(ctx, `WITH leave AS (UPDATE participants SET left_at = $1 WHERE id = $2)
+			UPDATE contacts SET leaves = leaves + 1 WHERE id = $3`, millis(at), id, c.ID); err != nil {
 			return dbError("leave participant", err)
 		}
 		if _, err := appendItems(ctx, tx, c.ID, items); err != nil {

@@ -156,8 +156,10 @@ type Store interface {
 	MarkAttachmentUploaded(ctx context.Context, id string, at time.Time) error
 	// CompleteAttachment sets the attachment's status to APPROVED and
 	// appends it (an ATTACHMENT item) in one transaction, with AppendItem's
-	// idempotency and errors.
-	CompleteAttachment(ctx context.Context, id string, it *Item) (replayed bool, err error)
+	// idempotency and errors. A non-empty owner makes it conditional as
+	// AppendOwnedItem is: ECONFLICT, and nothing changed, unless the
+	// contact's owner is owner.
+	CompleteAttachment(ctx context.Context, id string, it *Item, owner string) (replayed bool, err error)
 
 	Close() error
 }

@@ -111,7 +111,10 @@ func (s *Service) CompleteAttachmentUpload(ctx context.Context, sess *helpline.S
 	it := s.newItem(sess, helpline.ItemAttachment, a.ContentType, clientToken)
 	it.ID = a.ID
 	it.Attachments = []helpline.AttachmentRef{{ID: a.ID, Name: a.Name, ContentType: a.ContentType, Status: helpline.AttachmentApproved}}
-	replayed, err := s.store.CompleteAttachment(ctx, a.ID, it)
+	replayed, err := s.store.CompleteAttachment(ctx, a.ID, it, sess.Owner)
+	if cerr := s.ownerConflict(ctx, sess, it, err); cerr != nil {
+		return nil, cerr
+	}
 	return s.stored(ctx, it, replayed, err)
 }
 

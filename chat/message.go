@@ -47,14 +47,23 @@ func (s *Service) appendAs(ctx context.Context, sess *helpline.Session, it *help
 		return s.append(ctx, it)
 	}
 	replayed, err := s.store.AppendOwnedItem(ctx, it, sess.Owner)
-	if helpline.ErrorCode(err) == helpline.ECONFLICT {
-		// Ended, or owned by another: the first is EFORBIDDEN, as for
-		// any sender.
-		if c, ferr := s.store.FindContactByID(ctx, it.ContactID); ferr == nil && !c.Ended() {
-			return nil, helpline.Errorf(helpline.ECONFLICT, "Contact %s is no longer owned by %s.", it.ContactID, sess.Owner)
-		}
+	if cerr := s.ownerConflict(ctx, sess, it, err); cerr != nil {
+		return nil, cerr
 	}
 	return s.stored(ctx, it, replayed, err)
+}
+
+// ownerConflict tells the two ECONFLICTs of an owner-checked write apart:
+// owned by another is ECONFLICT, returned; ended is EFORBIDDEN, as for any
+// sender, left to stored with every other outcome (nil returned).
+func (s *Service) ownerConflict(ctx context.Context, sess *helpline.Session, it *helpline.Item, err error) error {
+	if sess.Owner == "" || helpline.ErrorCode(err) != helpline.ECONFLICT {
+		return nil
+	}
+	if c, ferr := s.store.FindContactByID(ctx, it.ContactID); ferr == nil && !c.Ended() {
+		return helpline.Errorf(helpline.ECONFLICT, "Contact %s is no longer owned by %s.", it.ContactID, sess.Owner)
+	}
+	return nil
 }
 
 // SendEvent handles the events a participant may send:

@@ -82,9 +82,14 @@ func (db *DB) MarkAttachmentUploaded(ctx context.Context, id string, at time.Tim
 // It is idempotent twice over: on (ContactID, ParticipantID, ClientToken)
 // as AppendItem is, and on the attachment itself: completing an attachment
 // that is already complete fills *it with the item that completed it and
-// returns replayed=true. It returns ECONFLICT if the contact has ended and
-// EFORBIDDEN if the sender has left.
-func (db *DB) CompleteAttachment(ctx context.Context, id string, it *helpline.Item) (replayed bool, err error) {
+// returns replayed=true. It returns ECONFLICT if the contact has ended (or,
+// for a non-empty owner, is owned by another) and EFORBIDDEN if the sender
+// has left.
+func (db *DB) CompleteAttachment(ctx context.Context, id string, it *helpline.Item, owner string) (replayed bool, err error) {
+	var ownedBy *string
+	if owner != "" {
+		ownedBy = &owner
+	}
 	err = db.tx(ctx, func(tx pgx.Tx) error {
 		replayed = false
 		var contactID string
@@ -96,7 +101,7 @@ func (db *DB) CompleteAttachment(ctx context.Context, id string, it *helpline.It
 		// The contact's row first, as every append; then the attachment
 		// as it is under that lock.
 		it.ContactID = contactID
-		appendable, err := lockForAppend(ctx, tx, it, nil)
+		appendable, err := lockForAppend(ctx, tx, it, ownedBy)
 		if err != nil {
 			return err
 		}

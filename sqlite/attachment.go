@@ -89,9 +89,14 @@ func (db *DB) MarkAttachmentUploaded(ctx context.Context, id string, at time.Tim
 // It is idempotent twice over: on (ContactID, ParticipantID, ClientToken)
 // as AppendItem is, and on the attachment itself: completing an attachment
 // that is already complete fills *it with the item that completed it and
-// returns replayed=true. It returns ECONFLICT if the contact has ended and
-// EFORBIDDEN if the sender has left.
-func (db *DB) CompleteAttachment(ctx context.Context, id string, it *helpline.Item) (replayed bool, err error) {
+// returns replayed=true. It returns ECONFLICT if the contact has ended (or,
+// for a non-empty owner, is owned by another) and EFORBIDDEN if the sender
+// has left.
+func (db *DB) CompleteAttachment(ctx context.Context, id string, it *helpline.Item, owner string) (replayed bool, err error) {
+	var ownedBy *string
+	if owner != "" {
+		ownedBy = &owner
+	}
 	err = db.write(ctx, func(tx *sql.Tx) error {
 		var itemSeq sql.NullInt64
 		a, err := scanAttachment(withExtra{tx.QueryRow(`SELECT `+attachmentColumns+`, item_seq FROM attachments WHERE id = ?`, id), []any{&itemSeq}})
@@ -114,7 +119,7 @@ func (db *DB) CompleteAttachment(ctx context.Context, id string, it *helpline.It
 			return nil
 		}
 
-		st, err := db.appendable(tx, it, nil)
+		st, err := db.appendable(tx, it, ownedBy)
 		if err != nil {
 			return err
 		}

@@ -101,7 +101,7 @@ func testAttachment(t *testing.T, open func(t *testing.T) helpline.Store) {
 		wantNotFound(t, "FindAttachmentByID", err, helpline.ResourceAttachment, "missing")
 		err = s.MarkAttachmentUploaded(ctx, "missing", base)
 		wantNotFound(t, "MarkAttachmentUploaded", err, helpline.ResourceAttachment, "missing")
-		_, err = s.CompleteAttachment(ctx, "missing", &helpline.Item{ID: helpline.NewID(), Type: helpline.ItemAttachment})
+		_, err = s.CompleteAttachment(ctx, "missing", &helpline.Item{ID: helpline.NewID(), Type: helpline.ItemAttachment}, "")
 		wantNotFound(t, "CompleteAttachment", err, helpline.ResourceAttachment, "missing")
 	})
 	t.Run("MarkUploaded", func(t *testing.T) {
@@ -122,7 +122,7 @@ func testAttachment(t *testing.T, open func(t *testing.T) helpline.Store) {
 			t.Fatal(err)
 		}
 		it := attachmentItem(nc.Customer, a, "done-tok")
-		if replayed, err := s.CompleteAttachment(ctx, a.ID, it); err != nil || replayed {
+		if replayed, err := s.CompleteAttachment(ctx, a.ID, it, ""); err != nil || replayed {
 			t.Fatalf("CompleteAttachment = %v, %v; want false, nil", replayed, err)
 		}
 		if it.Seq != 2 || len(it.Attachments) != 1 || it.Attachments[0].Status != helpline.AttachmentApproved {
@@ -138,12 +138,12 @@ func testAttachment(t *testing.T, open func(t *testing.T) helpline.Store) {
 		sameItem(t, stored, it)
 
 		retry := attachmentItem(nc.Customer, a, "done-tok")
-		if replayed, err := s.CompleteAttachment(ctx, a.ID, retry); err != nil || !replayed {
+		if replayed, err := s.CompleteAttachment(ctx, a.ID, retry, ""); err != nil || !replayed {
 			t.Fatalf("retry with the same token = %v, %v; want true, nil", replayed, err)
 		}
 		sameItem(t, retry, it)
 		again := attachmentItem(nc.Customer, a, "")
-		if replayed, err := s.CompleteAttachment(ctx, a.ID, again); err != nil || !replayed {
+		if replayed, err := s.CompleteAttachment(ctx, a.ID, again, ""); err != nil || !replayed {
 			t.Fatalf("completing a completed attachment = %v, %v; want true, nil", replayed, err)
 		}
 		sameItem(t, again, it)
@@ -162,7 +162,7 @@ func testAttachment(t *testing.T, open func(t *testing.T) helpline.Store) {
 		if _, err := s.LeaveParticipant(ctx, agent.ID, at(time.Minute), nil); err != nil {
 			t.Fatal(err)
 		}
-		_, err := s.CompleteAttachment(ctx, a.ID, attachmentItem(agent, a, ""))
+		_, err := s.CompleteAttachment(ctx, a.ID, attachmentItem(agent, a, ""), "")
 		wantCode(t, "CompleteAttachment from a participant who has left", err, helpline.EFORBIDDEN)
 		if got := mustFind(t, s, a.ID).Status; got != helpline.AttachmentInProgress {
 			t.Errorf("attachment status %s after a refused completion, want %s", got, helpline.AttachmentInProgress)
@@ -178,7 +178,7 @@ func testAttachment(t *testing.T, open func(t *testing.T) helpline.Store) {
 		if _, err := s.EndContact(ctx, nc.Contact.ID, helpline.EndAPI, at(time.Minute), nil); err != nil {
 			t.Fatal(err)
 		}
-		_, err := s.CompleteAttachment(ctx, a.ID, attachmentItem(nc.Customer, a, ""))
+		_, err := s.CompleteAttachment(ctx, a.ID, attachmentItem(nc.Customer, a, ""), "")
 		wantCode(t, "CompleteAttachment on an ended contact", err, helpline.ECONFLICT)
 		if got := mustFind(t, s, a.ID).Status; got != helpline.AttachmentInProgress {
 			t.Errorf("attachment status %s after a refused completion, want %s", got, helpline.AttachmentInProgress)

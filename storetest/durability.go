@@ -53,7 +53,7 @@ func RunDurability(t *testing.T, open func(t *testing.T, dir string) helpline.St
 		t.Fatal(err)
 	}
 	done := attachmentItem(nc.Customer, a, "")
-	if _, err := s.CompleteAttachment(ctx, a.ID, done); err != nil {
+	if _, err := s.CompleteAttachment(ctx, a.ID, done, ""); err != nil {
 		t.Fatal(err)
 	}
 	a.Status = helpline.AttachmentApproved

@@ -46,6 +46,28 @@ func testAppendOwnedItem(t *testing.T, open func(t *testing.T) helpline.Store) {
 			t.Errorf("Seq %d, want 2 and the contact's LastSeq with it", it.Seq)
 		}
 	})
+	t.Run("Attachment", func(t *testing.T) {
+		s, nc, b := setup(t)
+		early, late := newAttachment(b, ""), newAttachment(b, "")
+		for _, a := range []*helpline.Attachment{early, late} {
+			if _, err := s.CreateAttachment(ctx, a, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.CompleteAttachment(ctx, early.ID, attachmentItem(b, early, ""), "bot:greeter"); err != nil {
+			t.Fatalf("CompleteAttachment by the owner: %v", err)
+		}
+		handoff(t, s, nc.Contact)
+		last := mustFindContact(t, s, nc.Contact.ID).LastSeq
+		_, err := s.CompleteAttachment(ctx, late.ID, attachmentItem(b, late, ""), "bot:greeter")
+		wantCode(t, "CompleteAttachment after the owner changed", err, helpline.ECONFLICT)
+		if got, err := s.FindAttachmentByID(ctx, late.ID); err != nil || got.Status != helpline.AttachmentInProgress {
+			t.Errorf("refused attachment: %+v, %v; want still in progress", got, err)
+		}
+		if got := mustFindContact(t, s, nc.Contact.ID).LastSeq; got != last {
+			t.Errorf("LastSeq %d, want %d (nothing written)", got, last)
+		}
+	})
 	t.Run("OtherOwner", func(t *testing.T) {
 		s, nc, b := setup(t)
 		sent := message(b, "before the handoff", "tok", at(2*time.Second))

@@ -290,6 +290,15 @@ type bench struct {
 	recording bool
 	latencies []time.Duration
 	delivered atomic.Int64
+	// lost counts the sockets that ended while their chat was measured,
+	// and lostErr holds the first one's error (under mu).
+	lost    atomic.Int64
+	lostErr error
+	// beating are the watched sockets, sent a heartbeat every 10 s as
+	// chatjs does (the server closes a socket silent for a minute);
+	// beat starts the one goroutine that sends them.
+	beating []*benchParty
+	beat    sync.Once
 	// tokens numbers the messages' ClientTokens.
 	tokens atomic.Int64
 }
@@ -393,9 +402,27 @@ func (b *bench) connectParty(ctx context.Context, p *benchParty, watch bool) err
 	}
 	p.connectionToken, p.conn = res.ConnectionCredentials.ConnectionToken, conn
 	if watch {
+		b.mu.Lock()
+		b.beating = append(b.beating, p)
+		b.mu.Unlock()
+		b.beat.Do(func() { go b.heartbeats() })
 		go b.read(p)
 	}
 	return nil
+}
+
+// heartbeats sends every watched socket an aws/heartbeat every 10 s, the
+// only writes to a socket after its subscription.
+func (b *bench) heartbeats() {
+	frame := []byte(`{"topic":"aws/heartbeat"}`)
+	for range time.Tick(10 * time.Second) {
+		b.mu.Lock()
+		parties := slices.Clone(b.beating)
+		b.mu.Unlock()
+		for _, p := range parties {
+			p.conn.WriteMessage(websocket.TextMessage, frame) // a closed socket's error is read's
+		}
+	}
 }
 
 // read records, for each message another participant sent, the time from
@@ -407,6 +434,11 @@ func (b *bench) read(p *benchParty) {
 	for {
 		_, data, err := p.conn.ReadMessage()
 		if err != nil {
+			if b.lost.Add(1) == 1 {
+				b.mu.Lock()
+				b.lostErr = err
+				b.mu.Unlock()
+			}
 			return
 		}
 		now := time.Now()
@@ -511,6 +543,11 @@ func (b *bench) run(ctx context.Context, w io.Writer, n, workers int, d time.Dur
 		fmt.Fprintf(w, "latency at %d messages/s offered: sent %d (%d failed, generator behind %d), delivered %d; SendMessage→other socket p50 %s p90 %s p99 %s max %s\n",
 			rate, sent, failed, behind, got, pct(lat, 50), pct(lat, 90), pct(lat, 99), pct(lat, 100))
 		fmt.Fprintf(w, "  disk: %s\n", disk.end(sent))
+	}
+	if n := b.lost.Load(); n > 0 {
+		b.mu.Lock()
+		fmt.Fprintf(w, "  sockets ended by the server or the network during the run: %d (the first: %v)\n", n, b.lostErr)
+		b.mu.Unlock()
 	}
 	for _, c := range chats {
 		for _, p := range c.parties {

@@ -163,8 +163,9 @@ func (c *Connector) Mirror(ctx context.Context, b *helpline.MirrorBatch) (helpli
 	ctx = withReserved(ctx, reserved)
 	// The budget is spent before the updates are sent, so that a failed
 	// call's refs count what may have landed.
-	bud = bud.spend(n, c.now())
-	refs[RefUpdateBudget] = bud.String()
+	spent := bud.spend(n, c.now())
+	bud.keep(refs, spent)
+	bud = spent
 	if requester {
 		if err := c.updateRequester(ctx, b, refs); err != nil {
 			return partial(b, refs, pending(comments, true), 0), mirrorError(err)

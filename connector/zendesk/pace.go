@@ -36,16 +36,26 @@ type budget struct {
 	charged bool
 }
 
+// refCharged marks refs whose budget holds the charge for the uncertain
+// try that Attempt counts (readBudget); it goes once a delivery comes with
+// Attempt 0.
+const refCharged = "update_budget_charged"
+
 // readBudget is the ticket's budget in refs at now; one not known yet
 // starts empty at now, and is written into refs. After an attempt that
 // may have landed unrecorded (attempt > 0) the budget is charged the most
 // one delivery spends, at now: a process that died after its updates and
 // before their record left them out of refs. The charge is not kept
-// unless an update follows, so a series of failed tries does not pile up
-// debt; consecutive deaths after updates may meet Zendesk's 429, which is
-// retried after its Retry-After.
+// unless an update follows (keep), so a series of failed tries does not
+// pile up debt; once kept it is not charged again while Attempt stays
+// above zero (a Wait settles nothing, so every paced round of the same
+// retry carries it). Consecutive deaths after updates may meet Zendesk's
+// 429, which is retried after its Retry-After.
 func readBudget(refs map[string]string, attempt int, now time.Time) budget {
 	var u budget
+	if attempt == 0 {
+		delete(refs, refCharged)
+	}
 	if refs[RefTicketID] == "" {
 		return u
 	}
@@ -56,11 +66,20 @@ func readBudget(refs map[string]string, attempt int, now time.Time) budget {
 		return u
 	}
 	u.at = time.UnixMilli(ms)
-	if attempt > 0 {
+	if attempt > 0 && refs[refCharged] == "" {
 		u = u.spend(maxDeliveryUpdates, now)
 		u.charged = true
 	}
 	return u
+}
+
+// keep writes u into refs after it spent updates; a charge it carried is
+// kept with it, and marked so that the same retry is not charged again.
+func (u budget) keep(refs map[string]string, spent budget) {
+	if u.charged {
+		refs[refCharged] = "1"
+	}
+	refs[RefUpdateBudget] = spent.String()
 }
 
 // newBudget is a new ticket's: whole, for its creation spent none.

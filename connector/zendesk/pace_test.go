@@ -21,6 +21,7 @@ type pairDriver struct {
 	log       *chatLog
 	refs      map[string]string
 	cursor    int64
+	attempt   int
 	notBefore time.Time
 	said      map[string]time.Time // each line's words, when said
 	landed    map[string]time.Time // each line's words, when first in the ticket
@@ -40,10 +41,26 @@ func (d *pairDriver) deliver() {
 	if d.f.clock.Now().Before(d.notBefore) || d.cursor == int64(len(d.log.Items)) {
 		return
 	}
-	res := mirror(d.t, d.conn, d.log.Batch(d.cursor, d.refs, 0))
-	d.refs = res.Refs
+	b := d.log.Batch(d.cursor, d.refs, d.attempt)
+	res, err := d.conn.Mirror(ctx, b)
+	if res.Refs != nil {
+		d.refs = res.Refs
+	}
 	d.cursor += int64(res.Delivered)
 	d.notBefore = d.f.clock.Now().Add(res.Wait)
+	// Attempt counts as the dispatcher's does: a failure adds one (after
+	// a landed prefix, from zero), a Wait settles nothing, and only a
+	// whole delivery clears it.
+	switch {
+	case err != nil:
+		if res.Delivered > 0 {
+			d.attempt = 0
+		}
+		d.attempt++
+		d.notBefore = d.f.clock.Now().Add(time.Second)
+	case res.Delivered == len(b.Items):
+		d.attempt = 0
+	}
 	for _, tk := range d.f.fake.Tickets() {
 		for _, c := range tk.Comments {
 			for text := range d.said {
@@ -133,6 +150,52 @@ func TestMirrorTicketBudgetOutlivesProcess(t *testing.T) {
 	for i := range 600 {
 		if n := strings.Count(all, fmt.Sprintf("): line %d\n", i)); n != 1 {
 			t.Fatalf("line %d is in the ticket %d times", i, n)
+		}
+	}
+}
+
+// A ticket update that failed with no answer may have landed: the retry
+// charges the ticket's budget for it, once. The retry then goes on in
+// paced rounds, each a Wait that settles nothing, so every round still
+// carries Attempt 1; a round must not charge the same uncertain update
+// again, or a chat that goes on talking has its ticket fall further and
+// further behind, and its last lines wait minutes after the chat ends.
+func TestMirrorUncertainUpdateChargedOnce(t *testing.T) {
+	f := newFixture(t, zendesktest.Options{}, zendesk.Settings{}, helpline.ConnectorNode{})
+	d := newPairDriver(t, f, "contact-uncertain")
+	for i := range 3 {
+		d.say("p-cust", fmt.Sprintf("question %d", i))
+		d.run(time.Second)
+		d.say("p-bot", fmt.Sprintf("answer %d", i))
+		d.run(time.Second)
+	}
+	d.run(30 * time.Second)
+	f.fake.SetOutage(true)
+	d.say("p-cust", "is anyone there?")
+	f.fake.SetOutage(false)
+	if d.attempt != 1 {
+		t.Fatalf("attempt %d after the outage, want 1", d.attempt)
+	}
+	for i := range 20 {
+		d.say("p-cust", fmt.Sprintf("more %d", i))
+		d.run(time.Second)
+		d.say("p-bot", fmt.Sprintf("reply %d", i))
+		d.run(2 * time.Second)
+	}
+	d.run(5 * time.Minute)
+	// The one charge costs three refills (72 s); with the pacing of the
+	// lines themselves no line waits more than four. Charged again each
+	// round, lines waited over two and a half minutes.
+	if most := d.longestWait(); most > 4*24*time.Second {
+		t.Errorf("a line waited %s to land, want at most 96 s", most)
+	}
+	if st := f.fake.Stats(); st.TooMany != 0 {
+		t.Errorf("the fake answered %d 429s", st.TooMany)
+	}
+	all := strings.Join(commentBodies(f.fake.Tickets()[0]), "\n")
+	for text := range d.said {
+		if n := strings.Count(all, ": "+text+"\n"); n != 1 {
+			t.Errorf("%q is in the ticket %d times, want once", text, n)
 		}
 	}
 }

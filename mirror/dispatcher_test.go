@@ -739,3 +739,54 @@ func TestGracefulStop(t *testing.T) {
 		})
 	}
 }
+
+// pacedConnector paces deliveries as a connector with a per-object limit
+// does (Zendesk's updates per ticket): it delivers the first item of a
+// batch and asks to wait partWait before the rest, and asks to wait
+// wholeWait after a batch it delivered whole.
+type pacedConnector struct {
+	helpline.Mirrorer
+	partWait, wholeWait time.Duration
+}
+
+func (c *pacedConnector) Mirror(ctx context.Context, b *helpline.MirrorBatch) (helpline.MirrorResult, error) {
+	whole := len(b.Items) == 1
+	b.Items = b.Items[:1]
+	res, err := c.Mirrorer.Mirror(ctx, b)
+	if err != nil || res.Delivered < 1 {
+		return res, err
+	}
+	if whole {
+		return helpline.MirrorResult{Delivered: 1, Wait: c.wholeWait}, nil
+	}
+	return helpline.MirrorResult{Delivered: 1, Wait: c.partWait}, nil
+}
+
+// A pair that goes away with a Wait is delivered once the wait has
+// passed, whether items came during the wait (their wake-ups find nothing
+// due) or none came after it (the chat went quiet): nothing but the poll
+// wakes it then.
+func TestWaitingPairIsDeliveredWhenDue(t *testing.T) {
+	h := newHarness(t)
+	h.cfg.Connectors = []helpline.Mirrorer{&pacedConnector{Mirrorer: h.conn, partWait: 30 * time.Second, wholeWait: 10 * time.Second}}
+	h.start()
+	c := h.newChat()
+	waiting := func(until time.Time) func() bool {
+		return func() bool { p := h.pair(c); return p.LeaseOwner == "" && p.NextAttempt.Equal(until) }
+	}
+	h.say(c, "one", "")
+	eventually(t, "the first line, then a wait", waiting(h.clock.Now().Add(10*time.Second)))
+	h.say(c, "two", "")
+	h.say(c, "three", "")
+	time.Sleep(50 * time.Millisecond) // the wake-ups come and go
+	if got := h.contents(c); len(got) != 1 {
+		t.Fatalf("delivered %v during the wait, want only the first line", got)
+	}
+	h.clock.Advance(10 * time.Second)
+	eventually(t, "the second line, then a wait", waiting(h.clock.Now().Add(30*time.Second)))
+	h.clock.Advance(30 * time.Second)
+	eventually(t, "the third line with no item to wake it", func() bool { return len(h.contents(c)) == 3 })
+	if got := h.contents(c); strings.Join(got, "|") != "one|two|three" {
+		t.Errorf("delivered %v, want one, two, three once each in order", got)
+	}
+}

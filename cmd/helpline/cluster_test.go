@@ -698,13 +698,19 @@ connectors:
 	chats := startConcChats(t, hc, nChats, "customer@example.com", func(i int) *testServer { return c.nodes[i%3].testServer })
 
 	began := time.Now()
-	if err := sendLines(hc, chats, 0, beforeKill, func(i int) *testServer { return c.nodes[i%3].testServer }); err != nil {
+	node := func(i int) *testServer { return c.nodes[i%3].testServer }
+	if err := sendLines(hc, chats, 0, beforeKill-5, node); err != nil {
 		t.Fatal(err)
 	}
 	// Answers come late, so that the kill finds requests that landed and
-	// are not yet acknowledged.
+	// are not yet acknowledged. The last lines before the kill are sent
+	// after, so that there is something to deliver even when the first
+	// ones are all in already (Zendesk's tickets paced, waiting for them).
 	hooks.SetLag(300*time.Millisecond, nil)
 	desk.SetLag(time.Second, func(r *http.Request) bool { return r.Method == http.MethodPut })
+	if err := sendLines(hc, chats, beforeKill-5, beforeKill, node); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, "deliveries in flight", func() bool { return hooks.Held() > 0 && desk.Held() > 0 })
 	c.kill(0)
 	hooks.SetLag(0, nil)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,6 +29,23 @@ type envOption func(*chat.Config, *[]inmem.Option)
 
 func withLimits(l chat.Limits) envOption {
 	return func(c *chat.Config, _ *[]inmem.Option) { c.Limits = l }
+}
+
+// countingReads counts the engine's reads of a contact's items.
+type countingReads struct{ n atomic.Int64 }
+
+type readCounter struct {
+	helpline.Store
+	reads *countingReads
+}
+
+func (r readCounter) FindItems(ctx context.Context, contactID string, q helpline.ItemQuery) ([]*helpline.Item, error) {
+	r.reads.n.Add(1)
+	return r.Store.FindItems(ctx, contactID, q)
+}
+
+func withStoreReads(c *countingReads) envOption {
+	return func(cfg *chat.Config, _ *[]inmem.Option) { cfg.Store = readCounter{cfg.Store, c} }
 }
 
 func withBusBuffers(perContact, all int) envOption {

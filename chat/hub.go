@@ -1,8 +1,11 @@
 package chat
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
+	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -64,6 +67,11 @@ type room struct {
 	// refilling is set while a catch-up goroutine runs; dirty asks it for
 	// one more pass.
 	refilling, dirty bool
+	// early holds, in Seq order, items that arrived before one a watcher
+	// still needs; gapTimer sends the room to the store if that one does
+	// not follow within gapWait.
+	early    []*helpline.Item
+	gapTimer *time.Timer
 }
 
 type watcher struct {
@@ -123,6 +131,14 @@ func (h *hub) watch(contactID, participantID string, from int64, sink helpline.S
 }
 
 // dispatch fans one bus item out to the sinks of its contact.
+//
+// Items of one contact may arrive out of Seq order: two participants'
+// messages committed together are published by two goroutines. An item
+// that arrives before one a watcher still needs is held for up to gapWait
+// (at most maxEarly of them per contact) rather than sending the room to
+// the store at once: the missing item is almost always on its way. If it
+// has not come by then, or too many wait, the room catches up from the
+// store, which also covers an event the bus lost.
 func (h *hub) dispatch(it *helpline.Item) {
 	h.mu.Lock()
 	defer h.unlock()
@@ -130,7 +146,35 @@ func (h *hub) dispatch(it *helpline.Item) {
 	if r == nil {
 		return
 	}
-	gap := false
+	if !h.deliverLiveLocked(r, it) {
+		h.drainEarlyLocked(r)
+		return
+	}
+	if len(r.early) >= maxEarly {
+		r.early = nil
+		h.refillLocked(r)
+		return
+	}
+	i, found := slices.BinarySearchFunc(r.early, it.Seq, func(e *helpline.Item, seq int64) int { return cmp.Compare(e.Seq, seq) })
+	if !found {
+		r.early = slices.Insert(r.early, i, it)
+	}
+	if r.gapTimer == nil {
+		r.gapTimer = time.AfterFunc(gapWait, func() { h.gapExpired(r) })
+	} else if len(r.early) == 1 {
+		r.gapTimer.Reset(gapWait)
+	}
+}
+
+// Holding early items.
+const (
+	gapWait  = 20 * time.Millisecond
+	maxEarly = 32
+)
+
+// deliverLiveLocked delivers it to the watchers of r that need it next
+// and reports whether a watcher is still missing an item before it.
+func (h *hub) deliverLiveLocked(r *room, it *helpline.Item) (gap bool) {
 	// Backwards, so that removing watcher i (swap with the last) skips none.
 	for i := len(r.watchers) - 1; i >= 0; i-- {
 		w := r.watchers[i]
@@ -141,9 +185,44 @@ func (h *hub) dispatch(it *helpline.Item) {
 			gap = true
 		}
 	}
-	if gap {
-		h.refillLocked(r)
+	return gap
+}
+
+// drainEarlyLocked delivers the held items that have become next in line
+// and forgets those every watcher has had.
+func (h *hub) drainEarlyLocked(r *room) {
+	if len(r.early) == 0 {
+		return
 	}
+	for _, it := range r.early {
+		h.deliverLiveLocked(r, it)
+	}
+	low := int64(math.MaxInt64)
+	for _, w := range r.watchers {
+		low = min(low, w.last)
+	}
+	n := 0
+	for n < len(r.early) && r.early[n].Seq <= low {
+		r.early[n] = nil
+		n++
+	}
+	r.early = r.early[n:]
+	if len(r.early) == 0 {
+		r.early = nil
+		r.gapTimer.Stop()
+	}
+}
+
+// gapExpired sends r to the store when items it holds are still waiting
+// for an earlier one.
+func (h *hub) gapExpired(r *room) {
+	h.mu.Lock()
+	defer h.unlock()
+	if len(r.early) == 0 || h.rooms[r.contactID] != r {
+		return
+	}
+	r.early = nil
+	h.refillLocked(r)
 }
 
 // deliverLocked delivers it to watcher i of r and ends the watcher if the
@@ -246,6 +325,7 @@ func (h *hub) refill(r *room) {
 				}
 			}
 		}
+		h.drainEarlyLocked(r)
 		if len(items) < refillBatch && !r.dirty {
 			r.refilling = false
 			h.unlock()

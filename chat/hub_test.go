@@ -92,6 +92,45 @@ func TestWatchGap(t *testing.T) {
 	}
 }
 
+// TestWatchOutOfOrder publishes two stored items in reverse Seq order, as
+// two goroutines that committed them together may: the later one waits for
+// the earlier, both arrive in order, and nothing is read from the store.
+func TestWatchOutOfOrder(t *testing.T) {
+	reads := &countingReads{}
+	e := newEnv(t, withStoreReads(reads))
+	_, customer := e.start(t, helpline.StartChatInput{})
+	s := newSink(0)
+	if _, err := e.svc.Watch(ctx, customer, customer.Contact.LastSeq, s); err != nil {
+		t.Fatal(err)
+	}
+	e.send(t, customer, "first")
+	s.waitN(t, 1)
+	before := reads.n.Load()
+
+	var items []*helpline.Item
+	for n := range 2 {
+		it := &helpline.Item{ContactID: customer.Contact.ID, ID: helpline.NewID(), Type: helpline.ItemMessage,
+			ContentType: helpline.ContentPlain, Content: fmt.Sprint("together ", n), ParticipantID: customer.Participant.ID,
+			DisplayName: "Casey", Role: helpline.RoleCustomer, Time: e.clock.Now()}
+		if _, err := e.store.AppendItem(ctx, it); err != nil {
+			t.Fatal(err)
+		}
+		items = append(items, it)
+	}
+	for _, it := range []*helpline.Item{items[1], items[0]} {
+		if err := e.bus.Publish(ctx, helpline.NewItemEvent(it)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := s.waitN(t, 3)
+	if got[1].Content != "together 0" || got[2].Content != "together 1" {
+		t.Errorf("contents = %q, %q; want together 0, together 1", got[1].Content, got[2].Content)
+	}
+	if n := reads.n.Load() - before; n != 0 {
+		t.Errorf("%d catch-up reads for items that arrived out of order; want 0", n)
+	}
+}
+
 // TestWatchIgnoresOtherKinds publishes on a contact's subject events of
 // kinds the engine does not handle, one of them carrying an item: sinks get
 // only the transcript's items.

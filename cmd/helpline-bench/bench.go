@@ -67,6 +67,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	agentsN := fs.Int("agents", 500, "online agents, each with an agent WebSocket, in the agents phase")
 	agentChats := fs.Int("agent-chats", 2000, "chats arriving in the agents phase")
 	arrival := fs.Duration("arrival", time.Minute, "how long the agents phase's chats take to arrive, evenly spread")
+	msgProfile := fs.String("cpuprofile", "", "the throughput and latency phases' server writes a CPU profile of its whole run to this file")
 	agentsProfile := fs.String("agents-cpuprofile", "", "the agents phase's server writes a CPU profile of its whole run to this file")
 	mirrorWorkers := fs.Int("mirror-workers", 64, "the mirror dispatcher's workers per connector (mirror.workers) in the mirroring phases")
 	scale := fs.Int("zendesk-scale", 25, "the zendesk phase's fake allows this many times Zendesk Enterprise's account limits (the per-ticket limit stays as documented)")
@@ -94,7 +95,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "helpline-bench: %d chats, %d workers, %s per phase\n", *chats, *workers, *duration)
 
 	if want("throughput") || want("latency") {
-		srv, err := startBenchServer(ctx, stderr, *bin, *chats+16, "")
+		var extra []string
+		if *msgProfile != "" {
+			path, err := filepath.Abs(*msgProfile)
+			if err != nil {
+				return err
+			}
+			extra = append(extra, "--cpuprofile", path)
+		}
+		srv, err := startBenchServer(ctx, stderr, *bin, *chats+16, "", extra...)
 		if err != nil {
 			return err
 		}

@@ -188,9 +188,11 @@ func appendItems(tx *sql.Tx, contactID string, lastSeq int64, items []*helpline.
 }
 
 // FindItemByID returns the contact's item with the given id, or ENOTFOUND
-// (Resource ITEM).
+// (Resource ITEM). No index has item ids: the contact's items are read
+// newest first, as receipts and transcript positions name recent items.
 func (db *DB) FindItemByID(ctx context.Context, contactID, id string) (*helpline.Item, error) {
-	it, err := scanItem(db.r.QueryRowContext(ctx, `SELECT `+itemColumns+` FROM items WHERE contact_id = ? AND id = ?`, contactID, id))
+	it, err := scanItem(db.r.QueryRowContext(ctx, `SELECT `+itemColumns+` FROM items WHERE contact_id = ? AND id = ?
+		ORDER BY seq DESC LIMIT 1`, contactID, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, helpline.NotFound(helpline.ResourceItem, id)
 	}

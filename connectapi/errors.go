@@ -107,6 +107,9 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, fam errorFam
 	writeJSONStatus(w, status, body)
 }
 
+// jsonContentType is the Content-Type header value of JSON responses.
+var jsonContentType = []string{"application/json"}
+
 // writeJSON answers 200 with v as JSON.
 func writeJSON(w http.ResponseWriter, v any) { writeJSONStatus(w, http.StatusOK, v) }
 
@@ -117,7 +120,9 @@ func writeJSONStatus(w http.ResponseWriter, status int, v any) {
 		// and strings; failing to encode one is a bug.
 		panic("connectapi: encoding response: " + err.Error())
 	}
-	w.Header().Set("Content-Type", "application/json")
+	// The header's value is shared by every response: net/http only reads
+	// it, and nothing here changes it afterwards.
+	w.Header()["Content-Type"] = jsonContentType
 	w.WriteHeader(status)
 	w.Write(b)
 }

@@ -112,6 +112,9 @@ func insertOnce(tx *sql.Tx, it *helpline.Item, seq int64) (inserted bool, err er
 // isPrimaryKeyConflict reports whether err is the driver's report of a
 // primary key already in use.
 func isPrimaryKeyConflict(err error) bool {
+	if err == nil {
+		return false
+	}
 	var se sqlite3.Error
 	return errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey
 }

@@ -80,9 +80,13 @@ type DB struct {
 	checkpointDone  chan struct{} // closed when the checkpointer has exited
 
 	// walPath is the write-ahead log's file; the writer keeps it under
-	// walLimit bytes (boundWAL), looking at its size after each batch.
-	walPath  string
-	walLimit int64
+	// walLimit bytes (boundWAL), looking at its size after a batch: after
+	// each one once it has passed half the limit, else at most every
+	// walStatEvery. walSize and walStatAt are the last look's.
+	walPath   string
+	walLimit  int64
+	walSize   int64
+	walStatAt time.Time
 	// readGate holds new reads back while the log restarts (gate.go).
 	readGate sync.RWMutex
 	// passiveRuns counts the checkpointer's completed checkpoints and
@@ -91,7 +95,10 @@ type DB struct {
 	// restarts the log (restartCheap). The writer goroutine alone uses
 	// askedRun.
 	passiveRuns, leftBehind atomic.Int64
-	askedRun                int64
+	// lastCopied is how many frames the last checkpoint copied: a short
+	// one means little has been written since it started.
+	lastCopied atomic.Int64
+	askedRun   int64
 	// checkpointing is held by whoever runs a checkpoint.
 	checkpointing sync.Mutex
 }
@@ -258,6 +265,7 @@ func (c connector) Driver() driver.Driver {
 // writer or the readers; what it cannot copy yet is copied next time.
 func (db *DB) checkpointLoop() {
 	defer close(db.checkpointDone)
+	prevCopied := 0
 	for range db.checkpoint {
 		var busy, logFrames, copied int
 		db.checkpointing.Lock()
@@ -268,6 +276,11 @@ func (db *DB) checkpointLoop() {
 			continue
 		}
 		db.leftBehind.Store(int64(logFrames - copied))
+		if copied < prevCopied {
+			prevCopied = 0 // the log started again meanwhile
+		}
+		db.lastCopied.Store(int64(copied - prevCopied))
+		prevCopied = copied
 		db.passiveRuns.Add(1)
 	}
 }
@@ -308,11 +321,20 @@ func (db *DB) committed(n int) {
 // when that much of the log is in use. Writers wait
 // for that copy, readers for that copy and the reads ahead of them.
 func (db *DB) boundWAL() {
-	fi, err := os.Stat(db.walPath)
-	if err != nil || fi.Size() < db.walLimit/2 {
+	now := time.Now()
+	if db.walSize < db.walLimit/2 && now.Sub(db.walStatAt) < walStatEvery {
 		return
 	}
-	if fi.Size() < db.walLimit*9/10 && !db.restartCheap() {
+	db.walStatAt = now
+	fi, err := os.Stat(db.walPath)
+	if err != nil {
+		db.walSize = 0
+		return
+	}
+	if db.walSize = fi.Size(); db.walSize < db.walLimit/2 {
+		return
+	}
+	if db.walSize < db.walLimit*9/10 && !db.restartCheap() {
 		return
 	}
 	db.askedRun = 0
@@ -338,18 +360,27 @@ func (db *DB) boundWAL() {
 	}
 }
 
+// walStatEvery is how often the writer looks at the log's size while it
+// is under half its limit: the log grows by at most a few hundred KB in
+// that time.
+const walStatEvery = 2 * time.Millisecond
+
 // restartCopyMax is how many frames a restart may still have to copy for
 // the writer to run it before the log nears its limit: the copy and its
-// fsync stall reads and writes, so the passive checkpointer does the bulk
+// fsyncs stall reads and writes, so the passive checkpointer does the bulk
 // of it first, beside them.
 const restartCopyMax = 256
 
-// restartCheap reports whether a passive checkpoint that started after the
-// log passed half its limit has left at most restartCopyMax frames to copy;
-// otherwise it asks for one and reports false.
+// restartCheap reports whether the writer may restart the log now at
+// little cost: the last passive checkpoint, asked for after the log passed
+// half its limit, left at most restartCopyMax frames uncopied and copied
+// at most that many itself (so it was short, and little has been written
+// since it started). Otherwise it asks for another and reports false:
+// under steady writes each pass copies what was written during the one
+// before, so the passes shorten until one is short enough.
 func (db *DB) restartCheap() bool {
 	if db.askedRun != 0 && db.passiveRuns.Load() >= db.askedRun {
-		if db.leftBehind.Load() <= restartCopyMax {
+		if db.leftBehind.Load() <= restartCopyMax && db.lastCopied.Load() <= restartCopyMax {
 			return true
 		}
 		db.askedRun = 0

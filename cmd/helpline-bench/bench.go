@@ -529,13 +529,18 @@ func (b *bench) run(ctx context.Context, w io.Writer, n, workers int, d time.Dur
 		base := b.delivered.Load()
 		disk := b.srv.watchDisk()
 		cpu := meterCPU(b.srv.cmd.Process.Pid)
+		mallocs := serverMallocs(ctx, b.srv.endpoint)
 		sent, failed := b.closedLoop(ctx, workers, d, pick, b.send)
 		b.settle(base + sent)
 		perMsg := cpu.perMessage(sent)
+		allocs := -1.0
+		if end := serverMallocs(ctx, b.srv.endpoint); mallocs >= 0 && end >= 0 && sent > 0 {
+			allocs = (end - mallocs) / float64(sent)
+		}
 		lat := b.record(false)
 		got := b.delivered.Load() - base
-		fmt.Fprintf(w, "throughput: %d messages in %s = %.0f messages/s sustained (%d failed), delivered to the other socket: %d (%d missing); latency p50 %s p99 %s; server CPU %.0f µs per message\n",
-			sent, d, float64(sent)/d.Seconds(), failed, got, sent-got, pct(lat, 50), pct(lat, 99), perMsg)
+		fmt.Fprintf(w, "throughput: %d messages in %s = %.0f messages/s sustained (%d failed), delivered to the other socket: %d (%d missing); latency p50 %s p99 %s; server CPU %.0f µs and %.0f allocations per message\n",
+			sent, d, float64(sent)/d.Seconds(), failed, got, sent-got, pct(lat, 50), pct(lat, 99), perMsg, allocs)
 		fmt.Fprintf(w, "  disk: %s\n", disk.end(sent))
 		if err := b.floor(ctx, w, workers, d, pick, sent); err != nil {
 			return err

@@ -131,3 +131,27 @@ func (m *cpuMeter) perMessage(messages int64) float64 {
 	}
 	return float64(end-m.start) / float64(time.Microsecond) / float64(messages)
 }
+
+// serverMallocs reads the server's count of heap allocations so far
+// (go_memstats_mallocs_total on its /metrics), or -1 if it cannot.
+func serverMallocs(ctx context.Context, endpoint string) float64 {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+"/metrics", nil)
+	if err != nil {
+		return -1
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "go_memstats_mallocs_total "); ok {
+			if n, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+				return n
+			}
+		}
+	}
+	return -1
+}

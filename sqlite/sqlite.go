@@ -492,7 +492,12 @@ var errClosed = helpline.Errorf(helpline.EINTERNAL, "The store is closed.")
 // A write whose ctx ends while it waits in the queue is skipped and returns
 // ctx's error; once fn has run, write waits for the outcome.
 func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	op := &writeOp{ctx: ctx, fn: fn, err: make(chan error, 1)}
+	op := writeOps.Get().(*writeOp)
+	op.ctx, op.fn = ctx, fn
+	defer func() {
+		op.ctx, op.fn = nil, nil
+		writeOps.Put(op)
+	}()
 	db.mu.RLock()
 	if db.closed {
 		db.mu.RUnlock()
@@ -505,8 +510,13 @@ func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return ctx.Err()
 	}
 	db.mu.RUnlock()
+	// The writer sends exactly one outcome and then no longer uses op, so
+	// op (and its channel) may serve another write once it is received.
 	return <-op.err
 }
+
+// writeOps recycles write operations and their outcome channels.
+var writeOps = sync.Pool{New: func() any { return &writeOp{err: make(chan error, 1)} }}
 
 // writeLoop applies queued operations in batches until the queue is closed
 // and drained. A batch is whatever is queued when the writer comes round,

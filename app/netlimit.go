@@ -1,12 +1,14 @@
 package app
 
 import (
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -220,4 +222,15 @@ func (c *limitedConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(func() { c.l.release(c.key, c.counted) })
 	return err
+}
+
+// SyscallConn gives access to the connection's file descriptor, which the
+// participant WebSockets (package connectapi) watch for input instead of
+// keeping a goroutine waiting on each.
+func (c *limitedConn) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return nil, errors.New("connection has no file descriptor")
+	}
+	return sc.SyscallConn()
 }

@@ -120,7 +120,7 @@ func TestDependencyRulesCatchPlantedViolations(t *testing.T) {
 		{"connector/streamchat", []string{"github.com/golang-jwt/jwt/v5", "net/http"}, ""},
 		{"connector/internal/outbound", []string{"github.com/golang-jwt/jwt/v5"}, "may use only these outside modules"},
 		{"chat", []string{"github.com/golang-jwt/jwt/v5"}, "may use only these outside modules"},
-		{"connectapi", []string{"github.com/gorilla/websocket", "github.com/aws/aws-sdk-go-v2/aws/signer/v4", "github.com/go-json-experiment/json/jsontext"}, ""},
+		{"connectapi", []string{"github.com/gobwas/ws", "golang.org/x/sys/unix", "github.com/aws/aws-sdk-go-v2/aws/signer/v4", "github.com/go-json-experiment/json/jsontext"}, ""},
 		{"connectapi", []string{"database/sql"}, "only stores use a SQL database"},
 		{"httpapi", []string{"github.com/nats-io/nats.go"}, "may use only these outside modules"},
 		{"httpapi", []string{"github.com/golang-jwt/jwt/v5", "golang.org/x/time/rate"}, ""},
@@ -325,7 +325,7 @@ var outsideModules = map[string][]string{
 	groupStore:             {"github.com/mattn/go-sqlite3", "github.com/jackc/pgx/", "github.com/nats-io/nats.go"},
 	groupConnector:         {"golang.org/x/time/", "github.com/golang-jwt/jwt/v5"},
 	groupConnectorInternal: {"golang.org/x/time/"},
-	groupTransport:         {"github.com/aws/aws-sdk-go-v2/", "github.com/go-json-experiment/json", "github.com/gorilla/websocket", "golang.org/x/time/", "golang.org/x/crypto/", "github.com/golang-jwt/jwt/v5"},
+	groupTransport:         {"github.com/aws/aws-sdk-go-v2/", "github.com/go-json-experiment/json", "github.com/gobwas/ws", "github.com/gorilla/websocket", "golang.org/x/sys/", "golang.org/x/time/", "golang.org/x/crypto/", "github.com/golang-jwt/jwt/v5"},
 }
 
 // outsideRule says which rule a package of group g breaks by importing

@@ -85,7 +85,8 @@ type Feed interface {
 	// Watch delivers to sink every item of the session's contact with a
 	// Seq above from, in Seq order, then every later item (ephemeral ones
 	// such as typing included) as it happens, until the session ends or
-	// stop is called. See Sink for the rules.
+	// stop is called. See Sink for the rules. Of the session it reads the
+	// contact's and the participant's IDs only.
 	Watch(ctx context.Context, s *Session, from int64, sink Sink) (stop func(), err error)
 }
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -77,6 +78,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&benchBus, "bus", "", "serve on this NATS bus (nats://host:4222), under a subject prefix of its own, instead of the in-process one")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	// The memory phase opens as many sockets as -idle says: the server,
+	// which inherits the limit, needs a descriptor for each.
+	if err := raiseFileLimit(); err != nil {
+		fmt.Fprintln(stderr, "helpline-bench: raising the open-file limit:", err)
 	}
 	// The load generator shares the machine with the server it measures:
 	// it collects garbage less often to leave the server more CPU.
@@ -290,6 +296,23 @@ func (s *benchServer) rss() (int64, error) {
 	return 0, errors.New("no VmRSS in /proc status")
 }
 
+// goroutines returns the server's goroutine count from its metrics, or
+// "?" if they cannot be read.
+func (s *benchServer) goroutines() string {
+	resp, err := http.Get(s.endpoint + "/metrics")
+	if err != nil {
+		return "?"
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if n, ok := strings.CutPrefix(sc.Text(), "go_goroutines "); ok {
+			return n
+		}
+	}
+	return "?"
+}
+
 type bench struct {
 	srv  *benchServer
 	http *http.Client
@@ -310,6 +333,27 @@ type bench struct {
 	beat    sync.Once
 	// tokens numbers the messages' ClientTokens.
 	tokens atomic.Int64
+	// sources is how many loopback source addresses (127.0.0.2 and up)
+	// the WebSockets are spread over, 0 for the default; dials counts
+	// the sockets dialled.
+	sources int
+	dials   atomic.Int64
+}
+
+// socketsPerSource is how many WebSockets the memory phase opens from one
+// loopback source address: a source address has 28,232 ports
+// (32768-60999) towards the server's one.
+const socketsPerSource = 20000
+
+// dialSocket dials a WebSocket's connection, from the next of b.sources
+// loopback source addresses.
+func (b *bench) dialSocket(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	if b.sources > 0 {
+		i := b.dials.Add(1)
+		d.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+i%int64(b.sources)))}
+	}
+	return d.DialContext(ctx, network, addr)
 }
 
 // benchChat is one chat with a connected customer and agent.
@@ -394,7 +438,7 @@ func (b *bench) connectParty(ctx context.Context, p *benchParty, watch bool) err
 	if err != nil {
 		return fmt.Errorf("CreateParticipantConnection: %w", err)
 	}
-	d := websocket.Dialer{ReadBufferSize: 1024, WriteBufferSize: 1024, HandshakeTimeout: 30 * time.Second}
+	d := websocket.Dialer{ReadBufferSize: 1024, WriteBufferSize: 1024, HandshakeTimeout: 30 * time.Second, NetDialContext: b.dialSocket}
 	conn, _, err := d.DialContext(ctx, res.Websocket.Url, nil)
 	if err != nil {
 		return fmt.Errorf("websocket: %w", err)
@@ -411,13 +455,18 @@ func (b *bench) connectParty(ctx context.Context, p *benchParty, watch bool) err
 	}
 	p.connectionToken, p.conn = res.ConnectionCredentials.ConnectionToken, conn
 	if watch {
-		b.mu.Lock()
-		b.beating = append(b.beating, p)
-		b.mu.Unlock()
-		b.beat.Do(func() { go b.heartbeats() })
+		b.keepAlive(p)
 		go b.read(p)
 	}
 	return nil
+}
+
+// keepAlive has p's socket sent a heartbeat every 10 s.
+func (b *bench) keepAlive(p *benchParty) {
+	b.mu.Lock()
+	b.beating = append(b.beating, p)
+	b.mu.Unlock()
+	b.beat.Do(func() { go b.heartbeats() })
 }
 
 // heartbeats sends every watched socket an aws/heartbeat every 10 s, the
@@ -677,11 +726,23 @@ func (b *bench) memory(ctx context.Context, w io.Writer, sockets int) error {
 	if err != nil {
 		return err
 	}
+	goroutinesBefore := b.srv.goroutines()
+	b.sources = (sockets + socketsPerSource - 1) / socketsPerSource
 	var parties []*benchParty
 	for _, c := range chats {
 		parties = append(parties, c.parties[:]...)
 	}
-	if err := loadtest.Parallel(len(parties), 32, func(i int) error { return b.connectParty(ctx, parties[i], false) }); err != nil {
+	// The sockets send heartbeats, as chatjs does, so that the server
+	// does not close the first ones as idle while the last ones open;
+	// nothing reads them.
+	err = loadtest.Parallel(len(parties), 32, func(i int) error {
+		if err := b.connectParty(ctx, parties[i], false); err != nil {
+			return err
+		}
+		b.keepAlive(parties[i])
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	time.Sleep(5 * time.Second)
@@ -689,8 +750,9 @@ func (b *bench) memory(ctx context.Context, w io.Writer, sockets int) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "memory: %d idle WebSockets; server RSS %.1f MiB before, %.1f MiB after: %.1f KB per idle WebSocket\n",
-		len(parties), float64(before)/(1<<20), float64(after)/(1<<20), float64(after-before)/float64(len(parties))/1000)
+	fmt.Fprintf(w, "memory: %d idle WebSockets; server RSS %.1f MiB before, %.1f MiB after: %.1f KB per idle WebSocket; server goroutines %s before, %s after\n",
+		len(parties), float64(before)/(1<<20), float64(after)/(1<<20), float64(after-before)/float64(len(parties))/1000,
+		goroutinesBefore, b.srv.goroutines())
 	for _, p := range parties {
 		p.conn.Close()
 	}

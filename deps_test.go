@@ -61,7 +61,7 @@ func TestDependencyRulesCatchPlantedViolations(t *testing.T) {
 		{"chat", []string{ours(""), ours("mirror"), "context"}, ""},
 		{"chat", []string{ours("sqlite")}, "the engine packages import only the root and each other"},
 		{"routing", []string{ours("connectapi")}, "the engine packages import only the root and each other"},
-		{"sqlite", []string{ours(""), "github.com/mattn/go-sqlite3"}, ""},
+		{"sqlite", []string{ours(""), "modernc.org/sqlite"}, ""},
 		{"sqlite", []string{ours("inmem")}, "stores and buses implement root interfaces and import none of ours"},
 		{"blobfs", []string{ours("httpapi")}, "stores and buses implement root interfaces and import none of ours"},
 		{"postgres", []string{ours(""), "github.com/jackc/pgx/v5/pgxpool"}, ""},
@@ -76,7 +76,7 @@ func TestDependencyRulesCatchPlantedViolations(t *testing.T) {
 		{"nats", []string{"database/sql"}, "only stores use a SQL database"},
 		{"nats", []string{"github.com/gorilla/websocket"}, "may use only these outside modules"},
 		{"nats", []string{"github.com/jackc/pgx/v5"}, "buses use only their bus client"},
-		{"inmem", []string{"github.com/mattn/go-sqlite3"}, "buses use only their bus client"},
+		{"inmem", []string{"modernc.org/sqlite"}, "buses use only their bus client"},
 		{"sqlite", []string{"github.com/nats-io/nats.go"}, "stores use only their database client"},
 		{"nats/natstest", []string{ours(""), "os/exec", "testing"}, ""},
 		{"nats/natstest", []string{ours("nats")}, "fakes and test helpers import only the root and other test packages"},
@@ -112,11 +112,11 @@ func TestDependencyRulesCatchPlantedViolations(t *testing.T) {
 		{"mirror", []string{"github.com/prometheus/client_golang/prometheus", "net/http"}, ""},
 		{"chat", []string{"github.com/gorilla/websocket"}, "may use only these outside modules"},
 		{"chat", []string{"database/sql"}, "only stores use a SQL database"},
-		{"chat", []string{"github.com/mattn/go-sqlite3"}, "may use only these outside modules"},
-		{"sqlite", []string{"database/sql", "github.com/mattn/go-sqlite3"}, ""},
+		{"chat", []string{"modernc.org/sqlite"}, "may use only these outside modules"},
+		{"sqlite", []string{"database/sql", "modernc.org/sqlite"}, ""},
 		{"inmem", []string{"github.com/gorilla/websocket"}, "may use only these outside modules"},
 		{"connector/zendesk", []string{"golang.org/x/time/rate", "net/http"}, ""},
-		{"connector/zendesk", []string{"github.com/mattn/go-sqlite3"}, "may use only these outside modules"},
+		{"connector/zendesk", []string{"modernc.org/sqlite"}, "may use only these outside modules"},
 		{"connector/streamchat", []string{"github.com/golang-jwt/jwt/v5", "net/http"}, ""},
 		{"connector/internal/outbound", []string{"github.com/golang-jwt/jwt/v5"}, "may use only these outside modules"},
 		{"chat", []string{"github.com/golang-jwt/jwt/v5"}, "may use only these outside modules"},
@@ -322,7 +322,7 @@ func importRule(rel, g, imp string) string {
 // commands, contract suites and test helpers may use any.
 var outsideModules = map[string][]string{
 	groupEngine:            {"github.com/prometheus/client_golang/", "golang.org/x/time/", "golang.org/x/crypto/"},
-	groupStore:             {"github.com/mattn/go-sqlite3", "github.com/jackc/pgx/", "github.com/nats-io/nats.go"},
+	groupStore:             {"modernc.org/sqlite", "github.com/jackc/pgx/", "github.com/nats-io/nats.go"},
 	groupConnector:         {"golang.org/x/time/", "github.com/golang-jwt/jwt/v5"},
 	groupConnectorInternal: {"golang.org/x/time/"},
 	groupTransport:         {"github.com/aws/aws-sdk-go-v2/", "github.com/go-json-experiment/json", "github.com/gobwas/ws", "github.com/gorilla/websocket", "golang.org/x/sys/", "golang.org/x/time/", "golang.org/x/crypto/", "github.com/golang-jwt/jwt/v5"},
@@ -360,7 +360,7 @@ func clientRule(rel, g, imp string) string {
 	switch {
 	case bus && imp == "database/sql":
 		return "only stores use a SQL database"
-	case bus && (strings.HasPrefix(imp, "github.com/mattn/go-sqlite3") || strings.HasPrefix(imp, "github.com/jackc/pgx/")):
+	case bus && (strings.HasPrefix(imp, "modernc.org/sqlite") || strings.HasPrefix(imp, "github.com/jackc/pgx/")):
 		return "buses use only their bus client"
 	case !bus && strings.HasPrefix(imp, "github.com/nats-io/"):
 		return "stores use only their database client"

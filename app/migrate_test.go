@@ -347,7 +347,7 @@ func TestMigrateRefusesBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	raw, err := sql.Open("sqlite3", filepath.Join(newer, "helpline.db"))
+	raw, err := sql.Open("sqlite", filepath.Join(newer, "helpline.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,9 @@
 package sqlite
 
-import "github.com/mattn/go-sqlite3"
+import (
+	sqlitedriver "modernc.org/sqlite"
+	sqlitelib "modernc.org/sqlite/lib"
+)
 
 // maxAppendStates bounds the contacts the writer remembers (appendCache);
 // past it, an arbitrary one is forgotten for each new one.
@@ -9,7 +12,7 @@ const maxAppendStates = 8192
 // appendState is what the writer remembers of a contact it appended to,
 // so that the next AppendItem needs no read: the contact's state and owner,
 // its last Seq, and the senders it found present (not left), each with
-// the rowids that SQLite's update hook names when those rows change.
+// the rowids that SQLite's pre-update hook names when those rows change.
 type appendState struct {
 	rowid        int64
 	state, owner string
@@ -103,26 +106,26 @@ func (c *appendCache) forget(contactID string) {
 	}
 }
 
-// changed is SQLite's update hook on the writer's connection. New rows
-// change nothing remembered (a new participant is looked up on its first
-// message); an updated or deleted contact or participant row makes its
-// contact's state stale. Items are not seen (the table has no rowid):
-// appends keep lastSeq themselves, and the other writes that append items
-// forget the contact.
-func (c *appendCache) changed(op int, _, table string, rowid int64) {
-	if op == sqlite3.SQLITE_INSERT {
+// changed is SQLite's pre-update hook on the writer's connection. New
+// rows change nothing remembered (a new participant is looked up on its
+// first message); an update or delete of a contact or participant row
+// makes its contact's state stale. Items are not followed: appends keep
+// lastSeq themselves, and the other writes that append items forget the
+// contact.
+func (c *appendCache) changed(d sqlitedriver.SQLitePreUpdateData) {
+	if d.Op == sqlitelib.SQLITE_INSERT {
 		return
 	}
-	switch table {
+	switch d.TableName {
 	case "contacts":
-		c.forget(c.contactRowids[rowid])
+		c.forget(c.contactRowids[d.OldRowID])
 	case "participants":
-		c.forget(c.partRowids[rowid])
+		c.forget(c.partRowids[d.OldRowID])
 	}
 }
 
 // hook installs the cache's hooks on the writer's connection.
-func (c *appendCache) hook(conn *sqlite3.SQLiteConn) {
-	conn.RegisterUpdateHook(c.changed)
+func (c *appendCache) hook(conn sqlitedriver.HookRegisterer) {
+	conn.RegisterPreUpdateHook(c.changed)
 	conn.RegisterRollbackHook(c.rolledBack)
 }

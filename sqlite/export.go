@@ -37,7 +37,7 @@ func OpenExport(ctx context.Context, path string) (*Export, error) {
 	if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() > 0 {
 		return nil, fmt.Errorf("sqlite: %s is in use, or its node did not stop cleanly (its write-ahead log holds %d bytes): stop the node, or start and stop it once, first", path, fi.Size())
 	}
-	db := sql.OpenDB(connector{dsn: dsn(path, "mode=ro&_busy_timeout=5000")})
+	db := sql.OpenDB(connector{dsn: dsn(path, "mode=ro&_txlock=deferred&_pragma=busy_timeout(5000)")})
 	single(db)
 	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {

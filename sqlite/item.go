@@ -9,7 +9,8 @@ import (
 	"time"
 
 	"github.com/helplinehq/helpline"
-	"github.com/mattn/go-sqlite3"
+	sqlitedriver "modernc.org/sqlite"
+	sqlitelib "modernc.org/sqlite/lib"
 )
 
 const (
@@ -115,8 +116,8 @@ func isPrimaryKeyConflict(err error) bool {
 	if err == nil {
 		return false
 	}
-	var se sqlite3.Error
-	return errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey
+	var se *sqlitedriver.Error
+	return errors.As(err, &se) && se.Code() == sqlitelib.SQLITE_CONSTRAINT_PRIMARYKEY
 }
 
 // appendable returns what the writer knows of it's contact if it may be

@@ -33,7 +33,8 @@ import (
 	"time"
 
 	"github.com/helplinehq/helpline"
-	"github.com/mattn/go-sqlite3"
+	sqlitedriver "modernc.org/sqlite"
+	sqlitelib "modernc.org/sqlite/lib"
 )
 
 //go:embed migrations/*.sql
@@ -157,9 +158,11 @@ func Open(path string, opts ...Option) (*DB, error) {
 	// cache keeps the hot pages of many contacts' items in memory.
 	appends := newAppendCache()
 	w := sql.OpenDB(connector{
-		dsn:   dsn(path, "_journal_mode=WAL&_synchronous="+cfg.synchronous+"&_foreign_keys=on&_busy_timeout=5000&_txlock=immediate&_stmt_cache_size=64&_cache_size=-65536"),
+		dsn: dsn(path, "_txlock=immediate&_pragma=busy_timeout(5000)&_pragma=journal_mode(wal)&_pragma=synchronous("+cfg.synchronous+
+			")&_pragma=foreign_keys(on)&_pragma=cache_size(-65536)"),
 		setup: fmt.Sprintf("PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = %d", cfg.walLimit/4),
 		hook:  appends.hook,
+		stmts: stmtCacheSize,
 	})
 	single(w)
 	if err := migrate(w); err != nil {
@@ -171,12 +174,13 @@ func Open(path string, opts ...Option) (*DB, error) {
 		queue: make(chan *writeOp, maxBatch), done: make(chan struct{}),
 		checkpoint: make(chan struct{}, 1), checkpointDone: make(chan struct{}),
 	}
-	r := sql.OpenDB(connector{dsn: dsn(path, "mode=ro&_foreign_keys=on&_busy_timeout=5000&_stmt_cache_size=64"), gate: &db.readGate})
+	r := sql.OpenDB(connector{dsn: dsn(path, "mode=ro&_txlock=deferred&_pragma=busy_timeout(5000)&_pragma=foreign_keys(on)"),
+		gate: &db.readGate, stmts: stmtCacheSize})
 	readers := max(4, runtime.NumCPU())
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
 	r.SetConnMaxLifetime(0)
-	ckw := sql.OpenDB(connector{dsn: dsn(path, "_synchronous="+cfg.synchronous+"&_busy_timeout=5000")})
+	ckw := sql.OpenDB(connector{dsn: dsn(path, "_pragma=busy_timeout(5000)&_pragma=synchronous("+cfg.synchronous+")")})
 	single(ckw)
 	for _, c := range []*sql.DB{r, ckw} {
 		if err := c.Ping(); err != nil {
@@ -227,38 +231,44 @@ func single(db *sql.DB) {
 	db.SetConnMaxLifetime(0)
 }
 
-// connector opens mattn/go-sqlite3 connections to dsn and runs setup and
-// hook, if set, on each new one. With a gate, the connections' reads pass
-// through it (gate.go).
+// connector opens SQLite connections to dsn (a URI filename whose
+// _pragma parameters run on each new connection, and whose _txlock says
+// how transactions begin) and runs hook and setup, if set, on each. With
+// stmts, each connection keeps that many prepared statements
+// (stmtcache.go); with a gate, the connections' reads pass through it
+// (gate.go).
 type connector struct {
 	dsn   string
 	setup string
-	hook  func(*sqlite3.SQLiteConn)
+	hook  func(sqlitedriver.HookRegisterer)
+	stmts int
 	gate  *sync.RWMutex
 }
 
-func (c connector) Connect(context.Context) (driver.Conn, error) {
+func (c connector) Connect(ctx context.Context) (driver.Conn, error) {
 	conn, err := c.Driver().Open(c.dsn)
-	if err != nil || c.gate == nil {
-		return conn, err
+	if err != nil {
+		return nil, err
 	}
-	return &gatedConn{conn: conn, gate: c.gate}, nil
+	if c.hook != nil {
+		c.hook(conn.(sqlitedriver.HookRegisterer))
+	}
+	if c.setup != "" {
+		if _, err := conn.(driver.ExecerContext).ExecContext(ctx, c.setup, nil); err != nil {
+			conn.Close()
+			return nil, err
+		}
+	}
+	if c.stmts > 0 {
+		conn = newCachingConn(conn, c.stmts)
+	}
+	if c.gate != nil {
+		conn = &gatedConn{conn: conn, gate: c.gate}
+	}
+	return conn, nil
 }
 
-func (c connector) Driver() driver.Driver {
-	d := &sqlite3.SQLiteDriver{}
-	d.ConnectHook = func(conn *sqlite3.SQLiteConn) error {
-		if c.hook != nil {
-			c.hook(conn)
-		}
-		if c.setup == "" {
-			return nil
-		}
-		_, err := conn.Exec(c.setup, nil)
-		return err
-	}
-	return d
-}
+func (c connector) Driver() driver.Driver { return &sqlitedriver.Driver{} }
 
 // checkpointLoop copies the write-ahead log into the database file each
 // time the writer asks, until Close. A PASSIVE checkpoint never blocks the
@@ -719,8 +729,8 @@ func fromNullMillis(ms sql.NullInt64) time.Time {
 // dbError maps a driver error to a helpline error where it has a meaning
 // for the caller (a broken uniqueness rule), and wraps it otherwise.
 func dbError(what string, err error) error {
-	var se sqlite3.Error
-	if errors.As(err, &se) && (se.ExtendedCode == sqlite3.ErrConstraintUnique || se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey) {
+	var se *sqlitedriver.Error
+	if errors.As(err, &se) && (se.Code() == sqlitelib.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlitelib.SQLITE_CONSTRAINT_PRIMARYKEY) {
 		return &helpline.Error{Code: helpline.ECONFLICT, Message: what + ": the id is already in use."}
 	}
 	return fmt.Errorf("sqlite: %s: %w", what, err)

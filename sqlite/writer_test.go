@@ -254,7 +254,7 @@ func TestNewerSchemaRefused(t *testing.T) {
 // items get an empty Origin and its contacts can be paired.
 func TestMigrateMirror(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "h.db")
-	old := sql.OpenDB(connector{dsn: dsn(path, "_journal_mode=WAL&_foreign_keys=on")})
+	old := sql.OpenDB(connector{dsn: dsn(path, "_pragma=journal_mode(wal)&_pragma=foreign_keys(on)")})
 	if _, err := old.Exec(`CREATE TABLE schema_version (version INTEGER NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +290,7 @@ func TestMigrateMirror(t *testing.T) {
 // taken from there.
 func TestMigrateOwner(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "h.db")
-	old := sql.OpenDB(connector{dsn: dsn(path, "_journal_mode=WAL&_foreign_keys=on")})
+	old := sql.OpenDB(connector{dsn: dsn(path, "_pragma=journal_mode(wal)&_pragma=foreign_keys(on)")})
 	if _, err := old.Exec(`CREATE TABLE schema_version (version INTEGER NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
@@ -327,7 +327,7 @@ func TestMigrateOwner(t *testing.T) {
 // attribute goes, the contact's other attributes staying.
 func TestMigrateBotState(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "h.db")
-	old := sql.OpenDB(connector{dsn: dsn(path, "_journal_mode=WAL&_foreign_keys=on")})
+	old := sql.OpenDB(connector{dsn: dsn(path, "_pragma=journal_mode(wal)&_pragma=foreign_keys(on)")})
 	if _, err := old.Exec(`CREATE TABLE schema_version (version INTEGER NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}

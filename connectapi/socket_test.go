@@ -128,17 +128,8 @@ func TestChatOverWebSocket(t *testing.T) {
 	e.ok(t, "/participant/disconnect", custCT, `{}`, nil)
 	for _, w := range []*ws{custWS, agentWS} {
 		w.nextItem(func(it item) bool { return it.ContentType == helpline.EventChatEnded })
-		w.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-		for {
-			_, _, err := w.conn.ReadMessage()
-			if err == nil {
-				continue
-			}
-			var ce *websocket.CloseError
-			if !errors.As(err, &ce) || ce.Code != websocket.CloseNormalClosure {
-				t.Errorf("socket ended with %v, want close 1000", err)
-			}
-			break
+		if code := w.readClose(); code != websocket.CloseNormalClosure {
+			t.Errorf("socket closed with %d, want 1000", code)
 		}
 	}
 	if r := e.do(t, http.MethodPost, "/participant/connection", cust.participantToken, `{"Type":["WEBSOCKET"]}`); r.status != 403 || r.errorType() != "AccessDeniedException" {

@@ -77,9 +77,7 @@ func TestWatchGap(t *testing.T) {
 		t.Fatal(err)
 	}
 	for n := range 3 {
-		it := &helpline.Item{ContactID: customer.Contact.ID, ID: helpline.NewID(), Type: helpline.ItemMessage,
-			ContentType: helpline.ContentPlain, Content: fmt.Sprint("unpublished ", n), ParticipantID: customer.Participant.ID,
-			DisplayName: "Casey", Role: helpline.RoleCustomer, Time: e.clock.Now()}
+		it := e.customerMessage(customer, fmt.Sprint("unpublished ", n))
 		if _, err := e.store.AppendItem(ctx, it); err != nil {
 			t.Fatal(err)
 		}
@@ -109,9 +107,7 @@ func TestWatchOutOfOrder(t *testing.T) {
 
 	var items []*helpline.Item
 	for n := range 2 {
-		it := &helpline.Item{ContactID: customer.Contact.ID, ID: helpline.NewID(), Type: helpline.ItemMessage,
-			ContentType: helpline.ContentPlain, Content: fmt.Sprint("together ", n), ParticipantID: customer.Participant.ID,
-			DisplayName: "Casey", Role: helpline.RoleCustomer, Time: e.clock.Now()}
+		it := e.customerMessage(customer, fmt.Sprint("together ", n))
 		if _, err := e.store.AppendItem(ctx, it); err != nil {
 			t.Fatal(err)
 		}
@@ -318,4 +314,12 @@ func TestWatchTyping(t *testing.T) {
 	if got[0].ID != typing.ID || got[0].Role != helpline.RoleAgent || got[0].DisplayName != "Alex" {
 		t.Errorf("typing delivered as %+v", got[0])
 	}
+}
+
+// customerMessage is a message from the session's customer, not yet
+// stored, for tests that store items behind the engine's back.
+func (e *env) customerMessage(customer *helpline.Session, content string) *helpline.Item {
+	return &helpline.Item{ContactID: customer.Contact.ID, ID: helpline.NewID(), Type: helpline.ItemMessage,
+		ContentType: helpline.ContentPlain, Content: content, ParticipantID: customer.Participant.ID,
+		DisplayName: "Casey", Role: helpline.RoleCustomer, Time: e.clock.Now()}
 }

@@ -40,7 +40,7 @@ func TestBenchRuns(t *testing.T) {
 	}
 	t.Log(out.String())
 	for _, want := range []string{
-		`(?m)^throughput: \d+ messages in 500ms .* \(0 failed\).*; server CPU \d+ µs per message$`,
+		`(?m)^throughput: \d+ messages in 500ms .* \(0 failed\).*; server CPU \d+ µs and \d+ allocations per message$`,
 		`(?m)^  floor \(bare net/http handler, same load\): \d+ messages/s \(0 failed\), server CPU \d+ µs per message; Helpline ÷ floor \d\.\d\d$`,
 		`(?m)^latency at 40 messages/s offered: sent 20 \(0 failed`,
 		`(?m)^mirror → webhook: received 20 of 20 acknowledged messages, lost 0, doubled 0`,

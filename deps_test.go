@@ -124,6 +124,8 @@ func TestDependencyRulesCatchPlantedViolations(t *testing.T) {
 		{"connectapi", []string{"database/sql"}, "only stores use a SQL database"},
 		{"httpapi", []string{"github.com/nats-io/nats.go"}, "may use only these outside modules"},
 		{"httpapi", []string{"github.com/golang-jwt/jwt/v5", "golang.org/x/time/rate"}, ""},
+		{"httpapi", []string{"github.com/gobwas/ws/wsutil"}, ""},
+		{"httpapi", []string{"github.com/gorilla/websocket"}, "may use only these outside modules"},
 		{"app", []string{"gopkg.in/yaml.v3", "database/sql"}, ""},
 		// A package in no group fails.
 		{"util", []string{"strings"}, "in no group of the layout"},
@@ -325,7 +327,7 @@ var outsideModules = map[string][]string{
 	groupStore:             {"modernc.org/sqlite", "github.com/jackc/pgx/", "github.com/nats-io/nats.go"},
 	groupConnector:         {"golang.org/x/time/", "github.com/golang-jwt/jwt/v5"},
 	groupConnectorInternal: {"golang.org/x/time/"},
-	groupTransport:         {"github.com/aws/aws-sdk-go-v2/", "github.com/go-json-experiment/json", "github.com/gobwas/ws", "github.com/gorilla/websocket", "golang.org/x/sys/", "golang.org/x/time/", "golang.org/x/crypto/", "github.com/golang-jwt/jwt/v5"},
+	groupTransport:         {"github.com/aws/aws-sdk-go-v2/", "github.com/go-json-experiment/json", "github.com/gobwas/ws", "golang.org/x/sys/", "golang.org/x/time/", "golang.org/x/crypto/", "github.com/golang-jwt/jwt/v5"},
 }
 
 // outsideRule says which rule a package of group g breaks by importing

@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gorilla/websocket"
+	"github.com/gobwas/ws"
 
 	"github.com/helplinehq/helpline"
 )
@@ -359,9 +359,9 @@ func (h *wsHub) run(done chan struct{}, contacts, agents helpline.Subscription) 
 
 // agentSockets is what the agent API's sockets share.
 type agentSockets struct {
-	hub      *wsHub
-	upgrader websocket.Upgrader
-	origins  map[string]bool // lower-case scheme://host
+	hub     *wsHub
+	idle    time.Duration   // AgentConfig.SocketIdle
+	origins map[string]bool // lower-case scheme://host
 }
 
 // newAgentSockets fills cfg's socket defaults and sets up the agent
@@ -373,23 +373,11 @@ func newAgentSockets(cfg *AgentConfig, log *slog.Logger) *agentSockets {
 	if cfg.SocketPing <= 0 {
 		cfg.SocketPing = DefaultSocketPing
 	}
-	as := &agentSockets{hub: newWSHub(cfg.Bus, log), origins: map[string]bool{}}
+	as := &agentSockets{hub: newWSHub(cfg.Bus, log), idle: cfg.SocketIdle, origins: map[string]bool{}}
 	for _, o := range append([]string{cfg.PublicURL}, cfg.AllowedOrigins...) {
 		if u, err := url.Parse(o); err == nil && u.Scheme != "" && u.Host != "" {
 			as.origins[strings.ToLower(u.Scheme+"://"+u.Host)] = true
 		}
-	}
-	as.upgrader = websocket.Upgrader{
-		HandshakeTimeout: 10 * time.Second,
-		ReadBufferSize:   1024,
-		WriteBufferSize:  4096,
-		WriteBufferPool:  &sync.Pool{},
-		// serveSocket checks the Origin itself, before upgrading, and
-		// only for cookie requests.
-		CheckOrigin: func(*http.Request) bool { return true },
-		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
-			writeJSON(w, status, errorBody(helpline.EINVALID, reason.Error()))
-		},
 	}
 	return as
 }
@@ -442,7 +430,9 @@ func (a *agentAPI) serveSocket(w http.ResponseWriter, r *http.Request) {
 		fail(a.log, w, r, err)
 		return
 	}
-	ws, err := a.sockets.upgrader.Upgrade(w, r, nil)
+	// serveSocket checks the Origin itself (openSocket), before
+	// upgrading, and only for cookie requests.
+	ws, err := upgradeWS(w, r, a.sockets.idle)
 	if err != nil {
 		a.sockets.hub.remove(s)
 		return // the upgrader has answered
@@ -493,7 +483,7 @@ type agentSocket struct {
 	// is added, before the upgrade. wsMu guards it until then; the
 	// socket's goroutines, started after attach, read it freely.
 	wsMu       sync.Mutex
-	ws         *websocket.Conn
+	ws         *wsConn
 	instanceID string
 	agentID    string
 	// touch: the socket is the agent's own live connection.
@@ -558,20 +548,20 @@ func (s *agentSocket) drop() {
 		s.wsMu.Lock()
 		defer s.wsMu.Unlock()
 		if s.ws != nil {
-			s.ws.NetConn().Close()
+			s.ws.close()
 		}
 	})
 }
 
 // attach gives the socket its upgraded connection, closing it at once if
 // the socket was dropped meanwhile.
-func (s *agentSocket) attach(ws *websocket.Conn) {
+func (s *agentSocket) attach(ws *wsConn) {
 	s.wsMu.Lock()
 	defer s.wsMu.Unlock()
 	s.ws = ws
 	select {
 	case <-s.done:
-		ws.NetConn().Close()
+		ws.close()
 	default:
 	}
 }
@@ -589,19 +579,15 @@ type wsClientFrame struct {
 // SocketIdle is gone.
 func (s *agentSocket) read() {
 	defer s.drop()
-	idle := s.api.cfg.SocketIdle
-	s.ws.SetReadLimit(wsReadLimit)
-	s.ws.SetPongHandler(func(string) error { return s.ws.SetReadDeadline(time.Now().Add(idle)) })
 	for {
-		s.ws.SetReadDeadline(time.Now().Add(idle))
-		typ, data, err := s.ws.ReadMessage()
+		typ, data, err := s.ws.readMessage()
 		if err != nil {
 			return
 		}
 		var f wsClientFrame
 		dec := json.NewDecoder(bytes.NewReader(data))
 		dec.DisallowUnknownFields()
-		if typ != websocket.TextMessage {
+		if typ != ws.OpText {
 			f.err = "Only JSON text frames are accepted."
 		} else if err := dec.Decode(&f); err != nil {
 			f = wsClientFrame{err: "The frame is not a JSON object of a known shape: " + err.Error()}
@@ -630,8 +616,7 @@ func (s *agentSocket) pump(ctx context.Context) {
 		case <-s.done:
 			return
 		case <-s.api.cfg.Draining:
-			msg := websocket.FormatCloseMessage(websocket.CloseServiceRestart, "server restarting; reconnect")
-			s.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+			s.ws.writeClose(wsStatusServiceRestart, "server restarting; reconnect")
 			return
 		case ev := <-s.events:
 			err = s.handleEvents(ctx, ev)
@@ -643,7 +628,7 @@ func (s *agentSocket) pump(ctx context.Context) {
 		case f := <-s.cmds:
 			err = s.handleFrame(ctx, f)
 		case <-ticker.C:
-			if err = s.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
+			if err = s.ws.writeFrame(ws.OpPing, nil, time.Now().Add(writeWait)); err != nil {
 				err = &wsWriteError{err}
 			} else {
 				err = s.touchAgent(ctx)
@@ -662,7 +647,7 @@ const writeWait = 10 * time.Second
 func (s *agentSocket) cleanup() {
 	s.drop()
 	s.api.sockets.hub.remove(s)
-	s.ws.Close()
+	s.ws.close()
 }
 
 // fault ends the socket after an error: a store fault is logged and the
@@ -679,8 +664,7 @@ func (s *agentSocket) fault(err error) {
 		return
 	}
 	s.api.log.Error("agent socket", "agent", s.agentID, "err", err)
-	msg := websocket.FormatCloseMessage(websocket.CloseInternalServerErr, "internal error")
-	s.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+	s.ws.writeClose(ws.StatusInternalServerError, "internal error")
 }
 
 func (s *agentSocket) touchAgent(ctx context.Context) error {
@@ -1102,8 +1086,7 @@ func (s *agentSocket) send(f *wsFrame) error {
 	if err != nil {
 		return err
 	}
-	s.ws.SetWriteDeadline(time.Now().Add(writeWait))
-	if err := s.ws.WriteMessage(websocket.TextMessage, data); err != nil {
+	if err := s.ws.writeFrame(ws.OpText, data, time.Now().Add(writeWait)); err != nil {
 		return &wsWriteError{err}
 	}
 	return nil

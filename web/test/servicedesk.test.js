@@ -209,6 +209,10 @@ test('a chat escalated from web chat reaches Helpline agents, and their replies,
   const second = await page.evaluate(() => window.desk.chat.conn.chat.contactId);
   assert.notEqual(second, contactId);
   await waitFor(async () => (await root('GET', `/api/agent/chats/${second}`)).state !== undefined, 'the second contact');
+  // The user ends it once web chat is connected: a transcript read still
+  // in flight when the participant leaves is refused (403), which
+  // Chromium logs as a failed resource.
+  await waitFor(async () => (await page.evaluate(() => window.desk.chat.conn.status)) === 'online', 'the second chat online');
   await desk('endChat', {});
   await waitFor(async () => (await root('GET', `/api/agent/chats/${second}`)).state === 'DISCONNECTED', 'the second contact to end');
   await new Promise((r) => setTimeout(r, 500));

@@ -2,7 +2,6 @@ package connectapi_test
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -326,17 +325,8 @@ func TestDrainClosesSocketsForReconnect(t *testing.T) {
 
 	close(draining)
 	for name, s := range map[string]*ws{"subscribed": w, "unsubscribed": idle} {
-		s.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-		for {
-			_, _, err := s.conn.ReadMessage()
-			if err == nil {
-				continue
-			}
-			var ce *websocket.CloseError
-			if !errors.As(err, &ce) || ce.Code != websocket.CloseServiceRestart {
-				t.Errorf("%s socket ended with %v, want close 1012", name, err)
-			}
-			break
+		if code := s.readClose(); code != websocket.CloseServiceRestart {
+			t.Errorf("%s socket closed with %d, want 1012", name, code)
 		}
 	}
 	conn, resp, err := websocket.DefaultDialer.Dial(e.connect(t, cust.participantToken).Websocket.Url, nil)
